@@ -1,0 +1,41 @@
+import express, { type Express } from 'express';
+import type { Registry } from 'prom-client';
+import type { Config } from '../config.js';
+import type { CallStore } from '../infra/call-state.js';
+import type { IntentQueue } from '../infra/intent-queue.js';
+import type { IntentStore } from '../infra/intent-store.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { createOpsRouter, type Readiness } from '../observability/ops-routes.js';
+import { createIntentRoutes } from './intents-routes.js';
+import { bearerAuth, httpObserver, requestContext } from './middleware.js';
+import { errorHandler, notFound } from './problem.js';
+import { createXmlRoutes } from './xml-routes.js';
+
+export interface ApiDeps {
+  config: Readonly<Config>;
+  store: IntentStore;
+  calls: CallStore;
+  queue: IntentQueue;
+  logger: Logger;
+  registry: Registry;
+  metrics: Metrics;
+  readiness: Readiness;
+  redisAvailable: () => boolean;
+}
+
+/** The Express app. It never listens: startApi does, so tests can run several in one process. */
+export function createApp(deps: ApiDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.set('query parser', 'simple');
+  app.use(requestContext(deps.logger));
+  app.use(httpObserver(deps.metrics));
+  app.use(createOpsRouter(deps.registry, deps.readiness));
+  app.use('/plivo/xml', createXmlRoutes(deps));
+  app.use('/v1', bearerAuth(deps.config.API_KEYS), createIntentRoutes(deps));
+  app.use(notFound);
+  app.use(errorHandler({ logger: deps.logger, redisAvailable: deps.redisAvailable }));
+  return app;
+}

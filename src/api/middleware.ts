@@ -1,0 +1,74 @@
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import { AppError } from '../domain/errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** A request id on every response and every log line: the caller's X-Request-Id if sane, else a new one. */
+export function requestContext(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const incoming = req.get('x-request-id');
+    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.locals.requestId = requestId;
+    res.locals.log = logger.child({ requestId });
+    res.setHeader('x-request-id', requestId);
+    next();
+  };
+}
+
+/** HTTP RED metrics and one access-log line per request, labelled by route pattern (never by raw path). */
+export function httpObserver(metrics: Metrics): RequestHandler {
+  return (req, res, next) => {
+    const started = performance.now();
+    res.once('finish', () => {
+      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      const seconds = (performance.now() - started) / 1000;
+      metrics.httpRequests.labels(req.method, route, String(res.statusCode)).inc();
+      metrics.httpDuration.labels(req.method, route).observe(seconds);
+      const log = res.locals.log as Logger;
+      const line = { method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 10_000) / 10, client: res.locals.client };
+      if (res.statusCode >= 500) log.error(line, 'request');
+      else log.info(line, 'request');
+    });
+    next();
+  };
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/**
+ * Bearer keys from API_KEYS. Keys are compared as SHA-256 digests with
+ * timingSafeEqual, against every configured key, so neither the length nor the
+ * position of a match shows in the timing.
+ */
+export function bearerAuth(keys: readonly { name: string; secret: string }[]): RequestHandler {
+  const known = keys.map((k) => ({ name: k.name, digest: digest(k.secret) }));
+  return (req, res, next) => {
+    const header = req.get('authorization') ?? '';
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!match?.[1]) {
+      next(
+        new AppError('unauthorized', 'send Authorization: Bearer <key>', [{ field: 'Authorization', message: 'missing bearer key' }], {
+          headers: { 'www-authenticate': 'Bearer realm="holdq"' },
+        }),
+      );
+      return;
+    }
+    const presented = digest(match[1]);
+    let client: string | undefined;
+    for (const k of known) if (timingSafeEqual(k.digest, presented)) client = k.name;
+    if (!client) {
+      next(
+        new AppError('unauthorized', 'the bearer key is not valid', [{ field: 'Authorization', message: 'unknown key' }], {
+          headers: { 'www-authenticate': 'Bearer realm="holdq", error="invalid_token"' },
+        }),
+      );
+      return;
+    }
+    res.locals.client = client;
+    res.locals.log = (res.locals.log as Logger).child({ client });
+    next();
+  };
+}

@@ -1,0 +1,86 @@
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { z } from 'zod';
+import { AppError, type FieldError } from '../domain/errors.js';
+import type { Logger } from '../observability/logger.js';
+
+/** Zod issues → the `errors` member of a problem, one entry per offending field. */
+export function fieldErrors(issues: readonly z.core.$ZodIssue[]): FieldError[] {
+  const out: FieldError[] = [];
+  for (const issue of issues) {
+    const at = issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) out.push({ field: at ? `${at}.${key}` : key, message: 'unknown field' });
+    } else if (issue.code === 'invalid_union' && issue.path.length === 0 && 'discriminator' in issue) {
+      out.push({ field: String(issue.discriminator), message: 'must be one of hold, unhold, enqueue, transfer' });
+    } else {
+      out.push({ field: at || '(body)', message: issue.message });
+    }
+  }
+  return out;
+}
+
+export function sendProblem(res: Response, err: AppError, requestId: string | undefined): void {
+  for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
+  res
+    .status(err.status)
+    .type('application/problem+json')
+    .json({
+      type: `https://holdq.dev/problems/${err.code.replaceAll('_', '-')}`,
+      title: err.title,
+      status: err.status,
+      detail: err.detail,
+      ...(requestId ? { instance: `urn:request:${requestId}` } : {}),
+      ...(err.errors.length > 0 ? { errors: err.errors } : {}),
+    });
+}
+
+/** body-parser's error types, mapped to our codes: a 4xx never becomes a 5xx. */
+function fromBodyParser(err: { type?: string; message?: string }): AppError | null {
+  switch (err.type) {
+    case 'entity.parse.failed':
+      return new AppError('malformed_body', `the body is not valid JSON: ${err.message ?? ''}`.trim(), [
+        { field: '(body)', message: 'invalid JSON' },
+      ]);
+    case 'entity.too.large':
+      return new AppError('body_too_large', 'the body is larger than 16 KiB', [{ field: '(body)', message: 'too large' }]);
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+      return new AppError('unsupported_media_type', err.message ?? 'unsupported encoding', [
+        { field: 'Content-Type', message: 'use application/json in UTF-8' },
+      ]);
+    case 'request.aborted':
+    case 'request.size.invalid':
+    case 'stream.encoding.set':
+    case 'parameters.too.many':
+      return new AppError('malformed_body', err.message ?? 'the body could not be read', [{ field: '(body)', message: 'unreadable' }]);
+    default:
+      return null;
+  }
+}
+
+export const notFound: RequestHandler = (req, _res, next) => {
+  next(new AppError('not_found', `no route for ${req.method} ${req.path}`));
+};
+
+/**
+ * The one error handler: known errors become their problem; Redis being away
+ * becomes a 503 at once; anything else is logged in full and answered as a
+ * bare 500 that leaks nothing.
+ */
+export function errorHandler(opts: { logger: Logger; redisAvailable: () => boolean }): ErrorRequestHandler {
+  return (err, req, res, next) => {
+    if (res.headersSent) return next(err);
+    const requestId = res.locals.requestId as string | undefined;
+    const log = (res.locals.log as Logger | undefined) ?? opts.logger;
+    let problem = err instanceof AppError ? err : fromBodyParser(err as { type?: string });
+    if (!problem && !opts.redisAvailable()) {
+      problem = new AppError('unavailable', 'storage is unavailable; retry shortly', [], { headers: { 'retry-after': '1' } });
+      log.warn({ err }, 'request failed: Redis unavailable');
+    }
+    if (!problem) {
+      log.error({ err, method: req.method, url: req.originalUrl }, 'unhandled error');
+      problem = new AppError('internal', 'an internal error occurred; it has been logged');
+    }
+    sendProblem(res, problem, requestId);
+  };
+}

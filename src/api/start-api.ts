@@ -1,0 +1,87 @@
+import type { Server } from 'node:http';
+import type { Express } from 'express';
+import type { Registry } from 'prom-client';
+import type { Config } from '../config.js';
+import { createCallStore } from '../infra/call-state.js';
+import { createIntentQueue } from '../infra/intent-queue.js';
+import { createIntentStore } from '../infra/intent-store.js';
+import { createKeys } from '../infra/keys.js';
+import { closeRedis, createRedis, waitForRedis } from '../infra/redis.js';
+import { createReleasers } from '../lifecycle.js';
+import type { Logger } from '../observability/logger.js';
+import { observeJobCounts, type Metrics } from '../observability/metrics.js';
+import { createReadiness } from '../observability/readiness.js';
+import { createApp } from './app.js';
+
+export interface ApiStartDeps {
+  logger: Logger;
+  registry: Registry;
+  metrics: Metrics;
+  /** Fill holdq_jobs from this process (true unless a worker in the same process does). */
+  observeJobs: boolean;
+  /** Overrides config.PORT (tests pass 0). */
+  port?: number;
+}
+
+export interface StartedApi {
+  port: number;
+  app: Express;
+  stop(): Promise<void>;
+}
+
+export function listen(app: Express, port: number, host?: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host ?? '::', (err?: Error) => (err ? reject(err) : resolve(server)));
+    server.once('error', reject);
+  });
+}
+
+export async function startApi(config: Readonly<Config>, deps: ApiStartDeps): Promise<StartedApi> {
+  const { logger } = deps;
+  const releasers = createReleasers(logger);
+  let shuttingDown = false;
+  const redis = createRedis(config.REDIS_URL, 'command', 'holdq-api');
+  releasers.add('redis', () => closeRedis(redis));
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'api redis connection error'));
+  await waitForRedis(redis, 30_000);
+
+  const keys = createKeys(config.QUEUE_PREFIX);
+  const queue = createIntentQueue(redis, { prefix: config.QUEUE_PREFIX, attempts: config.TRANSFER_MAX_ATTEMPTS });
+  queue.on('error', (err) => logger.warn({ err: err.message }, 'queue error'));
+  releasers.add('queue', () => queue.close());
+  if (deps.observeJobs) observeJobCounts(deps.metrics, () => queue.getJobCounts());
+
+  const app = createApp({
+    config,
+    store: createIntentStore(redis, keys, { retentionSeconds: config.INTENT_RETENTION_SECONDS }),
+    calls: createCallStore(redis, keys),
+    queue,
+    logger,
+    registry: deps.registry,
+    metrics: deps.metrics,
+    readiness: createReadiness({ redis, simulated: config.simulated, isShuttingDown: () => shuttingDown }),
+    redisAvailable: () => redis.status === 'ready',
+  });
+  const server = await listen(app, deps.port ?? config.PORT);
+  // Longer than the usual load balancer idle timeout, so the balancer closes first.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 30_000;
+  releasers.add('http server', async () => {
+    shuttingDown = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    await closed;
+  });
+  const port = (server.address() as { port: number }).port;
+  logger.info({ port }, 'api listening');
+
+  return {
+    port,
+    app,
+    async stop() {
+      shuttingDown = true;
+      await releasers.release(config.SHUTDOWN_TIMEOUT_MS);
+    },
+  };
+}

@@ -1,0 +1,100 @@
+import express, { Router, type Request, type RequestHandler } from 'express';
+import type { Config } from '../config.js';
+import { AppError } from '../domain/errors.js';
+import { SAFE_ID } from '../domain/intent.js';
+import { verifyV3, type SignatureParams } from '../domain/plivo-signature.js';
+import { bridgeXml, hangupXml, holdXml, parkXml, queueXml } from '../domain/plivo-xml.js';
+import type { CallStore } from '../infra/call-state.js';
+import type { Logger } from '../observability/logger.js';
+
+export interface XmlRoutesDeps {
+  config: Readonly<Config>;
+  calls: CallStore;
+}
+
+const ROOM = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+
+/** Plivo sends its parameters as a form body (POST) or in the query string (GET). */
+function plivoParams(req: Request): Record<string, string> {
+  const source = req.method === 'POST' && req.body && typeof req.body === 'object' ? req.body : req.query;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(source as Record<string, unknown>)) if (typeof v === 'string') out[k] = v;
+  return out;
+}
+
+/** The URL Plivo called: our public base plus the path, so it verifies behind proxies too. */
+export function publicUrl(config: Readonly<Config>, req: Request): string {
+  return `${config.PUBLIC_BASE_URL.replace(/\/+$/, '')}${req.originalUrl}`;
+}
+
+/**
+ * X-Plivo-Signature-V3 on every /plivo request when PLIVO_AUTH_TOKEN is set
+ * (SPEC §4). GET signs the full URL with its query; POST signs the URL plus the
+ * form fields.
+ */
+export function plivoSignature(config: Readonly<Config>): RequestHandler {
+  return (req, _res, next) => {
+    const token = config.PLIVO_AUTH_TOKEN;
+    if (!token) return next();
+    const signature = req.get('x-plivo-signature-v3');
+    const nonce = req.get('x-plivo-signature-v3-nonce');
+    const method = req.method === 'GET' ? 'GET' : 'POST';
+    const params: SignatureParams = method === 'POST' ? plivoParams(req) : {};
+    if (!signature || !nonce || !verifyV3(token, method, publicUrl(config, req), nonce, signature, params)) {
+      return next(new AppError('forbidden', 'missing or invalid X-Plivo-Signature-V3', [{ field: 'X-Plivo-Signature-V3', message: 'invalid' }]));
+    }
+    next();
+  };
+}
+
+const sendXml = (res: express.Response, xml: string) => res.type('application/xml').send(xml);
+
+export function createXmlRoutes(deps: XmlRoutesDeps): Router {
+  const { config, calls } = deps;
+  const router = Router();
+  router.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 100 }));
+  router.use(plivoSignature(config));
+
+  // GET and POST only, like Plivo's own XML fetches; anything else is a 405.
+  const route = (path: string, handler: RequestHandler) =>
+    router
+      .route(path)
+      .get(handler)
+      .post(handler)
+      .all((req, _res, next) => next(new AppError('method_not_allowed', `${req.method} is not allowed here; use GET or POST`)));
+
+  const musicFor = (profile: unknown) =>
+    typeof profile === 'string' && profile in config.HOLD_MUSIC_PROFILES ? config.HOLD_MUSIC_PROFILES[profile]! : config.HOLD_MUSIC_URL;
+
+  route('/hold', (req, res) => {
+    sendXml(res, holdXml(musicFor(req.query.music)));
+  });
+
+  route('/park', async (req, res) => {
+    const call = req.query.call;
+    const legUuid = plivoParams(req).CallUUID;
+    // Plivo fetches the park XML as the B leg, with the B leg's own UUID: learn it, so unhold can move it later.
+    if (typeof call === 'string' && SAFE_ID.test(call) && legUuid && SAFE_ID.test(legUuid) && legUuid !== call) {
+      try {
+        await calls.recordBleg(call, legUuid);
+      } catch (err) {
+        (res.locals.log as Logger).warn({ err, callUuid: call }, 'could not record the B leg UUID');
+      }
+    }
+    sendXml(res, parkXml(publicUrl(config, req)));
+  });
+
+  route('/bridge/:room', (req, res) => {
+    const room = String(req.params.room);
+    if (!ROOM.test(room)) return sendXml(res, hangupXml());
+    sendXml(res, bridgeXml(room));
+  });
+
+  route('/queue/:name', (req, res) => {
+    const name = String(req.params.name);
+    if (!SAFE_ID.test(name)) return sendXml(res, hangupXml());
+    sendXml(res, queueXml({ musicUrl: config.HOLD_MUSIC_URL, selfUrl: publicUrl(config, req) }));
+  });
+
+  return router;
+}

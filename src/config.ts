@@ -1,0 +1,132 @@
+import { z } from 'zod';
+import { SAFE_ID } from './domain/intent.js';
+
+/**
+ * The whole environment in one zod schema (SPEC §6). `loadConfig` lists every
+ * bad key in one error; the result is frozen and passed down, never re-read.
+ */
+
+const port = z.coerce.number().int().min(0).max(65_535);
+const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
+const url = z.url({ protocol: /^https?$/ });
+
+const list = (s: string) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+
+const apiKeys = z.string().transform((s, ctx) => {
+  const keys: { name: string; secret: string }[] = [];
+  for (const pair of list(s)) {
+    const i = pair.indexOf(':');
+    const name = i > 0 ? pair.slice(0, i) : '';
+    const secret = i > 0 ? pair.slice(i + 1) : '';
+    if (!SAFE_ID.test(name) || secret.length < 16) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `each entry must be name:secret with a name of A-Z a-z 0-9 _ - and a secret of at least 16 characters (got "${name || pair.slice(0, 12)}…")`,
+      });
+      return z.NEVER;
+    }
+    if (keys.some((k) => k.name === name)) {
+      ctx.addIssue({ code: 'custom', message: `duplicate key name "${name}"` });
+      return z.NEVER;
+    }
+    keys.push({ name, secret });
+  }
+  return keys;
+});
+
+const musicProfiles = z.string().transform((s, ctx) => {
+  const profiles: Record<string, string> = {};
+  for (const pair of list(s)) {
+    const i = pair.indexOf('=');
+    const name = pair.slice(0, Math.max(i, 0));
+    const target = pair.slice(i + 1);
+    if (i <= 0 || !SAFE_ID.test(name) || !url.safeParse(target).success) {
+      ctx.addIssue({ code: 'custom', message: `each entry must be name=https://… (got "${pair.slice(0, 40)}")` });
+      return z.NEVER;
+    }
+    profiles[name] = target;
+  }
+  return profiles;
+});
+
+export const envSchema = z
+  .object({
+    PORT: port.default(3000),
+    REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+    QUEUE_PREFIX: z
+      .string()
+      .regex(/^(\{[A-Za-z0-9_-]{1,32}\}|[A-Za-z0-9_-]{1,32})$/, 'letters, digits, _ and -, optionally in {braces} for Redis Cluster')
+      .default('holdq'),
+    API_KEYS: apiKeys.default([]),
+    PLIVO_AUTH_ID: z.string().regex(/^[A-Za-z0-9]{1,64}$/, 'letters and digits only').optional(),
+    PLIVO_AUTH_TOKEN: z.string().min(1).optional(),
+    PLIVO_BASE_URL: url.default('https://api.plivo.com'),
+    PUBLIC_BASE_URL: url.default('http://127.0.0.1:3000'),
+    PLIVO_TIMEOUT_MS: positiveInt(60_000).default(5000),
+    PLIVO_MAX_RPS: positiveInt(10_000).default(50),
+    TRANSFER_MAX_ATTEMPTS: positiveInt(50).default(5),
+    TRANSFER_BACKOFF_MS: positiveInt(600_000).default(1000),
+    TRANSFER_BUDGET: positiveInt(70).default(60),
+    TRANSFER_URL_ALLOWLIST: z.string().transform(list).optional(),
+    HOLD_MUSIC_URL: url.default('https://s3.amazonaws.com/plivocloud/music.mp3'),
+    HOLD_MUSIC_PROFILES: musicProfiles.default({}),
+    WORKER_CONCURRENCY: positiveInt(1000).default(50),
+    METRICS_PORT: port.default(9464),
+    CALLBACK_SECRET: z.string().min(16).optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    INTENT_RETENTION_SECONDS: positiveInt(90 * 24 * 3600).default(7 * 24 * 3600),
+    SHUTDOWN_TIMEOUT_MS: positiveInt(600_000).default(25_000),
+    SIMULATOR_PORT: port.default(8089),
+    SIMULATOR_HOST: z.string().min(1).default('127.0.0.1'),
+    SIMULATOR_AUTO_CALLS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  })
+  .superRefine((env, ctx) => {
+    if (Boolean(env.PLIVO_AUTH_ID) !== Boolean(env.PLIVO_AUTH_TOKEN)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [env.PLIVO_AUTH_ID ? 'PLIVO_AUTH_TOKEN' : 'PLIVO_AUTH_ID'],
+        message: 'set both PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN, or neither (to use the built-in simulator)',
+      });
+    }
+    if (env.PLIVO_AUTH_ID && env.API_KEYS.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['API_KEYS'],
+        message: 'required with real Plivo credentials: holdq never runs open (name:secret,…)',
+      });
+    }
+  });
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config extends Omit<Env, 'TRANSFER_URL_ALLOWLIST'> {
+  TRANSFER_URL_ALLOWLIST: string[];
+  /** True when no Plivo credentials are set: transfers go to the built-in simulator. */
+  simulated: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; empty strings count as unset, like most .env loaders. */
+export function loadConfig(source: Record<string, string | undefined>): Readonly<Config> {
+  const env = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`));
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    ...e,
+    TRANSFER_URL_ALLOWLIST: e.TRANSFER_URL_ALLOWLIST ?? [new URL(e.PUBLIC_BASE_URL).host],
+    simulated: !e.PLIVO_AUTH_ID,
+  });
+}

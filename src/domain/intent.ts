@@ -1,0 +1,152 @@
+import { z } from 'zod';
+
+/**
+ * Call UUIDs, queue names and music profiles end up in Redis keys, URLs and
+ * Plivo XML, so they are restricted to a small safe alphabet here, at the edge.
+ */
+export const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+export const safeId = (what: string) =>
+  z.string().regex(SAFE_ID, `${what} must be 1-64 characters of A-Z a-z 0-9 _ - and start with a letter or digit`);
+
+export const callUuid = safeId('call UUID');
+export const queueName = safeId('queue name');
+export const profileName = safeId('music profile');
+
+export const LEGS = ['aleg', 'bleg', 'both'] as const;
+export type Legs = (typeof LEGS)[number];
+export const legs = z.enum(LEGS);
+export const httpMethod = z.enum(['GET', 'POST']);
+export type HttpMethod = z.infer<typeof httpMethod>;
+
+export const httpUrl = z
+  .string()
+  .max(2048)
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && u.username === '' && u.password === '';
+    } catch {
+      return false;
+    }
+  }, 'must be an absolute http(s) URL without credentials');
+
+const common = { callback_url: httpUrl.optional() };
+
+export const holdIntent = z.strictObject({
+  type: z.literal('hold'),
+  call_uuid: callUuid,
+  legs: legs.default('aleg'),
+  music: profileName.optional(),
+  ...common,
+});
+
+export const unholdIntent = z.strictObject({
+  type: z.literal('unhold'),
+  call_uuid: callUuid,
+  ...common,
+});
+
+export const enqueueIntent = z.strictObject({
+  type: z.literal('enqueue'),
+  call_uuid: callUuid,
+  queue: queueName,
+  priority: z.int().min(-1000).max(1000).default(0),
+  max_wait_seconds: z.int().min(1).max(86_400).optional(),
+  overflow: z.union([queueName, httpUrl]).optional(),
+  ...common,
+});
+
+export const transferIntent = z
+  .strictObject({
+    type: z.literal('transfer'),
+    call_uuid: callUuid,
+    legs,
+    aleg_url: httpUrl.optional(),
+    aleg_method: httpMethod.default('POST'),
+    bleg_url: httpUrl.optional(),
+    bleg_method: httpMethod.default('POST'),
+    ...common,
+  })
+  .superRefine((t, ctx) => {
+    // Plivo needs aleg_url for aleg/both and bleg_url for bleg/both; neither SDK checks it, so we do.
+    if (t.legs !== 'bleg' && !t.aleg_url) {
+      ctx.addIssue({ code: 'custom', path: ['aleg_url'], message: `aleg_url is required when legs is ${t.legs}` });
+    }
+    if (t.legs !== 'aleg' && !t.bleg_url) {
+      ctx.addIssue({ code: 'custom', path: ['bleg_url'], message: `bleg_url is required when legs is ${t.legs}` });
+    }
+  });
+
+export const intentInput = z.discriminatedUnion('type', [holdIntent, unholdIntent, enqueueIntent, transferIntent]);
+
+export type IntentInput = z.infer<typeof intentInput>;
+export type IntentType = IntentInput['type'];
+export const INTENT_TYPES = ['hold', 'unhold', 'enqueue', 'transfer'] as const satisfies readonly IntentType[];
+
+export const INTENT_STATUSES = ['queued', 'running', 'completed', 'failed', 'superseded'] as const;
+export type IntentStatus = (typeof INTENT_STATUSES)[number];
+export type TerminalStatus = Extract<IntentStatus, 'completed' | 'failed' | 'superseded'>;
+export const isTerminal = (s: IntentStatus): s is TerminalStatus =>
+  s === 'completed' || s === 'failed' || s === 'superseded';
+
+/** The closed set of reasons an intent can fail with (SPEC §2). */
+export type IntentErrorCode =
+  | 'call_not_found'
+  | 'upstream_rejected'
+  | 'upstream_unavailable'
+  | 'transfer_limit'
+  | 'not_on_hold'
+  | 'bleg_unknown'
+  | 'invalid_intent'
+  | 'not_accepted';
+
+export interface IntentError {
+  code: IntentErrorCode;
+  message: string;
+}
+
+export interface TransferRecord {
+  call_uuid: string;
+  legs: Legs;
+  aleg_url?: string;
+  aleg_method?: HttpMethod;
+  bleg_url?: string;
+  bleg_method?: HttpMethod;
+  /** Plivo's HTTP status, or null when no answer came (timeout, connection reset). */
+  status_code: number | null;
+  api_id: string | null;
+  at: string;
+  /** Why the request did not succeed, when it did not. */
+  error?: string;
+}
+
+/** What holdq stores per intent. `request` is the validated input; `seq` orders intents per call. */
+export interface IntentRecord {
+  seq: number;
+  id: string;
+  client: string;
+  status: IntentStatus;
+  attempts: number;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+  transfers: TransferRecord[];
+  error: IntentError | null;
+  request: IntentInput;
+}
+
+/** The public shape of an intent (SPEC §2): the request fields, then the record's own. */
+export function intentView(r: IntentRecord) {
+  return {
+    id: r.id,
+    ...r.request,
+    client: r.client,
+    status: r.status,
+    attempts: r.attempts,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+    finished_at: r.finished_at,
+    transfers: r.transfers,
+    error: r.error,
+  };
+}

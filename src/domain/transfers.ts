@@ -1,0 +1,135 @@
+import type { HttpMethod, IntentError, IntentInput, Legs } from './intent.js';
+
+/** One request to Plivo's Transfer a call API (SPEC §1). */
+export interface TransferRequest {
+  call_uuid: string;
+  legs: Legs;
+  aleg_url?: string;
+  aleg_method?: HttpMethod;
+  bleg_url?: string;
+  bleg_method?: HttpMethod;
+}
+
+export const CALL_STATES = ['on_hold', 'queued', 'bridged', 'transferred', 'ended'] as const;
+export type CallStateName = (typeof CALL_STATES)[number];
+
+/** What holdq knows about a call; the worker reads it to plan, and writes the effect when Plivo accepts. */
+export interface CallState {
+  call_uuid: string;
+  state: CallStateName | null;
+  queue: string | null;
+  since: string | null;
+  transfer_count: number;
+  last_intent_id: string | null;
+  /** Legs moved by the hold now in force, so unhold knows what to bring back. */
+  held_legs: Legs | null;
+  /** The B leg's own UUID, learnt when Plivo fetches the park XML for it. */
+  bleg_uuid: string | null;
+  /** Sequence number of the newest intent that took effect on this call. */
+  applied_seq: number;
+}
+
+/** The call-state change an intent makes once all its transfers are accepted. */
+export interface CallEffect {
+  state: CallStateName;
+  queue: string | null;
+  held_legs: Legs | null;
+}
+
+/** Where holdq serves its XML (SPEC §4); built from PUBLIC_BASE_URL. */
+export interface XmlLinks {
+  hold(callUuid: string, profile: string): string;
+  park(callUuid: string): string;
+  bridge(room: string): string;
+  queue(name: string, callUuid: string): string;
+}
+
+export function createXmlLinks(publicBaseUrl: string): XmlLinks {
+  const base = publicBaseUrl.replace(/\/+$/, '');
+  const q = (params: Record<string, string>) => new URLSearchParams(params).toString();
+  return {
+    hold: (callUuid, profile) => `${base}/plivo/xml/hold?${q({ call: callUuid, music: profile })}`,
+    park: (callUuid) => `${base}/plivo/xml/park?${q({ call: callUuid })}`,
+    bridge: (room) => `${base}/plivo/xml/bridge/${encodeURIComponent(room)}`,
+    queue: (name, callUuid) => `${base}/plivo/xml/queue/${encodeURIComponent(name)}?${q({ call: callUuid })}`,
+  };
+}
+
+/** The bridge room that reunites the parties of one call. */
+export const bridgeRoom = (callUuid: string) => `holdq-${callUuid}`;
+
+export type TransferPlan = { ok: true; transfers: TransferRequest[]; effect: CallEffect } | { ok: false; error: IntentError };
+
+export interface PlanContext {
+  links: XmlLinks;
+  defaultMusic: string;
+}
+
+/**
+ * Maps an intent to the Transfer requests it needs, given what holdq knows of the call.
+ * Pure: no I/O, so every rule here is tested directly.
+ */
+export function planTransfers(intent: IntentInput, call: CallState, ctx: PlanContext): TransferPlan {
+  const { links } = ctx;
+  switch (intent.type) {
+    case 'hold': {
+      // A bridged call is held with legs=both in ONE request: moving the A leg alone
+      // would end the <Dial> and drop the agent (plivo-node#61).
+      const music = links.hold(intent.call_uuid, intent.music ?? ctx.defaultMusic);
+      const park = links.park(intent.call_uuid);
+      const t: TransferRequest = { call_uuid: intent.call_uuid, legs: intent.legs };
+      if (intent.legs !== 'bleg') Object.assign(t, { aleg_url: music, aleg_method: 'POST' });
+      if (intent.legs !== 'aleg') Object.assign(t, { bleg_url: park, bleg_method: 'POST' });
+      return ok([t], { state: 'on_hold', queue: null, held_legs: intent.legs });
+    }
+    case 'unhold': {
+      if (call.state !== 'on_hold' || !call.held_legs) {
+        return fail('not_on_hold', `call ${intent.call_uuid} is not on hold (state: ${call.state ?? 'unknown'})`);
+      }
+      const bridge = links.bridge(bridgeRoom(intent.call_uuid));
+      // Once moved, each leg is a call of its own for Plivo, so each is moved by its own UUID.
+      const moves: string[] = [];
+      if (call.held_legs !== 'bleg') moves.push(intent.call_uuid);
+      if (call.held_legs !== 'aleg') {
+        if (!call.bleg_uuid) {
+          return fail(
+            'bleg_unknown',
+            `the B leg of call ${intent.call_uuid} never fetched the park XML, so its UUID is unknown; holdq will not guess`,
+          );
+        }
+        moves.push(call.bleg_uuid);
+      }
+      const transfers = moves.map((uuid) => ({ call_uuid: uuid, legs: 'aleg' as const, aleg_url: bridge, aleg_method: 'POST' as const }));
+      return ok(transfers, { state: 'bridged', queue: null, held_legs: null });
+    }
+    case 'enqueue': {
+      const room = links.queue(intent.queue, intent.call_uuid);
+      return ok([{ call_uuid: intent.call_uuid, legs: 'aleg', aleg_url: room, aleg_method: 'POST' }], {
+        state: 'queued',
+        queue: intent.queue,
+        held_legs: null,
+      });
+    }
+    case 'transfer': {
+      const t: TransferRequest = { call_uuid: intent.call_uuid, legs: intent.legs };
+      if (intent.legs !== 'bleg') Object.assign(t, { aleg_url: intent.aleg_url, aleg_method: intent.aleg_method });
+      if (intent.legs !== 'aleg') Object.assign(t, { bleg_url: intent.bleg_url, bleg_method: intent.bleg_method });
+      return ok([t], { state: 'transferred', queue: null, held_legs: null });
+    }
+  }
+}
+
+/** Hosts a `transfer` intent may send a call to; returns the offending fields. */
+export function disallowedTransferUrls(intent: IntentInput, allowedHosts: readonly string[]): string[] {
+  if (intent.type !== 'transfer') return [];
+  const allowed = new Set(allowedHosts.map((h) => h.toLowerCase()));
+  const bad: string[] = [];
+  for (const field of ['aleg_url', 'bleg_url'] as const) {
+    const url = intent[field];
+    if (url && !allowed.has(new URL(url).host.toLowerCase()) && !allowed.has(new URL(url).hostname.toLowerCase())) bad.push(field);
+  }
+  return bad;
+}
+
+const ok = (transfers: TransferRequest[], effect: CallEffect): TransferPlan => ({ ok: true, transfers, effect });
+const fail = (code: IntentError['code'], message: string): TransferPlan => ({ ok: false, error: { code, message } });

@@ -1,0 +1,90 @@
+import type { Redis } from 'ioredis';
+import { LEGS, type Legs } from '../domain/intent.js';
+import { CALL_STATES, type CallState, type CallStateName } from '../domain/transfers.js';
+import { CALL_TTL_SECONDS } from './intent-store.js';
+import type { Keys } from './keys.js';
+
+/**
+ * The per-call gate. An intent may run only when it is the oldest unfinished
+ * intent of its call (head of the call's pending list) AND it holds the call's
+ * lock. The first gives per-call FIFO across retries and delays; the second
+ * guards against a stalled job being re-run while its first run is still alive.
+ */
+const BEGIN = `
+local head = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
+if head and head ~= ARGV[1] and redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  return {'blocked', head}
+end
+if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return {'ok', ''} end
+return {'locked', ''}
+`;
+
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+export type BeginResult = { kind: 'ok' } | { kind: 'blocked'; headIntentId: string } | { kind: 'locked' };
+
+export interface CallStore {
+  get(callUuid: string): Promise<CallState>;
+  begin(callUuid: string, intentId: string, token: string, ttlMs: number): Promise<BeginResult>;
+  release(callUuid: string, token: string): Promise<void>;
+  /** Counts one accepted transfer against the call's budget; returns the new count. */
+  countTransfer(callUuid: string): Promise<number>;
+  /** Plivo told us the B leg's own UUID (it fetched the park XML for `callUuid`). */
+  recordBleg(callUuid: string, blegUuid: string): Promise<void>;
+}
+
+const orNull = (v: string | undefined) => (v ? v : null);
+
+function parseState(callUuid: string, h: Record<string, string>): CallState {
+  const state = h.state as CallStateName | undefined;
+  const held = h.held_legs as Legs | undefined;
+  return {
+    call_uuid: callUuid,
+    state: state && CALL_STATES.includes(state) ? state : null,
+    queue: orNull(h.queue),
+    since: orNull(h.since),
+    transfer_count: Number(h.transfer_count ?? 0),
+    last_intent_id: orNull(h.last_intent_id),
+    held_legs: held && LEGS.includes(held) ? held : null,
+    bleg_uuid: orNull(h.bleg_uuid),
+    applied_seq: Number(h.applied_seq ?? 0),
+  };
+}
+
+export function createCallStore(redis: Redis, keys: Keys): CallStore {
+  return {
+    async get(callUuid) {
+      return parseState(callUuid, await redis.hgetall(keys.call(callUuid)));
+    },
+
+    async begin(callUuid, intentId, token, ttlMs) {
+      const [kind, head] = (await redis.eval(BEGIN, 2, keys.pending(callUuid), keys.lock(callUuid), intentId, token, ttlMs)) as [
+        string,
+        string,
+      ];
+      if (kind === 'ok') return { kind: 'ok' };
+      if (kind === 'blocked') return { kind: 'blocked', headIntentId: head };
+      return { kind: 'locked' };
+    },
+
+    async release(callUuid, token) {
+      await redis.eval(RELEASE, 1, keys.lock(callUuid), token);
+    },
+
+    async countTransfer(callUuid) {
+      const [[, count] = []] = (await redis
+        .multi()
+        .hincrby(keys.call(callUuid), 'transfer_count', 1)
+        .expire(keys.call(callUuid), CALL_TTL_SECONDS)
+        .exec()) as [[Error | null, number]];
+      return Number(count);
+    },
+
+    async recordBleg(callUuid, blegUuid) {
+      await redis.multi().hset(keys.call(callUuid), 'bleg_uuid', blegUuid).expire(keys.call(callUuid), CALL_TTL_SECONDS).exec();
+    },
+  };
+}

@@ -1,0 +1,36 @@
+import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+
+/** The BullMQ queue of intent jobs. Its keys live under QUEUE_PREFIX, beside holdq's own. */
+export const INTENT_QUEUE = 'intent-jobs';
+export const BACKOFF_TYPE = 'transfer';
+
+export interface IntentJobData {
+  intentId: string;
+}
+
+export type IntentQueue = Queue<IntentJobData>;
+
+export interface IntentQueueOptions {
+  prefix: string;
+  attempts: number;
+}
+
+export function jobOptions(opts: IntentQueueOptions): JobsOptions {
+  return {
+    attempts: opts.attempts,
+    backoff: { type: BACKOFF_TYPE },
+    // The intent record is the source of truth, so finished jobs need not linger:
+    // completed ones go at once, failed ones stay a week for the admin UI.
+    removeOnComplete: true,
+    removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
+  };
+}
+
+export function createIntentQueue(connection: ConnectionOptions, opts: IntentQueueOptions): IntentQueue {
+  return new Queue<IntentJobData>(INTENT_QUEUE, { connection, prefix: opts.prefix, defaultJobOptions: jobOptions(opts) });
+}
+
+/** Job ids derive from intent ids, so adding the same intent twice is harmless (BullMQ ignores the duplicate). */
+export function enqueueIntent(queue: IntentQueue, intentId: string, jobId = intentId) {
+  return queue.add('intent', { intentId }, { jobId });
+}

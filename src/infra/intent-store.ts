@@ -1,0 +1,175 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { IntentError, IntentInput, IntentRecord, TerminalStatus } from '../domain/intent.js';
+import type { CallEffect } from '../domain/transfers.js';
+import type { Keys } from './keys.js';
+
+/**
+ * Accepting an intent is one Lua script, so it is atomic and one round trip:
+ * the idempotency check, the per-call sequence number, the record and the
+ * call's pending list are written together or not at all.
+ */
+const ACCEPT = `
+if ARGV[5] == '1' then
+  local existing = redis.call('GET', KEYS[2])
+  if existing then return {0, existing} end
+end
+local seq = redis.call('HINCRBY', KEYS[3], 'seq', 1)
+redis.call('EXPIRE', KEYS[3], ARGV[6])
+local rec = string.gsub(ARGV[2], '"seq":"__SEQ__"', '"seq":' .. seq, 1)
+redis.call('SET', KEYS[1], rec)
+redis.call('ZADD', KEYS[4], seq, ARGV[1])
+redis.call('EXPIRE', KEYS[4], ARGV[6])
+if ARGV[5] == '1' then redis.call('SET', KEYS[2], ARGV[1] .. ' ' .. ARGV[3], 'EX', ARGV[4]) end
+return {1, seq}
+`;
+
+/** Undoes an accept whose job could not be queued, so a 503 never leaves a half-accepted intent behind. */
+const UNACCEPT = `
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+local idem = redis.call('GET', KEYS[2])
+if idem and string.sub(idem, 1, string.len(ARGV[1])) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+return 1
+`;
+
+export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
+/** Call state outlives any real call (Plivo's conference time limit is 24 h). */
+export const CALL_TTL_SECONDS = 2 * 24 * 3600;
+
+export type AcceptResult =
+  | { kind: 'created'; record: IntentRecord }
+  | { kind: 'replayed'; record: IntentRecord }
+  | { kind: 'conflict'; intentId: string };
+
+export interface IntentStore {
+  accept(input: { client: string; request: IntentInput; idempotencyKey?: string }): Promise<AcceptResult>;
+  unaccept(record: IntentRecord, idempotencyKey?: string): Promise<void>;
+  get(id: string): Promise<IntentRecord | null>;
+  save(record: IntentRecord): Promise<void>;
+  finish(record: IntentRecord, status: TerminalStatus, opts?: { error?: IntentError; effect?: CallEffect }): Promise<FinishResult>;
+}
+
+export interface FinishResult {
+  record: IntentRecord;
+  /** The intent now at the head of the call's line, if any: its job can run now. */
+  nextIntentId: string | null;
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/** A canonical JSON (sorted keys) so the same body always hashes the same. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function callOf(request: IntentInput): string {
+  return request.call_uuid;
+}
+
+export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSeconds: number }): IntentStore {
+  const idemKey = (client: string, key?: string) => keys.idempotency(client, key ? sha256(key) : '-');
+
+  async function get(id: string): Promise<IntentRecord | null> {
+    const raw = await redis.get(keys.intent(id));
+    return raw ? (JSON.parse(raw) as IntentRecord) : null;
+  }
+
+  return {
+    async accept({ client, request, idempotencyKey }) {
+      const now = new Date().toISOString();
+      const id = randomUUID();
+      const { seq: _seq, ...rest }: IntentRecord = {
+        seq: 0,
+        id,
+        client,
+        status: 'queued',
+        attempts: 0,
+        created_at: now,
+        updated_at: now,
+        finished_at: null,
+        transfers: [],
+        error: null,
+        request,
+      };
+      // "seq" goes first, as a placeholder the script replaces with the call's next number.
+      const json = `{"seq":"__SEQ__",${JSON.stringify(rest).slice(1)}`;
+      const bodyHash = sha256(canonical(request));
+      const callUuid = callOf(request);
+      const [created, value] = (await redis.eval(
+        ACCEPT,
+        4,
+        keys.intent(id),
+        idemKey(client, idempotencyKey),
+        keys.call(callUuid),
+        keys.pending(callUuid),
+        id,
+        json,
+        bodyHash,
+        IDEMPOTENCY_TTL_SECONDS,
+        idempotencyKey ? '1' : '0',
+        CALL_TTL_SECONDS,
+      )) as [number, string | number];
+      if (created === 1) return { kind: 'created', record: { ...rest, seq: Number(value) } };
+      const [existingId = '', existingHash] = String(value).split(' ');
+      if (existingHash !== bodyHash) return { kind: 'conflict', intentId: existingId };
+      const record = await get(existingId);
+      // The key outlived its intent (retention shorter than a day): treat as a conflict, never re-run silently.
+      if (!record) return { kind: 'conflict', intentId: existingId };
+      return { kind: 'replayed', record };
+    },
+
+    async unaccept(record, idempotencyKey) {
+      const callUuid = callOf(record.request);
+      await redis.eval(
+        UNACCEPT,
+        3,
+        keys.intent(record.id),
+        idemKey(record.client, idempotencyKey),
+        keys.pending(callUuid),
+        record.id,
+      );
+    },
+
+    get,
+
+    async save(record) {
+      record.updated_at = new Date().toISOString();
+      await redis.set(keys.intent(record.id), JSON.stringify(record));
+    },
+
+    async finish(record, status, { error, effect } = {}) {
+      const now = new Date().toISOString();
+      const done: IntentRecord = { ...record, status, error: error ?? null, updated_at: now, finished_at: now };
+      const callUuid = callOf(record.request);
+      const tx = redis
+        .multi()
+        .set(keys.intent(record.id), JSON.stringify(done), 'EX', opts.retentionSeconds)
+        .zrem(keys.pending(callUuid), record.id);
+      if (status === 'failed') tx.zadd(keys.deadLetters(), Date.now(), record.id);
+      else tx.zrem(keys.deadLetters(), record.id);
+      if (effect) {
+        tx.hset(keys.call(callUuid), {
+          state: effect.state,
+          queue: effect.queue ?? '',
+          held_legs: effect.held_legs ?? '',
+          since: now,
+          applied_seq: record.seq,
+          last_intent_id: record.id,
+        });
+        tx.expire(keys.call(callUuid), CALL_TTL_SECONDS);
+      }
+      tx.zrange(keys.pending(callUuid), 0, 0);
+      const results = await tx.exec();
+      const head = results?.at(-1)?.[1] as string[] | undefined;
+      return { record: done, nextIntentId: head?.[0] ?? null };
+    },
+  };
+}

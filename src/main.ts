@@ -1,0 +1,137 @@
+import { randomBytes } from 'node:crypto';
+import { Registry } from 'prom-client';
+import { startApi } from './api/start-api.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createReleasers } from './lifecycle.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { createMetrics } from './observability/metrics.js';
+import { startSimulator } from './simulator/plivo-simulator.js';
+import { startWorker } from './worker/start-worker.js';
+
+/**
+ * The composition root: the only module that reads process.env, installs
+ * signal handlers or exits. `node dist/main.js all|api|worker|simulator`.
+ */
+const ROLES = ['all', 'api', 'worker', 'simulator'] as const;
+type Role = (typeof ROLES)[number];
+
+function readConfig(): Readonly<Config> {
+  try {
+    return loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`holdq: ${err.message}\nSee .env.example for every setting.`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
+/** With no API_KEYS on the simulator, holdq makes one key for this run and prints it once; it never runs open. */
+function withDevKey(config: Readonly<Config>): Readonly<Config> {
+  if (config.API_KEYS.length > 0) return config;
+  const secret = randomBytes(18).toString('base64url');
+  console.error(
+    [
+      '',
+      '  holdq: API_KEYS is not set, so this run made a one-time key (simulator mode only):',
+      `      Authorization: Bearer ${secret}`,
+      '  Set API_KEYS=name:secret to choose your own (see README).',
+      '',
+    ].join('\n'),
+  );
+  return Object.freeze({ ...config, API_KEYS: [{ name: 'dev', secret }] });
+}
+
+function installSignals(logger: Logger, stop: () => Promise<void>) {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down: draining in-flight work (send the signal again to force)');
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+async function main(): Promise<void> {
+  const role = (process.argv[2] ?? 'all') as Role;
+  if (!ROLES.includes(role)) {
+    console.error(`holdq: unknown role "${role}"; use one of ${ROLES.join(', ')}`);
+    process.exit(64);
+  }
+  let config = readConfig();
+  const logger = createLogger(config.LOG_LEVEL).child({ role });
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception');
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (err) => {
+    logger.fatal({ err }, 'unhandled rejection');
+    process.exit(1);
+  });
+
+  const releasers = createReleasers(logger);
+  installSignals(logger, () => releasers.release(config.SHUTDOWN_TIMEOUT_MS + 5000));
+
+  if (role === 'simulator') {
+    const sim = await startSimulator({
+      port: config.SIMULATOR_PORT,
+      host: config.SIMULATOR_HOST,
+      autoCreateCalls: config.SIMULATOR_AUTO_CALLS,
+      ...(config.PLIVO_AUTH_ID ? { authId: config.PLIVO_AUTH_ID, authToken: config.PLIVO_AUTH_TOKEN } : {}),
+      logger,
+    });
+    releasers.add('simulator', () => sim.stop());
+    logger.info({ url: sim.url, authId: sim.authId }, 'Plivo simulator listening');
+    return;
+  }
+
+  const registry = new Registry();
+  const metrics = createMetrics(registry);
+  metrics.simulated.set(config.simulated ? 1 : 0);
+  let plivo = { baseUrl: config.PLIVO_BASE_URL, authId: config.PLIVO_AUTH_ID ?? '', authToken: config.PLIVO_AUTH_TOKEN ?? '' };
+
+  if (config.simulated) {
+    config = withDevKey(config);
+    if (role !== 'api') {
+      const sim = await startSimulator({
+        port: config.SIMULATOR_PORT,
+        host: config.SIMULATOR_HOST,
+        autoCreateCalls: config.SIMULATOR_AUTO_CALLS,
+        logger: logger.child({ component: 'simulator' }),
+      });
+      releasers.add('simulator', () => sim.stop());
+      plivo = { baseUrl: sim.url, authId: sim.authId, authToken: sim.authToken };
+    }
+    logger.warn(
+      { simulator: plivo.baseUrl },
+      'SIMULATOR MODE: no PLIVO_AUTH_ID/PLIVO_AUTH_TOKEN set, so transfers go to the built-in Plivo simulator and no real call moves',
+    );
+  }
+
+  // Released in reverse: the API stops taking intents first, then the worker drains what is in flight.
+  if (role === 'all' || role === 'worker') {
+    const worker = await startWorker(config, { logger, registry, metrics, plivo, opsPort: role === 'worker' ? config.METRICS_PORT : null });
+    releasers.add('worker', () => worker.stop());
+  }
+  if (role === 'all' || role === 'api') {
+    const api = await startApi(config, { logger, registry, metrics, observeJobs: role === 'api' });
+    releasers.add('api', () => api.stop());
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error('holdq: failed to start:', err instanceof Error ? err.message : err);
+  process.exit(1);
+});

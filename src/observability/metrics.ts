@@ -1,0 +1,102 @@
+import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
+import { INTENT_TYPES } from '../domain/intent.js';
+
+/**
+ * Every holdq metric family (SPEC §7), registered on the registry the process
+ * passes in: one per process, a fresh one per test app. Labels are bounded:
+ * never a call UUID or an intent id.
+ */
+export function createMetrics(registry: Registry, opts: { defaults?: boolean } = {}) {
+  if (opts.defaults !== false) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  const latency = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+  const m = {
+    intentsReceived: new Counter({
+      name: 'holdq_intents_received_total',
+      help: 'Intents accepted by the API (202), by type.',
+      labelNames: ['type'] as const,
+      registers,
+    }),
+    intentsFinished: new Counter({
+      name: 'holdq_intents_finished_total',
+      help: 'Intents that reached a terminal state, by type and outcome.',
+      labelNames: ['type', 'outcome'] as const,
+      registers,
+    }),
+    intentDuration: new Histogram({
+      name: 'holdq_intent_duration_seconds',
+      help: 'Time from acceptance to a terminal state.',
+      labelNames: ['type', 'outcome'] as const,
+      buckets: latency,
+      registers,
+    }),
+    plivoRequests: new Counter({
+      name: 'holdq_plivo_requests_total',
+      help: 'Transfer requests sent to Plivo, by HTTP status (or timeout, network_error).',
+      labelNames: ['status'] as const,
+      registers,
+    }),
+    plivoDuration: new Histogram({
+      name: 'holdq_plivo_request_duration_seconds',
+      help: 'Duration of Transfer requests to Plivo.',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    retries: new Counter({
+      name: 'holdq_transfer_retries_total',
+      help: 'Transfer attempts scheduled for retry, by reason.',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    jobs: new Gauge({
+      name: 'holdq_jobs',
+      help: 'Intent jobs in the BullMQ queue, by state.',
+      labelNames: ['state'] as const,
+      registers,
+    }),
+    httpRequests: new Counter({
+      name: 'holdq_http_requests_total',
+      help: 'HTTP requests served, by method, route and status.',
+      labelNames: ['method', 'route', 'status'] as const,
+      registers,
+    }),
+    httpDuration: new Histogram({
+      name: 'holdq_http_request_duration_seconds',
+      help: 'HTTP request duration, by method and route.',
+      labelNames: ['method', 'route'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    simulated: new Gauge({
+      name: 'holdq_plivo_simulated',
+      help: '1 when transfers go to the built-in Plivo simulator instead of Plivo.',
+      registers,
+    }),
+  };
+  for (const type of INTENT_TYPES) m.intentsReceived.labels(type).inc(0);
+  return m;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+export const JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
+
+/**
+ * Fills holdq_jobs from BullMQ at scrape time (prom-client's async collect),
+ * never from a timer. A Redis outage leaves the last values instead of failing the scrape.
+ */
+export function observeJobCounts(metrics: Metrics, counts: () => Promise<Record<string, number>>) {
+  const gauge = metrics.jobs as Gauge<'state'> & { collect?: () => Promise<void> };
+  gauge.collect = async () => {
+    try {
+      const c = await counts();
+      for (const state of JOB_STATES) {
+        // BullMQ keeps prioritized jobs apart from waiting ones; both are waiting to us.
+        const value = state === 'waiting' ? (c.waiting ?? 0) + (c.prioritized ?? 0) : (c[state] ?? 0);
+        gauge.labels(state).set(value);
+      }
+    } catch {
+      // keep the previous values: a scrape must not fail because Redis is down
+    }
+  };
+}

@@ -1,0 +1,175 @@
+import { randomUUID } from 'node:crypto';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import type { Config } from '../config.js';
+import { intentInput, isTerminal, type IntentError, type IntentInput, type IntentRecord, type TerminalStatus } from '../domain/intent.js';
+import { planTransfers, type CallEffect, type XmlLinks } from '../domain/transfers.js';
+import type { CallStore } from '../infra/call-state.js';
+import type { IntentJobData, IntentQueue } from '../infra/intent-queue.js';
+import type { IntentStore } from '../infra/intent-store.js';
+import type { PlivoClient, RetryReason } from '../infra/plivo-client.js';
+import type { RateLimiter } from '../infra/rate-limiter.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+
+/** Thrown for outcomes worth another attempt; the backoff strategy reads `retryAfterMs`. */
+export class RetryableTransferError extends Error {
+  constructor(
+    message: string,
+    readonly reason: RetryReason,
+    readonly retryAfterMs: number | null,
+  ) {
+    super(message);
+    this.name = 'RetryableTransferError';
+  }
+}
+
+export const MAX_BACKOFF_MS = 5 * 60_000;
+
+/** Exponential backoff with jitter (half to full of the step), never shorter than Plivo's Retry-After. */
+export function transferBackoff(baseMs: number) {
+  return (attemptsMade: number, _type?: string, err?: Error): number => {
+    const step = Math.min(baseMs * 2 ** Math.max(attemptsMade - 1, 0), MAX_BACKOFF_MS);
+    const jittered = step / 2 + Math.random() * (step / 2);
+    const retryAfter = err instanceof RetryableTransferError ? Math.min(err.retryAfterMs ?? 0, MAX_BACKOFF_MS) : 0;
+    return Math.round(Math.max(jittered, retryAfter));
+  };
+}
+
+/** An intent stored but never queued (its accept failed half-way) is given this long before it is declared lost. */
+export const ORPHAN_GRACE_MS = 30_000;
+
+export interface ProcessorDeps {
+  config: Readonly<Config>;
+  store: IntentStore;
+  calls: CallStore;
+  queue: IntentQueue;
+  plivo: PlivoClient;
+  limiter: RateLimiter;
+  links: XmlLinks;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+export function createIntentProcessor(deps: ProcessorDeps) {
+  const { config, store, calls, queue, plivo, limiter, links, metrics } = deps;
+  // Long enough for two transfers at the full timeout plus a wait for a rate-limit slot.
+  const lockTtlMs = 2 * (config.PLIVO_TIMEOUT_MS + 1000) + 30_000;
+
+  async function finish(record: IntentRecord, status: TerminalStatus, log: Logger, opts: { error?: IntentError; effect?: CallEffect } = {}) {
+    const { nextIntentId } = await store.finish(record, status, opts);
+    const type = record.request.type;
+    metrics.intentsFinished.labels(type, status).inc();
+    metrics.intentDuration.labels(type, status).observe((Date.now() - Date.parse(record.created_at)) / 1000);
+    log.info({ status, error: opts.error, attempts: record.attempts }, 'intent finished');
+    // Wake the next intent of this call now instead of when its poll comes round.
+    if (nextIntentId) {
+      queue
+        .getJob(nextIntentId)
+        .then(async (job) => {
+          if (job && (await job.isDelayed())) await job.promote();
+        })
+        .catch(() => undefined);
+    }
+    if (status === 'failed') throw new UnrecoverableError(opts.error?.message ?? 'intent failed');
+    return status;
+  }
+
+  /** The head of a call's line may be an intent whose accept failed half-way: settle it so the call is not blocked for ever. */
+  async function settleHead(headId: string, log: Logger) {
+    const head = await store.get(headId);
+    if (!head || isTerminal(head.status) || Date.now() - Date.parse(head.created_at) < ORPHAN_GRACE_MS) return;
+    if (await queue.getJob(headId)) return;
+    await store.finish(head, 'failed', { error: { code: 'not_accepted', message: 'the intent was stored but never queued' } });
+    log.warn({ headIntentId: headId }, 'settled an intent that was never queued');
+  }
+
+  async function run(job: Job<IntentJobData>, record: IntentRecord, intent: IntentInput, log: Logger) {
+    const call = await calls.get(intent.call_uuid);
+    if (call.applied_seq > record.seq) {
+      // A newer intent for this call already took effect: this one must not undo it.
+      return finish(record, 'superseded', log);
+    }
+    record.status = 'running';
+    record.attempts += 1;
+    await store.save(record);
+
+    const plan = planTransfers(intent, call, { links, defaultMusic: 'default' });
+    if (!plan.ok) return finish(record, 'failed', log, { error: plan.error });
+
+    // Transfers accepted in an earlier attempt are not sent again.
+    const done = record.transfers.filter((t) => t.status_code !== null && t.status_code < 300).length;
+    const remaining = plan.transfers.slice(done);
+    if (call.transfer_count + remaining.length > config.TRANSFER_BUDGET) {
+      return finish(record, 'failed', log, {
+        error: {
+          code: 'transfer_limit',
+          message: `call ${intent.call_uuid} has used ${call.transfer_count} of its ${config.TRANSFER_BUDGET} transfers (Plivo hangs up at 70)`,
+        },
+      });
+    }
+
+    for (const transfer of remaining) {
+      await limiter.acquire();
+      const outcome = await plivo.transfer(transfer);
+      metrics.plivoRequests.labels(outcome.statusLabel).inc();
+      metrics.plivoDuration.observe(outcome.durationMs / 1000);
+      const at = new Date().toISOString();
+      const status_code = outcome.status;
+      const api_id = outcome.kind === 'accepted' ? outcome.apiId : null;
+      record.transfers.push({ ...transfer, status_code, api_id, at, ...(outcome.kind === 'accepted' ? {} : { error: outcome.message }) });
+
+      if (outcome.kind === 'accepted') {
+        await calls.countTransfer(intent.call_uuid);
+        await store.save(record);
+        continue;
+      }
+      if (outcome.kind === 'rejected') {
+        const gone = outcome.status === 404;
+        return finish(record, 'failed', log, {
+          error: { code: gone ? 'call_not_found' : 'upstream_rejected', message: outcome.message },
+          ...(gone && transfer.call_uuid === intent.call_uuid ? { effect: { state: 'ended', queue: null, held_legs: null } } : {}),
+        });
+      }
+      if (outcome.reason === 'http_429' && outcome.retryAfterMs) await limiter.penalize(Math.min(outcome.retryAfterMs, MAX_BACKOFF_MS));
+      if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
+        return finish(record, 'failed', log, {
+          error: { code: 'upstream_unavailable', message: `gave up after ${record.attempts} attempts: ${outcome.message}` },
+        });
+      }
+      metrics.retries.labels(outcome.reason).inc();
+      await store.save(record);
+      log.warn({ reason: outcome.reason, status: outcome.status, retryAfterMs: outcome.retryAfterMs }, 'transfer will be retried');
+      throw new RetryableTransferError(outcome.message, outcome.reason, outcome.retryAfterMs);
+    }
+    return finish(record, 'completed', log, { effect: plan.effect });
+  }
+
+  return async function processIntent(job: Job<IntentJobData>, token?: string): Promise<TerminalStatus | 'skipped'> {
+    const intentId = job.data?.intentId;
+    if (typeof intentId !== 'string') throw new UnrecoverableError('malformed job: no intentId');
+    const log = deps.logger.child({ intentId, jobId: job.id });
+    const record = await store.get(intentId);
+    if (!record) throw new UnrecoverableError(`intent ${intentId} does not exist (expired or deleted)`);
+    if (isTerminal(record.status)) return 'skipped'; // a re-run after a stall: the work is done
+    // Job payloads outlive deploys: validate again, and fail without retry if the shape is gone.
+    const parsed = intentInput.safeParse(record.request);
+    if (!parsed.success) {
+      return finish(record, 'failed', log, { error: { code: 'invalid_intent', message: parsed.error.message.slice(0, 500) } });
+    }
+    const intent = parsed.data;
+    const lockToken = token ?? randomUUID();
+    const gate = await calls.begin(intent.call_uuid, intentId, lockToken, lockTtlMs);
+    if (gate.kind !== 'ok') {
+      if (gate.kind === 'blocked') await settleHead(gate.headIntentId, log);
+      // Wait for the older intent; its finish promotes this job, the delay is only the fallback.
+      const backoff = Math.min(50 * 2 ** Math.min(job.attemptsStarted, 6), 2000);
+      await job.moveToDelayed(Date.now() + backoff + Math.floor(Math.random() * 50), token);
+      throw new DelayedError();
+    }
+    try {
+      return await run(job, record, intent, log);
+    } finally {
+      await calls.release(intent.call_uuid, lockToken).catch((err: unknown) => log.warn({ err }, 'could not release the call lock'));
+    }
+  };
+}

@@ -1,0 +1,106 @@
+import type { Server } from 'node:http';
+import { Worker } from 'bullmq';
+import express from 'express';
+import type { Registry } from 'prom-client';
+import type { Config } from '../config.js';
+import { createXmlLinks } from '../domain/transfers.js';
+import { createCallStore } from '../infra/call-state.js';
+import { createIntentQueue, INTENT_QUEUE, type IntentJobData } from '../infra/intent-queue.js';
+import { createIntentStore } from '../infra/intent-store.js';
+import { createKeys } from '../infra/keys.js';
+import { createPlivoClient } from '../infra/plivo-client.js';
+import { createRateLimiter } from '../infra/rate-limiter.js';
+import { closeRedis, createRedis, waitForRedis } from '../infra/redis.js';
+import { createReleasers } from '../lifecycle.js';
+import type { Logger } from '../observability/logger.js';
+import { observeJobCounts, type Metrics } from '../observability/metrics.js';
+import { createOpsRouter } from '../observability/ops-routes.js';
+import { createReadiness } from '../observability/readiness.js';
+import { listen } from '../api/start-api.js';
+import { createIntentProcessor, transferBackoff } from './process-intent.js';
+
+export interface WorkerDeps {
+  logger: Logger;
+  registry: Registry;
+  metrics: Metrics;
+  /** Where Plivo is: the real API, or a simulator. */
+  plivo: { baseUrl: string; authId: string; authToken: string };
+  /** Serve /livez /readyz /metrics on this port (a lone worker); null when the API serves them. */
+  opsPort: number | null;
+}
+
+export interface StartedWorker {
+  opsPort: number | null;
+  worker: Worker<IntentJobData>;
+  stop(): Promise<void>;
+}
+
+export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): Promise<StartedWorker> {
+  const { logger, metrics } = deps;
+  const releasers = createReleasers(logger);
+  let shuttingDown = false;
+  const redis = createRedis(config.REDIS_URL, 'worker', 'holdq-worker');
+  releasers.add('redis', () => closeRedis(redis));
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'worker redis connection error'));
+  await waitForRedis(redis, 30_000);
+
+  const keys = createKeys(config.QUEUE_PREFIX);
+  const queue = createIntentQueue(redis, { prefix: config.QUEUE_PREFIX, attempts: config.TRANSFER_MAX_ATTEMPTS });
+  releasers.add('queue', () => queue.close());
+  queue.on('error', (err) => logger.warn({ err: err.message }, 'queue error'));
+  const plivo = createPlivoClient({ ...deps.plivo, timeoutMs: config.PLIVO_TIMEOUT_MS, maxSockets: config.WORKER_CONCURRENCY * 2 });
+  releasers.add('plivo client', () => plivo.close());
+
+  observeJobCounts(metrics, () => queue.getJobCounts());
+  // The ops server closes last, so /readyz answers 503 while the worker drains.
+  let opsPort: number | null = null;
+  if (deps.opsPort !== null) {
+    const app = express();
+    app.disable('x-powered-by');
+    app.use(createOpsRouter(deps.registry, createReadiness({ redis, simulated: config.simulated, isShuttingDown: () => shuttingDown })));
+    const server: Server = await listen(app, deps.opsPort);
+    opsPort = (server.address() as { port: number }).port;
+    releasers.add('ops server', () => new Promise<void>((resolve) => server.close(() => resolve())));
+  }
+
+  const processor = createIntentProcessor({
+    config,
+    store: createIntentStore(redis, keys, { retentionSeconds: config.INTENT_RETENTION_SECONDS }),
+    calls: createCallStore(redis, keys),
+    queue,
+    plivo,
+    limiter: createRateLimiter(redis, keys.plivoRate(), config.PLIVO_MAX_RPS),
+    links: createXmlLinks(config.PUBLIC_BASE_URL),
+    metrics,
+    logger,
+  });
+
+  const worker = new Worker<IntentJobData>(INTENT_QUEUE, processor, {
+    connection: redis,
+    prefix: config.QUEUE_PREFIX,
+    concurrency: config.WORKER_CONCURRENCY,
+    settings: { backoffStrategy: transferBackoff(config.TRANSFER_BACKOFF_MS) },
+    // Plivo requests time out long before a lock would lapse; a stall means a blocked event loop.
+    lockDuration: Math.max(30_000, 4 * config.PLIVO_TIMEOUT_MS),
+    maxStalledCount: 2,
+    autorun: false,
+  });
+  worker.on('error', (err) => logger.warn({ err: err.message }, 'worker error'));
+  releasers.add('worker', async () => {
+    shuttingDown = true;
+    await worker.close();
+  });
+
+  void worker.run().catch((err: unknown) => logger.error({ err }, 'worker stopped'));
+  await worker.waitUntilReady();
+  logger.info({ concurrency: config.WORKER_CONCURRENCY, opsPort, maxRps: config.PLIVO_MAX_RPS }, 'worker started');
+
+  return {
+    opsPort,
+    worker,
+    async stop() {
+      shuttingDown = true;
+      await releasers.release(config.SHUTDOWN_TIMEOUT_MS);
+    },
+  };
+}

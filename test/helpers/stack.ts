@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { Registry } from 'prom-client';
+import { startApi, type StartedApi } from '../../src/api/start-api.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import type { intentView } from '../../src/domain/intent.js';
+
+export type IntentView = ReturnType<typeof intentView>;
+import { createLogger } from '../../src/observability/logger.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+import { startSimulator, type PlivoSimulator, type SimulatorOptions } from '../../src/simulator/plivo-simulator.js';
+import { startWorker, type StartedWorker } from '../../src/worker/start-worker.js';
+import { freePort } from './redis-server.js';
+
+export const TEST_KEY = 'test-secret-0123456789';
+export const redisUrl = () => process.env.HOLDQ_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A configuration for one test: its own key prefix, fast backoff, the given overrides. */
+export function testConfig(env: Record<string, string | undefined> = {}): Readonly<Config> {
+  return loadConfig({
+    REDIS_URL: redisUrl(),
+    QUEUE_PREFIX: `t${randomUUID().slice(0, 8)}`,
+    API_KEYS: `test:${TEST_KEY},other:other-secret-0123456789`,
+    TRANSFER_BACKOFF_MS: '50',
+    PLIVO_TIMEOUT_MS: '1000',
+    PLIVO_MAX_RPS: '1000',
+    LOG_LEVEL: 'info',
+    ...env,
+  });
+}
+
+/** Log lines, captured so tests can read them (and so test output stays quiet). */
+export function captureLogs() {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  return { lines, stream };
+}
+
+export interface Stack {
+  config: Readonly<Config>;
+  sim: PlivoSimulator;
+  api: StartedApi | null;
+  worker: StartedWorker | null;
+  apiUrl: string;
+  registry: Registry;
+  logs: string[];
+  post(body: unknown, opts?: { key?: string | null; idempotencyKey?: string; contentType?: string; raw?: string }): Promise<Response>;
+  get(path: string, opts?: { key?: string | null }): Promise<Response>;
+  waitForIntent(id: string, until?: (r: IntentView) => boolean, timeoutMs?: number): Promise<IntentView>;
+  stop(): Promise<void>;
+}
+
+const TERMINAL = new Set(['completed', 'failed', 'superseded']);
+
+export async function startStack(
+  opts: { env?: Record<string, string>; simulator?: SimulatorOptions; api?: boolean; worker?: boolean } = {},
+): Promise<Stack> {
+  const sim = await startSimulator({ autoCreateCalls: true, ...opts.simulator });
+  const port = await freePort();
+  const config = testConfig({
+    PORT: String(port),
+    PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+    PLIVO_AUTH_ID: sim.authId,
+    PLIVO_AUTH_TOKEN: sim.authToken,
+    PLIVO_BASE_URL: sim.url,
+    ...opts.env,
+  });
+  const { lines, stream } = captureLogs();
+  const logger = createLogger(config.LOG_LEVEL, stream);
+  const registry = new Registry();
+  const metrics = createMetrics(registry, { defaults: false });
+  const worker =
+    opts.worker === false
+      ? null
+      : await startWorker(config, {
+          logger,
+          registry,
+          metrics,
+          plivo: { baseUrl: config.PLIVO_BASE_URL, authId: sim.authId, authToken: sim.authToken },
+          opsPort: null,
+        });
+  const api = opts.api === false ? null : await startApi(config, { logger, registry, metrics, observeJobs: false });
+  const apiUrl = `http://127.0.0.1:${port}`;
+  const auth = (key: string | null | undefined): Record<string, string> =>
+    key === null ? {} : { authorization: `Bearer ${key ?? TEST_KEY}` };
+
+  const stack: Stack = {
+    config,
+    sim,
+    api,
+    worker,
+    apiUrl,
+    registry,
+    logs: lines,
+    post(body, o = {}) {
+      return fetch(`${apiUrl}/v1/intents`, {
+        method: 'POST',
+        headers: {
+          ...auth(o.key),
+          'content-type': o.contentType ?? 'application/json',
+          ...(o.idempotencyKey ? { 'idempotency-key': o.idempotencyKey } : {}),
+        },
+        body: o.raw ?? JSON.stringify(body),
+      });
+    },
+    get(path, o = {}) {
+      return fetch(`${apiUrl}${path}`, { headers: auth(o.key) });
+    },
+    async waitForIntent(id, until = (r) => TERMINAL.has(r.status), timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      let last: IntentView | undefined;
+      while (Date.now() < deadline) {
+        const res = await stack.get(`/v1/intents/${id}`);
+        if (res.status === 200) {
+          last = (await res.json()) as IntentView;
+          if (until(last)) return last;
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error(`intent ${id} did not reach the expected state in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+    },
+    async stop() {
+      await api?.stop();
+      await worker?.stop();
+      await sim.stop();
+    },
+  };
+  return stack;
+}
