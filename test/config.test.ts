@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { readFileSync } from 'node:fs';
+import { ConfigError, envSchema, loadConfig } from '../src/config.js';
 
 function problems(env: Record<string, string>): string[] {
   try {
@@ -86,5 +87,15 @@ describe('configuration', () => {
 
   it('when a value is an empty string, then it counts as unset', () => {
     expect(loadConfig({ PORT: '', API_KEYS: '' }).PORT).toBe(3000);
+  });
+
+  it('when .env.example is read, then it documents exactly the keys the schema knows, each with a comment', () => {
+    const lines = readFileSync(new URL('../.env.example', import.meta.url), 'utf8').split('\n');
+    const keys = lines.filter((l) => /^[A-Z_]+=/.test(l)).map((l) => l.split('=')[0]);
+    expect([...keys].sort()).toEqual(Object.keys(envSchema.shape).sort());
+    for (const key of keys) {
+      const at = lines.findIndex((l) => l.startsWith(`${key}=`));
+      expect(lines.slice(0, at).reverse().find((l) => !/^[A-Z_]+=/.test(l))).toMatch(/^# /);
+    }
   });
 });

@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { removeDir, startRedisServer, type RedisProcess } from './helpers/redis-server.js';
+import { startStack, type IntentView, type Stack } from './helpers/stack.js';
+
+describe('graceful shutdown', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ env: { PLIVO_TIMEOUT_MS: '5000' } });
+  });
+  afterAll(() => stack.stop());
+
+  it('when the worker is stopped mid-transfer, then the in-flight intent still completes before stop resolves', async () => {
+    stack.sim.setLatency(1500);
+    const res = await stack.post({ type: 'hold', call_uuid: `call-${randomUUID()}` });
+    const { id } = (await res.json()) as IntentView;
+    await stack.waitForIntent(id, (r) => r.status === 'running');
+
+    await stack.worker!.stop();
+
+    // Read the record straight from Redis: the worker is gone, the API is still up.
+    const done = await stack.waitForIntent(id, () => true);
+    expect(done).toMatchObject({ status: 'completed', attempts: 1 });
+    expect(stack.sim.received()).toHaveLength(1);
+  });
+
+  it('when the API is stopping, then /readyz answers 503 and new connections are refused afterwards', async () => {
+    const ready = await stack.get('/readyz', { key: null });
+    expect(ready.status).toBe(200);
+    await stack.api!.stop();
+    await expect(fetch(`${stack.apiUrl}/livez`)).rejects.toThrow();
+  });
+});
+
+describe('readiness follows Redis', () => {
+  let stack: Stack;
+  let redis: RedisProcess;
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    stack = await startStack({ worker: false, env: { REDIS_URL: redis.url } });
+  });
+  afterAll(async () => {
+    await stack.stop();
+    await redis.stop();
+    removeDir(redis.dir);
+  });
+
+  it('when Redis answers, then /readyz is 200 and says which Plivo it uses', async () => {
+    const res = await stack.get('/readyz', { key: null });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: 'ready', plivo: 'plivo', checks: { redis: 'ok' } });
+    expect((await stack.get('/livez', { key: null })).status).toBe(200);
+  });
+
+  it('when Redis goes away, then /readyz and intents answer 503 at once, and both recover when it returns', async () => {
+    await redis.stop();
+    const started = Date.now();
+    const ready = await stack.get('/readyz', { key: null });
+    expect(ready.status).toBe(503);
+    const res = await stack.post({ type: 'hold', call_uuid: 'call-outage' });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await res.json()).toMatchObject({ status: 503, title: expect.any(String) });
+    expect(Date.now() - started).toBeLessThan(5000); // no hanging requests
+
+    redis = await startRedisServer({ port: redis.port, dir: redis.dir });
+    let status = 0;
+    for (let i = 0; i < 100 && status !== 202; i++) {
+      status = (await stack.post({ type: 'hold', call_uuid: 'call-after-outage' })).status;
+      if (status !== 202) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(status).toBe(202);
+    expect((await stack.get('/readyz', { key: null })).status).toBe(200);
+  });
+});
