@@ -40,7 +40,7 @@ export function waitForRedis(redis: Redis, timeoutMs = 10_000): Promise<void> {
 export async function closeRedis(redis: Redis): Promise<void> {
   if (redis.status === 'end') return;
   try {
-    await Promise.race([redis.quit(), new Promise((r) => setTimeout(r, 1000))]);
+    await Promise.race([redis.quit(), new Promise((r) => setTimeout(r, 1000).unref())]);
   } catch {
     // quit fails when the connection is already down; disconnect below is enough
   }

@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { httpUrl, queueName, SAFE_ID } from './intent.js';
+
+/**
+ * Named queues, configured as JSON (env QUEUES, or the file QUEUES_FILE names):
+ *   {"support": {"music_url": "https://…", "announcement": "Thanks for calling",
+ *                "announce_position": true, "max_size": 50,
+ *                "max_wait_seconds": 600, "overflow": "voicemail"}}
+ * A queue that is not configured is created on first use with the defaults below,
+ * unless QUEUES_STRICT=true, in which case intents naming it are refused (422).
+ */
+export const queueSettings = z.strictObject({
+  music_url: httpUrl.optional(),
+  announcement: z.string().min(1).max(500).optional(),
+  announce_position: z.boolean().default(true),
+  max_size: z.int().min(1).max(100_000).default(1000),
+  max_wait_seconds: z.int().min(1).max(86_400).optional(),
+  overflow: z.union([queueName, httpUrl]).optional(),
+});
+
+export type QueueSettings = z.infer<typeof queueSettings>;
+
+export const queuesConfig = z.record(z.string().regex(SAFE_ID, 'queue names are 1-64 characters of A-Z a-z 0-9 _ -'), queueSettings);
+
+export type QueuesConfig = z.infer<typeof queuesConfig>;
+
+export interface ResolvedQueue extends QueueSettings {
+  name: string;
+  music_url: string;
+  configured: boolean;
+}
+
+/** The settings in force for a queue: its own, or the defaults for one created on demand. */
+export function resolveQueue(queues: QueuesConfig, name: string, defaultMusic: string): ResolvedQueue {
+  const own = queues[name];
+  const settings = own ?? queueSettings.parse({});
+  return { ...settings, name, music_url: settings.music_url ?? defaultMusic, configured: own !== undefined };
+}
+
+/** An overflow target is a queue when it looks like a queue name, else a URL. */
+export const isUrl = (target: string) => /^https?:\/\//i.test(target);

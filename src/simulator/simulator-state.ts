@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+
+/** What the simulator knows about one call, and what each of its legs runs now. */
+export interface LegDocument {
+  url: string;
+  method: 'GET' | 'POST';
+  xml: string | null;
+  fetched_status: number | null;
+  fetch_error: string | null;
+}
+
+export interface SimulatedCall {
+  call_uuid: string;
+  bleg_uuid: string | null;
+  status: 'live' | 'ended';
+  transfers: number;
+  current: LegDocument | null;
+  bleg_current: LegDocument | null;
+}
+
+export interface ReceivedTransfer {
+  at: number;
+  call_uuid: string;
+  auth: string | null;
+  path: string;
+  contentType: string | null;
+  body: unknown;
+  /** What the simulator answered; 0 when it timed out or reset the connection on purpose. */
+  status: number;
+}
+
+export interface Fault {
+  status?: number;
+  retryAfter?: string;
+  latencyMs?: number;
+  timeout?: boolean;
+  reset?: boolean;
+  /** How many matching requests the fault applies to (default 1). */
+  times?: number;
+  /** Only requests for this call (default: any). */
+  callUuid?: string;
+}
+
+/** Plivo hangs a call up on its 71st transfer ("Loop detected"). */
+export const PLIVO_TRANSFER_CAP = 70;
+
+/** The simulator's memory: calls, faults and every request seen. Events let tests wait without sleeping. */
+export class SimulatorState extends EventEmitter {
+  readonly calls = new Map<string, SimulatedCall>();
+  readonly requests: ReceivedTransfer[] = [];
+  private faults: (Fault & { left: number })[] = [];
+  latencyMs = 0;
+
+  createCall(callUuid: string = randomUUID(), opts: { blegUuid?: string | null } = {}): SimulatedCall {
+    const call: SimulatedCall = {
+      call_uuid: callUuid,
+      bleg_uuid: opts.blegUuid ?? null,
+      status: 'live',
+      transfers: 0,
+      current: null,
+      bleg_current: null,
+    };
+    this.calls.set(callUuid, call);
+    return call;
+  }
+
+  endCall(callUuid: string): void {
+    const call = this.calls.get(callUuid);
+    if (call) call.status = 'ended';
+  }
+
+  injectFault(f: Fault): void {
+    this.faults.push({ ...f, left: f.times ?? 1 });
+  }
+
+  /** Takes the first fault that applies to this call, counting one use of it. */
+  takeFault(callUuid: string): Fault | null {
+    const i = this.faults.findIndex((f) => !f.callUuid || f.callUuid === callUuid);
+    if (i < 0) return null;
+    const fault = this.faults[i]!;
+    fault.left -= 1;
+    if (fault.left <= 0) this.faults.splice(i, 1);
+    return fault;
+  }
+
+  record(req: ReceivedTransfer): void {
+    this.requests.push(req);
+    this.emit('transfer', req);
+  }
+
+  fetched(callUuid: string): void {
+    this.emit('fetched', callUuid);
+  }
+
+  reset(): void {
+    this.calls.clear();
+    this.requests.length = 0;
+    this.faults = [];
+    this.latencyMs = 0;
+  }
+
+  waitFor<T>(event: string, check: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
+    const now = check();
+    if (now !== undefined) return Promise.resolve(now);
+    return new Promise((resolve, reject) => {
+      const onEvent = () => {
+        const value = check();
+        if (value === undefined) return;
+        cleanup();
+        resolve(value);
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`simulator: timed out after ${timeoutMs} ms waiting for ${what}`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.off(event, onEvent);
+      };
+      this.on(event, onEvent);
+    });
+  }
+}
