@@ -154,6 +154,7 @@ describe('worker: intents become Plivo transfers', () => {
     stack.sim.injectFault({ status: 502 });
     const intent = await accept(stack, { type: 'hold', call_uuid: newCall() });
     await stack.waitForIntent(intent.id);
+    expect((await stack.post({ type: 'hold' })).status).toBe(422);
     const text = await (await stack.get('/metrics', { key: null })).text();
     expect(text).toMatch(/holdq_intents_received_total\{type="hold"\} [1-9]/);
     expect(text).toMatch(/holdq_intents_finished_total\{type="hold",outcome="completed"\} [1-9]/);
@@ -163,6 +164,8 @@ describe('worker: intents become Plivo transfers', () => {
     expect(text).toMatch(/holdq_plivo_request_duration_seconds_count [1-9]/);
     expect(text).toMatch(/holdq_jobs\{state="waiting"\} \d+/);
     expect(text).toMatch(/holdq_http_requests_total\{method="POST",route="\/v1\/intents",status="202"\} [1-9]/);
+    expect(text).toMatch(/holdq_http_requests_total\{method="POST",route="\/v1\/intents",status="422"\} 1/);
+    expect(text).toMatch(/holdq_plivo_simulated 0/);
   });
 });
 

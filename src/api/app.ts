@@ -8,7 +8,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { createOpsRouter, type Readiness } from '../observability/ops-routes.js';
 import { createIntentRoutes } from './intents-routes.js';
-import { bearerAuth, httpObserver, requestContext } from './middleware.js';
+import { bearerAuth, httpObserver, mountedAt, requestContext } from './middleware.js';
 import { errorHandler, notFound } from './problem.js';
 import { createXmlRoutes } from './xml-routes.js';
 
@@ -33,8 +33,8 @@ export function createApp(deps: ApiDeps): Express {
   app.use(requestContext(deps.logger));
   app.use(httpObserver(deps.metrics));
   app.use(createOpsRouter(deps.registry, deps.readiness));
-  app.use('/plivo/xml', createXmlRoutes(deps));
-  app.use('/v1', bearerAuth(deps.config.API_KEYS), createIntentRoutes(deps));
+  app.use('/plivo/xml', mountedAt('/plivo/xml'), createXmlRoutes(deps));
+  app.use('/v1', mountedAt('/v1'), bearerAuth(deps.config.API_KEYS), createIntentRoutes(deps));
   app.use(notFound);
   app.use(errorHandler({ logger: deps.logger, redisAvailable: deps.redisAvailable }));
   return app;

@@ -23,15 +23,24 @@ export function httpObserver(metrics: Metrics): RequestHandler {
   return (req, res, next) => {
     const started = performance.now();
     res.once('finish', () => {
-      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      // Express resets baseUrl when a request leaves its router, so the mount path is kept in res.locals.
+      const route = req.route ? `${(res.locals.mount as string | undefined) ?? ''}${String(req.route.path)}` : 'unmatched';
       const seconds = (performance.now() - started) / 1000;
       metrics.httpRequests.labels(req.method, route, String(res.statusCode)).inc();
       metrics.httpDuration.labels(req.method, route).observe(seconds);
       const log = res.locals.log as Logger;
-      const line = { method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 10_000) / 10, client: res.locals.client };
+      const line = { method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 10_000) / 10 };
       if (res.statusCode >= 500) log.error(line, 'request');
       else log.info(line, 'request');
     });
+    next();
+  };
+}
+
+/** Remembers where a router is mounted, for the route label of metrics and logs. */
+export function mountedAt(path: string): RequestHandler {
+  return (_req, res, next) => {
+    res.locals.mount = path;
     next();
   };
 }
