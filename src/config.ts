@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SAFE_ID } from './domain/intent.js';
+import { queuesConfig } from './domain/queue-config.js';
 
 /**
  * The whole environment in one zod schema (SPEC §6). `loadConfig` lists every
@@ -53,6 +54,22 @@ const musicProfiles = z.string().transform((s, ctx) => {
   return profiles;
 });
 
+const queuesJson = z.string().transform((s, ctx) => {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(s);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `not valid JSON: ${(err as Error).message}` });
+    return z.NEVER;
+  }
+  const parsed = queuesConfig.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: `${issue.path.join('.')}: ${issue.message}` });
+    return z.NEVER;
+  }
+  return parsed.data;
+});
+
 export const envSchema = z
   .object({
     PORT: port.default(3000),
@@ -79,6 +96,8 @@ export const envSchema = z
     CALLBACK_SECRET: z.string().min(16).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     INTENT_RETENTION_SECONDS: positiveInt(90 * 24 * 3600).default(7 * 24 * 3600),
+    QUEUES: queuesJson.default({}),
+    QUEUES_STRICT: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
     SHUTDOWN_TIMEOUT_MS: positiveInt(600_000).default(25_000),
     SIMULATOR_PORT: port.default(8089),
     SIMULATOR_HOST: z.string().min(1).default('127.0.0.1'),

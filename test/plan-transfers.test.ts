@@ -72,8 +72,26 @@ describe('planTransfers: intent → Plivo transfer requests', () => {
     expect(plan).toEqual({
       ok: true,
       transfers: [{ call_uuid: 'ca-1', legs: 'aleg', aleg_url: 'https://holdq.example/plivo/xml/queue/support?call=ca-1', aleg_method: 'POST' }],
-      effect: { state: 'queued', queue: 'support', held_legs: null },
+      effect: { state: 'queued', queue: 'support', held_legs: null, priority: 0 },
     });
+  });
+
+  it('when dequeueing, then the caller moves into its bridge first and the agent follows', () => {
+    const plan = planTransfers(intent({ type: 'dequeue', queue: 'support', agent_call_uuid: 'agent-1' }), call(), { ...ctx, member: 'caller-7' });
+    const bridge = 'https://holdq.example/plivo/xml/bridge/holdq-caller-7';
+    expect(plan).toEqual({
+      ok: true,
+      transfers: [
+        { call_uuid: 'caller-7', legs: 'aleg', aleg_url: bridge, aleg_method: 'POST' },
+        { call_uuid: 'agent-1', legs: 'aleg', aleg_url: bridge, aleg_method: 'POST' },
+      ],
+      effect: { state: 'bridged', queue: null, held_legs: null },
+    });
+  });
+
+  it('when dequeueing from an empty queue, then it fails with queue_empty', () => {
+    const plan = planTransfers(intent({ type: 'dequeue', queue: 'support', agent_call_uuid: 'agent-1' }), call(), { ...ctx, member: null });
+    expect(plan).toMatchObject({ ok: false, error: { code: 'queue_empty' } });
   });
 
   it('when transferring raw, then the URLs and methods pass through, defaulting to POST', () => {

@@ -4,18 +4,22 @@ import type { Config } from '../config.js';
 import type { CallStore } from '../infra/call-state.js';
 import type { IntentQueue } from '../infra/intent-queue.js';
 import type { IntentStore } from '../infra/intent-store.js';
+import type { QueueStore } from '../infra/queue-store.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { createOpsRouter, type Readiness } from '../observability/ops-routes.js';
 import { createIntentRoutes } from './intents-routes.js';
 import { bearerAuth, httpObserver, mountedAt, requestContext } from './middleware.js';
 import { errorHandler, notFound } from './problem.js';
-import { createXmlRoutes } from './xml-routes.js';
+import { createEventRoutes } from './event-routes.js';
+import { createStateRoutes } from './state-routes.js';
+import { createXmlRoutes, plivoSignature } from './xml-routes.js';
 
 export interface ApiDeps {
   config: Readonly<Config>;
   store: IntentStore;
   calls: CallStore;
+  queues: QueueStore;
   queue: IntentQueue;
   logger: Logger;
   registry: Registry;
@@ -33,8 +37,10 @@ export function createApp(deps: ApiDeps): Express {
   app.use(requestContext(deps.logger));
   app.use(httpObserver(deps.metrics));
   app.use(createOpsRouter(deps.registry, deps.readiness));
+  app.use('/plivo', mountedAt('/plivo'), ...plivoSignature(deps.config));
   app.use('/plivo/xml', mountedAt('/plivo/xml'), createXmlRoutes(deps));
-  app.use('/v1', mountedAt('/v1'), bearerAuth(deps.config.API_KEYS), createIntentRoutes(deps));
+  app.use('/plivo/events', mountedAt('/plivo/events'), createEventRoutes(deps));
+  app.use('/v1', mountedAt('/v1'), bearerAuth(deps.config.API_KEYS), createIntentRoutes(deps), createStateRoutes(deps));
   app.use(notFound);
   app.use(errorHandler({ logger: deps.logger, redisAvailable: deps.redisAvailable }));
   return app;

@@ -1,8 +1,12 @@
 import express, { Router, type Request } from 'express';
+import { z } from 'zod';
 import type { Config } from '../config.js';
 import { AppError, type FieldError } from '../domain/errors.js';
-import { intentInput, intentView, SAFE_ID, type IntentInput } from '../domain/intent.js';
-import { disallowedTransferUrls } from '../domain/transfers.js';
+import { intentInput, intentView, orderingCall, type IntentInput } from '../domain/intent.js';
+import { isUrl, resolveQueue } from '../domain/queue-config.js';
+import { disallowedTransferUrls, hostAllowed } from '../domain/transfers.js';
+import type { CallStore } from '../infra/call-state.js';
+import type { QueueStore } from '../infra/queue-store.js';
 import type { IntentStore } from '../infra/intent-store.js';
 import { enqueueIntent, type IntentQueue } from '../infra/intent-queue.js';
 import type { Logger } from '../observability/logger.js';
@@ -12,12 +16,19 @@ import { fieldErrors } from './problem.js';
 export interface IntentRoutesDeps {
   config: Readonly<Config>;
   store: IntentStore;
+  calls: CallStore;
+  queues: QueueStore;
   queue: IntentQueue;
   metrics: Metrics;
 }
 
 export const BODY_LIMIT = '16kb';
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+const listQuery = z.strictObject({
+  status: z.literal('failed', { error: 'only status=failed (the dead letters) can be listed' }),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.coerce.number().int().min(0).default(0),
+});
 const INTENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Rules that need the configuration, checked after the schema: profiles and the transfer allowlist. */
@@ -28,6 +39,16 @@ function configRules(intent: IntentInput, config: Readonly<Config>): FieldError[
   }
   for (const field of disallowedTransferUrls(intent, config.TRANSFER_URL_ALLOWLIST)) {
     errors.push({ field, message: `host is not on TRANSFER_URL_ALLOWLIST (${config.TRANSFER_URL_ALLOWLIST.join(', ')})` });
+  }
+  if ((intent.type === 'enqueue' || intent.type === 'dequeue') && config.QUEUES_STRICT && !(intent.queue in config.QUEUES)) {
+    errors.push({ field: 'queue', message: `no such queue; configured: ${Object.keys(config.QUEUES).join(', ') || '(none)'}` });
+  }
+  if (intent.type === 'enqueue' && intent.overflow) {
+    if (isUrl(intent.overflow)) {
+      if (!hostAllowed(intent.overflow, config.TRANSFER_URL_ALLOWLIST)) errors.push({ field: 'overflow', message: 'host is not on TRANSFER_URL_ALLOWLIST' });
+    } else if (config.QUEUES_STRICT && !(intent.overflow in config.QUEUES)) {
+      errors.push({ field: 'overflow', message: 'no such queue' });
+    }
   }
   return errors;
 }
@@ -57,13 +78,30 @@ function idempotencyKey(req: Request): string | undefined {
 }
 
 export function createIntentRoutes(deps: IntentRoutesDeps): Router {
-  const { config, store, queue, metrics } = deps;
+  const { config, store, calls, queues, queue, metrics } = deps;
   const router = Router();
   router.use(express.json({ limit: BODY_LIMIT, strict: true, type: ['application/json', 'application/*+json'] }));
+
+  /** Refusals known at accept time (SPEC §3): a spent transfer budget, a full queue. */
+  async function checkCapacity(request: IntentInput) {
+    const call = await calls.get(orderingCall(request));
+    if (call.transfer_count >= config.TRANSFER_BUDGET) {
+      throw new AppError('transfer_limit', `call ${call.call_uuid} has used all ${config.TRANSFER_BUDGET} transfers of its budget`, [
+        { field: request.type === 'dequeue' ? 'agent_call_uuid' : 'call_uuid', message: 'transfer budget spent' },
+      ]);
+    }
+    if (request.type === 'enqueue' && call.queue !== request.queue) {
+      const settings = resolveQueue(config.QUEUES, request.queue, config.HOLD_MUSIC_URL);
+      if ((await queues.size(request.queue)) >= settings.max_size) {
+        throw new AppError('queue_full', `queue ${request.queue} is full (${settings.max_size} callers)`, [{ field: 'queue', message: 'queue_full' }]);
+      }
+    }
+  }
 
   router.post('/intents', async (req, res) => {
     const key = idempotencyKey(req);
     const request = parseIntent(req, config);
+    await checkCapacity(request);
     const client = res.locals.client as string;
     const log = res.locals.log as Logger;
     const result = await store.accept({ client, request, idempotencyKey: key });
@@ -88,16 +126,42 @@ export function createIntentRoutes(deps: IntentRoutesDeps): Router {
       });
     }
     metrics.intentsReceived.labels(request.type).inc();
-    log.info({ intentId: result.record.id, type: request.type, callUuid: request.call_uuid }, 'intent accepted');
+    log.info({ intentId: result.record.id, type: request.type, callUuid: orderingCall(request) }, 'intent accepted');
     res.status(202).location(`/v1/intents/${result.record.id}`).json(intentView(result.record));
   });
 
-  router.get('/intents/:id', async (req, res) => {
-    const id = String(req.params.id);
-    if (!INTENT_ID.test(id) || !SAFE_ID.test(id)) throw new AppError('not_found', `no intent ${id.slice(0, 64)}`);
+  async function load(rawId: unknown) {
+    const id = String(rawId);
+    if (!INTENT_ID.test(id)) throw new AppError('not_found', `no intent ${id.slice(0, 64)}`);
     const record = await store.get(id);
     if (!record) throw new AppError('not_found', `no intent ${id}`);
-    res.json(intentView(record));
+    return record;
+  }
+
+  router.get('/intents', async (req, res) => {
+    const query = listQuery.safeParse(req.query);
+    if (!query.success) throw new AppError('validation_failed', 'the query is not valid', fieldErrors(query.error.issues));
+    const { limit, cursor } = query.data;
+    const { records, total } = await store.listFailed(cursor, limit);
+    const next = cursor + limit < total ? String(cursor + limit) : null;
+    res.json({ items: records.map(intentView), total, next_cursor: next });
+  });
+
+  router.get('/intents/:id', async (req, res) => {
+    res.json(intentView(await load(req.params.id)));
+  });
+
+  router.post('/intents/:id/retry', async (req, res) => {
+    const record = await load(req.params.id);
+    if (record.status !== 'failed') {
+      throw new AppError('conflict', `only failed intents can be retried; this one is ${record.status}`, [{ field: 'status', message: record.status }]);
+    }
+    const again = await store.requeue(record);
+    // The failed job may still be kept for the admin view; it must go before the same id can run again.
+    await queue.remove(record.id).catch(() => undefined);
+    await enqueueIntent(queue, record.id);
+    (res.locals.log as Logger).info({ intentId: record.id }, 'failed intent re-queued');
+    res.status(202).location(`/v1/intents/${record.id}`).json(intentView(again));
   });
 
   return router;

@@ -6,10 +6,11 @@ import { createCallStore } from '../infra/call-state.js';
 import { createIntentQueue } from '../infra/intent-queue.js';
 import { createIntentStore } from '../infra/intent-store.js';
 import { createKeys } from '../infra/keys.js';
+import { createQueueStore } from '../infra/queue-store.js';
 import { closeRedis, createRedis, waitForRedis } from '../infra/redis.js';
 import { createReleasers } from '../lifecycle.js';
 import type { Logger } from '../observability/logger.js';
-import { observeJobCounts, type Metrics } from '../observability/metrics.js';
+import { observeState, type Metrics } from '../observability/metrics.js';
 import { createReadiness } from '../observability/readiness.js';
 import { createApp } from './app.js';
 
@@ -49,12 +50,16 @@ export async function startApi(config: Readonly<Config>, deps: ApiStartDeps): Pr
   const queue = createIntentQueue(redis, { prefix: config.QUEUE_PREFIX, attempts: config.TRANSFER_MAX_ATTEMPTS });
   queue.on('error', (err) => logger.warn({ err: err.message }, 'queue error'));
   releasers.add('queue', () => queue.close());
-  if (deps.observeJobs) observeJobCounts(deps.metrics, () => queue.getJobCounts());
+  const queues = createQueueStore(redis, keys);
+  if (deps.observeJobs) {
+    observeState(deps.metrics, { jobCounts: () => queue.getJobCounts(), queues: () => queues.summary(), onHold: () => redis.zcard(keys.onHold()) });
+  }
 
   const app = createApp({
     config,
     store: createIntentStore(redis, keys, { retentionSeconds: config.INTENT_RETENTION_SECONDS }),
     calls: createCallStore(redis, keys),
+    queues,
     queue,
     logger,
     registry: deps.registry,

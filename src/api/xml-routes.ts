@@ -5,11 +5,14 @@ import { SAFE_ID } from '../domain/intent.js';
 import { verifyV3, type SignatureParams } from '../domain/plivo-signature.js';
 import { bridgeXml, hangupXml, holdXml, parkXml, queueXml } from '../domain/plivo-xml.js';
 import type { CallStore } from '../infra/call-state.js';
+import type { QueueStore } from '../infra/queue-store.js';
+import { resolveQueue } from '../domain/queue-config.js';
 import type { Logger } from '../observability/logger.js';
 
 export interface XmlRoutesDeps {
   config: Readonly<Config>;
   calls: CallStore;
+  queues: QueueStore;
 }
 
 const ROOM = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
@@ -32,8 +35,10 @@ export function publicUrl(config: Readonly<Config>, req: Request): string {
  * (SPEC §4). GET signs the full URL with its query; POST signs the URL plus the
  * form fields.
  */
-export function plivoSignature(config: Readonly<Config>): RequestHandler {
-  return (req, _res, next) => {
+export function plivoSignature(config: Readonly<Config>): RequestHandler[] {
+  // The signature covers POST form fields, so they are parsed before it is checked.
+  const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 100 });
+  const verify: RequestHandler = (req, _res, next) => {
     const token = config.PLIVO_AUTH_TOKEN;
     if (!token) return next();
     const signature = req.get('x-plivo-signature-v3');
@@ -45,6 +50,7 @@ export function plivoSignature(config: Readonly<Config>): RequestHandler {
     }
     next();
   };
+  return [form, verify];
 }
 
 const sendXml = (res: express.Response, xml: string) => res.type('application/xml').send(xml);
@@ -52,8 +58,6 @@ const sendXml = (res: express.Response, xml: string) => res.type('application/xm
 export function createXmlRoutes(deps: XmlRoutesDeps): Router {
   const { config, calls } = deps;
   const router = Router();
-  router.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 100 }));
-  router.use(plivoSignature(config));
 
   // GET and POST only, like Plivo's own XML fetches; anything else is a 405.
   const route = (path: string, handler: RequestHandler) =>
@@ -90,10 +94,25 @@ export function createXmlRoutes(deps: XmlRoutesDeps): Router {
     sendXml(res, bridgeXml(room));
   });
 
-  route('/queue/:name', (req, res) => {
+  // Every loop of the waiting room re-reads the caller's place in line.
+  route('/queue/:name', async (req, res) => {
     const name = String(req.params.name);
     if (!SAFE_ID.test(name)) return sendXml(res, hangupXml());
-    sendXml(res, queueXml({ musicUrl: config.HOLD_MUSIC_URL, selfUrl: publicUrl(config, req) }));
+    const settings = resolveQueue(config.QUEUES, name, config.HOLD_MUSIC_URL);
+    const call = typeof req.query.call === 'string' && SAFE_ID.test(req.query.call) ? req.query.call : null;
+    let position: number | undefined;
+    if (call && settings.announce_position) {
+      position = (await deps.queues.position(name, call).catch(() => null)) ?? undefined;
+    }
+    sendXml(
+      res,
+      queueXml({
+        musicUrl: settings.music_url,
+        selfUrl: publicUrl(config, req),
+        ...(settings.announcement ? { announcement: settings.announcement } : {}),
+        ...(position !== undefined ? { position } : {}),
+      }),
+    );
   });
 
   return router;

@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   idempotency_conflict: { status: 409, title: 'Idempotency-Key reused with a different body' },
   conflict: { status: 409, title: 'Conflict' },
+  queue_full: { status: 409, title: 'The queue is full' },
+  transfer_limit: { status: 409, title: 'The call has no transfers left' },
   rate_limited: { status: 429, title: 'Too many requests' },
   unavailable: { status: 503, title: 'Service unavailable' },
   internal: { status: 500, title: 'Internal error' },

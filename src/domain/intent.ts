@@ -56,6 +56,15 @@ export const enqueueIntent = z.strictObject({
   ...common,
 });
 
+export const dequeueIntent = z.strictObject({
+  type: z.literal('dequeue'),
+  queue: queueName,
+  agent_call_uuid: callUuid,
+  /** A specific member to take instead of the first in line. */
+  call_uuid: callUuid.optional(),
+  ...common,
+});
+
 export const transferIntent = z
   .strictObject({
     type: z.literal('transfer'),
@@ -77,11 +86,19 @@ export const transferIntent = z
     }
   });
 
-export const intentInput = z.discriminatedUnion('type', [holdIntent, unholdIntent, enqueueIntent, transferIntent]);
+export const intentInput = z.discriminatedUnion('type', [holdIntent, unholdIntent, enqueueIntent, dequeueIntent, transferIntent]);
 
 export type IntentInput = z.infer<typeof intentInput>;
 export type IntentType = IntentInput['type'];
-export const INTENT_TYPES = ['hold', 'unhold', 'enqueue', 'transfer'] as const satisfies readonly IntentType[];
+export const INTENT_TYPES = ['hold', 'unhold', 'enqueue', 'dequeue', 'transfer'] as const satisfies readonly IntentType[];
+
+/**
+ * The call whose line an intent waits in (SPEC §3 per-call order). A dequeue acts
+ * for the agent's call, so intents for one agent run one at a time.
+ */
+export function orderingCall(intent: IntentInput): string {
+  return intent.type === 'dequeue' ? intent.agent_call_uuid : intent.call_uuid;
+}
 
 export const INTENT_STATUSES = ['queued', 'running', 'completed', 'failed', 'superseded'] as const;
 export type IntentStatus = (typeof INTENT_STATUSES)[number];
@@ -98,7 +115,10 @@ export type IntentErrorCode =
   | 'not_on_hold'
   | 'bleg_unknown'
   | 'invalid_intent'
-  | 'not_accepted';
+  | 'not_accepted'
+  | 'queue_full'
+  | 'queue_empty'
+  | 'unknown_queue';
 
 export interface IntentError {
   code: IntentErrorCode;
@@ -133,6 +153,8 @@ export interface IntentRecord {
   transfers: TransferRecord[];
   error: IntentError | null;
   request: IntentInput;
+  /** For dequeue: the member taken from the queue, kept so a retry moves the same caller. */
+  member?: { call_uuid: string; score: number; enqueued_at: number } | null;
 }
 
 /** The public shape of an intent (SPEC §2): the request fields, then the record's own. */
@@ -140,6 +162,7 @@ export function intentView(r: IntentRecord) {
   return {
     id: r.id,
     ...r.request,
+    ...(r.member ? { call_uuid: r.member.call_uuid } : {}),
     client: r.client,
     status: r.status,
     attempts: r.attempts,

@@ -34,6 +34,8 @@ export interface CallEffect {
   state: CallStateName;
   queue: string | null;
   held_legs: Legs | null;
+  /** For a call joining a queue: its priority there. */
+  priority?: number;
 }
 
 /** Where holdq serves its XML (SPEC §4); built from PUBLIC_BASE_URL. */
@@ -63,6 +65,8 @@ export type TransferPlan = { ok: true; transfers: TransferRequest[]; effect: Cal
 export interface PlanContext {
   links: XmlLinks;
   defaultMusic: string;
+  /** For dequeue: the caller taken from the queue. */
+  member?: string | null;
 }
 
 /**
@@ -108,7 +112,20 @@ export function planTransfers(intent: IntentInput, call: CallState, ctx: PlanCon
         state: 'queued',
         queue: intent.queue,
         held_legs: null,
+        priority: intent.priority,
       });
+    }
+    case 'dequeue': {
+      if (!ctx.member) return fail('queue_empty', `queue ${intent.queue} has no waiting caller`);
+      // The caller moves first: if it hung up (404) the agent is untouched and the next caller is tried.
+      const bridge = links.bridge(bridgeRoom(ctx.member));
+      return ok(
+        [
+          { call_uuid: ctx.member, legs: 'aleg', aleg_url: bridge, aleg_method: 'POST' },
+          { call_uuid: intent.agent_call_uuid, legs: 'aleg', aleg_url: bridge, aleg_method: 'POST' },
+        ],
+        { state: 'bridged', queue: null, held_legs: null },
+      );
     }
     case 'transfer': {
       const t: TransferRequest = { call_uuid: intent.call_uuid, legs: intent.legs };
@@ -119,16 +136,19 @@ export function planTransfers(intent: IntentInput, call: CallState, ctx: PlanCon
   }
 }
 
+/** A URL's host is allowed when the list names it, with or without its port. */
+export function hostAllowed(url: string, allowedHosts: readonly string[]): boolean {
+  const u = new URL(url);
+  return allowedHosts.some((h) => h.toLowerCase() === u.host.toLowerCase() || h.toLowerCase() === u.hostname.toLowerCase());
+}
+
 /** Hosts a `transfer` intent may send a call to; returns the offending fields. */
 export function disallowedTransferUrls(intent: IntentInput, allowedHosts: readonly string[]): string[] {
   if (intent.type !== 'transfer') return [];
-  const allowed = new Set(allowedHosts.map((h) => h.toLowerCase()));
-  const bad: string[] = [];
-  for (const field of ['aleg_url', 'bleg_url'] as const) {
+  return (['aleg_url', 'bleg_url'] as const).filter((field) => {
     const url = intent[field];
-    if (url && !allowed.has(new URL(url).host.toLowerCase()) && !allowed.has(new URL(url).hostname.toLowerCase())) bad.push(field);
-  }
-  return bad;
+    return url !== undefined && !hostAllowed(url, allowedHosts);
+  });
 }
 
 const ok = (transfers: TransferRequest[], effect: CallEffect): TransferPlan => ({ ok: true, transfers, effect });

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import { LEGS, type Legs } from '../domain/intent.js';
-import { CALL_STATES, type CallState, type CallStateName } from '../domain/transfers.js';
-import { CALL_TTL_SECONDS } from './intent-store.js';
-import type { Keys } from './keys.js';
+import { CALL_STATES, type CallEffect, type CallState, type CallStateName } from '../domain/transfers.js';
+import { applyEffect } from './call-effects.js';
+import { CALL_TTL_SECONDS, type Keys } from './keys.js';
 
 /**
  * The per-call gate. An intent may run only when it is the oldest unfinished
@@ -32,6 +32,8 @@ export interface CallStore {
   release(callUuid: string, token: string): Promise<void>;
   /** Counts one accepted transfer against the call's budget; returns the new count. */
   countTransfer(callUuid: string): Promise<number>;
+  /** Sets a call's state outside its own line of intents (a dequeued caller, a hangup). */
+  apply(callUuid: string, effect: CallEffect, from: CallState): Promise<void>;
   /** Plivo told us the B leg's own UUID (it fetched the park XML for `callUuid`). */
   recordBleg(callUuid: string, blegUuid: string): Promise<void>;
 }
@@ -81,6 +83,12 @@ export function createCallStore(redis: Redis, keys: Keys): CallStore {
         .expire(keys.call(callUuid), CALL_TTL_SECONDS)
         .exec()) as [[Error | null, number]];
       return Number(count);
+    },
+
+    async apply(callUuid, effect, from) {
+      const tx = redis.multi();
+      applyEffect(tx, keys, callUuid, effect, { from, now: Date.now() });
+      await tx.exec();
     },
 
     async recordBleg(callUuid, blegUuid) {

@@ -8,7 +8,18 @@ export interface IntentJobData {
   intentId: string;
 }
 
-export type IntentQueue = Queue<IntentJobData>;
+/** A queued caller's max-wait timer: when it fires and the caller is still waiting, it goes to `overflow`. */
+export interface OverflowJobData {
+  callUuid: string;
+  queue: string;
+  /** The enqueue intent that started this wait; a later enqueue makes the timer moot. */
+  intentId: string;
+  overflow: string;
+}
+
+export type JobData = IntentJobData | OverflowJobData;
+
+export type IntentQueue = Queue<JobData>;
 
 export interface IntentQueueOptions {
   prefix: string;
@@ -27,10 +38,14 @@ export function jobOptions(opts: IntentQueueOptions): JobsOptions {
 }
 
 export function createIntentQueue(connection: ConnectionOptions, opts: IntentQueueOptions): IntentQueue {
-  return new Queue<IntentJobData>(INTENT_QUEUE, { connection, prefix: opts.prefix, defaultJobOptions: jobOptions(opts) });
+  return new Queue<JobData>(INTENT_QUEUE, { connection, prefix: opts.prefix, defaultJobOptions: jobOptions(opts) });
 }
 
 /** Job ids derive from intent ids, so adding the same intent twice is harmless (BullMQ ignores the duplicate). */
 export function enqueueIntent(queue: IntentQueue, intentId: string, jobId = intentId) {
   return queue.add('intent', { intentId }, { jobId });
+}
+
+export function enqueueOverflow(queue: IntentQueue, data: OverflowJobData, delayMs: number) {
+  return queue.add('overflow', data, { jobId: `overflow-${data.intentId}`, delay: delayMs });
 }

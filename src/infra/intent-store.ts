@@ -1,8 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { IntentError, IntentInput, IntentRecord, TerminalStatus } from '../domain/intent.js';
-import type { CallEffect } from '../domain/transfers.js';
-import type { Keys } from './keys.js';
+import { orderingCall, type IntentError, type IntentInput, type IntentRecord, type TerminalStatus } from '../domain/intent.js';
+import type { CallEffect, CallState } from '../domain/transfers.js';
+import { applyEffect } from './call-effects.js';
+import { CALL_TTL_SECONDS, type Keys } from './keys.js';
 
 /**
  * Accepting an intent is one Lua script, so it is atomic and one round trip:
@@ -34,8 +35,6 @@ return 1
 `;
 
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
-/** Call state outlives any real call (Plivo's conference time limit is 24 h). */
-export const CALL_TTL_SECONDS = 2 * 24 * 3600;
 
 export type AcceptResult =
   | { kind: 'created'; record: IntentRecord }
@@ -46,8 +45,16 @@ export interface IntentStore {
   accept(input: { client: string; request: IntentInput; idempotencyKey?: string }): Promise<AcceptResult>;
   unaccept(record: IntentRecord, idempotencyKey?: string): Promise<void>;
   get(id: string): Promise<IntentRecord | null>;
+  /** Dead letters, newest first: failed intents still within retention. */
+  listFailed(offset: number, limit: number): Promise<{ records: IntentRecord[]; total: number }>;
+  /** Puts a failed intent back in its call's line, as it was accepted (same sequence number). */
+  requeue(record: IntentRecord): Promise<IntentRecord>;
   save(record: IntentRecord): Promise<void>;
-  finish(record: IntentRecord, status: TerminalStatus, opts?: { error?: IntentError; effect?: CallEffect }): Promise<FinishResult>;
+  finish(
+    record: IntentRecord,
+    status: TerminalStatus,
+    opts?: { error?: IntentError; effect?: CallEffect; from?: CallState },
+  ): Promise<FinishResult>;
 }
 
 export interface FinishResult {
@@ -68,10 +75,6 @@ function canonical(value: unknown): string {
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);
-}
-
-export function callOf(request: IntentInput): string {
-  return request.call_uuid;
 }
 
 export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSeconds: number }): IntentStore {
@@ -102,7 +105,7 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
       // "seq" goes first, as a placeholder the script replaces with the call's next number.
       const json = `{"seq":"__SEQ__",${JSON.stringify(rest).slice(1)}`;
       const bodyHash = sha256(canonical(request));
-      const callUuid = callOf(request);
+      const callUuid = orderingCall(request);
       const [created, value] = (await redis.eval(
         ACCEPT,
         4,
@@ -127,7 +130,7 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
     },
 
     async unaccept(record, idempotencyKey) {
-      const callUuid = callOf(record.request);
+      const callUuid = orderingCall(record.request);
       await redis.eval(
         UNACCEPT,
         3,
@@ -140,32 +143,46 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
 
     get,
 
+    async listFailed(offset, limit) {
+      const [ids, total] = await Promise.all([redis.zrevrange(keys.deadLetters(), offset, offset + limit - 1), redis.zcard(keys.deadLetters())]);
+      const raw = ids.length > 0 ? await redis.mget(ids.map((id) => keys.intent(id))) : [];
+      const records: IntentRecord[] = [];
+      const expired: string[] = [];
+      raw.forEach((r, i) => (r ? records.push(JSON.parse(r) as IntentRecord) : expired.push(ids[i]!)));
+      if (expired.length > 0) await redis.zrem(keys.deadLetters(), ...expired);
+      return { records, total: total - expired.length };
+    },
+
+    async requeue(record) {
+      const now = new Date().toISOString();
+      const again: IntentRecord = { ...record, status: 'queued', error: null, finished_at: null, updated_at: now };
+      const callUuid = orderingCall(record.request);
+      await redis
+        .multi()
+        .set(keys.intent(record.id), JSON.stringify(again))
+        .zadd(keys.pending(callUuid), record.seq, record.id)
+        .expire(keys.pending(callUuid), CALL_TTL_SECONDS)
+        .zrem(keys.deadLetters(), record.id)
+        .exec();
+      return again;
+    },
+
     async save(record) {
       record.updated_at = new Date().toISOString();
       await redis.set(keys.intent(record.id), JSON.stringify(record));
     },
 
-    async finish(record, status, { error, effect } = {}) {
+    async finish(record, status, { error, effect, from } = {}) {
       const now = new Date().toISOString();
       const done: IntentRecord = { ...record, status, error: error ?? null, updated_at: now, finished_at: now };
-      const callUuid = callOf(record.request);
+      const callUuid = orderingCall(record.request);
       const tx = redis
         .multi()
         .set(keys.intent(record.id), JSON.stringify(done), 'EX', opts.retentionSeconds)
         .zrem(keys.pending(callUuid), record.id);
       if (status === 'failed') tx.zadd(keys.deadLetters(), Date.now(), record.id);
       else tx.zrem(keys.deadLetters(), record.id);
-      if (effect) {
-        tx.hset(keys.call(callUuid), {
-          state: effect.state,
-          queue: effect.queue ?? '',
-          held_legs: effect.held_legs ?? '',
-          since: now,
-          applied_seq: record.seq,
-          last_intent_id: record.id,
-        });
-        tx.expire(keys.call(callUuid), CALL_TTL_SECONDS);
-      }
+      if (effect) applyEffect(tx, keys, callUuid, effect, { from, seq: record.seq, intentId: record.id, now: Date.now() });
       tx.zrange(keys.pending(callUuid), 0, 0);
       const results = await tx.exec();
       const head = results?.at(-1)?.[1] as string[] | undefined;

@@ -3,6 +3,9 @@
  * a `{holdq}` prefix they share one Redis Cluster slot with BullMQ's own keys and
  * multi-key scripts stay legal.
  */
+/** Call state outlives any real call (Plivo's conference time limit is 24 h). */
+export const CALL_TTL_SECONDS = 2 * 24 * 3600;
+
 export interface Keys {
   prefix: string;
   intent(id: string): string;
@@ -11,6 +14,14 @@ export interface Keys {
   pending(callUuid: string): string;
   lock(callUuid: string): string;
   deadLetters(): string;
+  /** A queue's members, scored by priority then enqueue time (service order). */
+  queue(name: string): string;
+  /** The same members scored by enqueue time alone, for the oldest wait. */
+  queueTimes(name: string): string;
+  /** Every queue name that has had a member. */
+  queues(): string;
+  /** Calls on hold, scored by when the hold began. */
+  onHold(): string;
   plivoRate(): string;
 }
 
@@ -23,6 +34,10 @@ export function createKeys(prefix: string): Keys {
     pending: (callUuid) => `${prefix}:call:${callUuid}:pending`,
     lock: (callUuid) => `${prefix}:call:${callUuid}:lock`,
     deadLetters: () => `${prefix}:dead`,
+    queue: (name) => `${prefix}:queue:${name}`,
+    queueTimes: (name) => `${prefix}:queue:${name}:since`,
+    queues: () => `${prefix}:queues`,
+    onHold: () => `${prefix}:onhold`,
     plivoRate: () => `${prefix}:rate:plivo`,
   };
 }

@@ -67,6 +67,42 @@ export function createMetrics(registry: Registry, opts: { defaults?: boolean } =
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     }),
+    queueCallers: new Gauge({
+      name: 'holdq_queue_callers',
+      help: 'Callers waiting in each queue.',
+      labelNames: ['queue'] as const,
+      registers,
+    }),
+    queueOldestWait: new Gauge({
+      name: 'holdq_queue_oldest_wait_seconds',
+      help: 'How long the longest-waiting caller of each queue has waited.',
+      labelNames: ['queue'] as const,
+      registers,
+    }),
+    queueWait: new Histogram({
+      name: 'holdq_queue_wait_seconds',
+      help: 'Time callers spent in a queue, by how they left it (bridged, overflow, abandoned).',
+      labelNames: ['queue', 'outcome'] as const,
+      buckets: [1, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 3600],
+      registers,
+    }),
+    callsOnHold: new Gauge({
+      name: 'holdq_calls_on_hold',
+      help: 'Calls on hold now.',
+      registers,
+    }),
+    holdDuration: new Histogram({
+      name: 'holdq_hold_duration_seconds',
+      help: 'How long calls stayed on hold.',
+      buckets: [1, 5, 10, 30, 60, 120, 300, 600, 1200, 3600],
+      registers,
+    }),
+    callbacks: new Counter({
+      name: 'holdq_callbacks_total',
+      help: 'Completion callback deliveries, by outcome (delivered, retried, dropped).',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
     simulated: new Gauge({
       name: 'holdq_plivo_simulated',
       help: '1 when transfers go to the built-in Plivo simulator instead of Plivo.',
@@ -80,6 +116,51 @@ export function createMetrics(registry: Registry, opts: { defaults?: boolean } =
 export type Metrics = ReturnType<typeof createMetrics>;
 
 export const JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
+
+export interface StateSources {
+  jobCounts(): Promise<Record<string, number>>;
+  queues(): Promise<{ name: string; waiting: number; oldest_wait_seconds: number }[]>;
+  onHold(): Promise<number>;
+}
+
+/**
+ * Fills the point-in-time gauges (jobs, queues, holds) from Redis at scrape time
+ * (prom-client's async collect), never from a timer. A Redis outage leaves the
+ * last values instead of failing the scrape.
+ */
+export function observeState(metrics: Metrics, sources: StateSources) {
+  observeJobCounts(metrics, () => sources.jobCounts());
+  // Both queue gauges are collected in one scrape; they share one read of Redis.
+  let read: { at: number; value: ReturnType<StateSources['queues']> } | null = null;
+  const queues = () => {
+    if (!read || Date.now() - read.at > 250) read = { at: Date.now(), value: sources.queues() };
+    return read.value;
+  };
+  const callers = metrics.queueCallers as Gauge<'queue'> & { collect?: () => Promise<void> };
+  const oldest = metrics.queueOldestWait as Gauge<'queue'> & { collect?: () => Promise<void> };
+  callers.collect = async () => {
+    try {
+      for (const q of await queues()) callers.labels(q.name).set(q.waiting);
+    } catch {
+      // keep the previous values
+    }
+  };
+  oldest.collect = async () => {
+    try {
+      for (const q of await queues()) oldest.labels(q.name).set(q.oldest_wait_seconds);
+    } catch {
+      // keep the previous values
+    }
+  };
+  const held = metrics.callsOnHold as Gauge & { collect?: () => Promise<void> };
+  held.collect = async () => {
+    try {
+      held.set(await sources.onHold());
+    } catch {
+      // keep the previous value
+    }
+  };
+}
 
 /**
  * Fills holdq_jobs from BullMQ at scrape time (prom-client's async collect),

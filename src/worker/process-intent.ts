@@ -1,12 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Config } from '../config.js';
-import { intentInput, isTerminal, type IntentError, type IntentInput, type IntentRecord, type TerminalStatus } from '../domain/intent.js';
-import { planTransfers, type CallEffect, type XmlLinks } from '../domain/transfers.js';
+import {
+  intentInput,
+  isTerminal,
+  orderingCall,
+  type IntentError,
+  type IntentInput,
+  type IntentRecord,
+  type TerminalStatus,
+} from '../domain/intent.js';
+import { resolveQueue } from '../domain/queue-config.js';
+import { planTransfers, type CallEffect, type CallState, type TransferRequest, type XmlLinks } from '../domain/transfers.js';
 import type { CallStore } from '../infra/call-state.js';
-import type { IntentJobData, IntentQueue } from '../infra/intent-queue.js';
+import { enqueueOverflow, type IntentJobData, type IntentQueue } from '../infra/intent-queue.js';
 import type { IntentStore } from '../infra/intent-store.js';
-import type { PlivoClient, RetryReason } from '../infra/plivo-client.js';
+import type { PlivoClient, RetryReason, TransferOutcome } from '../infra/plivo-client.js';
+import type { QueueStore } from '../infra/queue-store.js';
 import type { RateLimiter } from '../infra/rate-limiter.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -37,29 +47,45 @@ export function transferBackoff(baseMs: number) {
 
 /** An intent stored but never queued (its accept failed half-way) is given this long before it is declared lost. */
 export const ORPHAN_GRACE_MS = 30_000;
+/** Most ended callers one dequeue skips in one attempt before giving up. */
+const MAX_ABANDONED_PER_ATTEMPT = 20;
 
 export interface ProcessorDeps {
   config: Readonly<Config>;
   store: IntentStore;
   calls: CallStore;
+  queues: QueueStore;
   queue: IntentQueue;
   plivo: PlivoClient;
   limiter: RateLimiter;
   links: XmlLinks;
   metrics: Metrics;
   logger: Logger;
+  /** Told of every finished intent (completion callbacks); it can never fail the intent. */
+  onFinished?: (record: IntentRecord) => Promise<void>;
 }
 
+const ended: CallEffect = { state: 'ended', queue: null, held_legs: null };
+const seconds = (sinceMs: number) => Math.max(0, (Date.now() - sinceMs) / 1000);
+
 export function createIntentProcessor(deps: ProcessorDeps) {
-  const { config, store, calls, queue, plivo, limiter, links, metrics } = deps;
+  const { config, store, calls, queues, queue, plivo, limiter, links, metrics } = deps;
   // Long enough for two transfers at the full timeout plus a wait for a rate-limit slot.
   const lockTtlMs = 2 * (config.PLIVO_TIMEOUT_MS + 1000) + 30_000;
 
-  async function finish(record: IntentRecord, status: TerminalStatus, log: Logger, opts: { error?: IntentError; effect?: CallEffect } = {}) {
-    const { nextIntentId } = await store.finish(record, status, opts);
+  async function finish(
+    record: IntentRecord,
+    status: TerminalStatus,
+    log: Logger,
+    opts: { error?: IntentError; effect?: CallEffect; from?: CallState } = {},
+  ) {
+    const { record: done, nextIntentId } = await store.finish(record, status, opts);
     const type = record.request.type;
     metrics.intentsFinished.labels(type, status).inc();
-    metrics.intentDuration.labels(type, status).observe((Date.now() - Date.parse(record.created_at)) / 1000);
+    metrics.intentDuration.labels(type, status).observe(seconds(Date.parse(record.created_at)));
+    if (opts.from?.state === 'on_hold' && opts.effect && opts.effect.state !== 'on_hold' && opts.from.since) {
+      metrics.holdDuration.observe(seconds(Date.parse(opts.from.since)));
+    }
     log.info({ status, error: opts.error, attempts: record.attempts }, 'intent finished');
     // Wake the next intent of this call now instead of when its poll comes round.
     if (nextIntentId) {
@@ -70,6 +96,7 @@ export function createIntentProcessor(deps: ProcessorDeps) {
         })
         .catch(() => undefined);
     }
+    deps.onFinished?.(done).catch((err: unknown) => log.warn({ err }, 'completion callback could not be scheduled'));
     if (status === 'failed') throw new UnrecoverableError(opts.error?.message ?? 'intent failed');
     return status;
   }
@@ -83,8 +110,34 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     log.warn({ headIntentId: headId }, 'settled an intent that was never queued');
   }
 
+  async function send(transfer: TransferRequest): Promise<TransferOutcome> {
+    await limiter.acquire();
+    const outcome = await plivo.transfer(transfer);
+    metrics.plivoRequests.labels(outcome.statusLabel).inc();
+    metrics.plivoDuration.observe(outcome.durationMs / 1000);
+    if (outcome.kind === 'retryable' && outcome.reason === 'http_429' && outcome.retryAfterMs) {
+      await limiter.penalize(Math.min(outcome.retryAfterMs, MAX_BACKOFF_MS));
+    }
+    return outcome;
+  }
+
+  /** A dequeue that cannot finish gives its caller back: same place in line, and back to the waiting room if it was moved. */
+  async function returnMember(record: IntentRecord, intent: Extract<IntentInput, { type: 'dequeue' }>, log: Logger) {
+    const member = record.member;
+    if (!member) return;
+    await queues.putBack(intent.queue, member);
+    const moved = record.transfers.some((t) => t.call_uuid === member.call_uuid && t.status_code !== null && t.status_code < 300);
+    if (moved) {
+      await send({ call_uuid: member.call_uuid, legs: 'aleg', aleg_url: links.queue(intent.queue, member.call_uuid), aleg_method: 'POST' }).catch(
+        (err: unknown) => log.warn({ err }, 'could not return the caller to the waiting room'),
+      );
+    }
+    record.member = null;
+  }
+
   async function run(job: Job<IntentJobData>, record: IntentRecord, intent: IntentInput, log: Logger) {
-    const call = await calls.get(intent.call_uuid);
+    const callUuid = orderingCall(intent);
+    const call = await calls.get(callUuid);
     if (call.applied_seq > record.seq) {
       // A newer intent for this call already took effect: this one must not undo it.
       return finish(record, 'superseded', log);
@@ -93,55 +146,93 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     record.attempts += 1;
     await store.save(record);
 
-    const plan = planTransfers(intent, call, { links, defaultMusic: 'default' });
-    if (!plan.ok) return finish(record, 'failed', log, { error: plan.error });
-
-    // Transfers accepted in an earlier attempt are not sent again.
-    const done = record.transfers.filter((t) => t.status_code !== null && t.status_code < 300).length;
-    const remaining = plan.transfers.slice(done);
-    if (call.transfer_count + remaining.length > config.TRANSFER_BUDGET) {
-      return finish(record, 'failed', log, {
-        error: {
-          code: 'transfer_limit',
-          message: `call ${intent.call_uuid} has used ${call.transfer_count} of its ${config.TRANSFER_BUDGET} transfers (Plivo hangs up at 70)`,
-        },
-      });
+    if (intent.type === 'enqueue' && call.queue !== intent.queue) {
+      const settings = resolveQueue(config.QUEUES, intent.queue, config.HOLD_MUSIC_URL);
+      if ((await queues.size(intent.queue)) >= settings.max_size) {
+        return finish(record, 'failed', log, { error: { code: 'queue_full', message: `queue ${intent.queue} is full (${settings.max_size})` } });
+      }
     }
 
-    for (const transfer of remaining) {
-      await limiter.acquire();
-      const outcome = await plivo.transfer(transfer);
-      metrics.plivoRequests.labels(outcome.statusLabel).inc();
-      metrics.plivoDuration.observe(outcome.durationMs / 1000);
-      const at = new Date().toISOString();
-      const status_code = outcome.status;
-      const api_id = outcome.kind === 'accepted' ? outcome.apiId : null;
-      record.transfers.push({ ...transfer, status_code, api_id, at, ...(outcome.kind === 'accepted' ? {} : { error: outcome.message }) });
-
-      if (outcome.kind === 'accepted') {
-        await calls.countTransfer(intent.call_uuid);
+    for (let abandoned = 0; ; ) {
+      if (intent.type === 'dequeue' && !record.member) {
+        record.member = await queues.take(intent.queue, intent.call_uuid);
         await store.save(record);
-        continue;
       }
-      if (outcome.kind === 'rejected') {
-        const gone = outcome.status === 404;
+      const plan = planTransfers(intent, call, { links, defaultMusic: 'default', member: record.member?.call_uuid ?? null });
+      if (!plan.ok) return finish(record, 'failed', log, { error: plan.error });
+
+      // Transfers accepted in an earlier attempt are not sent again.
+      const accepted = new Set(record.transfers.filter((t) => t.status_code !== null && t.status_code < 300).map((t) => `${t.call_uuid} ${t.aleg_url}`));
+      const remaining = plan.transfers.filter((t) => !accepted.has(`${t.call_uuid} ${t.aleg_url}`));
+      if (call.transfer_count + remaining.length > config.TRANSFER_BUDGET) {
+        if (intent.type === 'dequeue') await returnMember(record, intent, log);
         return finish(record, 'failed', log, {
-          error: { code: gone ? 'call_not_found' : 'upstream_rejected', message: outcome.message },
-          ...(gone && transfer.call_uuid === intent.call_uuid ? { effect: { state: 'ended', queue: null, held_legs: null } } : {}),
+          error: {
+            code: 'transfer_limit',
+            message: `call ${callUuid} has used ${call.transfer_count} of its ${config.TRANSFER_BUDGET} transfers (Plivo hangs up at 70)`,
+          },
         });
       }
-      if (outcome.reason === 'http_429' && outcome.retryAfterMs) await limiter.penalize(Math.min(outcome.retryAfterMs, MAX_BACKOFF_MS));
-      if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
-        return finish(record, 'failed', log, {
-          error: { code: 'upstream_unavailable', message: `gave up after ${record.attempts} attempts: ${outcome.message}` },
-        });
+
+      let next: 'done' | 'next_member' = 'done';
+      for (const transfer of remaining) {
+        const outcome = await send(transfer);
+        const at = new Date().toISOString();
+        const api_id = outcome.kind === 'accepted' ? outcome.apiId : null;
+        record.transfers.push({ ...transfer, status_code: outcome.status, api_id, at, ...(outcome.kind === 'accepted' ? {} : { error: outcome.message }) });
+
+        if (outcome.kind === 'accepted') {
+          await calls.countTransfer(transfer.call_uuid);
+          await store.save(record);
+          continue;
+        }
+        const member = record.member;
+        if (outcome.kind === 'rejected' && outcome.status === 404 && intent.type === 'dequeue' && member?.call_uuid === transfer.call_uuid) {
+          // The caller hung up while waiting: it leaves as abandoned and the next one is tried.
+          metrics.queueWait.labels(intent.queue, 'abandoned').observe(seconds(member.enqueued_at));
+          await calls.apply(member.call_uuid, ended, await calls.get(member.call_uuid));
+          record.member = null;
+          if (intent.call_uuid || ++abandoned >= MAX_ABANDONED_PER_ATTEMPT) {
+            return finish(record, 'failed', log, { error: { code: 'queue_empty', message: `no live caller left in queue ${intent.queue}` } });
+          }
+          next = 'next_member';
+          break;
+        }
+        if (outcome.kind === 'rejected') {
+          const gone = outcome.status === 404;
+          if (intent.type === 'dequeue') await returnMember(record, intent, log);
+          return finish(record, 'failed', log, {
+            error: { code: gone ? 'call_not_found' : 'upstream_rejected', message: outcome.message },
+            ...(gone && transfer.call_uuid === callUuid ? { effect: ended, from: call } : {}),
+          });
+        }
+        if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
+          if (intent.type === 'dequeue') await returnMember(record, intent, log);
+          return finish(record, 'failed', log, {
+            error: { code: 'upstream_unavailable', message: `gave up after ${record.attempts} attempts: ${outcome.message}` },
+          });
+        }
+        metrics.retries.labels(outcome.reason).inc();
+        await store.save(record);
+        log.warn({ reason: outcome.reason, status: outcome.status, retryAfterMs: outcome.retryAfterMs }, 'transfer will be retried');
+        throw new RetryableTransferError(outcome.message, outcome.reason, outcome.retryAfterMs);
       }
-      metrics.retries.labels(outcome.reason).inc();
-      await store.save(record);
-      log.warn({ reason: outcome.reason, status: outcome.status, retryAfterMs: outcome.retryAfterMs }, 'transfer will be retried');
-      throw new RetryableTransferError(outcome.message, outcome.reason, outcome.retryAfterMs);
+      if (next === 'next_member') continue;
+
+      if (intent.type === 'dequeue' && record.member) {
+        const member = record.member;
+        metrics.queueWait.labels(intent.queue, 'bridged').observe(seconds(member.enqueued_at));
+        await calls.apply(member.call_uuid, plan.effect, await calls.get(member.call_uuid));
+      }
+      const status = await finish(record, 'completed', log, { effect: plan.effect, from: call });
+      if (intent.type === 'enqueue') {
+        const settings = resolveQueue(config.QUEUES, intent.queue, config.HOLD_MUSIC_URL);
+        const maxWait = intent.max_wait_seconds ?? settings.max_wait_seconds;
+        const overflow = intent.overflow ?? settings.overflow;
+        if (maxWait && overflow) await enqueueOverflow(queue, { callUuid, queue: intent.queue, intentId: record.id, overflow }, maxWait * 1000);
+      }
+      return status;
     }
-    return finish(record, 'completed', log, { effect: plan.effect });
   }
 
   return async function processIntent(job: Job<IntentJobData>, token?: string): Promise<TerminalStatus | 'skipped'> {
@@ -157,8 +248,9 @@ export function createIntentProcessor(deps: ProcessorDeps) {
       return finish(record, 'failed', log, { error: { code: 'invalid_intent', message: parsed.error.message.slice(0, 500) } });
     }
     const intent = parsed.data;
+    const callUuid = orderingCall(intent);
     const lockToken = token ?? randomUUID();
-    const gate = await calls.begin(intent.call_uuid, intentId, lockToken, lockTtlMs);
+    const gate = await calls.begin(callUuid, intentId, lockToken, lockTtlMs);
     if (gate.kind !== 'ok') {
       if (gate.kind === 'blocked') await settleHead(gate.headIntentId, log);
       // Wait for the older intent; its finish promotes this job, the delay is only the fallback.
@@ -169,7 +261,7 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     try {
       return await run(job, record, intent, log);
     } finally {
-      await calls.release(intent.call_uuid, lockToken).catch((err: unknown) => log.warn({ err }, 'could not release the call lock'));
+      await calls.release(callUuid, lockToken).catch((err: unknown) => log.warn({ err }, 'could not release the call lock'));
     }
   };
 }

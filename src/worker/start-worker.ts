@@ -1,11 +1,12 @@
 import type { Server } from 'node:http';
-import { Worker } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import express from 'express';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import { createXmlLinks } from '../domain/transfers.js';
 import { createCallStore } from '../infra/call-state.js';
-import { createIntentQueue, INTENT_QUEUE, type IntentJobData } from '../infra/intent-queue.js';
+import { createIntentQueue, INTENT_QUEUE, type IntentJobData, type JobData, type OverflowJobData } from '../infra/intent-queue.js';
+import { createQueueStore } from '../infra/queue-store.js';
 import { createIntentStore } from '../infra/intent-store.js';
 import { createKeys } from '../infra/keys.js';
 import { createPlivoClient } from '../infra/plivo-client.js';
@@ -13,10 +14,12 @@ import { createRateLimiter } from '../infra/rate-limiter.js';
 import { closeRedis, createRedis, waitForRedis } from '../infra/redis.js';
 import { createReleasers } from '../lifecycle.js';
 import type { Logger } from '../observability/logger.js';
-import { observeJobCounts, type Metrics } from '../observability/metrics.js';
+import { observeState, type Metrics } from '../observability/metrics.js';
 import { createOpsRouter } from '../observability/ops-routes.js';
 import { createReadiness } from '../observability/readiness.js';
 import { listen } from '../api/start-api.js';
+import { createCallbackQueue, scheduleCallback, startCallbackWorker } from './callbacks.js';
+import { createOverflowHandler } from './overflow.js';
 import { createIntentProcessor, transferBackoff } from './process-intent.js';
 
 export interface WorkerDeps {
@@ -31,7 +34,7 @@ export interface WorkerDeps {
 
 export interface StartedWorker {
   opsPort: number | null;
-  worker: Worker<IntentJobData>;
+  worker: Worker<JobData>;
   stop(): Promise<void>;
 }
 
@@ -51,7 +54,7 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
   const plivo = createPlivoClient({ ...deps.plivo, timeoutMs: config.PLIVO_TIMEOUT_MS, maxSockets: config.WORKER_CONCURRENCY * 2 });
   releasers.add('plivo client', () => plivo.close());
 
-  observeJobCounts(metrics, () => queue.getJobCounts());
+  observeState(metrics, { jobCounts: () => queue.getJobCounts(), queues: () => queues.summary(), onHold: () => redis.zcard(keys.onHold()) });
   // The ops server closes last, so /readyz answers 503 while the worker drains.
   let opsPort: number | null = null;
   if (deps.opsPort !== null) {
@@ -63,11 +66,29 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     releasers.add('ops server', () => new Promise<void>((resolve) => server.close(() => resolve())));
   }
 
+  const store = createIntentStore(redis, keys, { retentionSeconds: config.INTENT_RETENTION_SECONDS });
+  const calls = createCallStore(redis, keys);
+  const queues = createQueueStore(redis, keys);
+  const callbackQueue = createCallbackQueue(redis, config.QUEUE_PREFIX);
+  releasers.add('callback queue', () => callbackQueue.close());
+  const callbackWorker = startCallbackWorker({
+    connection: redis,
+    prefix: config.QUEUE_PREFIX,
+    store,
+    secret: config.CALLBACK_SECRET,
+    timeoutMs: config.PLIVO_TIMEOUT_MS,
+    metrics,
+    logger,
+  });
+  releasers.add('callback worker', () => callbackWorker.close());
+
   const processor = createIntentProcessor({
     config,
-    store: createIntentStore(redis, keys, { retentionSeconds: config.INTENT_RETENTION_SECONDS }),
-    calls: createCallStore(redis, keys),
+    store,
+    calls,
+    queues,
     queue,
+    onFinished: (record) => scheduleCallback(callbackQueue, record),
     plivo,
     limiter: createRateLimiter(redis, keys.plivoRate(), config.PLIVO_MAX_RPS),
     links: createXmlLinks(config.PUBLIC_BASE_URL),
@@ -75,7 +96,12 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     logger,
   });
 
-  const worker = new Worker<IntentJobData>(INTENT_QUEUE, processor, {
+  const overflow = createOverflowHandler({ store, calls, queues, queue, metrics, logger });
+
+  const worker = new Worker<JobData>(
+    INTENT_QUEUE,
+    (job, token) => (job.name === 'overflow' ? overflow(job.data as OverflowJobData) : processor(job as Job<IntentJobData>, token)),
+    {
     connection: redis,
     prefix: config.QUEUE_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,
@@ -84,7 +110,8 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     lockDuration: Math.max(30_000, 4 * config.PLIVO_TIMEOUT_MS),
     maxStalledCount: 2,
     autorun: false,
-  });
+    },
+  );
   worker.on('error', (err) => logger.warn({ err: err.message }, 'worker error'));
   releasers.add('worker', async () => {
     shuttingDown = true;

@@ -1,0 +1,55 @@
+import { Router } from 'express';
+import { SAFE_ID } from '../domain/intent.js';
+import type { CallStore } from '../infra/call-state.js';
+import type { QueueStore } from '../infra/queue-store.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+
+export interface EventRoutesDeps {
+  calls: CallStore;
+  queues: QueueStore;
+  metrics: Metrics;
+}
+
+const param = (body: unknown, name: string): string | undefined => {
+  const v = (body as Record<string, unknown> | undefined)?.[name];
+  return typeof v === 'string' ? v : undefined;
+};
+
+/**
+ * Plivo's callbacks. Point your Plivo application's hangup URL at
+ * `/plivo/events/hangup`: an ended call leaves its queue (as abandoned) and
+ * its hold, so depths and positions never count ghost callers. Signatures are
+ * checked by the /plivo middleware before these run.
+ */
+export function createEventRoutes(deps: EventRoutesDeps): Router {
+  const { calls, queues, metrics } = deps;
+  const router = Router();
+
+  router.post('/hangup', async (req, res) => {
+    const uuid = param(req.body, 'CallUUID') ?? (typeof req.query.CallUUID === 'string' ? req.query.CallUUID : undefined);
+    if (uuid && SAFE_ID.test(uuid)) {
+      const call = await calls.get(uuid);
+      if (call.state && call.state !== 'ended') {
+        if (call.queue) {
+          const since = await queues.remove(call.queue, uuid);
+          if (since !== null) metrics.queueWait.labels(call.queue, 'abandoned').observe(Math.max(0, (Date.now() - since) / 1000));
+        }
+        if (call.state === 'on_hold' && call.since) metrics.holdDuration.observe(Math.max(0, (Date.now() - Date.parse(call.since)) / 1000));
+        await calls.apply(uuid, { state: 'ended', queue: null, held_legs: null }, call);
+        (res.locals.log as Logger).info({ callUuid: uuid, was: call.state, hangupCause: param(req.body, 'HangupCause') }, 'call ended');
+      }
+    }
+    res.status(204).end();
+  });
+
+  router.post('/conference', (req, res) => {
+    (res.locals.log as Logger).debug(
+      { conference: param(req.body, 'ConferenceName'), action: param(req.body, 'ConferenceAction'), callUuid: param(req.body, 'CallUUID') },
+      'conference event',
+    );
+    res.status(204).end();
+  });
+
+  return router;
+}

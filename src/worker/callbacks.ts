@@ -1,0 +1,80 @@
+import { createHmac } from 'node:crypto';
+import { Queue, Worker, type ConnectionOptions } from 'bullmq';
+import got from 'got';
+import { intentView, type IntentRecord } from '../domain/intent.js';
+import type { IntentStore } from '../infra/intent-store.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+
+/**
+ * Completion callbacks (SPEC §5), on a BullMQ queue of their own so a slow or
+ * failing receiver never delays or fails an intent: the intent is finished
+ * first, then its callback is queued and retried with backoff.
+ */
+export const CALLBACK_QUEUE = 'callbacks';
+export const CALLBACK_ATTEMPTS = 8;
+
+export interface CallbackJobData {
+  intentId: string;
+}
+
+/** `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>` */
+export function signCallback(secret: string, body: string, t = Math.floor(Date.now() / 1000)): string {
+  return `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`;
+}
+
+export function createCallbackQueue(connection: ConnectionOptions, prefix: string): Queue<CallbackJobData> {
+  return new Queue<CallbackJobData>(CALLBACK_QUEUE, {
+    connection,
+    prefix,
+    defaultJobOptions: {
+      attempts: CALLBACK_ATTEMPTS,
+      backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
+      removeOnComplete: true,
+      removeOnFail: { age: 7 * 24 * 3600 },
+    },
+  });
+}
+
+export async function scheduleCallback(queue: Queue<CallbackJobData>, record: IntentRecord): Promise<void> {
+  if (!record.request.callback_url) return;
+  await queue.add('deliver', { intentId: record.id }, { jobId: `cb-${record.id}-${Date.parse(record.finished_at ?? '') || Date.now()}` });
+}
+
+export interface CallbackWorkerDeps {
+  connection: ConnectionOptions;
+  prefix: string;
+  store: IntentStore;
+  secret: string | undefined;
+  timeoutMs: number;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+export function startCallbackWorker(deps: CallbackWorkerDeps): Worker<CallbackJobData> {
+  const http = got.extend({ retry: { limit: 0 }, timeout: { request: deps.timeoutMs }, throwHttpErrors: false, followRedirect: false });
+  const worker = new Worker<CallbackJobData>(
+    CALLBACK_QUEUE,
+    async (job) => {
+      const record = await deps.store.get(job.data.intentId);
+      if (!record?.request.callback_url) return 'gone';
+      const body = JSON.stringify(intentView(record));
+      const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'holdq' };
+      if (deps.secret) headers['x-holdq-signature'] = signCallback(deps.secret, body);
+      const res = await http.post(record.request.callback_url, { body, headers });
+      if (res.statusCode >= 200 && res.statusCode < 300) {
+        deps.metrics.callbacks.labels('delivered').inc();
+        return 'delivered';
+      }
+      throw new Error(`callback answered ${res.statusCode}`);
+    },
+    { connection: deps.connection, prefix: deps.prefix, concurrency: 20 },
+  );
+  worker.on('failed', (job, err) => {
+    const final = job && job.attemptsMade >= (job.opts.attempts ?? 1);
+    deps.metrics.callbacks.labels(final ? 'dropped' : 'retried').inc();
+    if (final) deps.logger.warn({ intentId: job?.data.intentId, err: err.message }, 'completion callback dropped after retries');
+  });
+  worker.on('error', (err) => deps.logger.warn({ err: err.message }, 'callback worker error'));
+  return worker;
+}
