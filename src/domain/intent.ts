@@ -161,6 +161,8 @@ export interface IntentRecord {
 export function intentView(r: IntentRecord) {
   return {
     id: r.id,
+    /** Position of this intent in its call's line (1, 2, …): the order intents take effect in. */
+    sequence: r.seq,
     ...r.request,
     ...(r.member ? { call_uuid: r.member.call_uuid } : {}),
     client: r.client,

@@ -1,0 +1,65 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface FakeTransfer {
+  callUuid: string;
+  body: Record<string, string>;
+  status: number;
+  startedAt: number;
+  endedAt: number;
+}
+
+/**
+ * A small stand-in for Plivo's Transfer endpoint with random latency and random
+ * 5xx, that notices when two transfers for one call overlap in time.
+ */
+export async function startFakePlivo(opts: { latencyMs: [number, number]; failureRate: number; seed?: number }) {
+  let seed = opts.seed ?? 42;
+  const random = () => {
+    // mulberry32: a seeded generator, so a failing run can be replayed
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const inFlight = new Map<string, number>();
+  const transfers: FakeTransfer[] = [];
+  const overlaps: string[] = [];
+  const server = http.createServer((req, res) => {
+    const match = /^\/v1\/Account\/[^/]+\/Call\/([^/]+)\/$/.exec(req.url ?? '');
+    let raw = '';
+    req.on('data', (c: Buffer) => (raw += c.toString()));
+    req.on('end', () => {
+      if (!match || req.method !== 'POST') {
+        res.writeHead(404).end();
+        return;
+      }
+      const callUuid = decodeURIComponent(match[1]!);
+      const startedAt = Date.now();
+      const now = (inFlight.get(callUuid) ?? 0) + 1;
+      inFlight.set(callUuid, now);
+      if (now > 1) overlaps.push(callUuid);
+      const [lo, hi] = opts.latencyMs;
+      const status = random() < opts.failureRate ? (random() < 0.5 ? 500 : 503) : 202;
+      setTimeout(
+        () => {
+          inFlight.set(callUuid, (inFlight.get(callUuid) ?? 1) - 1);
+          transfers.push({ callUuid, body: JSON.parse(raw || '{}') as Record<string, string>, status, startedAt, endedAt: Date.now() });
+          res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(status === 202 ? { api_id: 'fake', message: 'call transferred' } : { error: 'fake failure' }));
+        },
+        lo + Math.floor(random() * (hi - lo)),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    transfers,
+    overlaps,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
