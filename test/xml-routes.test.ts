@@ -16,19 +16,7 @@ describe('the XML holdq serves to Plivo', () => {
   });
   afterAll(() => stack.stop());
 
-  /** Calls a /plivo path the way Plivo does: signed with the account's auth token. */
-  function plivo(path: string, opts: { method?: 'GET' | 'POST'; form?: Record<string, string>; sign?: boolean; token?: string } = {}) {
-    const method = opts.method ?? 'POST';
-    const url = `${stack.apiUrl}${path}`;
-    const nonce = '12345678901234567890';
-    const headers: Record<string, string> = {};
-    if (opts.sign !== false) {
-      headers['x-plivo-signature-v3'] = signV3(opts.token ?? stack.sim.authToken, method, url, nonce, method === 'POST' ? (opts.form ?? {}) : {});
-      headers['x-plivo-signature-v3-nonce'] = nonce;
-    }
-    if (method === 'POST') headers['content-type'] = 'application/x-www-form-urlencoded';
-    return fetch(url, { method, headers, body: method === 'POST' ? new URLSearchParams(opts.form ?? {}).toString() : undefined });
-  }
+  const plivo = (path: string, opts?: Parameters<Stack['plivo']>[1]) => stack.plivo(path, opts);
 
   async function xml(res: Response) {
     expect(res.status).toBe(200);

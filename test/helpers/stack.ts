@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { startApi, type StartedApi } from '../../src/api/start-api.js';
 import { loadConfig, type Config } from '../../src/config.js';
+import { signV3 } from '../../src/domain/plivo-signature.js';
 import type { intentView } from '../../src/domain/intent.js';
 
 export type IntentView = ReturnType<typeof intentView>;
@@ -51,6 +52,8 @@ export interface Stack {
   logs: string[];
   post(body: unknown, opts?: { key?: string | null; idempotencyKey?: string; contentType?: string; raw?: string }): Promise<Response>;
   get(path: string, opts?: { key?: string | null }): Promise<Response>;
+  /** Calls a /plivo path as Plivo does: form-encoded, signed with the account's auth token. */
+  plivo(path: string, opts?: { method?: 'GET' | 'POST'; form?: Record<string, string>; sign?: boolean; token?: string }): Promise<Response>;
   waitForIntent(id: string, until?: (r: IntentView) => boolean, timeoutMs?: number): Promise<IntentView>;
   stop(): Promise<void>;
 }
@@ -110,6 +113,19 @@ export async function startStack(
     },
     get(path, o = {}) {
       return fetch(`${apiUrl}${path}`, { headers: auth(o.key) });
+    },
+    plivo(path, o = {}) {
+      const method = o.method ?? 'POST';
+      const url = `${apiUrl}${path}`;
+      const nonce = String(Date.now());
+      const headers: Record<string, string> = {};
+      if (o.sign !== false) {
+        headers['x-plivo-signature-v3'] = signV3(o.token ?? sim.authToken, method, url, nonce, method === 'POST' ? (o.form ?? {}) : {});
+        headers['x-plivo-signature-v3-nonce'] = nonce;
+      }
+      if (method === 'GET') return fetch(url, { headers });
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      return fetch(url, { method, headers, body: new URLSearchParams(o.form ?? {}).toString() });
     },
     async waitForIntent(id, until = (r) => TERMINAL.has(r.status), timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;
