@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
 import { AppError, type FieldError } from '../domain/errors.js';
+import { INTENT_TYPES } from '../domain/intent.js';
 import type { Logger } from '../observability/logger.js';
 
 /** Zod issues → the `errors` member of a problem, one entry per offending field. */
@@ -11,7 +12,7 @@ export function fieldErrors(issues: readonly z.core.$ZodIssue[]): FieldError[] {
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) out.push({ field: at ? `${at}.${key}` : key, message: 'unknown field' });
     } else if (issue.code === 'invalid_union' && issue.path.length === 0 && 'discriminator' in issue) {
-      out.push({ field: String(issue.discriminator), message: 'must be one of hold, unhold, enqueue, transfer' });
+      out.push({ field: String(issue.discriminator), message: `must be one of ${INTENT_TYPES.join(', ')}` });
     } else {
       out.push({ field: at || '(body)', message: issue.message });
     }

@@ -117,8 +117,7 @@ export type IntentErrorCode =
   | 'invalid_intent'
   | 'not_accepted'
   | 'queue_full'
-  | 'queue_empty'
-  | 'unknown_queue';
+  | 'queue_empty';
 
 export interface IntentError {
   code: IntentErrorCode;
