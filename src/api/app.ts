@@ -11,7 +11,9 @@ import { createOpsRouter, type Readiness } from '../observability/ops-routes.js'
 import { createIntentRoutes } from './intents-routes.js';
 import { bearerAuth, httpObserver, mountedAt, requestContext } from './middleware.js';
 import { errorHandler, notFound } from './problem.js';
+import { HOLDQ_VERSION } from '../version.js';
 import { createEventRoutes } from './event-routes.js';
+import { buildOpenApi, DOCS_HTML } from './openapi.js';
 import { createStateRoutes } from './state-routes.js';
 import { createXmlRoutes, plivoSignature } from './xml-routes.js';
 
@@ -37,6 +39,13 @@ export function createApp(deps: ApiDeps): Express {
   app.use(requestContext(deps.logger));
   app.use(httpObserver(deps.metrics));
   app.use(createOpsRouter(deps.registry, deps.readiness));
+  const openapi = JSON.stringify(buildOpenApi({ publicBaseUrl: deps.config.PUBLIC_BASE_URL, version: HOLDQ_VERSION }));
+  app.get('/openapi.json', (_req, res) => {
+    res.type('application/json').send(openapi);
+  });
+  app.get('/docs', (_req, res) => {
+    res.type('text/html').send(DOCS_HTML);
+  });
   app.use('/plivo', mountedAt('/plivo'), ...plivoSignature(deps.config));
   app.use('/plivo/xml', mountedAt('/plivo/xml'), createXmlRoutes(deps));
   app.use('/plivo/events', mountedAt('/plivo/events'), createEventRoutes(deps));

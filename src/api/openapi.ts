@@ -1,0 +1,346 @@
+import { z } from 'zod';
+import { dequeueIntent, enqueueIntent, holdIntent, transferIntent, unholdIntent } from '../domain/intent.js';
+
+/**
+ * The OpenAPI 3.1 document of the /v1 API, generated at start-up from the very
+ * zod schemas the API validates with (zod 4 emits JSON Schema 2020-12, which is
+ * OpenAPI 3.1's dialect), so the document and the validation cannot drift.
+ * Request examples carry `x-holdq-status`: the status the API answers them
+ * with; a test posts every one of them.
+ */
+
+function schema(s: z.ZodType, description: string) {
+  const { $schema: _ignored, ...json } = z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return { ...json, description };
+}
+
+const intentTypes = {
+  HoldIntent: [holdIntent, 'Put a call on hold. legs=both holds a bridged call in one request: A leg to music, B leg parked.'],
+  UnholdIntent: [unholdIntent, 'Bring the legs put on hold back together in the call bridge conference.'],
+  EnqueueIntent: [enqueueIntent, 'Send the A leg to the queue waiting room; the call joins the queue.'],
+  DequeueIntent: [dequeueIntent, 'Connect the first waiting caller (or call_uuid) of the queue to the agent call, in one bridge conference.'],
+  TransferIntent: [
+    transferIntent,
+    'The raw Plivo transfer. aleg_url is required for legs aleg/both and bleg_url for bleg/both; URL hosts must be on TRANSFER_URL_ALLOWLIST.',
+  ],
+} as const;
+
+const problem = {
+  type: 'object',
+  required: ['type', 'title', 'status', 'detail'],
+  properties: {
+    type: { type: 'string', format: 'uri' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string' },
+    instance: { type: 'string' },
+    errors: {
+      type: 'array',
+      items: { type: 'object', required: ['field', 'message'], properties: { field: { type: 'string' }, message: { type: 'string' } } },
+    },
+  },
+};
+
+const transferRecord = {
+  type: 'object',
+  required: ['call_uuid', 'legs', 'status_code', 'api_id', 'at'],
+  properties: {
+    call_uuid: { type: 'string' },
+    legs: { enum: ['aleg', 'bleg', 'both'] },
+    aleg_url: { type: 'string' },
+    aleg_method: { enum: ['GET', 'POST'] },
+    bleg_url: { type: 'string' },
+    bleg_method: { enum: ['GET', 'POST'] },
+    status_code: { type: ['integer', 'null'], description: 'Plivo HTTP status; null for a timeout or a reset' },
+    api_id: { type: ['string', 'null'] },
+    at: { type: 'string', format: 'date-time' },
+    error: { type: 'string' },
+  },
+};
+
+const intent = {
+  type: 'object',
+  description: 'The intent record: the request fields, then these.',
+  required: ['id', 'sequence', 'type', 'client', 'status', 'attempts', 'created_at', 'updated_at', 'finished_at', 'transfers', 'error'],
+  properties: {
+    id: { type: 'string', format: 'uuid' },
+    sequence: { type: 'integer', description: "position in its call's line of intents" },
+    type: { enum: ['hold', 'unhold', 'enqueue', 'dequeue', 'transfer'] },
+    call_uuid: { type: 'string' },
+    client: { type: 'string' },
+    status: { enum: ['queued', 'running', 'completed', 'failed', 'superseded'] },
+    attempts: { type: 'integer' },
+    created_at: { type: 'string', format: 'date-time' },
+    updated_at: { type: 'string', format: 'date-time' },
+    finished_at: { type: ['string', 'null'], format: 'date-time' },
+    transfers: { type: 'array', items: { $ref: '#/components/schemas/Transfer' } },
+    error: {
+      oneOf: [
+        { type: 'null' },
+        {
+          type: 'object',
+          required: ['code', 'message'],
+          properties: {
+            code: {
+              enum: [
+                'call_not_found',
+                'upstream_rejected',
+                'upstream_unavailable',
+                'transfer_limit',
+                'not_on_hold',
+                'bleg_unknown',
+                'invalid_intent',
+                'not_accepted',
+                'queue_full',
+                'queue_empty',
+              ],
+            },
+            message: { type: 'string' },
+          },
+        },
+      ],
+    },
+  },
+  additionalProperties: true,
+};
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (s: object) => ({ 'application/json': { schema: s } });
+const problemResponse = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
+const errors = {
+  '401': problemResponse('No bearer key, or an unknown one'),
+  '503': problemResponse('Redis is unreachable; nothing was done. Retry after the Retry-After header.'),
+};
+
+export const INTENT_EXAMPLES: Record<string, { summary: string; value: unknown; 'x-holdq-status': number }> = {
+  hold: { summary: 'Hold the caller', value: { type: 'hold', call_uuid: 'example-call-1' }, 'x-holdq-status': 202 },
+  holdBridged: { summary: 'Hold a bridged call (caller to music, agent parked)', value: { type: 'hold', call_uuid: 'example-call-2', legs: 'both' }, 'x-holdq-status': 202 },
+  unhold: { summary: 'Take a call off hold', value: { type: 'unhold', call_uuid: 'example-call-1' }, 'x-holdq-status': 202 },
+  enqueue: {
+    summary: 'Queue a caller with priority, max wait and overflow',
+    value: { type: 'enqueue', call_uuid: 'example-call-3', queue: 'support', priority: 5, max_wait_seconds: 600, overflow: 'voicemail' },
+    'x-holdq-status': 202,
+  },
+  dequeue: { summary: 'Connect the next caller to an agent', value: { type: 'dequeue', queue: 'support', agent_call_uuid: 'example-agent-1' }, 'x-holdq-status': 202 },
+  withCallback: {
+    summary: 'Any intent can ask for a completion callback',
+    value: { type: 'hold', call_uuid: 'example-call-4', callback_url: 'https://crm.example.com/holdq-callbacks' },
+    'x-holdq-status': 202,
+  },
+};
+
+const validationProblem = {
+  type: 'https://holdq.dev/problems/validation-failed',
+  title: 'The request is not valid',
+  status: 422,
+  detail: 'the intent is not valid',
+  errors: [
+    { field: 'call_uuid', message: 'call UUID must be 1-64 characters of A-Z a-z 0-9 _ - and start with a letter or digit' },
+    { field: 'colour', message: 'unknown field' },
+  ],
+};
+
+export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
+  const transferExample = {
+    summary: 'Redirect a call to your own XML (its host must be allowed)',
+    value: { type: 'transfer', call_uuid: 'example-call-5', legs: 'aleg', aleg_url: `${opts.publicBaseUrl.replace(/\/+$/, '')}/plivo/xml/hold` },
+    'x-holdq-status': 202,
+  };
+  const schemas: Record<string, unknown> = { Problem: problem, Transfer: transferRecord, Intent: intent };
+  for (const [name, [s, description]] of Object.entries(intentTypes)) schemas[name] = schema(s, description);
+  schemas.IntentRequest = { oneOf: Object.keys(intentTypes).map(ref), discriminator: { propertyName: 'type' } };
+
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'holdq',
+      version: opts.version,
+      description: 'Hold and queue orchestration for live Plivo calls. Post intents; holdq turns them into Plivo Transfer requests.',
+      license: { name: 'UNLICENSED', identifier: 'LicenseRef-Proprietary' },
+    },
+    servers: [{ url: opts.publicBaseUrl }],
+    security: [{ bearer: [] }],
+    tags: [
+      { name: 'intents', description: 'Post intents and follow them to the end' },
+      { name: 'state', description: 'Calls and queues as holdq sees them' },
+      { name: 'operations', description: 'Health and metrics, without auth' },
+    ],
+    paths: {
+      '/v1/intents': {
+        post: {
+          tags: ['intents'],
+          operationId: 'createIntent',
+          summary: 'Accept an intent',
+          description: 'Validates and stores the intent, then answers 202 at once. A worker carries it out.',
+          parameters: [
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              required: false,
+              description: 'Same key and body: the same intent (200). Same key, other body: 409. Kept 24 h, per client.',
+              schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' },
+            },
+          ],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('IntentRequest'), examples: { ...INTENT_EXAMPLES, transfer: transferExample } } } },
+          responses: {
+            '202': { description: 'Accepted and stored', headers: { Location: { schema: { type: 'string' } } }, content: json(ref('Intent')) },
+            '200': { description: 'A replay of an Idempotency-Key: the intent it created', content: json(ref('Intent')) },
+            '400': problemResponse('The body is not valid JSON'),
+            ...errors,
+            '409': problemResponse('Idempotency-Key reused with another body, transfer budget spent, or queue full'),
+            '413': problemResponse('Body over 16 KiB'),
+            '415': problemResponse('Not application/json'),
+            '422': {
+              description: 'The intent breaks a rule; errors[] names each field',
+              content: { 'application/problem+json': { schema: ref('Problem'), examples: { invalid: { summary: 'An unsafe call UUID and an unknown field', value: validationProblem } } } },
+            },
+          },
+        },
+        get: {
+          tags: ['intents'],
+          operationId: 'listFailedIntents',
+          summary: 'Dead letters: failed intents, newest first',
+          parameters: [
+            { name: 'status', in: 'query', required: true, schema: { const: 'failed' } },
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
+            { name: 'cursor', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
+          ],
+          responses: {
+            '200': {
+              description: 'A page of failed intents',
+              content: json({
+                type: 'object',
+                required: ['items', 'total', 'next_cursor'],
+                properties: { items: { type: 'array', items: ref('Intent') }, total: { type: 'integer' }, next_cursor: { type: ['string', 'null'] } },
+              }),
+            },
+            ...errors,
+            '422': problemResponse('Bad query parameters'),
+          },
+        },
+      },
+      '/v1/intents/{id}': {
+        get: {
+          tags: ['intents'],
+          operationId: 'getIntent',
+          summary: 'Read an intent',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
+          responses: { '200': { description: 'The intent', content: json(ref('Intent')) }, ...errors, '404': problemResponse('No such intent') },
+        },
+      },
+      '/v1/intents/{id}/retry': {
+        post: {
+          tags: ['intents'],
+          operationId: 'retryIntent',
+          summary: 'Run a failed intent again',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
+          responses: {
+            '202': { description: 'Back in its call’s line', content: json(ref('Intent')) },
+            ...errors,
+            '404': problemResponse('No such intent'),
+            '409': problemResponse('The intent has not failed'),
+          },
+        },
+      },
+      '/v1/calls/{call_uuid}': {
+        get: {
+          tags: ['state'],
+          operationId: 'getCall',
+          summary: 'What holdq knows of a call',
+          parameters: [{ name: 'call_uuid', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: {
+            '200': {
+              description: 'The call',
+              content: json({
+                type: 'object',
+                properties: {
+                  call_uuid: { type: 'string' },
+                  state: { enum: ['on_hold', 'queued', 'bridged', 'transferred', 'ended', null] },
+                  queue: { type: ['string', 'null'] },
+                  position: { type: ['integer', 'null'] },
+                  since: { type: ['string', 'null'] },
+                  transfer_count: { type: 'integer' },
+                  transfer_budget: { type: 'integer' },
+                  last_intent_id: { type: ['string', 'null'] },
+                },
+              }),
+            },
+            ...errors,
+            '404': problemResponse('holdq never moved this call'),
+          },
+        },
+      },
+      '/v1/queues': {
+        get: {
+          tags: ['state'],
+          operationId: 'listQueues',
+          summary: 'Every queue with its depth and oldest wait',
+          responses: {
+            '200': {
+              description: 'Queues',
+              content: json({
+                type: 'object',
+                properties: {
+                  items: {
+                    type: 'array',
+                    items: { type: 'object', properties: { name: { type: 'string' }, waiting: { type: 'integer' }, oldest_wait_seconds: { type: 'number' } } },
+                  },
+                },
+              }),
+            },
+            ...errors,
+          },
+        },
+      },
+      '/v1/queues/{name}': {
+        get: {
+          tags: ['state'],
+          operationId: 'getQueue',
+          summary: 'A queue and its members in service order',
+          parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: {
+            '200': {
+              description: 'The queue',
+              content: json({
+                type: 'object',
+                properties: {
+                  name: { type: 'string' },
+                  waiting: { type: 'integer' },
+                  members: {
+                    type: 'array',
+                    items: {
+                      type: 'object',
+                      properties: { call_uuid: { type: 'string' }, position: { type: 'integer' }, wait_seconds: { type: 'number' }, priority: { type: 'integer' } },
+                    },
+                  },
+                },
+              }),
+            },
+            ...errors,
+            '404': problemResponse('No such queue'),
+          },
+        },
+      },
+      '/livez': { get: { tags: ['operations'], operationId: 'livez', security: [], summary: 'The process is up', responses: { '200': { description: 'Alive' } } } },
+      '/readyz': {
+        get: {
+          tags: ['operations'],
+          operationId: 'readyz',
+          security: [],
+          summary: 'Ready to take work',
+          responses: { '200': { description: 'Ready' }, '503': { description: 'Redis unreachable, or shutting down' } },
+        },
+      },
+      '/metrics': { get: { tags: ['operations'], operationId: 'metrics', security: [], summary: 'Prometheus metrics', responses: { '200': { description: 'Metrics' } } } },
+    },
+    components: { schemas, securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A secret from API_KEYS' } } },
+  };
+}
+
+/** A readable rendering of the document (Redoc, loaded by the reader's browser). */
+export const DOCS_HTML = `<!doctype html>
+<html><head><meta charset="utf-8"><title>holdq API</title><meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><redoc spec-url="/openapi.json"></redoc>
+<script src="https://cdn.redoc.ly/redoc/v2.1.5/bundles/redoc.standalone.js"></script>
+<noscript>The raw document is at <a href="/openapi.json">/openapi.json</a>.</noscript></body></html>
+`;
