@@ -1,3 +1,4 @@
+import type { Queue } from 'bullmq';
 import express, { type Express } from 'express';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
@@ -12,6 +13,7 @@ import { createIntentRoutes } from './intents-routes.js';
 import { bearerAuth, httpObserver, mountedAt, requestContext } from './middleware.js';
 import { errorHandler, notFound } from './problem.js';
 import { HOLDQ_VERSION } from '../version.js';
+import { ADMIN_PATH, adminAuth, createAdminRouter } from './admin.js';
 import { createEventRoutes } from './event-routes.js';
 import { buildOpenApi, DOCS_HTML } from './openapi.js';
 import { createStateRoutes } from './state-routes.js';
@@ -28,6 +30,8 @@ export interface ApiDeps {
   metrics: Metrics;
   readiness: Readiness;
   redisAvailable: () => boolean;
+  /** The job queues Bull Board shows at /admin/queues. */
+  adminQueues: Queue[];
 }
 
 /** The Express app. It never listens: startApi does, so tests can run several in one process. */
@@ -49,6 +53,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/plivo', mountedAt('/plivo'), ...plivoSignature(deps.config));
   app.use('/plivo/xml', mountedAt('/plivo/xml'), createXmlRoutes(deps));
   app.use('/plivo/events', mountedAt('/plivo/events'), createEventRoutes(deps));
+  app.use(ADMIN_PATH, mountedAt(ADMIN_PATH), adminAuth(deps.config.API_KEYS), createAdminRouter(deps.adminQueues));
   app.use('/v1', mountedAt('/v1'), bearerAuth(deps.config.API_KEYS), createIntentRoutes(deps), createStateRoutes(deps));
   app.use(notFound);
   app.use(errorHandler({ logger: deps.logger, redisAvailable: deps.redisAvailable }));

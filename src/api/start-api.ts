@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { Express } from 'express';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
+import { createCallbackQueue } from '../infra/callback-queue.js';
 import { createCallStore } from '../infra/call-state.js';
 import { createIntentQueue } from '../infra/intent-queue.js';
 import { createIntentStore } from '../infra/intent-store.js';
@@ -50,6 +51,8 @@ export async function startApi(config: Readonly<Config>, deps: ApiStartDeps): Pr
   const queue = createIntentQueue(redis, { prefix: config.QUEUE_PREFIX, attempts: config.TRANSFER_MAX_ATTEMPTS });
   queue.on('error', (err) => logger.warn({ err: err.message }, 'queue error'));
   releasers.add('queue', () => queue.close());
+  const callbackQueue = createCallbackQueue(redis, config.QUEUE_PREFIX);
+  releasers.add('callback queue', () => callbackQueue.close());
   const queues = createQueueStore(redis, keys);
   if (deps.observeJobs) {
     observeState(deps.metrics, { jobCounts: () => queue.getJobCounts(), queues: () => queues.summary(), onHold: () => redis.zcard(keys.onHold()) });
@@ -66,6 +69,7 @@ export async function startApi(config: Readonly<Config>, deps: ApiStartDeps): Pr
     metrics: deps.metrics,
     readiness: createReadiness({ redis, simulated: config.simulated, isShuttingDown: () => shuttingDown }),
     redisAvailable: () => redis.status === 'ready',
+    adminQueues: [queue, callbackQueue],
   });
   const server = await listen(app, deps.port ?? config.PORT);
   // Longer than the usual load balancer idle timeout, so the balancer closes first.

@@ -1,44 +1,20 @@
 import { createHmac } from 'node:crypto';
-import { Queue, Worker, type ConnectionOptions } from 'bullmq';
+import { Worker, type ConnectionOptions } from 'bullmq';
 import got from 'got';
-import { intentView, type IntentRecord } from '../domain/intent.js';
+import { intentView } from '../domain/intent.js';
+import { CALLBACK_QUEUE, type CallbackJobData } from '../infra/callback-queue.js';
 import type { IntentStore } from '../infra/intent-store.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 
 /**
- * Completion callbacks (SPEC §5), on a BullMQ queue of their own so a slow or
- * failing receiver never delays or fails an intent: the intent is finished
- * first, then its callback is queued and retried with backoff.
+ * Delivers completion callbacks (SPEC §5). The intent is finished first, then
+ * its callback is queued and retried with backoff, so a receiver never holds it up.
  */
-export const CALLBACK_QUEUE = 'callbacks';
-export const CALLBACK_ATTEMPTS = 8;
-
-export interface CallbackJobData {
-  intentId: string;
-}
 
 /** `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>` */
 export function signCallback(secret: string, body: string, t = Math.floor(Date.now() / 1000)): string {
   return `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`;
-}
-
-export function createCallbackQueue(connection: ConnectionOptions, prefix: string): Queue<CallbackJobData> {
-  return new Queue<CallbackJobData>(CALLBACK_QUEUE, {
-    connection,
-    prefix,
-    defaultJobOptions: {
-      attempts: CALLBACK_ATTEMPTS,
-      backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
-      removeOnComplete: true,
-      removeOnFail: { age: 7 * 24 * 3600 },
-    },
-  });
-}
-
-export async function scheduleCallback(queue: Queue<CallbackJobData>, record: IntentRecord): Promise<void> {
-  if (!record.request.callback_url) return;
-  await queue.add('deliver', { intentId: record.id }, { jobId: `cb-${record.id}-${Date.parse(record.finished_at ?? '') || Date.now()}` });
 }
 
 export interface CallbackWorkerDeps {

@@ -18,7 +18,8 @@ import { observeState, type Metrics } from '../observability/metrics.js';
 import { createOpsRouter } from '../observability/ops-routes.js';
 import { createReadiness } from '../observability/readiness.js';
 import { listen } from '../api/start-api.js';
-import { createCallbackQueue, scheduleCallback, startCallbackWorker } from './callbacks.js';
+import { createCallbackQueue, scheduleCallback } from '../infra/callback-queue.js';
+import { startCallbackWorker } from './callbacks.js';
 import { createOverflowHandler } from './overflow.js';
 import { createIntentProcessor, transferBackoff } from './process-intent.js';
 

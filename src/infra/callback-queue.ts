@@ -1,0 +1,32 @@
+import { Queue, type ConnectionOptions } from 'bullmq';
+import type { IntentRecord } from '../domain/intent.js';
+
+/**
+ * The queue of completion callbacks (SPEC §5), apart from the intents' own, so a
+ * slow or failing receiver never delays or fails an intent.
+ */
+export const CALLBACK_QUEUE = 'callbacks';
+export const CALLBACK_ATTEMPTS = 8;
+
+export interface CallbackJobData {
+  intentId: string;
+}
+
+export function createCallbackQueue(connection: ConnectionOptions, prefix: string): Queue<CallbackJobData> {
+  return new Queue<CallbackJobData>(CALLBACK_QUEUE, {
+    connection,
+    prefix,
+    defaultJobOptions: {
+      attempts: CALLBACK_ATTEMPTS,
+      backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
+      removeOnComplete: true,
+      removeOnFail: { age: 7 * 24 * 3600 },
+    },
+  });
+}
+
+export async function scheduleCallback(queue: Queue<CallbackJobData>, record: IntentRecord): Promise<void> {
+  if (!record.request.callback_url) return;
+  await queue.add('deliver', { intentId: record.id }, { jobId: `cb-${record.id}-${Date.parse(record.finished_at ?? '') || Date.now()}` });
+}
+
