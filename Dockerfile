@@ -1,0 +1,22 @@
+# syntax=docker/dockerfile:1
+# One image for every role: `node dist/main.js all|api|worker|simulator`.
+
+FROM node:24-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev
+
+FROM node:24-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build --chown=root:root /app/node_modules ./node_modules
+COPY --from=build --chown=root:root /app/dist ./dist
+COPY --chown=root:root package.json ./
+# The node user (uid 1000) owns nothing here: the code is read-only to the process.
+USER node
+EXPOSE 3000 9464 8089
+# The role is the last argument; compose and k8s override it (api, worker, simulator).
+CMD ["node", "dist/main.js", "all"]
