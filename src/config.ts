@@ -78,6 +78,7 @@ export const envSchema = z
       .string()
       .regex(/^(\{[A-Za-z0-9_-]{1,32}\}|[A-Za-z0-9_-]{1,32})$/, 'letters, digits, _ and -, optionally in {braces} for Redis Cluster')
       .default('holdq'),
+    REDIS_CLUSTER: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
     API_KEYS: apiKeys.default([]),
     PLIVO_AUTH_ID: z.string().regex(/^[A-Za-z0-9]{1,64}$/, 'letters and digits only').optional(),
     PLIVO_AUTH_TOKEN: z.string().min(1).optional(),
@@ -109,6 +110,13 @@ export const envSchema = z
         code: 'custom',
         path: [env.PLIVO_AUTH_ID ? 'PLIVO_AUTH_TOKEN' : 'PLIVO_AUTH_ID'],
         message: 'set both PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN, or neither (to use the built-in simulator)',
+      });
+    }
+    if (env.REDIS_CLUSTER && !/^\{.+\}$/.test(env.QUEUE_PREFIX)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['QUEUE_PREFIX'],
+        message: 'on Redis Cluster the prefix must be a hash tag such as {holdq}, so every key lands in one slot',
       });
     }
     if (env.PLIVO_AUTH_ID && env.API_KEYS.length === 0) {

@@ -85,6 +85,16 @@ describe('configuration', () => {
     expect(problems({ API_KEYS: 'a:0123456789abcdef,a:0123456789abcdeg' })[0]).toMatch(/duplicate key name "a"/);
   });
 
+  it('when REDIS_CLUSTER is on, then the prefix must be a {hash tag}', () => {
+    expect(problems({ REDIS_CLUSTER: 'true' })).toEqual([expect.stringMatching(/^QUEUE_PREFIX: on Redis Cluster/)]);
+    expect(loadConfig({ REDIS_CLUSTER: 'true', QUEUE_PREFIX: '{holdq}' }).REDIS_CLUSTER).toBe(true);
+  });
+
+  it('when QUEUES is not valid JSON or breaks the queue schema, then start-up is refused', () => {
+    expect(problems({ QUEUES: '{nope' })[0]).toMatch(/^QUEUES: not valid JSON/);
+    expect(problems({ QUEUES: '{"support": {"max_size": 0, "colour": "red"}}' }).length).toBeGreaterThanOrEqual(2);
+  });
+
   it('when a value is an empty string, then it counts as unset', () => {
     expect(loadConfig({ PORT: '', API_KEYS: '' }).PORT).toBe(3000);
   });

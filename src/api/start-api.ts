@@ -42,7 +42,7 @@ export async function startApi(config: Readonly<Config>, deps: ApiStartDeps): Pr
   const { logger } = deps;
   const releasers = createReleasers(logger);
   let shuttingDown = false;
-  const redis = createRedis(config.REDIS_URL, 'command', 'holdq-api');
+  const redis = createRedis(config.REDIS_URL, 'command', 'holdq-api', config.REDIS_CLUSTER);
   releasers.add('redis', () => closeRedis(redis));
   redis.on('error', (err) => logger.warn({ err: err.message }, 'api redis connection error'));
   await waitForRedis(redis, 30_000);

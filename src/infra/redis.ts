@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 
 /**
  * Two kinds of Redis connection, as BullMQ's production guide asks:
@@ -8,7 +8,7 @@ import { Redis, type RedisOptions } from 'ioredis';
  */
 export type RedisRole = 'command' | 'worker';
 
-export function createRedis(url: string, role: RedisRole, name = `holdq-${role}`): Redis {
+export function createRedis(url: string, role: RedisRole, name = `holdq-${role}`, cluster = false): Redis {
   const options: RedisOptions = {
     connectionName: name,
     // Reconnect for ever, backing off to 2 s: both roles must recover by themselves.
@@ -17,7 +17,19 @@ export function createRedis(url: string, role: RedisRole, name = `holdq-${role}`
       ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 2000 }
       : { maxRetriesPerRequest: null, enableReadyCheck: true }),
   };
-  return new Redis(url, options);
+  if (!cluster) return new Redis(url, options);
+  // A Redis Cluster, discovered from this one node. Cluster offers the same command API
+  // as Redis, and BullMQ takes either, so the rest of holdq sees one type. Every key
+  // shares the {prefix} hash tag, so multi-key scripts and MULTI stay in one slot.
+  const u = new URL(url);
+  const { retryStrategy, connectionName: _name, ...redisOptions } = options;
+  const password = u.password ? decodeURIComponent(u.password) : undefined;
+  return new Cluster([{ host: u.hostname, port: Number(u.port || 6379) }], {
+    clusterRetryStrategy: retryStrategy,
+    enableOfflineQueue: role === 'worker',
+    enableReadyCheck: true,
+    redisOptions: { ...redisOptions, connectionName: name, ...(password ? { password } : {}), ...(u.protocol === 'rediss:' ? { tls: {} } : {}) },
+  }) as unknown as Redis;
 }
 
 /** Resolves once the connection is ready, or rejects after `timeoutMs`. */

@@ -43,7 +43,7 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
   const { logger, metrics } = deps;
   const releasers = createReleasers(logger);
   let shuttingDown = false;
-  const redis = createRedis(config.REDIS_URL, 'worker', 'holdq-worker');
+  const redis = createRedis(config.REDIS_URL, 'worker', 'holdq-worker', config.REDIS_CLUSTER);
   releasers.add('redis', () => closeRedis(redis));
   redis.on('error', (err) => logger.warn({ err: err.message }, 'worker redis connection error'));
   await waitForRedis(redis, 30_000);
