@@ -95,6 +95,8 @@ export const envSchema = z
     WORKER_CONCURRENCY: positiveInt(1000).default(50),
     METRICS_PORT: port.default(9464),
     CALLBACK_SECRET: z.string().min(16).optional(),
+    CALLBACK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+    API_RATE_LIMIT_RPS: z.coerce.number().int().min(0).max(1_000_000).default(200),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     INTENT_RETENTION_SECONDS: positiveInt(90 * 24 * 3600).default(7 * 24 * 3600),
     QUEUES: queuesJson.default({}),

@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
+import helmet from 'helmet';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import type { CallStore } from '../infra/call-state.js';
@@ -32,7 +33,14 @@ export interface ApiDeps {
   redisAvailable: () => boolean;
   /** The job queues Bull Board shows at /admin/queues. */
   adminQueues: Queue[];
+  /** Per-client rate limit on /v1 (null: off). */
+  rateLimit: RequestHandler | null;
 }
+
+/** JSON and XML need no active content: forbid it all. /docs and the admin UI load scripts, so they get their own policy. */
+const LOCKED_DOWN = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+const DOCS_POLICY =
+  "default-src 'self'; script-src 'self' https://cdn.redoc.ly blob:; style-src 'self' 'unsafe-inline' https://fonts.googleapis.com; font-src https://fonts.gstatic.com; img-src 'self' data: https:; worker-src blob:; frame-ancestors 'none'";
 
 /** The Express app. It never listens: startApi does, so tests can run several in one process. */
 export function createApp(deps: ApiDeps): Express {
@@ -40,6 +48,11 @@ export function createApp(deps: ApiDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.set('query parser', 'simple');
+  app.use(helmet({ contentSecurityPolicy: false }));
+  app.use((req, res, next) => {
+    if (!req.path.startsWith(ADMIN_PATH)) res.setHeader('content-security-policy', req.path === '/docs' ? DOCS_POLICY : LOCKED_DOWN);
+    next();
+  });
   app.use(requestContext(deps.logger));
   app.use(httpObserver(deps.metrics));
   app.use(createOpsRouter(deps.registry, deps.readiness));
@@ -54,7 +67,8 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/plivo/xml', mountedAt('/plivo/xml'), createXmlRoutes(deps));
   app.use('/plivo/events', mountedAt('/plivo/events'), createEventRoutes(deps));
   app.use(ADMIN_PATH, mountedAt(ADMIN_PATH), adminAuth(deps.config.API_KEYS), createAdminRouter(deps.adminQueues));
-  app.use('/v1', mountedAt('/v1'), bearerAuth(deps.config.API_KEYS), createIntentRoutes(deps), createStateRoutes(deps));
+  const v1 = [mountedAt('/v1'), bearerAuth(deps.config.API_KEYS), ...(deps.rateLimit ? [deps.rateLimit] : [])];
+  app.use('/v1', ...v1, createIntentRoutes(deps), createStateRoutes(deps));
   app.use(notFound);
   app.use(errorHandler({ logger: deps.logger, redisAvailable: deps.redisAvailable }));
   return app;

@@ -6,6 +6,7 @@ import { intentInput, intentView, orderingCall, type IntentInput } from '../doma
 import { isUrl, resolveQueue } from '../domain/queue-config.js';
 import { disallowedTransferUrls, hostAllowed } from '../domain/transfers.js';
 import type { CallStore } from '../infra/call-state.js';
+import { isPrivateUrl } from '../infra/public-address.js';
 import type { QueueStore } from '../infra/queue-store.js';
 import type { IntentStore } from '../infra/intent-store.js';
 import { enqueueIntent, type IntentQueue } from '../infra/intent-queue.js';
@@ -39,6 +40,9 @@ function configRules(intent: IntentInput, config: Readonly<Config>): FieldError[
   }
   for (const field of disallowedTransferUrls(intent, config.TRANSFER_URL_ALLOWLIST)) {
     errors.push({ field, message: `host is not on TRANSFER_URL_ALLOWLIST (${config.TRANSFER_URL_ALLOWLIST.join(', ')})` });
+  }
+  if (intent.callback_url && !config.CALLBACK_ALLOW_PRIVATE && isPrivateUrl(intent.callback_url)) {
+    errors.push({ field: 'callback_url', message: 'must not target loopback, private or link-local addresses (CALLBACK_ALLOW_PRIVATE)' });
   }
   if ((intent.type === 'enqueue' || intent.type === 'dequeue') && config.QUEUES_STRICT && !(intent.queue in config.QUEUES)) {
     errors.push({ field: 'queue', message: `no such queue; configured: ${Object.keys(config.QUEUES).join(', ') || '(none)'}` });
@@ -80,7 +84,7 @@ function idempotencyKey(req: Request): string | undefined {
 export function createIntentRoutes(deps: IntentRoutesDeps): Router {
   const { config, store, calls, queues, queue, metrics } = deps;
   const router = Router();
-  router.use(express.json({ limit: BODY_LIMIT, strict: true, type: ['application/json', 'application/*+json'] }));
+  router.use(express.json({ limit: BODY_LIMIT, strict: false, type: ['application/json', 'application/*+json'] }));
 
   /** Refusals known at accept time (SPEC §3): a spent transfer budget, a full queue. */
   async function checkCapacity(request: IntentInput) {

@@ -14,6 +14,7 @@ import type { Logger } from '../observability/logger.js';
 import { observeState, type Metrics } from '../observability/metrics.js';
 import { createReadiness } from '../observability/readiness.js';
 import { createApp } from './app.js';
+import { clientRateLimit } from './rate-limit.js';
 
 export interface ApiStartDeps {
   logger: Logger;
@@ -70,6 +71,7 @@ export async function startApi(config: Readonly<Config>, deps: ApiStartDeps): Pr
     readiness: createReadiness({ redis, simulated: config.simulated, isShuttingDown: () => shuttingDown }),
     redisAvailable: () => redis.status === 'ready',
     adminQueues: [queue, callbackQueue],
+    rateLimit: config.API_RATE_LIMIT_RPS > 0 ? clientRateLimit({ redis, prefix: config.QUEUE_PREFIX, perSecond: config.API_RATE_LIMIT_RPS }) : null,
   });
   const server = await listen(app, deps.port ?? config.PORT);
   // Longer than the usual load balancer idle timeout, so the balancer closes first.

@@ -1,9 +1,10 @@
 import { createHmac } from 'node:crypto';
-import { Worker, type ConnectionOptions } from 'bullmq';
+import { UnrecoverableError, Worker, type ConnectionOptions } from 'bullmq';
 import got from 'got';
 import { intentView } from '../domain/intent.js';
 import { CALLBACK_QUEUE, type CallbackJobData } from '../infra/callback-queue.js';
 import type { IntentStore } from '../infra/intent-store.js';
+import { isPrivateUrl, publicOnlyLookup } from '../infra/public-address.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 
@@ -22,22 +23,37 @@ export interface CallbackWorkerDeps {
   prefix: string;
   store: IntentStore;
   secret: string | undefined;
+  /** Let callbacks reach loopback, private and link-local addresses (CALLBACK_ALLOW_PRIVATE). */
+  allowPrivate: boolean;
   timeoutMs: number;
   metrics: Metrics;
   logger: Logger;
 }
 
 export function startCallbackWorker(deps: CallbackWorkerDeps): Worker<CallbackJobData> {
-  const http = got.extend({ retry: { limit: 0 }, timeout: { request: deps.timeoutMs }, throwHttpErrors: false, followRedirect: false });
+  const http = got.extend({
+    retry: { limit: 0 },
+    timeout: { request: deps.timeoutMs },
+    throwHttpErrors: false,
+    followRedirect: false,
+    ...(deps.allowPrivate ? {} : { dnsLookup: publicOnlyLookup() as never }),
+  });
   const worker = new Worker<CallbackJobData>(
     CALLBACK_QUEUE,
     async (job) => {
       const record = await deps.store.get(job.data.intentId);
       if (!record?.request.callback_url) return 'gone';
+      if (!deps.allowPrivate && isPrivateUrl(record.request.callback_url)) {
+        throw new UnrecoverableError('callback_url targets a non-public address');
+      }
       const body = JSON.stringify(intentView(record));
       const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'holdq' };
       if (deps.secret) headers['x-holdq-signature'] = signCallback(deps.secret, body);
-      const res = await http.post(record.request.callback_url, { body, headers });
+      const res = await http.post(record.request.callback_url, { body, headers }).catch((err: NodeJS.ErrnoException) => {
+        // A name that resolves inward will not resolve outward on a retry either.
+        if (err.code === 'ENOTPUBLIC') throw new UnrecoverableError(err.message);
+        throw err;
+      });
       if (res.statusCode >= 200 && res.statusCode < 300) {
         deps.metrics.callbacks.labels('delivered').inc();
         return 'delivered';
@@ -47,7 +63,7 @@ export function startCallbackWorker(deps: CallbackWorkerDeps): Worker<CallbackJo
     { connection: deps.connection, prefix: deps.prefix, concurrency: 20 },
   );
   worker.on('failed', (job, err) => {
-    const final = job && job.attemptsMade >= (job.opts.attempts ?? 1);
+    const final = job && (job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError);
     deps.metrics.callbacks.labels(final ? 'dropped' : 'retried').inc();
     if (final) deps.logger.warn({ intentId: job?.data.intentId, err: err.message }, 'completion callback dropped after retries');
   });

@@ -77,6 +77,7 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     prefix: config.QUEUE_PREFIX,
     store,
     secret: config.CALLBACK_SECRET,
+    allowPrivate: config.CALLBACK_ALLOW_PRIVATE,
     timeoutMs: config.PLIVO_TIMEOUT_MS,
     metrics,
     logger,

@@ -26,6 +26,8 @@ export function testConfig(env: Record<string, string | undefined> = {}): Readon
     PLIVO_TIMEOUT_MS: '1000',
     PLIVO_MAX_RPS: '1000',
     LOG_LEVEL: 'info',
+    API_RATE_LIMIT_RPS: '0',
+    CALLBACK_ALLOW_PRIVATE: 'true',
     ...env,
   });
 }
