@@ -66,6 +66,7 @@ describe('POST /v1/intents and GET /v1/intents/{id}: the HTTP contract', () => {
       ['call_uuid not a string', { type: 'hold', call_uuid: 42 }, ['call_uuid']],
       ['legs outside aleg|bleg|both', { type: 'hold', call_uuid: 'c1', legs: 'cleg' }, ['legs']],
       ['a music profile that is not configured', { type: 'hold', call_uuid: 'c1', music: 'polka' }, ['music']],
+      ['a music profile named like an Object method', { type: 'hold', call_uuid: 'c1', music: 'toString' }, ['music']],
       ['enqueue without queue', { type: 'enqueue', call_uuid: 'c1' }, ['queue']],
       ['an unsafe queue name', { type: 'enqueue', call_uuid: 'c1', queue: 'sup port' }, ['queue']],
       ['a fractional priority', { type: 'enqueue', call_uuid: 'c1', queue: 'q', priority: 1.5 }, ['priority']],

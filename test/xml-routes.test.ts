@@ -31,6 +31,8 @@ describe('the XML holdq serves to Plivo', () => {
     expect(post.Response.Play).toEqual({ '#text': 'https://cdn.example/jazz.mp3', '@loop': '0' });
     const get = await xml(await plivo('/plivo/xml/hold?call=c1&music=unknown&CallUUID=c1', { method: 'GET' }));
     expect(get.Response.Play).toEqual({ '#text': 'https://cdn.example/default.mp3', '@loop': '0' });
+    const proto = await xml(await plivo('/plivo/xml/hold?call=c1&music=toString', { form: {} }));
+    expect(proto.Response.Play).toEqual({ '#text': 'https://cdn.example/default.mp3', '@loop': '0' });
   });
 
   it('when the B leg fetches the park XML, then holdq records its UUID for unhold', async () => {

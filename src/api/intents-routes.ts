@@ -35,7 +35,7 @@ const INTENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 /** Rules that need the configuration, checked after the schema: profiles and the transfer allowlist. */
 function configRules(intent: IntentInput, config: Readonly<Config>): FieldError[] {
   const errors: FieldError[] = [];
-  if (intent.type === 'hold' && intent.music && !(intent.music in config.HOLD_MUSIC_PROFILES) && intent.music !== 'default') {
+  if (intent.type === 'hold' && intent.music && !Object.hasOwn(config.HOLD_MUSIC_PROFILES, intent.music) && intent.music !== 'default') {
     errors.push({ field: 'music', message: `unknown music profile; configured: default, ${Object.keys(config.HOLD_MUSIC_PROFILES).join(', ')}` });
   }
   for (const field of disallowedTransferUrls(intent, config.TRANSFER_URL_ALLOWLIST)) {
@@ -44,13 +44,13 @@ function configRules(intent: IntentInput, config: Readonly<Config>): FieldError[
   if (intent.callback_url && !config.CALLBACK_ALLOW_PRIVATE && isPrivateUrl(intent.callback_url)) {
     errors.push({ field: 'callback_url', message: 'must not target loopback, private or link-local addresses (CALLBACK_ALLOW_PRIVATE)' });
   }
-  if ((intent.type === 'enqueue' || intent.type === 'dequeue') && config.QUEUES_STRICT && !(intent.queue in config.QUEUES)) {
+  if ((intent.type === 'enqueue' || intent.type === 'dequeue') && config.QUEUES_STRICT && !Object.hasOwn(config.QUEUES, intent.queue)) {
     errors.push({ field: 'queue', message: `no such queue; configured: ${Object.keys(config.QUEUES).join(', ') || '(none)'}` });
   }
   if (intent.type === 'enqueue' && intent.overflow) {
     if (isUrl(intent.overflow)) {
       if (!hostAllowed(intent.overflow, config.TRANSFER_URL_ALLOWLIST)) errors.push({ field: 'overflow', message: 'host is not on TRANSFER_URL_ALLOWLIST' });
-    } else if (config.QUEUES_STRICT && !(intent.overflow in config.QUEUES)) {
+    } else if (config.QUEUES_STRICT && !Object.hasOwn(config.QUEUES, intent.overflow)) {
       errors.push({ field: 'overflow', message: 'no such queue' });
     }
   }

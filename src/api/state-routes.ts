@@ -51,7 +51,7 @@ export function createStateRoutes(deps: StateRoutesDeps): Router {
     for (const name of Object.keys(config.QUEUES)) if (!byName.has(name)) byName.set(name, { name, waiting: 0, oldest_wait_seconds: 0 });
     const items = [...byName.values()]
       .sort((a, b) => a.name.localeCompare(b.name))
-      .map((q) => ({ ...q, oldest_wait_seconds: round(q.oldest_wait_seconds), configured: q.name in config.QUEUES }));
+      .map((q) => ({ ...q, oldest_wait_seconds: round(q.oldest_wait_seconds), configured: Object.hasOwn(config.QUEUES, q.name) }));
     res.json({ items });
   });
 

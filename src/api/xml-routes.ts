@@ -20,7 +20,8 @@ const ROOM = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 /** Plivo sends its parameters as a form body (POST) or in the query string (GET). */
 function plivoParams(req: Request): Record<string, string> {
   const source = req.method === 'POST' && req.body && typeof req.body === 'object' ? req.body : req.query;
-  const out: Record<string, string> = {};
+  // No prototype: a parameter named __proto__ must stay a parameter (it is signed like any other).
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [k, v] of Object.entries(source as Record<string, unknown>)) if (typeof v === 'string') out[k] = v;
   return out;
 }
@@ -35,9 +36,25 @@ export function publicUrl(config: Readonly<Config>, req: Request): string {
  * (SPEC §4). GET signs the full URL with its query; POST signs the URL plus the
  * form fields.
  */
+/**
+ * Plivo's form bodies, parsed with URLSearchParams into an object without a
+ * prototype: every field survives as sent (even one named __proto__), because
+ * every field is signed.
+ */
+const formText = express.text({ type: 'application/x-www-form-urlencoded', limit: '16kb' });
+const form: RequestHandler = (req, res, next) =>
+  formText(req, res, (err?: unknown) => {
+    if (err) return next(err);
+    if (typeof req.body === 'string') {
+      const fields = Object.create(null) as Record<string, string>;
+      for (const [k, v] of new URLSearchParams(req.body)) fields[k] = v;
+      req.body = fields;
+    }
+    next();
+  });
+
 export function plivoSignature(config: Readonly<Config>): RequestHandler[] {
   // The signature covers POST form fields, so they are parsed before it is checked.
-  const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 100 });
   const verify: RequestHandler = (req, _res, next) => {
     const token = config.PLIVO_AUTH_TOKEN;
     if (!token) return next();
@@ -68,7 +85,7 @@ export function createXmlRoutes(deps: XmlRoutesDeps): Router {
       .all((req, _res, next) => next(new AppError('method_not_allowed', `${req.method} is not allowed here; use GET or POST`)));
 
   const musicFor = (profile: unknown) =>
-    typeof profile === 'string' && profile in config.HOLD_MUSIC_PROFILES ? config.HOLD_MUSIC_PROFILES[profile]! : config.HOLD_MUSIC_URL;
+    typeof profile === 'string' && Object.hasOwn(config.HOLD_MUSIC_PROFILES, profile) ? config.HOLD_MUSIC_PROFILES[profile]! : config.HOLD_MUSIC_URL;
 
   route('/hold', (req, res) => {
     sendXml(res, holdXml(musicFor(req.query.music)));

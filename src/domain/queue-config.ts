@@ -32,7 +32,8 @@ export interface ResolvedQueue extends QueueSettings {
 
 /** The settings in force for a queue: its own, or the defaults for one created on demand. */
 export function resolveQueue(queues: QueuesConfig, name: string, defaultMusic: string): ResolvedQueue {
-  const own = queues[name];
+  // Own keys only: a queue named toString or constructor is just a queue.
+  const own = Object.hasOwn(queues, name) ? queues[name] : undefined;
   const settings = own ?? queueSettings.parse({});
   return { ...settings, name, music_url: settings.music_url ?? defaultMusic, configured: own !== undefined };
 }
