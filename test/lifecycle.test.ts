@@ -73,3 +73,35 @@ describe('readiness follows Redis', () => {
     expect((await stack.get('/readyz', { key: null })).status).toBe(200);
   });
 });
+
+describe('the worker after a Redis outage', () => {
+  let stack: Stack;
+  let redis: RedisProcess;
+  beforeAll(async () => {
+    redis = await startRedisServer({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
+    stack = await startStack({ env: { REDIS_URL: redis.url } });
+  });
+  afterAll(async () => {
+    await stack.stop();
+    await redis.stop();
+    removeDir(redis.dir);
+  });
+
+  it('when Redis dies and comes back, then the worker resumes consuming by itself', async () => {
+    const before = (await (await stack.post({ type: 'hold', call_uuid: `out-${randomUUID()}` })).json()) as IntentView;
+    expect(await stack.waitForIntent(before.id)).toMatchObject({ status: 'completed' });
+
+    await redis.stop('SIGKILL');
+    await new Promise((r) => setTimeout(r, 1500)); // the worker sees the outage and keeps reconnecting
+    redis = await startRedisServer({ port: redis.port, dir: redis.dir, args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
+
+    let accepted: IntentView | undefined;
+    for (let i = 0; i < 100 && !accepted; i++) {
+      const res = await stack.post({ type: 'hold', call_uuid: `out-${randomUUID()}` });
+      if (res.status === 202) accepted = (await res.json()) as IntentView;
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(accepted).toBeDefined();
+    expect(await stack.waitForIntent(accepted!.id, undefined, 20_000)).toMatchObject({ status: 'completed' });
+  });
+});
