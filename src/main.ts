@@ -15,9 +15,9 @@ import { startWorker } from './worker/start-worker.js';
 const ROLES = ['all', 'api', 'worker', 'simulator'] as const;
 type Role = (typeof ROLES)[number];
 
-function readConfig(): Readonly<Config> {
+function readConfig(role: Role): Readonly<Config> {
   try {
-    return loadConfig(process.env);
+    return loadConfig(process.env, { role });
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`holdq: ${err.message}\nSee .env.example for every setting.`);
@@ -70,7 +70,7 @@ async function main(): Promise<void> {
     console.error(`holdq: unknown role "${role}"; use one of ${ROLES.join(', ')}`);
     process.exit(64);
   }
-  let config = readConfig();
+  let config = readConfig(role);
   const logger = createLogger(config.LOG_LEVEL).child({ role });
   process.on('uncaughtException', (err) => {
     logger.fatal({ err }, 'uncaught exception');

@@ -76,8 +76,9 @@ describe('configuration', () => {
     ]);
   });
 
-  it('when real credentials are set without API_KEYS, then holdq refuses to run open', () => {
+  it('when real credentials are set without API_KEYS, then holdq refuses to run open (the simulator role needs none)', () => {
     expect(problems({ PLIVO_AUTH_ID: 'MAXXXX', PLIVO_AUTH_TOKEN: 't' })).toEqual([expect.stringMatching(/^API_KEYS: required/)]);
+    expect(loadConfig({ PLIVO_AUTH_ID: 'MAXXXX', PLIVO_AUTH_TOKEN: 't' }, { role: 'simulator' }).PLIVO_AUTH_ID).toBe('MAXXXX');
   });
 
   it('when an API key secret is short or a name repeats, then it is rejected', () => {

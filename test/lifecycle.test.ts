@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { removeDir, startRedisServer, type RedisProcess } from './helpers/redis-server.js';
 import { startStack, type IntentView, type Stack } from './helpers/stack.js';
 
@@ -103,5 +105,35 @@ describe('the worker after a Redis outage', () => {
     }
     expect(accepted).toBeDefined();
     expect(await stack.waitForIntent(accepted!.id, undefined, 20_000)).toMatchObject({ status: 'completed' });
+  });
+});
+
+describe('the lost-job sweeper', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(() => stack.stop());
+
+  it('when an accepted intent has lost its BullMQ job, then a sweep gives it back and the intent completes', async () => {
+    await stack.worker!.worker.pause(); // nothing runs while the job is taken away
+    const { id } = (await (await stack.post({ type: 'hold', call_uuid: `swept-${randomUUID()}` })).json()) as IntentView;
+    const redis = new Redis(stack.config.REDIS_URL);
+    const queue = new Queue('intent-jobs', { connection: redis, prefix: stack.config.QUEUE_PREFIX });
+    try {
+      await queue.remove(id);
+      expect(await queue.getJob(id)).toBeUndefined();
+      // Make it look older than the 30 s grace an accept in progress gets.
+      await redis.zadd(`${stack.config.QUEUE_PREFIX}:unfinished`, Date.now() - 60_000, id);
+      expect(await stack.worker!.sweep()).toBe(1);
+      stack.worker!.worker.resume();
+      expect(await stack.waitForIntent(id)).toMatchObject({ status: 'completed' });
+      expect(await stack.worker!.sweep()).toBe(0);
+      expect(await redis.zscore(`${stack.config.QUEUE_PREFIX}:unfinished`, id)).toBeNull();
+      expect(await (await stack.get('/metrics', { key: null })).text()).toMatch(/holdq_intents_recovered_total 1/);
+    } finally {
+      await queue.close();
+      redis.disconnect();
+    }
   });
 });

@@ -116,7 +116,10 @@ export function createIntentRoutes(deps: IntentRoutesDeps): Router {
     }
     if (result.kind === 'replayed') {
       // A replay also heals an accept whose job never made it into the queue.
-      if (result.record.status === 'queued') await enqueueIntent(queue, result.record.id);
+      if (result.record.status === 'queued') {
+        const job = await enqueueIntent(queue, result.record.id);
+        log.info({ intentId: result.record.id, jobId: job.id }, 'intent replayed; job ensured');
+      }
       res.status(200).location(`/v1/intents/${result.record.id}`).json(intentView(result.record));
       return;
     }

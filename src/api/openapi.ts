@@ -90,7 +90,6 @@ const intent = {
                 'not_on_hold',
                 'bleg_unknown',
                 'invalid_intent',
-                'not_accepted',
                 'queue_full',
                 'queue_empty',
               ],

@@ -2,6 +2,7 @@ import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
 import { AppError, type FieldError } from '../domain/errors.js';
 import { INTENT_TYPES } from '../domain/intent.js';
+import { isRedisUnavailable } from '../infra/redis.js';
 import type { Logger } from '../observability/logger.js';
 
 /** Zod issues → the `errors` member of a problem, one entry per offending field. */
@@ -74,7 +75,7 @@ export function errorHandler(opts: { logger: Logger; redisAvailable: () => boole
     const requestId = res.locals.requestId as string | undefined;
     const log = (res.locals.log as Logger | undefined) ?? opts.logger;
     let problem = err instanceof AppError ? err : fromBodyParser(err as { type?: string });
-    if (!problem && !opts.redisAvailable()) {
+    if (!problem && (!opts.redisAvailable() || isRedisUnavailable(err))) {
       problem = new AppError('unavailable', 'storage is unavailable; retry shortly', [], { headers: { 'retry-after': '1' } });
       log.warn({ err }, 'request failed: Redis unavailable');
     }

@@ -115,7 +115,6 @@ export type IntentErrorCode =
   | 'not_on_hold'
   | 'bleg_unknown'
   | 'invalid_intent'
-  | 'not_accepted'
   | 'queue_full'
   | 'queue_empty';
 

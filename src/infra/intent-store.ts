@@ -21,6 +21,7 @@ local rec = string.gsub(ARGV[2], '"seq":"__SEQ__"', '"seq":' .. seq, 1)
 redis.call('SET', KEYS[1], rec)
 redis.call('ZADD', KEYS[4], seq, ARGV[1])
 redis.call('EXPIRE', KEYS[4], ARGV[6])
+redis.call('ZADD', KEYS[5], ARGV[7], ARGV[1])
 if ARGV[5] == '1' then redis.call('SET', KEYS[2], ARGV[1] .. ' ' .. ARGV[3], 'EX', ARGV[4]) end
 return {1, seq}
 `;
@@ -29,6 +30,7 @@ return {1, seq}
 const UNACCEPT = `
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
 local idem = redis.call('GET', KEYS[2])
 if idem and string.sub(idem, 1, string.len(ARGV[1])) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 return 1
@@ -47,6 +49,10 @@ export interface IntentStore {
   get(id: string): Promise<IntentRecord | null>;
   /** Dead letters, newest first: failed intents still within retention. */
   listFailed(offset: number, limit: number): Promise<{ records: IntentRecord[]; total: number }>;
+  /** Unfinished intents accepted before `olderThanMs` (oldest first), for the job sweeper. */
+  unfinishedBefore(olderThanMs: number, limit: number): Promise<string[]>;
+  /** Forgets an id the sweeper found finished or gone. */
+  forgetUnfinished(id: string): Promise<void>;
   /** Puts a failed intent back in its call's line, as it was accepted (same sequence number). */
   requeue(record: IntentRecord): Promise<IntentRecord>;
   save(record: IntentRecord): Promise<void>;
@@ -108,17 +114,19 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
       const callUuid = orderingCall(request);
       const [created, value] = (await redis.eval(
         ACCEPT,
-        4,
+        5,
         keys.intent(id),
         idemKey(client, idempotencyKey),
         keys.call(callUuid),
         keys.pending(callUuid),
+        keys.unfinished(),
         id,
         json,
         bodyHash,
         IDEMPOTENCY_TTL_SECONDS,
         idempotencyKey ? '1' : '0',
         CALL_TTL_SECONDS,
+        Date.now(),
       )) as [number, string | number];
       if (created === 1) return { kind: 'created', record: { ...rest, seq: Number(value) } };
       const [existingId = '', existingHash] = String(value).split(' ');
@@ -133,10 +141,11 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
       const callUuid = orderingCall(record.request);
       await redis.eval(
         UNACCEPT,
-        3,
+        4,
         keys.intent(record.id),
         idemKey(record.client, idempotencyKey),
         keys.pending(callUuid),
+        keys.unfinished(),
         record.id,
       );
     },
@@ -153,6 +162,12 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
       return { records, total: total - expired.length };
     },
 
+    unfinishedBefore: (olderThanMs, limit) => redis.zrangebyscore(keys.unfinished(), '-inf', olderThanMs, 'LIMIT', 0, limit),
+
+    async forgetUnfinished(id) {
+      await redis.zrem(keys.unfinished(), id);
+    },
+
     async requeue(record) {
       const now = new Date().toISOString();
       const again: IntentRecord = { ...record, status: 'queued', error: null, finished_at: null, updated_at: now };
@@ -163,6 +178,7 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
         .zadd(keys.pending(callUuid), record.seq, record.id)
         .expire(keys.pending(callUuid), CALL_TTL_SECONDS)
         .zrem(keys.deadLetters(), record.id)
+        .zadd(keys.unfinished(), Date.now(), record.id)
         .exec();
       return again;
     },
@@ -179,7 +195,8 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
       const tx = redis
         .multi()
         .set(keys.intent(record.id), JSON.stringify(done), 'EX', opts.retentionSeconds)
-        .zrem(keys.pending(callUuid), record.id);
+        .zrem(keys.pending(callUuid), record.id)
+        .zrem(keys.unfinished(), record.id);
       if (status === 'failed') tx.zadd(keys.deadLetters(), Date.now(), record.id);
       else tx.zrem(keys.deadLetters(), record.id);
       if (effect) applyEffect(tx, keys, callUuid, effect, { from, seq: record.seq, intentId: record.id, now: Date.now() });

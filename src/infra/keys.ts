@@ -22,6 +22,8 @@ export interface Keys {
   queues(): string;
   /** Calls on hold, scored by when the hold began. */
   onHold(): string;
+  /** Every accepted intent not yet finished, scored by acceptance time (the job sweeper reads it). */
+  unfinished(): string;
   plivoRate(): string;
 }
 
@@ -38,6 +40,7 @@ export function createKeys(prefix: string): Keys {
     queueTimes: (name) => `${prefix}:queue:${name}:since`,
     queues: () => `${prefix}:queues`,
     onHold: () => `${prefix}:onhold`,
+    unfinished: () => `${prefix}:unfinished`,
     plivoRate: () => `${prefix}:rate:plivo`,
   };
 }

@@ -97,6 +97,11 @@ export function createMetrics(registry: Registry, opts: { defaults?: boolean } =
       buckets: [1, 5, 10, 30, 60, 120, 300, 600, 1200, 3600],
       registers,
     }),
+    intentsRecovered: new Counter({
+      name: 'holdq_intents_recovered_total',
+      help: 'Accepted intents whose job was found missing and queued again by the sweeper.',
+      registers,
+    }),
     callbacks: new Counter({
       name: 'holdq_callbacks_total',
       help: 'Completion callback deliveries, by outcome (delivered, retried, dropped).',

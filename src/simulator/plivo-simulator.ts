@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import express, { type Request, type Response } from 'express';
 import got from 'got';
 import { signV3 } from '../domain/plivo-signature.js';
-import { PLIVO_TRANSFER_CAP, SimulatorState, type Fault, type LegDocument, type ReceivedTransfer, type SimulatedCall } from './simulator-state.js';
+import { CHAOS_KINDS, PLIVO_TRANSFER_CAP, SimulatorState, type ChaosKind, type Fault, type LegDocument, type ReceivedTransfer, type SimulatedCall } from './simulator-state.js';
 
 export type { Fault, ReceivedTransfer, SimulatedCall } from './simulator-state.js';
 
@@ -200,6 +200,12 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Plivo
   });
   control.post('/latency', (req, res) => {
     state.latencyMs = Number((req.body as { ms?: unknown }).ms) || 0;
+    res.status(204).end();
+  });
+  control.post('/chaos', (req, res) => {
+    const b = (req.body ?? {}) as { rate?: unknown; retryAfter?: unknown; kinds?: unknown };
+    const kinds = Array.isArray(b.kinds) ? b.kinds.filter((k): k is ChaosKind => CHAOS_KINDS.includes(k as ChaosKind)) : [...CHAOS_KINDS];
+    state.chaos = { rate: Math.min(Math.max(Number(b.rate) || 0, 0), 1), retryAfter: String(b.retryAfter ?? '1'), kinds };
     res.status(204).end();
   });
   control.get('/transfers', (_req, res) => {

@@ -42,6 +42,9 @@ export interface Fault {
   callUuid?: string;
 }
 
+export const CHAOS_KINDS = ['500', '503', '429', 'timeout', 'reset'] as const;
+export type ChaosKind = (typeof CHAOS_KINDS)[number];
+
 /** Plivo hangs a call up on its 71st transfer ("Loop detected"). */
 export const PLIVO_TRANSFER_CAP = 70;
 
@@ -51,6 +54,8 @@ export class SimulatorState extends EventEmitter {
   readonly requests: ReceivedTransfer[] = [];
   private faults: (Fault & { left: number })[] = [];
   latencyMs = 0;
+  /** Random faults on a share of requests: 500, 503, 429 with Retry-After, timeout, reset (chaos runs). */
+  chaos: { rate: number; retryAfter: string; kinds: ChaosKind[] } = { rate: 0, retryAfter: '1', kinds: [] };
 
   createCall(callUuid: string = randomUUID(), opts: { blegUuid?: string | null } = {}): SimulatedCall {
     const call: SimulatedCall = {
@@ -74,14 +79,23 @@ export class SimulatorState extends EventEmitter {
     this.faults.push({ ...f, left: f.times ?? 1 });
   }
 
-  /** Takes the first fault that applies to this call, counting one use of it. */
+  /** Takes the first fault that applies to this call, counting one use of it; else maybe a random one. */
   takeFault(callUuid: string): Fault | null {
     const i = this.faults.findIndex((f) => !f.callUuid || f.callUuid === callUuid);
-    if (i < 0) return null;
+    if (i < 0) return this.randomFault();
     const fault = this.faults[i]!;
     fault.left -= 1;
     if (fault.left <= 0) this.faults.splice(i, 1);
     return fault;
+  }
+
+  private randomFault(): Fault | null {
+    const { rate, kinds, retryAfter } = this.chaos;
+    if (rate <= 0 || kinds.length === 0 || Math.random() >= rate) return null;
+    const kind = kinds[Math.floor(Math.random() * kinds.length)]!;
+    if (kind === 'timeout') return { timeout: true };
+    if (kind === 'reset') return { reset: true };
+    return { status: Number(kind), ...(kind === '429' ? { retryAfter } : {}) };
   }
 
   record(req: ReceivedTransfer): void {
@@ -98,6 +112,7 @@ export class SimulatorState extends EventEmitter {
     this.requests.length = 0;
     this.faults = [];
     this.latencyMs = 0;
+    this.chaos = { rate: 0, retryAfter: '1', kinds: [] };
   }
 
   waitFor<T>(event: string, check: () => T | undefined, timeoutMs: number, what: string): Promise<T> {

@@ -13,7 +13,7 @@ import {
 import { resolveQueue } from '../domain/queue-config.js';
 import { planTransfers, type CallEffect, type CallState, type TransferRequest, type XmlLinks } from '../domain/transfers.js';
 import type { CallStore } from '../infra/call-state.js';
-import { enqueueOverflow, type IntentJobData, type IntentQueue } from '../infra/intent-queue.js';
+import { enqueueIntent, enqueueOverflow, type IntentJobData, type IntentQueue } from '../infra/intent-queue.js';
 import type { IntentStore } from '../infra/intent-store.js';
 import type { PlivoClient, RetryReason, TransferOutcome } from '../infra/plivo-client.js';
 import type { QueueStore } from '../infra/queue-store.js';
@@ -45,7 +45,7 @@ export function transferBackoff(baseMs: number) {
   };
 }
 
-/** An intent stored but never queued (its accept failed half-way) is given this long before it is declared lost. */
+/** How old an intent without a job must be before it is given one again (its accept may still be adding it). */
 export const ORPHAN_GRACE_MS = 30_000;
 /** Most ended callers one dequeue skips in one attempt before giving up. */
 const MAX_ABANDONED_PER_ATTEMPT = 20;
@@ -101,13 +101,17 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     return status;
   }
 
-  /** The head of a call's line may be an intent whose accept failed half-way: settle it so the call is not blocked for ever. */
-  async function settleHead(headId: string, log: Logger) {
+  /**
+   * The intent at the head of a call's line may have lost its job (a Redis crash between
+   * the two writes of an accept): give it its job back rather than block the call.
+   */
+  async function ensureHeadRuns(headId: string, log: Logger) {
     const head = await store.get(headId);
     if (!head || isTerminal(head.status) || Date.now() - Date.parse(head.created_at) < ORPHAN_GRACE_MS) return;
     if (await queue.getJob(headId)) return;
-    await store.finish(head, 'failed', { error: { code: 'not_accepted', message: 'the intent was stored but never queued' } });
-    log.warn({ headIntentId: headId }, 'settled an intent that was never queued');
+    await enqueueIntent(queue, headId);
+    metrics.intentsRecovered.inc();
+    log.warn({ headIntentId: headId, createdAt: head.created_at }, 'recovered the head of a call line whose job was lost');
   }
 
   async function send(transfer: TransferRequest): Promise<TransferOutcome> {
@@ -235,7 +239,24 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     }
   }
 
-  return async function processIntent(job: Job<IntentJobData>, token?: string): Promise<TerminalStatus | 'skipped'> {
+  /**
+   * BullMQ can fail a job without our processor finishing the intent (a job that
+   * stalled too often, an error thrown on the last attempt): the intent must not
+   * stay `running` for ever, so it fails with what BullMQ said.
+   */
+  async function onJobFailed(job: Job<IntentJobData> | undefined, err: Error) {
+    const final = job !== undefined && (job.attemptsMade >= (job.opts.attempts ?? 1) || /stalled|Unrecoverable/i.test(`${err.name} ${err.message}`));
+    if (!job || job.name !== 'intent' || !final) return;
+    const record = await store.get(job.data.intentId);
+    if (!record || isTerminal(record.status)) return;
+    const log = deps.logger.child({ intentId: record.id, jobId: job.id });
+    await finish(record, 'failed', log, { error: { code: 'upstream_unavailable', message: `job failed: ${err.message}`.slice(0, 500) } }).catch(() => undefined);
+  }
+
+  processIntent.onJobFailed = onJobFailed;
+  return processIntent;
+
+  async function processIntent(job: Job<IntentJobData>, token?: string): Promise<TerminalStatus | 'skipped'> {
     const intentId = job.data?.intentId;
     if (typeof intentId !== 'string') throw new UnrecoverableError('malformed job: no intentId');
     const log = deps.logger.child({ intentId, jobId: job.id });
@@ -252,7 +273,7 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     const lockToken = token ?? randomUUID();
     const gate = await calls.begin(callUuid, intentId, lockToken, lockTtlMs);
     if (gate.kind !== 'ok') {
-      if (gate.kind === 'blocked') await settleHead(gate.headIntentId, log);
+      if (gate.kind === 'blocked') await ensureHeadRuns(gate.headIntentId, log);
       // Wait for the older intent; its finish promotes this job, the delay is only the fallback.
       const backoff = Math.min(50 * 2 ** Math.min(job.attemptsStarted, 6), 2000);
       await job.moveToDelayed(Date.now() + backoff + Math.floor(Math.random() * 50), token);
@@ -263,5 +284,5 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     } finally {
       await calls.release(callUuid, lockToken).catch((err: unknown) => log.warn({ err }, 'could not release the call lock'));
     }
-  };
+  }
 }

@@ -20,6 +20,7 @@ import { createReadiness } from '../observability/readiness.js';
 import { listen } from '../api/start-api.js';
 import { createCallbackQueue, scheduleCallback } from '../infra/callback-queue.js';
 import { startCallbackWorker } from './callbacks.js';
+import { startJobSweeper } from './job-sweeper.js';
 import { createOverflowHandler } from './overflow.js';
 import { createIntentProcessor, transferBackoff } from './process-intent.js';
 
@@ -36,6 +37,8 @@ export interface WorkerDeps {
 export interface StartedWorker {
   opsPort: number | null;
   worker: Worker<JobData>;
+  /** Runs the lost-job sweep now; returns how many intents got their job back. */
+  sweep(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -115,6 +118,11 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     },
   );
   worker.on('error', (err) => logger.warn({ err: err.message }, 'worker error'));
+  worker.on('failed', (job, err) => {
+    processor.onJobFailed(job as Job<IntentJobData> | undefined, err).catch(() => undefined);
+  });
+  const sweeper = startJobSweeper({ store, queue, metrics, logger });
+  releasers.add('job sweeper', () => sweeper.stop());
   releasers.add('worker', async () => {
     shuttingDown = true;
     await worker.close();
@@ -127,6 +135,7 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
   return {
     opsPort,
     worker,
+    sweep: () => sweeper.sweep(),
     async stop() {
       shuttingDown = true;
       await releasers.release(config.SHUTDOWN_TIMEOUT_MS);

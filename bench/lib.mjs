@@ -1,0 +1,99 @@
+// Shared process plumbing for `npm run chaos` and `npm run bench`: everything runs on
+// loopback, every process is ours, every loop is bounded in count and time.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, openSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitFor(check, { timeoutMs = 20_000, intervalMs = 50, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not yet
+    }
+    await sleep(intervalMs);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const portOpen = (port) =>
+  new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => (s.end(), resolve(true)));
+    s.once('error', () => (s.destroy(), resolve(false)));
+  });
+
+/** A private redis-server; `aof` turns on appendonly with the given fsync policy. */
+export async function startRedis({ port, dir, aof = 'everysec' } = {}) {
+  port ??= await freePort();
+  dir ??= mkdtempSync(join(tmpdir(), 'holdq-bench-redis-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir, '--maxmemory-policy', 'noeviction'];
+  if (aof) args.push('--appendonly', 'yes', '--appendfsync', aof);
+  const child = spawn('redis-server', args, { stdio: 'ignore' });
+  await waitFor(() => portOpen(port), { what: `redis on ${port}` });
+  return {
+    port,
+    dir,
+    url: `redis://127.0.0.1:${port}`,
+    pid: child.pid,
+    child,
+    kill(signal = 'SIGTERM') {
+      return new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill(signal);
+      });
+    },
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** `node dist/main.js <role>` (or any node script) as a child process, logs to a file. */
+export function startNode(args, env, logFile) {
+  const fd = openSync(logFile, 'a');
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
+  return {
+    child,
+    pid: child.pid,
+    kill(signal = 'SIGTERM') {
+      return new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill(signal);
+      });
+    },
+  };
+}
+
+export async function waitHttp(url, timeoutMs = 30_000) {
+  await waitFor(async () => (await fetch(url)).ok, { timeoutMs, what: url });
+}
+
+/** Resident set size of a process, in MiB (Linux /proc). */
+export async function rssMiB(pid) {
+  const { readFile } = await import('node:fs/promises');
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return kb / 1024;
+}
+
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
