@@ -15,6 +15,18 @@ export default tseslint.config(
   {
     // Command-line tools: printing is their job.
     files: ['scripts/**', 'bench/**'],
+    languageOptions: {
+      globals: {
+        fetch: 'readonly',
+        AbortSignal: 'readonly',
+        performance: 'readonly',
+        setTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        URL: 'readonly',
+        URLSearchParams: 'readonly',
+      },
+    },
     rules: { 'no-console': 'off' },
   },
 );

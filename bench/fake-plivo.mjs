@@ -1,0 +1,34 @@
+// A minimal, fast stand-in for Plivo's Transfer endpoint, for benchmarks: 202 after an
+// optional latency, the receive time of every request, and Plivo's own rate limit
+// (429 when more than `limitPerSecond` requests arrived in the trailing second).
+import http from 'node:http';
+
+export async function startFakePlivo({ latencyMs = 0, limitPerSecond = Infinity } = {}) {
+  const received = []; // [receivedAtMs, callUuid, status]
+  const window = [];
+  const server = http.createServer((req, res) => {
+    const at = performance.timeOrigin + performance.now();
+    const callUuid = /\/Call\/([^/]+)\/$/.exec(req.url ?? '')?.[1] ?? '';
+    req.resume();
+    req.on('end', () => {
+      while (window.length > 0 && window[0] <= at - 1000) window.shift();
+      window.push(at);
+      const status = window.length > limitPerSecond ? 429 : 202;
+      received.push([at, callUuid, status]);
+      const send = () => {
+        res.writeHead(status, { 'content-type': 'application/json', ...(status === 429 ? { 'retry-after': '1' } : {}) });
+        res.end(status === 202 ? '{"message":"call transferred","api_id":"bench"}' : '{"error":"too many requests"}');
+      };
+      if (latencyMs > 0) setTimeout(send, latencyMs);
+      else send();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    received,
+    reset: () => (received.length = 0),
+    stop: () => new Promise((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
+  };
+}

@@ -1,0 +1,408 @@
+// npm run bench: measures holdq as deployed (api and worker as separate processes, Redis
+// with AOF as shipped, a fast fake Plivo) against same-run baselines (a bare Express app
+// that only validates and calls queue.add; a bare BullMQ worker that only POSTs with got),
+// and writes BENCHMARKS.md. Loopback only; every run is bounded in requests and time.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { startFakePlivo } from './fake-plivo.mjs';
+import { freePort, percentile, rssMiB, sleep, startNode, startRedis, waitFor, waitHttp } from './lib.mjs';
+
+const { values: opts } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    out: { type: 'string', default: 'BENCHMARKS.md' },
+  },
+});
+const Q = opts.quick;
+const KEY = 'bench-secret-0123456789';
+const logDir = mkdtempSync(join(os.tmpdir(), 'holdq-bench-'));
+const APPENDFSYNC = process.env.BENCH_APPENDFSYNC ?? 'always';
+const results = {};
+
+// ---------- process helpers ----------
+
+async function redisInfo(port, section) {
+  return execFileSync('redis-cli', ['-p', String(port), 'info', section], { encoding: 'utf8' });
+}
+
+function rssSampler(pids) {
+  const peak = Object.fromEntries(Object.keys(pids).map((k) => [k, 0]));
+  const timer = setInterval(async () => {
+    for (const [k, pid] of Object.entries(pids)) {
+      try {
+        peak[k] = Math.max(peak[k], await rssMiB(pid));
+      } catch {
+        // process gone
+      }
+    }
+  }, 200);
+  return { stop: () => (clearInterval(timer), Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, Math.round(v)]))) };
+}
+
+async function holdqEnv(redis, plivo, extra = {}) {
+  const [port, metricsPort] = await Promise.all([freePort(), freePort()]);
+  return {
+    REDIS_URL: redis.url,
+    QUEUE_PREFIX: 'holdq',
+    API_KEYS: `bench:${KEY}`,
+    PLIVO_AUTH_ID: 'BENCH',
+    PLIVO_AUTH_TOKEN: 'bench-token',
+    PLIVO_BASE_URL: plivo.url,
+    PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+    PORT: String(port),
+    METRICS_PORT: String(metricsPort),
+    PLIVO_MAX_RPS: '10000',
+    API_RATE_LIMIT_RPS: '1000000', // on, as deployed, but never binding here
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+    ...extra,
+  };
+}
+
+async function startHoldqApi(env) {
+  const p = startNode(['dist/main.js', 'api'], env, join(logDir, 'holdq-api.log'));
+  await waitHttp(`http://127.0.0.1:${env.PORT}/readyz`);
+  return { ...p, url: `http://127.0.0.1:${env.PORT}`, path: '/v1/intents', headers: { authorization: `Bearer ${KEY}` } };
+}
+async function startHoldqWorker(env) {
+  const p = startNode(['dist/main.js', 'worker'], env, join(logDir, 'holdq-worker.log'));
+  await waitHttp(`http://127.0.0.1:${env.METRICS_PORT}/readyz`);
+  return p;
+}
+async function startBaselineApi(redis) {
+  const port = await freePort();
+  const p = startNode(['bench/baseline-api.mjs'], { PORT: String(port), REDIS_URL: redis.url, QUEUE_PREFIX: 'baseline' }, join(logDir, 'baseline-api.log'));
+  await waitHttp(`http://127.0.0.1:${port}/livez`);
+  return { ...p, url: `http://127.0.0.1:${port}`, path: '/v1/intents', headers: {} };
+}
+async function startBaselineWorker(redis, plivo) {
+  const p = startNode(['bench/baseline-worker.mjs'], { REDIS_URL: redis.url, QUEUE_PREFIX: 'baseline', PLIVO_BASE_URL: plivo.url, WORKER_CONCURRENCY: '50' }, join(logDir, 'baseline-worker.log'));
+  await sleep(500);
+  return p;
+}
+
+/** A fresh Redis per measurement, configured as shipped (AOF, appendfsync always, noeviction). */
+async function withRedis(fn) {
+  const redis = await startRedis({ aof: APPENDFSYNC });
+  try {
+    return await fn(redis);
+  } finally {
+    await redis.kill();
+    redis.cleanup();
+  }
+}
+
+// ---------- load generators ----------
+
+async function cannon(api, seconds, prefix) {
+  let n = 0;
+  const run = autocannon({
+    url: `${api.url}${api.path}`,
+    connections: 50,
+    duration: seconds,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...api.headers },
+    requests: [
+      {
+        setupRequest: (req) => ({ ...req, body: JSON.stringify({ type: 'hold', call_uuid: `${prefix}-${n++ % 5000}` }) }),
+      },
+    ],
+  });
+  const r = await run;
+  return {
+    rps: Math.round(r.requests.average),
+    p50_ms: r.latency.p50,
+    p99_ms: r.latency.p99,
+    non2xx: r.non2xx,
+    errors: r.errors,
+    total: r.requests.total,
+  };
+}
+
+/** Posts `rate` intents/s for `seconds`, each for a new call whose UUID carries its index. */
+async function steady(api, rate, seconds, prefix) {
+  const sent = new Map();
+  const started = performance.now();
+  let i = 0;
+  const inflight = [];
+  for (let tick = 0; tick < seconds * 20; tick++) {
+    const due = Math.floor(((tick + 1) / 20) * rate) - i;
+    for (let k = 0; k < due; k++, i++) {
+      const call = `${prefix}-${i}`;
+      sent.set(call, performance.timeOrigin + performance.now());
+      inflight.push(
+        fetch(`${api.url}${api.path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...api.headers },
+          body: JSON.stringify({ type: 'hold', call_uuid: call }),
+        }).then((r) => r.arrayBuffer()),
+      );
+    }
+    await sleep(Math.max(0, started + (tick + 1) * 50 - performance.now()));
+  }
+  await Promise.all(inflight);
+  return sent;
+}
+
+async function preload(api, n, prefix) {
+  for (let i = 0; i < n; i += 100) {
+    await Promise.all(
+      Array.from({ length: Math.min(100, n - i) }, (_, k) =>
+        fetch(`${api.url}${api.path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...api.headers },
+          body: JSON.stringify({ type: 'hold', call_uuid: `${prefix}-${i + k}` }),
+        }).then((r) => {
+          if (r.status !== 202) throw new Error(`preload got ${r.status}`);
+          return r.arrayBuffer();
+        }),
+      ),
+    );
+  }
+}
+
+const ratio = (a, b) => Math.round((a / b) * 100) / 100;
+
+// ---------- measurements ----------
+
+async function acceptThroughput() {
+  const seconds = Q ? 5 : 15;
+  const out = {};
+  for (const who of ['baseline', 'holdq', 'baseline2', 'holdq2']) {
+    out[who] = await withRedis(async (redis) => {
+      const plivo = await startFakePlivo();
+      const api = who.startsWith('holdq') ? await startHoldqApi(await holdqEnv(redis, plivo)) : await startBaselineApi(redis);
+      const rss = rssSampler({ api: api.pid });
+      await cannon(api, 2, 'warm'); // JIT and connection warm-up, not measured
+      const r = await cannon(api, seconds, who);
+      const peak = rss.stop();
+      await api.kill();
+      await plivo.stop();
+      return { ...r, peak_rss_mib: peak.api };
+    });
+  }
+  const best = (a, b) => (out[a].rps >= out[b].rps ? out[a] : out[b]);
+  const baseline = best('baseline', 'baseline2');
+  const holdq = best('holdq', 'holdq2');
+  return { seconds, connections: 50, baseline, holdq, runs: out, ratio_rps: ratio(holdq.rps, baseline.rps), ratio_p99: ratio(holdq.p99_ms, baseline.p99_ms) };
+}
+
+async function endToEnd() {
+  const seconds = Q ? 5 : 15;
+  const rate = 200;
+  const out = {};
+  for (const who of ['baseline', 'holdq']) {
+    out[who] = await withRedis(async (redis) => {
+      const plivo = await startFakePlivo();
+      let api;
+      let worker;
+      if (who === 'holdq') {
+        const env = await holdqEnv(redis, plivo);
+        worker = await startHoldqWorker(env);
+        api = await startHoldqApi(env);
+      } else {
+        worker = await startBaselineWorker(redis, plivo);
+        api = await startBaselineApi(redis);
+      }
+      const rss = rssSampler({ api: api.pid, worker: worker.pid });
+      await steady(api, 50, 2, `warm-${who}`);
+      await sleep(500);
+      plivo.reset();
+      const sent = await steady(api, rate, seconds, who);
+      await waitFor(() => plivo.received.length >= sent.size, { timeoutMs: 30_000, what: 'all transfers' });
+      const peak = rss.stop();
+      const lat = plivo.received.map(([at, call]) => at - sent.get(call)).filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+      await api.kill();
+      await worker.kill();
+      await plivo.stop();
+      const r2 = (x) => Math.round(x * 10) / 10;
+      return { intents: sent.size, p50_ms: r2(percentile(lat, 50)), p95_ms: r2(percentile(lat, 95)), p99_ms: r2(percentile(lat, 99)), peak_rss_mib: peak };
+    });
+  }
+  return { rate, seconds, ...out, ratio_p50: ratio(out.holdq.p50_ms, out.baseline.p50_ms), ratio_p99: ratio(out.holdq.p99_ms, out.baseline.p99_ms) };
+}
+
+async function workerThroughput() {
+  const n = Q ? 1000 : 5000;
+  const out = {};
+  for (const latencyMs of [0, 50]) {
+    for (const who of ['baseline', 'holdq']) {
+      out[`${who}_${latencyMs}ms`] = await withRedis(async (redis) => {
+        const plivo = await startFakePlivo({ latencyMs });
+        let api;
+        let env;
+        if (who === 'holdq') {
+          env = await holdqEnv(redis, plivo);
+          api = await startHoldqApi(env);
+        } else {
+          api = await startBaselineApi(redis);
+        }
+        const empty = Number(/used_memory:(\d+)/.exec(await redisInfo(redis.port, 'memory'))?.[1]);
+        await preload(api, n, `${who}-${latencyMs}`);
+        const started = performance.timeOrigin + performance.now();
+        const worker = who === 'holdq' ? await startHoldqWorker(env) : await startBaselineWorker(redis, plivo);
+        const rss = rssSampler({ worker: worker.pid });
+        await waitFor(() => plivo.received.length >= n, { timeoutMs: 300_000, intervalMs: 100, what: `${n} transfers` });
+        const first = plivo.received[0][0];
+        const last = plivo.received.at(-1)[0];
+        const peak = rss.stop();
+        let perIntentBytes = null;
+        if (who === 'holdq') {
+          await sleep(1000); // let the last records settle
+          const after = Number(/used_memory:(\d+)/.exec(await redisInfo(redis.port, 'memory'))?.[1]);
+          perIntentBytes = Math.round((after - empty) / n);
+        }
+        await worker.kill();
+        await api.kill();
+        await plivo.stop();
+        return {
+          transfers: n,
+          per_second: Math.round(n / ((last - first) / 1000)),
+          from_start_s: Math.round((last - started) / 100) / 10,
+          peak_rss_mib: peak.worker,
+          ...(perIntentBytes ? { redis_bytes_per_retained_intent: perIntentBytes } : {}),
+        };
+      });
+    }
+  }
+  return {
+    intents: n,
+    ...out,
+    ratio_0ms: ratio(out.holdq_0ms.per_second, out.baseline_0ms.per_second),
+    ratio_50ms: ratio(out.holdq_50ms.per_second, out.baseline_50ms.per_second),
+  };
+}
+
+async function rateAdherence() {
+  const n = Q ? 600 : 3000;
+  const maxRps = 60;
+  return withRedis(async (redis) => {
+    const plivo = await startFakePlivo({ limitPerSecond: maxRps });
+    const env = await holdqEnv(redis, plivo, { PLIVO_MAX_RPS: String(maxRps) });
+    const api = await startHoldqApi(env);
+    await preload(api, n, 'burst');
+    const worker = await startHoldqWorker(env);
+    await waitFor(() => plivo.received.filter(([, , s]) => s === 202).length >= n, { timeoutMs: 200_000, intervalMs: 200, what: 'the burst' });
+    await worker.kill();
+    await api.kill();
+    await plivo.stop();
+    const times = plivo.received.map(([at]) => at);
+    let maxWindow = 0;
+    for (let i = 0, j = 0; i < times.length; i++) {
+      while (times[i] - times[j] >= 1000) j++;
+      maxWindow = Math.max(maxWindow, i - j + 1);
+    }
+    const drain = (times.at(-1) - times[0]) / 1000;
+    const ideal = n / maxRps;
+    return {
+      burst: n,
+      plivo_max_rps: maxRps,
+      max_in_any_1s_window: maxWindow,
+      drain_s: Math.round(drain * 10) / 10,
+      ideal_drain_s: ideal,
+      drain_vs_ideal: ratio(drain, ideal),
+      http_429: plivo.received.filter(([, , s]) => s === 429).length,
+    };
+  });
+}
+
+// ---------- report ----------
+
+const all = { accept: acceptThroughput, e2e: endToEnd, worker: workerThroughput, rate: rateAdherence };
+const chosen = opts.only ? opts.only.split(',') : Object.keys(all);
+for (const name of chosen) {
+  process.stderr.write(`bench: ${name}…\n`);
+  results[name] = await all[name]();
+  process.stderr.write(`${JSON.stringify(results[name])}\n`);
+}
+
+const cpu = os.cpus()[0]?.model ?? 'unknown';
+const redisVersion = execFileSync('redis-server', ['--version'], { encoding: 'utf8' }).trim();
+const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+const machine = `${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}, ${redisVersion.split(' ').slice(0, 3).join(' ')}`;
+const target = (ok) => (ok ? 'met' : '**missed**');
+const lines = [
+  '# holdq benchmarks',
+  '',
+  `Generated by \`npm run bench\`${Q ? ' (--quick)' : ''} on ${new Date().toISOString().slice(0, 10)}. Machine: ${machine}.`,
+  `holdq ${pkg.version}. Redis runs as shipped: AOF with \`appendfsync ${APPENDFSYNC}\`, \`noeviction\`. Log level \`${process.env.BENCH_LOG_LEVEL ?? 'info'}\` (one access line per request, as deployed).`,
+  '',
+  'Every figure comes with a baseline measured in the same run on the same machine: a bare Express 5 app that',
+  'only validates JSON and calls `queue.add` (`bench/baseline-api.mjs`), and a bare BullMQ worker that only',
+  'POSTs the transfer with got (`bench/baseline-worker.mjs`). Absolute numbers drift on a shared 2-core',
+  'machine; the ratios are what to compare. Plivo is a minimal fake (`bench/fake-plivo.mjs`) on loopback.',
+  '',
+];
+if (results.accept) {
+  const a = results.accept;
+  lines.push(
+    '## 1. Accept throughput (`POST /v1/intents`, 50 connections, autocannon)',
+    '',
+    '| | intents/s | p50 ms | p99 ms | non-2xx | peak RSS MiB |',
+    '|---|---|---|---|---|---|',
+    `| baseline API | ${a.baseline.rps} | ${a.baseline.p50_ms} | ${a.baseline.p99_ms} | ${a.baseline.non2xx} | ${a.baseline.peak_rss_mib} |`,
+    `| holdq API | ${a.holdq.rps} | ${a.holdq.p50_ms} | ${a.holdq.p99_ms} | ${a.holdq.non2xx} | ${a.holdq.peak_rss_mib} |`,
+    '',
+    `Ratio holdq/baseline: throughput **${a.ratio_rps}** (target ≥ 0.9: ${target(a.ratio_rps >= 0.9)}), p99 ${a.ratio_p99}. Best of two ${a.seconds} s runs each, after a 2 s warm-up.`,
+    '',
+  );
+}
+if (results.e2e) {
+  const e = results.e2e;
+  lines.push(
+    `## 2. End-to-end latency at a steady ${e.rate} intents/s (intent sent → Plivo receives the transfer)`,
+    '',
+    '| | intents | p50 ms | p95 ms | p99 ms | peak RSS api / worker MiB |',
+    '|---|---|---|---|---|---|',
+    `| baseline pipeline | ${e.baseline.intents} | ${e.baseline.p50_ms} | ${e.baseline.p95_ms} | ${e.baseline.p99_ms} | ${e.baseline.peak_rss_mib.api} / ${e.baseline.peak_rss_mib.worker} |`,
+    `| holdq | ${e.holdq.intents} | ${e.holdq.p50_ms} | ${e.holdq.p95_ms} | ${e.holdq.p99_ms} | ${e.holdq.peak_rss_mib.api} / ${e.holdq.peak_rss_mib.worker} |`,
+    '',
+    `Ratio holdq/baseline: p50 **${e.ratio_p50}**, p99 **${e.ratio_p99}** (target ≤ 1.5: ${target(e.ratio_p50 <= 1.5 && e.ratio_p99 <= 1.5)}).`,
+    '',
+  );
+}
+if (results.worker) {
+  const w = results.worker;
+  lines.push(
+    `## 3. Worker throughput (${w.intents} queued intents, rate limit out of the way, concurrency 50)`,
+    '',
+    '| Plivo latency | baseline transfers/s | holdq transfers/s | ratio | holdq peak RSS MiB |',
+    '|---|---|---|---|---|',
+    `| 0 ms | ${w.baseline_0ms.per_second} | ${w.holdq_0ms.per_second} | **${w.ratio_0ms}** | ${w.holdq_0ms.peak_rss_mib} |`,
+    `| 50 ms | ${w.baseline_50ms.per_second} | ${w.holdq_50ms.per_second} | **${w.ratio_50ms}** | ${w.holdq_50ms.peak_rss_mib} |`,
+    '',
+    `Target ≥ 0.8: ${target(w.ratio_0ms >= 0.8 && w.ratio_50ms >= 0.8)}.`,
+    '',
+  );
+}
+if (results.rate) {
+  const r = results.rate;
+  lines.push(
+    `## 4. Rate adherence: a burst of ${r.burst} intents with \`PLIVO_MAX_RPS=${r.plivo_max_rps}\``,
+    '',
+    '| most requests in any 1 s window | drain time | ideal (burst ÷ rate) | drain / ideal | 429s (the fake enforces the same limit) |',
+    '|---|---|---|---|---|',
+    `| ${r.max_in_any_1s_window} | ${r.drain_s} s | ${r.ideal_drain_s} s | ${r.drain_vs_ideal} | ${r.http_429} |`,
+    '',
+    `Targets: ≤ ${r.plivo_max_rps} per window ${target(r.max_in_any_1s_window <= r.plivo_max_rps)}; drain within 5 % of ideal ${target(Math.abs(r.drain_vs_ideal - 1) <= 0.05)}; zero 429s ${target(r.http_429 === 0)}.`,
+    '',
+  );
+}
+if (results.worker || results.e2e || results.accept) {
+  const rss = [results.accept?.holdq.peak_rss_mib, results.e2e?.holdq.peak_rss_mib.api, results.e2e?.holdq.peak_rss_mib.worker, results.worker?.holdq_0ms.peak_rss_mib, results.worker?.holdq_50ms.peak_rss_mib].filter(Boolean);
+  lines.push(
+    '## 5. Memory',
+    '',
+    `Peak RSS of any holdq process under the loads above: **${Math.max(...rss)} MiB** (target ≤ 150: ${target(Math.max(...rss) <= 150)}).`,
+    results.worker ? `Redis memory per retained (finished) intent: **${results.worker.holdq_0ms.redis_bytes_per_retained_intent} bytes** (used_memory after ${results.worker.intents} completed intents ÷ ${results.worker.intents}; finished intents are kept \`INTENT_RETENTION_SECONDS\`, 7 days by default).` : '',
+    '',
+  );
+}
+lines.push('## Reproduce', '', '```sh', 'npm ci && npm run bench            # about 5 minutes; rewrites this file', 'npm run bench -- --quick           # a shorter run', 'npm run bench -- --only accept,rate # some measurements', '```', '', `Raw results:`, '', '```json', JSON.stringify(results, null, 2), '```', '');
+writeFileSync(opts.out, lines.join('\n'));
+process.stderr.write(`bench: wrote ${opts.out} (logs in ${logDir})\n`);
+process.exit(0);
