@@ -23,13 +23,14 @@ describeIfRedis('on a Redis Cluster', () => {
     execFileSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], {
       stdio: 'ignore',
     });
-    for (let i = 0; i < 100; i++) {
-      const info = execFileSync('redis-cli', ['-p', String(nodes[0]!.port), 'cluster', 'info'], { encoding: 'utf8' });
-      if (info.includes('cluster_state:ok')) break;
+    // Every node must agree the cluster is up before holdq connects (it can take a while on a busy machine).
+    for (let i = 0; i < 300; i++) {
+      const ok = nodes.every((n) => execFileSync('redis-cli', ['-p', String(n.port), 'cluster', 'info'], { encoding: 'utf8' }).includes('cluster_state:ok'));
+      if (ok) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     stack = await startStack({ env: { REDIS_URL: nodes[0]!.url, REDIS_CLUSTER: 'true', QUEUE_PREFIX: prefix } });
-  }, 60_000);
+  }, 90_000);
 
   afterAll(async () => {
     await stack?.stop();

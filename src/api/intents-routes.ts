@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import express, { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { Config } from '../config.js';
@@ -5,9 +6,7 @@ import { AppError, type FieldError } from '../domain/errors.js';
 import { intentInput, intentView, orderingCall, type IntentInput } from '../domain/intent.js';
 import { isUrl, resolveQueue } from '../domain/queue-config.js';
 import { disallowedTransferUrls, hostAllowed } from '../domain/transfers.js';
-import type { CallStore } from '../infra/call-state.js';
 import { isPrivateUrl } from '../infra/public-address.js';
-import type { QueueStore } from '../infra/queue-store.js';
 import type { IntentStore } from '../infra/intent-store.js';
 import { enqueueIntent, type IntentQueue } from '../infra/intent-queue.js';
 import type { Logger } from '../observability/logger.js';
@@ -17,8 +16,6 @@ import { fieldErrors } from './problem.js';
 export interface IntentRoutesDeps {
   config: Readonly<Config>;
   store: IntentStore;
-  calls: CallStore;
-  queues: QueueStore;
   queue: IntentQueue;
   metrics: Metrics;
 }
@@ -82,59 +79,66 @@ function idempotencyKey(req: Request): string | undefined {
 }
 
 export function createIntentRoutes(deps: IntentRoutesDeps): Router {
-  const { config, store, calls, queues, queue, metrics } = deps;
+  const { config, store, queue, metrics } = deps;
   const router = Router();
   router.use(express.json({ limit: BODY_LIMIT, strict: false, type: ['application/json', 'application/*+json'] }));
 
-  /** Refusals known at accept time (SPEC §3): a spent transfer budget, a full queue. */
-  async function checkCapacity(request: IntentInput) {
-    const call = await calls.get(orderingCall(request));
-    if (call.transfer_count >= config.TRANSFER_BUDGET) {
-      throw new AppError('transfer_limit', `call ${call.call_uuid} has used all ${config.TRANSFER_BUDGET} transfers of its budget`, [
-        { field: request.type === 'dequeue' ? 'agent_call_uuid' : 'call_uuid', message: 'transfer budget spent' },
-      ]);
-    }
-    if (request.type === 'enqueue' && call.queue !== request.queue) {
-      const settings = resolveQueue(config.QUEUES, request.queue, config.HOLD_MUSIC_URL);
-      if ((await queues.size(request.queue)) >= settings.max_size) {
-        throw new AppError('queue_full', `queue ${request.queue} is full (${settings.max_size} callers)`, [{ field: 'queue', message: 'queue_full' }]);
-      }
-    }
-  }
-
+  /**
+   * One round trip: the accept script (idempotency, budget, queue size, sequence, record)
+   * and the job go to Redis together, the job under a fresh id that only the record
+   * gives meaning to. Redis runs them in order, so the job never exists before its
+   * record. When the script refuses or replays, that job is removed again (a worker
+   * that meets it first finds no record and skips it).
+   */
   router.post('/intents', async (req, res) => {
     const key = idempotencyKey(req);
     const request = parseIntent(req, config);
-    await checkCapacity(request);
     const client = res.locals.client as string;
     const log = res.locals.log as Logger;
-    const result = await store.accept({ client, request, idempotencyKey: key });
-    if (result.kind === 'conflict') {
-      throw new AppError('idempotency_conflict', `Idempotency-Key was used for intent ${result.intentId} with a different body`, [
-        { field: 'Idempotency-Key', message: 'already used with a different body' },
-      ]);
+    const id = randomUUID();
+    const limits = {
+      transferBudget: config.TRANSFER_BUDGET,
+      ...(request.type === 'enqueue' ? { queue: { name: request.queue, maxSize: resolveQueue(config.QUEUES, request.queue, config.HOLD_MUSIC_URL).max_size } } : {}),
+    };
+    const [accepted, added] = await Promise.allSettled([store.accept({ client, request, idempotencyKey: key, id, limits }), enqueueIntent(queue, id)]);
+    if (accepted.status === 'rejected') {
+      if (added.status === 'fulfilled') await queue.remove(id).catch(() => undefined);
+      throw accepted.reason;
     }
-    if (result.kind === 'replayed') {
-      // A replay also heals an accept whose job never made it into the queue.
-      if (result.record.status === 'queued') {
-        const job = await enqueueIntent(queue, result.record.id);
-        log.info({ intentId: result.record.id, jobId: job.id }, 'intent replayed; job ensured');
-      }
-      res.status(200).location(`/v1/intents/${result.record.id}`).json(intentView(result.record));
-      return;
+    const result = accepted.value;
+    if (result.kind !== 'created' && added.status === 'fulfilled') await queue.remove(id).catch(() => undefined);
+    res.locals.intentId = result.kind === 'created' || result.kind === 'replayed' ? result.record.id : undefined;
+
+    switch (result.kind) {
+      case 'conflict':
+        throw new AppError('idempotency_conflict', `Idempotency-Key was used for intent ${result.intentId} with a different body`, [
+          { field: 'Idempotency-Key', message: 'already used with a different body' },
+        ]);
+      case 'budget_spent':
+        throw new AppError('transfer_limit', `call ${orderingCall(request)} has used all ${config.TRANSFER_BUDGET} transfers of its budget`, [
+          { field: request.type === 'dequeue' ? 'agent_call_uuid' : 'call_uuid', message: 'transfer budget spent' },
+        ]);
+      case 'queue_full':
+        throw new AppError('queue_full', `queue ${limits.queue?.name} is full (${limits.queue?.maxSize} callers)`, [{ field: 'queue', message: 'queue_full' }]);
+      case 'replayed':
+        // A replay also heals an accept whose job never made it into the queue.
+        if (result.record.status === 'queued') {
+          const job = await enqueueIntent(queue, result.record.id);
+          log.info({ intentId: result.record.id, jobId: job.id }, 'intent replayed; job ensured');
+        }
+        res.status(200).location(`/v1/intents/${result.record.id}`).json(intentView(result.record));
+        return;
+      case 'created':
+        if (added.status === 'rejected') {
+          await store.unaccept(result.record, key).catch(() => undefined);
+          throw new AppError('unavailable', 'the intent could not be queued; it was not accepted, retry shortly', [], {
+            cause: added.reason,
+            headers: { 'retry-after': '1' },
+          });
+        }
+        metrics.intentsReceived.labels(request.type).inc();
+        res.status(202).location(`/v1/intents/${result.record.id}`).json(intentView(result.record));
     }
-    try {
-      await enqueueIntent(queue, result.record.id);
-    } catch (err) {
-      await store.unaccept(result.record, key).catch(() => undefined);
-      throw new AppError('unavailable', 'the intent could not be queued; it was not accepted, retry shortly', [], {
-        cause: err,
-        headers: { 'retry-after': '1' },
-      });
-    }
-    metrics.intentsReceived.labels(request.type).inc();
-    log.info({ intentId: result.record.id, type: request.type, callUuid: orderingCall(request) }, 'intent accepted');
-    res.status(202).location(`/v1/intents/${result.record.id}`).json(intentView(result.record));
   });
 
   async function load(rawId: unknown) {

@@ -29,7 +29,7 @@ export function httpObserver(metrics: Metrics): RequestHandler {
       metrics.httpRequests.labels(req.method, route, String(res.statusCode)).inc();
       metrics.httpDuration.labels(req.method, route).observe(seconds);
       const log = res.locals.log as Logger;
-      const line = { method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 10_000) / 10 };
+      const line = { method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 10_000) / 10, intentId: res.locals.intentId as string | undefined };
       if (res.statusCode >= 500) log.error(line, 'request');
       else log.info(line, 'request');
     });

@@ -15,6 +15,10 @@ if ARGV[5] == '1' then
   local existing = redis.call('GET', KEYS[2])
   if existing then return {0, existing} end
 end
+if tonumber(redis.call('HGET', KEYS[3], 'transfer_count') or '0') >= tonumber(ARGV[8]) then return {2, 'budget'} end
+if ARGV[9] ~= '' and redis.call('HGET', KEYS[3], 'queue') ~= ARGV[9] and redis.call('ZCARD', KEYS[6]) >= tonumber(ARGV[10]) then
+  return {3, 'queue_full'}
+end
 local seq = redis.call('HINCRBY', KEYS[3], 'seq', 1)
 redis.call('EXPIRE', KEYS[3], ARGV[6])
 local rec = string.gsub(ARGV[2], '"seq":"__SEQ__"', '"seq":' .. seq, 1)
@@ -41,10 +45,20 @@ export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
 export type AcceptResult =
   | { kind: 'created'; record: IntentRecord }
   | { kind: 'replayed'; record: IntentRecord }
-  | { kind: 'conflict'; intentId: string };
+  | { kind: 'conflict'; intentId: string }
+  | { kind: 'budget_spent' }
+  | { kind: 'queue_full' };
+
+/** Refusals the accept script checks in the same round trip (SPEC §3). */
+export interface AcceptLimits {
+  transferBudget: number;
+  /** For an enqueue: the queue and its max size. */
+  queue?: { name: string; maxSize: number };
+}
 
 export interface IntentStore {
-  accept(input: { client: string; request: IntentInput; idempotencyKey?: string }): Promise<AcceptResult>;
+  /** `id` lets the caller queue the job in the same round trip (it is a fresh UUID by default). */
+  accept(input: { client: string; request: IntentInput; idempotencyKey?: string; id?: string; limits?: AcceptLimits }): Promise<AcceptResult>;
   unaccept(record: IntentRecord, idempotencyKey?: string): Promise<void>;
   get(id: string): Promise<IntentRecord | null>;
   /** Dead letters, newest first: failed intents still within retention. */
@@ -92,9 +106,8 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
   }
 
   return {
-    async accept({ client, request, idempotencyKey }) {
+    async accept({ client, request, idempotencyKey, id = randomUUID(), limits }) {
       const now = new Date().toISOString();
-      const id = randomUUID();
       const { seq: _seq, ...rest }: IntentRecord = {
         seq: 0,
         id,
@@ -114,12 +127,13 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
       const callUuid = orderingCall(request);
       const [created, value] = (await redis.eval(
         ACCEPT,
-        5,
+        6,
         keys.intent(id),
         idemKey(client, idempotencyKey),
         keys.call(callUuid),
         keys.pending(callUuid),
         keys.unfinished(),
+        keys.queue(limits?.queue?.name ?? '-'),
         id,
         json,
         bodyHash,
@@ -127,8 +141,13 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
         idempotencyKey ? '1' : '0',
         CALL_TTL_SECONDS,
         Date.now(),
+        limits?.transferBudget ?? Number.MAX_SAFE_INTEGER,
+        limits?.queue?.name ?? '',
+        limits?.queue?.maxSize ?? 0,
       )) as [number, string | number];
       if (created === 1) return { kind: 'created', record: { ...rest, seq: Number(value) } };
+      if (created === 2) return { kind: 'budget_spent' };
+      if (created === 3) return { kind: 'queue_full' };
       const [existingId = '', existingHash] = String(value).split(' ');
       if (existingHash !== bodyHash) return { kind: 'conflict', intentId: existingId };
       const record = await get(existingId);

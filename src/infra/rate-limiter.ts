@@ -1,19 +1,34 @@
 import type { Redis } from 'ioredis';
 
 /**
- * A global pacer for Plivo requests, shared by every worker through Redis (GCRA).
- * Each caller reserves the next free slot and is told how long to wait for it,
- * so requests leave evenly spaced instead of in bursts. Time comes from Redis,
- * so workers with skewed clocks still agree. Microseconds keep 1/rps exact.
+ * The global pacer for Plivo requests, shared by every worker through Redis.
+ * Each caller reserves a send time and is told how long to wait for it. Two rules
+ * decide the slot, in one script:
+ * - spacing (GCRA): slots are 1/rate apart, so a burst leaves as a steady stream;
+ * - a hard cap: no window of WINDOW_MS + WINDOW_MARGIN_MS holds more than `rate`
+ *   planned sends. The margin absorbs timers that fire late (a late request can no
+ *   longer bunch up with the ones after it), so Plivo never sees more than `rate`
+ *   requests in any real second.
+ * Time comes from Redis, so workers with skewed clocks still agree; microseconds
+ * keep 1/rate exact.
  */
 const RESERVE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local interval = tonumber(ARGV[1])
-redis.call('SET', KEYS[1], tostring(tat + interval), 'PX', math.ceil((tat - now + interval) / 1000) + 1000)
-return math.floor((tat - now) / 1000)
+local interval, max, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local send = tonumber(redis.call('GET', KEYS[1]) or '0')
+if send < now then send = now end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
+local count = redis.call('ZCOUNT', KEYS[2], send - window, '+inf')
+if count >= max then
+  local nth = redis.call('ZRANGEBYSCORE', KEYS[2], send - window, '+inf', 'WITHSCORES', 'LIMIT', count - max, 1)
+  local earliest = tonumber(nth[2]) + window
+  if earliest > send then send = earliest end
+end
+redis.call('ZADD', KEYS[2], send, ARGV[4])
+redis.call('PEXPIRE', KEYS[2], math.ceil((send - now + window) / 1000) + 1000)
+redis.call('SET', KEYS[1], tostring(send + interval), 'PX', math.ceil((send - now + interval) / 1000) + 1000)
+return math.floor((send - now) / 1000)
 `;
 
 /** After a 429, nobody sends before Retry-After has passed (no 429 storm). */
@@ -26,24 +41,24 @@ if until_ > tat then redis.call('SET', KEYS[1], tostring(until_), 'PX', tonumber
 return 1
 `;
 
-/**
- * Timers fire a little late, so two requests can leave closer together than
- * their slots. Pacing 1% under the configured rate keeps every 1-second window
- * at or under PLIVO_MAX_RPS despite that jitter.
- */
-export const PACING_HEADROOM = 1.01;
+export const WINDOW_MS = 1000;
+/** How late a timer may fire without a request bunching into the next second (costs ~2.5 % of the rate). */
+export const WINDOW_MARGIN_MS = 25;
 
 export interface RateLimiter {
-  /** Waits for this process's turn; resolves when the request may be sent. */
-  acquire(signal?: AbortSignal): Promise<void>;
+  /** Waits for this request's slot; resolves when it may be sent. */
+  acquire(): Promise<void>;
   penalize(ms: number): Promise<void>;
 }
 
 export function createRateLimiter(redis: Redis, key: string, maxPerSecond: number): RateLimiter {
-  const intervalUs = Math.ceil((1_000_000 / maxPerSecond) * PACING_HEADROOM);
+  const intervalUs = Math.ceil(1_000_000 / maxPerSecond);
+  const windowUs = (WINDOW_MS + WINDOW_MARGIN_MS) * 1000;
+  let seq = 0;
+  const tag = Math.random().toString(36).slice(2, 10);
   return {
     async acquire() {
-      const waitMs = Number(await redis.eval(RESERVE, 1, key, intervalUs));
+      const waitMs = Number(await redis.eval(RESERVE, 2, key, `${key}:window`, intervalUs, maxPerSecond, windowUs, `${tag}:${seq++}`));
       if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
     },
     async penalize(ms) {

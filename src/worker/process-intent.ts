@@ -261,7 +261,8 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     if (typeof intentId !== 'string') throw new UnrecoverableError('malformed job: no intentId');
     const log = deps.logger.child({ intentId, jobId: job.id });
     const record = await store.get(intentId);
-    if (!record) throw new UnrecoverableError(`intent ${intentId} does not exist (expired or deleted)`);
+    // No record: a job the API queued optimistically for an accept it then refused or replayed.
+    if (!record) return 'skipped';
     if (isTerminal(record.status)) return 'skipped'; // a re-run after a stall: the work is done
     // Job payloads outlive deploys: validate again, and fail without retry if the shape is gone.
     const parsed = intentInput.safeParse(record.request);
