@@ -100,7 +100,7 @@ export function createIntentRoutes(deps: IntentRoutesDeps): Router {
       transferBudget: config.TRANSFER_BUDGET,
       ...(request.type === 'enqueue' ? { queue: { name: request.queue, maxSize: resolveQueue(config.QUEUES, request.queue, config.HOLD_MUSIC_URL).max_size } } : {}),
     };
-    const [accepted, added] = await Promise.allSettled([store.accept({ client, request, idempotencyKey: key, id, limits }), enqueueIntent(queue, id)]);
+    const [accepted, added] = await Promise.allSettled([store.accept({ client, request, idempotencyKey: key, id, limits }), enqueueIntent(queue, id, orderingCall(request))]);
     if (accepted.status === 'rejected') {
       if (added.status === 'fulfilled') await queue.remove(id).catch(() => undefined);
       throw accepted.reason;
@@ -123,7 +123,7 @@ export function createIntentRoutes(deps: IntentRoutesDeps): Router {
       case 'replayed':
         // A replay also heals an accept whose job never made it into the queue.
         if (result.record.status === 'queued') {
-          const job = await enqueueIntent(queue, result.record.id);
+          const job = await enqueueIntent(queue, result.record.id, orderingCall(request));
           log.info({ intentId: result.record.id, jobId: job.id }, 'intent replayed; job ensured');
         }
         res.status(200).location(`/v1/intents/${result.record.id}`).json(intentView(result.record));
@@ -170,7 +170,7 @@ export function createIntentRoutes(deps: IntentRoutesDeps): Router {
     const again = await store.requeue(record);
     // The failed job may still be kept for the admin view; it must go before the same id can run again.
     await queue.remove(record.id).catch(() => undefined);
-    await enqueueIntent(queue, record.id);
+    await enqueueIntent(queue, record.id, orderingCall(record.request));
     (res.locals.log as Logger).info({ intentId: record.id }, 'failed intent re-queued');
     res.status(202).location(`/v1/intents/${record.id}`).json(intentView(again));
   });

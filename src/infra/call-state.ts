@@ -15,7 +15,9 @@ local head = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
 if head and head ~= ARGV[1] and redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   return {'blocked', head}
 end
-if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return {'ok', ''} end
+if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then
+  return {'ok', '', redis.call('GET', KEYS[4]) or '', redis.call('HGETALL', KEYS[3])}
+end
 return {'locked', ''}
 `;
 
@@ -24,14 +26,13 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
-export type BeginResult = { kind: 'ok' } | { kind: 'blocked'; headIntentId: string } | { kind: 'locked' };
+/** On `ok` the gate also hands back, read in the same script, the intent's record (JSON) and the call's state. */
+export type BeginResult = { kind: 'ok'; recordJson: string | null; call: CallState } | { kind: 'blocked'; headIntentId: string } | { kind: 'locked' };
 
 export interface CallStore {
   get(callUuid: string): Promise<CallState>;
   begin(callUuid: string, intentId: string, token: string, ttlMs: number): Promise<BeginResult>;
   release(callUuid: string, token: string): Promise<void>;
-  /** Counts one accepted transfer against the call's budget; returns the new count. */
-  countTransfer(callUuid: string): Promise<number>;
   /** Sets a call's state outside its own line of intents (a dequeued caller, a hangup). */
   apply(callUuid: string, effect: CallEffect, from: CallState): Promise<void>;
   /** Plivo told us the B leg's own UUID (it fetched the park XML for `callUuid`). */
@@ -63,26 +64,28 @@ export function createCallStore(redis: Redis, keys: Keys): CallStore {
     },
 
     async begin(callUuid, intentId, token, ttlMs) {
-      const [kind, head] = (await redis.eval(BEGIN, 2, keys.pending(callUuid), keys.lock(callUuid), intentId, token, ttlMs)) as [
-        string,
-        string,
-      ];
-      if (kind === 'ok') return { kind: 'ok' };
+      const [kind, head, recordJson, flat] = (await redis.eval(
+        BEGIN,
+        4,
+        keys.pending(callUuid),
+        keys.lock(callUuid),
+        keys.call(callUuid),
+        keys.intent(intentId),
+        intentId,
+        token,
+        ttlMs,
+      )) as [string, string, string?, string[]?];
+      if (kind === 'ok') {
+        const hash: Record<string, string> = {};
+        for (let i = 0; i + 1 < (flat?.length ?? 0); i += 2) hash[flat![i]!] = flat![i + 1]!;
+        return { kind: 'ok', recordJson: recordJson || null, call: parseState(callUuid, hash) };
+      }
       if (kind === 'blocked') return { kind: 'blocked', headIntentId: head };
       return { kind: 'locked' };
     },
 
     async release(callUuid, token) {
       await redis.eval(RELEASE, 1, keys.lock(callUuid), token);
-    },
-
-    async countTransfer(callUuid) {
-      const [[, count] = []] = (await redis
-        .multi()
-        .hincrby(keys.call(callUuid), 'transfer_count', 1)
-        .expire(keys.call(callUuid), CALL_TTL_SECONDS)
-        .exec()) as [[Error | null, number]];
-      return Number(count);
     },
 
     async apply(callUuid, effect, from) {

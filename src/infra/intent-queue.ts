@@ -6,6 +6,8 @@ export const BACKOFF_TYPE = 'transfer';
 
 export interface IntentJobData {
   intentId: string;
+  /** The call whose line the intent waits in, so the worker reads gate, record and call state in one round trip. */
+  callUuid?: string;
 }
 
 /** A queued caller's max-wait timer: when it fires and the caller is still waiting, it goes to `overflow`. */
@@ -42,8 +44,8 @@ export function createIntentQueue(connection: ConnectionOptions, opts: IntentQue
 }
 
 /** Job ids derive from intent ids, so adding the same intent twice is harmless (BullMQ ignores the duplicate). */
-export function enqueueIntent(queue: IntentQueue, intentId: string, jobId = intentId) {
-  return queue.add('intent', { intentId }, { jobId });
+export function enqueueIntent(queue: IntentQueue, intentId: string, callUuid?: string) {
+  return queue.add('intent', callUuid ? { intentId, callUuid } : { intentId }, { jobId: intentId });
 }
 
 export function enqueueOverflow(queue: IntentQueue, data: OverflowJobData, delayMs: number) {

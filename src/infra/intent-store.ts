@@ -40,6 +40,11 @@ if idem and string.sub(idem, 1, string.len(ARGV[1])) == ARGV[1] then redis.call(
 return 1
 `;
 
+const RELEASE_LOCK = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
 
 export type AcceptResult =
@@ -73,8 +78,18 @@ export interface IntentStore {
   finish(
     record: IntentRecord,
     status: TerminalStatus,
-    opts?: { error?: IntentError; effect?: CallEffect; from?: CallState },
+    opts?: {
+      error?: IntentError;
+      effect?: CallEffect;
+      from?: CallState;
+      /** Calls whose transfer count goes up by one (the transfers this finish records). */
+      counts?: string[];
+      /** Releases the call lock in the same transaction. */
+      release?: { callUuid: string; token: string };
+    },
   ): Promise<FinishResult>;
+  /** Records an accepted transfer that is not the last of its intent: the record and the call's count, together. */
+  saveTransfer(record: IntentRecord, countCall: string): Promise<void>;
 }
 
 export interface FinishResult {
@@ -207,7 +222,17 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
       await redis.set(keys.intent(record.id), JSON.stringify(record));
     },
 
-    async finish(record, status, { error, effect, from } = {}) {
+    async saveTransfer(record, countCall) {
+      record.updated_at = new Date().toISOString();
+      await redis
+        .multi()
+        .set(keys.intent(record.id), JSON.stringify(record))
+        .hincrby(keys.call(countCall), 'transfer_count', 1)
+        .expire(keys.call(countCall), CALL_TTL_SECONDS)
+        .exec();
+    },
+
+    async finish(record, status, { error, effect, from, counts = [], release } = {}) {
       const now = new Date().toISOString();
       const done: IntentRecord = { ...record, status, error: error ?? null, updated_at: now, finished_at: now };
       const callUuid = orderingCall(record.request);
@@ -218,7 +243,9 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
         .zrem(keys.unfinished(), record.id);
       if (status === 'failed') tx.zadd(keys.deadLetters(), Date.now(), record.id);
       else tx.zrem(keys.deadLetters(), record.id);
+      for (const call of counts) tx.hincrby(keys.call(call), 'transfer_count', 1).expire(keys.call(call), CALL_TTL_SECONDS);
       if (effect) applyEffect(tx, keys, callUuid, effect, { from, seq: record.seq, intentId: record.id, now: Date.now() });
+      if (release) tx.eval(RELEASE_LOCK, 1, keys.lock(release.callUuid), release.token);
       tx.zrange(keys.pending(callUuid), 0, 0);
       const results = await tx.exec();
       const head = results?.at(-1)?.[1] as string[] | undefined;

@@ -1,4 +1,4 @@
-import { isTerminal } from '../domain/intent.js';
+import { isTerminal, orderingCall } from '../domain/intent.js';
 import { enqueueIntent, type IntentQueue } from '../infra/intent-queue.js';
 import type { IntentStore } from '../infra/intent-store.js';
 import type { Logger } from '../observability/logger.js';
@@ -35,7 +35,7 @@ export function startJobSweeper(deps: JobSweeperDeps) {
         continue;
       }
       if (await deps.queue.getJob(id)) continue;
-      await enqueueIntent(deps.queue, id);
+      await enqueueIntent(deps.queue, id, orderingCall(record.request));
       recovered++;
       deps.metrics.intentsRecovered.inc();
       deps.logger.warn({ intentId: id, status: record.status, createdAt: record.created_at }, 'recovered an accepted intent whose job was lost');

@@ -36,7 +36,7 @@ export function createOverflowHandler(deps: OverflowDeps) {
     );
     // The idempotency key makes a re-run of this job harmless.
     const result = await deps.store.accept({ client: 'holdq', request, idempotencyKey: `overflow-${data.intentId}` });
-    if (result.kind === 'created' || result.kind === 'replayed') await enqueueIntent(deps.queue, result.record.id);
+    if (result.kind === 'created' || result.kind === 'replayed') await enqueueIntent(deps.queue, result.record.id, data.callUuid);
     deps.logger.info({ callUuid: data.callUuid, queue: data.queue, overflow: data.overflow }, 'caller overflowed');
     return 'moved';
   };

@@ -65,6 +65,13 @@ export interface ProcessorDeps {
   onFinished?: (record: IntentRecord) => Promise<void>;
 }
 
+/** The call lock this run holds; the finish transaction releases it. */
+interface CallLock {
+  callUuid: string;
+  token: string;
+  released: boolean;
+}
+
 const ended: CallEffect = { state: 'ended', queue: null, held_legs: null };
 const seconds = (sinceMs: number) => Math.max(0, (Date.now() - sinceMs) / 1000);
 
@@ -77,9 +84,13 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     record: IntentRecord,
     status: TerminalStatus,
     log: Logger,
-    opts: { error?: IntentError; effect?: CallEffect; from?: CallState } = {},
+    opts: { error?: IntentError; effect?: CallEffect; from?: CallState; counts?: string[]; lock?: CallLock } = {},
   ) {
-    const { record: done, nextIntentId } = await store.finish(record, status, opts);
+    const { lock, ...rest } = opts;
+    // The record, the call's state, its transfer counts and the lock release land in one transaction.
+    const release = lock && !lock.released ? { callUuid: lock.callUuid, token: lock.token } : undefined;
+    const { record: done, nextIntentId } = await store.finish(record, status, { ...rest, ...(release ? { release } : {}) });
+    if (lock) lock.released = true;
     const type = record.request.type;
     metrics.intentsFinished.labels(type, status).inc();
     metrics.intentDuration.labels(type, status).observe(seconds(Date.parse(record.created_at)));
@@ -109,13 +120,13 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     const head = await store.get(headId);
     if (!head || isTerminal(head.status) || Date.now() - Date.parse(head.created_at) < ORPHAN_GRACE_MS) return;
     if (await queue.getJob(headId)) return;
-    await enqueueIntent(queue, headId);
+    await enqueueIntent(queue, headId, orderingCall(head.request));
     metrics.intentsRecovered.inc();
     log.warn({ headIntentId: headId, createdAt: head.created_at }, 'recovered the head of a call line whose job was lost');
   }
 
-  async function send(transfer: TransferRequest): Promise<TransferOutcome> {
-    await limiter.acquire();
+  async function send(transfer: TransferRequest, alongside?: Promise<unknown>): Promise<TransferOutcome> {
+    await Promise.all([limiter.acquire(), alongside]);
     const outcome = await plivo.transfer(transfer);
     metrics.plivoRequests.labels(outcome.statusLabel).inc();
     metrics.plivoDuration.observe(outcome.durationMs / 1000);
@@ -139,38 +150,46 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     record.member = null;
   }
 
-  async function run(job: Job<IntentJobData>, record: IntentRecord, intent: IntentInput, log: Logger) {
-    const callUuid = orderingCall(intent);
-    const call = await calls.get(callUuid);
+  async function run(job: Job<IntentJobData>, record: IntentRecord, intent: IntentInput, log: Logger, call: CallState, lock: CallLock) {
+    const callUuid = lock.callUuid;
+    /** Transfers accepted but not yet counted: the finish counts them in its transaction. */
+    const counts: string[] = [];
+    let running: Promise<void> | undefined;
+    const end = async (status: TerminalStatus, opts: { error?: IntentError; effect?: CallEffect; from?: CallState } = {}) => {
+      await running;
+      return finish(record, status, log, { ...opts, counts, lock });
+    };
     if (call.applied_seq > record.seq) {
       // A newer intent for this call already took effect: this one must not undo it.
-      return finish(record, 'superseded', log);
+      return end('superseded');
     }
     record.status = 'running';
     record.attempts += 1;
-    await store.save(record);
+    // Written while the first transfer waits for its rate slot: same connection, so it lands first.
+    running = store.save(record);
 
     if (intent.type === 'enqueue' && call.queue !== intent.queue) {
       const settings = resolveQueue(config.QUEUES, intent.queue, config.HOLD_MUSIC_URL);
       if ((await queues.size(intent.queue)) >= settings.max_size) {
-        return finish(record, 'failed', log, { error: { code: 'queue_full', message: `queue ${intent.queue} is full (${settings.max_size})` } });
+        return end('failed', { error: { code: 'queue_full', message: `queue ${intent.queue} is full (${settings.max_size})` } });
       }
     }
 
     for (let abandoned = 0; ; ) {
       if (intent.type === 'dequeue' && !record.member) {
         record.member = await queues.take(intent.queue, intent.call_uuid);
-        await store.save(record);
+        await Promise.all([running, store.save(record)]);
+        running = undefined;
       }
       const plan = planTransfers(intent, call, { links, defaultMusic: 'default', member: record.member?.call_uuid ?? null });
-      if (!plan.ok) return finish(record, 'failed', log, { error: plan.error });
+      if (!plan.ok) return end('failed', { error: plan.error });
 
       // Transfers accepted in an earlier attempt are not sent again.
       const accepted = new Set(record.transfers.filter((t) => t.status_code !== null && t.status_code < 300).map((t) => `${t.call_uuid} ${t.aleg_url}`));
       const remaining = plan.transfers.filter((t) => !accepted.has(`${t.call_uuid} ${t.aleg_url}`));
       if (call.transfer_count + remaining.length > config.TRANSFER_BUDGET) {
         if (intent.type === 'dequeue') await returnMember(record, intent, log);
-        return finish(record, 'failed', log, {
+        return end('failed', {
           error: {
             code: 'transfer_limit',
             message: `call ${callUuid} has used ${call.transfer_count} of its ${config.TRANSFER_BUDGET} transfers (Plivo hangs up at 70)`,
@@ -179,15 +198,16 @@ export function createIntentProcessor(deps: ProcessorDeps) {
       }
 
       let next: 'done' | 'next_member' = 'done';
-      for (const transfer of remaining) {
-        const outcome = await send(transfer);
+      for (const [i, transfer] of remaining.entries()) {
+        const outcome = await send(transfer, running);
+        running = undefined;
         const at = new Date().toISOString();
         const api_id = outcome.kind === 'accepted' ? outcome.apiId : null;
         record.transfers.push({ ...transfer, status_code: outcome.status, api_id, at, ...(outcome.kind === 'accepted' ? {} : { error: outcome.message }) });
 
         if (outcome.kind === 'accepted') {
-          await calls.countTransfer(transfer.call_uuid);
-          await store.save(record);
+          if (i === remaining.length - 1) counts.push(transfer.call_uuid);
+          else await store.saveTransfer(record, transfer.call_uuid);
           continue;
         }
         const member = record.member;
@@ -197,7 +217,7 @@ export function createIntentProcessor(deps: ProcessorDeps) {
           await calls.apply(member.call_uuid, ended, await calls.get(member.call_uuid));
           record.member = null;
           if (intent.call_uuid || ++abandoned >= MAX_ABANDONED_PER_ATTEMPT) {
-            return finish(record, 'failed', log, { error: { code: 'queue_empty', message: `no live caller left in queue ${intent.queue}` } });
+            return end('failed', { error: { code: 'queue_empty', message: `no live caller left in queue ${intent.queue}` } });
           }
           next = 'next_member';
           break;
@@ -205,14 +225,14 @@ export function createIntentProcessor(deps: ProcessorDeps) {
         if (outcome.kind === 'rejected') {
           const gone = outcome.status === 404;
           if (intent.type === 'dequeue') await returnMember(record, intent, log);
-          return finish(record, 'failed', log, {
+          return end('failed', {
             error: { code: gone ? 'call_not_found' : 'upstream_rejected', message: outcome.message },
             ...(gone && transfer.call_uuid === callUuid ? { effect: ended, from: call } : {}),
           });
         }
         if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
           if (intent.type === 'dequeue') await returnMember(record, intent, log);
-          return finish(record, 'failed', log, {
+          return end('failed', {
             error: { code: 'upstream_unavailable', message: `gave up after ${record.attempts} attempts: ${outcome.message}` },
           });
         }
@@ -228,7 +248,7 @@ export function createIntentProcessor(deps: ProcessorDeps) {
         metrics.queueWait.labels(intent.queue, 'bridged').observe(seconds(member.enqueued_at));
         await calls.apply(member.call_uuid, plan.effect, await calls.get(member.call_uuid));
       }
-      const status = await finish(record, 'completed', log, { effect: plan.effect, from: call });
+      const status = await end('completed', { effect: plan.effect, from: call });
       if (intent.type === 'enqueue') {
         const settings = resolveQueue(config.QUEUES, intent.queue, config.HOLD_MUSIC_URL);
         const maxWait = intent.max_wait_seconds ?? settings.max_wait_seconds;
@@ -260,19 +280,18 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     const intentId = job.data?.intentId;
     if (typeof intentId !== 'string') throw new UnrecoverableError('malformed job: no intentId');
     const log = deps.logger.child({ intentId, jobId: job.id });
-    const record = await store.get(intentId);
-    // No record: a job the API queued optimistically for an accept it then refused or replayed.
-    if (!record) return 'skipped';
-    if (isTerminal(record.status)) return 'skipped'; // a re-run after a stall: the work is done
-    // Job payloads outlive deploys: validate again, and fail without retry if the shape is gone.
-    const parsed = intentInput.safeParse(record.request);
-    if (!parsed.success) {
-      return finish(record, 'failed', log, { error: { code: 'invalid_intent', message: parsed.error.message.slice(0, 500) } });
+    let callUuid = job.data.callUuid;
+    if (typeof callUuid !== 'string') {
+      // A job from before jobs named their call: find the call from the record.
+      const stored = await store.get(intentId);
+      const parsedStored = stored ? intentInput.safeParse(stored.request) : null;
+      if (!stored || isTerminal(stored.status)) return 'skipped';
+      if (!parsedStored?.success) return invalid(stored, parsedStored?.error.message ?? 'no request', log);
+      callUuid = orderingCall(parsedStored.data);
     }
-    const intent = parsed.data;
-    const callUuid = orderingCall(intent);
-    const lockToken = token ?? randomUUID();
-    const gate = await calls.begin(callUuid, intentId, lockToken, lockTtlMs);
+    const lock: CallLock = { callUuid, token: token ?? randomUUID(), released: false };
+    // One round trip: the per-call gate and lock, the record and the call's state.
+    const gate = await calls.begin(callUuid, intentId, lock.token, lockTtlMs);
     if (gate.kind !== 'ok') {
       if (gate.kind === 'blocked') await ensureHeadRuns(gate.headIntentId, log);
       // Wait for the older intent; its finish promotes this job, the delay is only the fallback.
@@ -281,9 +300,20 @@ export function createIntentProcessor(deps: ProcessorDeps) {
       throw new DelayedError();
     }
     try {
-      return await run(job, record, intent, log);
+      const record = gate.recordJson ? (JSON.parse(gate.recordJson) as IntentRecord) : null;
+      // No record: a job the API queued optimistically for an accept it then refused or replayed.
+      if (!record || isTerminal(record.status)) return 'skipped'; // (or a re-run after a stall: the work is done)
+      // Job payloads and records outlive deploys: validate again, and fail without retry if the shape is gone.
+      const parsed = intentInput.safeParse(record.request);
+      if (!parsed.success) return invalid(record, parsed.error.message, log, lock);
+      if (orderingCall(parsed.data) !== callUuid) return invalid(record, `the job names call ${callUuid}, the intent another`, log, lock);
+      return await run(job, record, parsed.data, log, gate.call, lock);
     } finally {
-      await calls.release(callUuid, lockToken).catch((err: unknown) => log.warn({ err }, 'could not release the call lock'));
+      if (!lock.released) await calls.release(callUuid, lock.token).catch((err: unknown) => log.warn({ err }, 'could not release the call lock'));
     }
+  }
+
+  function invalid(record: IntentRecord, message: string, log: Logger, lock?: CallLock) {
+    return finish(record, 'failed', log, { error: { code: 'invalid_intent', message: message.slice(0, 500) }, ...(lock ? { lock } : {}) });
   }
 }
