@@ -45,6 +45,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
+/** Idempotency keys last 24 h, or less when finished intents are kept less (a key must not outlive its intent). */
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
 
 export type AcceptResult =
@@ -152,7 +153,7 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
         id,
         json,
         bodyHash,
-        IDEMPOTENCY_TTL_SECONDS,
+        Math.min(IDEMPOTENCY_TTL_SECONDS, opts.retentionSeconds),
         idempotencyKey ? '1' : '0',
         CALL_TTL_SECONDS,
         Date.now(),
@@ -243,6 +244,8 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
         .zrem(keys.unfinished(), record.id);
       if (status === 'failed') tx.zadd(keys.deadLetters(), Date.now(), record.id);
       else tx.zrem(keys.deadLetters(), record.id);
+      // Dead letters older than the retention have no record left: the index forgets them too.
+      tx.zremrangebyscore(keys.deadLetters(), '-inf', Date.now() - opts.retentionSeconds * 1000);
       for (const call of counts) tx.hincrby(keys.call(call), 'transfer_count', 1).expire(keys.call(call), CALL_TTL_SECONDS);
       if (effect) applyEffect(tx, keys, callUuid, effect, { from, seq: record.seq, intentId: record.id, now: Date.now() });
       if (release) tx.eval(RELEASE_LOCK, 1, keys.lock(release.callUuid), release.token);

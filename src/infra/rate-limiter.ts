@@ -6,9 +6,9 @@ import type { Redis } from 'ioredis';
  * decide the slot, in one script:
  * - spacing (GCRA): slots are 1/rate apart, so a burst leaves as a steady stream;
  * - a hard cap: no window of WINDOW_MS + WINDOW_MARGIN_MS holds more than `rate`
- *   planned sends. The margin absorbs timers that fire late (a late request can no
- *   longer bunch up with the ones after it), so Plivo never sees more than `rate`
- *   requests in any real second.
+ *   sends. Planned slots obey it, and every request confirms its slot at its real
+ *   send time (see CONFIRM), so a timer that fires late cannot bunch requests:
+ *   Plivo never sees more than `rate` requests in any second.
  * Time comes from Redis, so workers with skewed clocks still agree; microseconds
  * keep 1/rate exact.
  */
@@ -31,6 +31,24 @@ redis.call('SET', KEYS[1], tostring(send + interval), 'PX', math.ceil((send - no
 return math.floor((send - now) / 1000)
 `;
 
+/**
+ * Every request confirms its slot just before it is sent: its entry moves to the real
+ * time, and if late timers have crowded the last window it waits a little more. So
+ * the cap holds for actual send times, not just planned ones.
+ */
+const CONFIRM = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local max, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+local count = redis.call('ZCOUNT', KEYS[1], now - window, now)
+if count <= max then return 0 end
+local oldest = redis.call('ZRANGEBYSCORE', KEYS[1], now - window, now, 'WITHSCORES', 'LIMIT', 0, 1)
+local at = tonumber(oldest[2]) + window + 1
+redis.call('ZADD', KEYS[1], at, ARGV[3])
+return math.ceil((at - now) / 1000)
+`;
+
 /** After a 429, nobody sends before Retry-After has passed (no 429 storm). */
 const PENALIZE = `
 local t = redis.call('TIME')
@@ -42,8 +60,8 @@ return 1
 `;
 
 export const WINDOW_MS = 1000;
-/** How late a timer may fire without a request bunching into the next second (costs ~2.5 % of the rate). */
-export const WINDOW_MARGIN_MS = 25;
+/** Slack for pauses between confirming a slot and the request reaching Plivo (GC, a busy event loop); costs ~3 % of the rate. */
+export const WINDOW_MARGIN_MS = 30;
 
 export interface RateLimiter {
   /** Waits for this request's slot; resolves when it may be sent. */
@@ -58,8 +76,15 @@ export function createRateLimiter(redis: Redis, key: string, maxPerSecond: numbe
   const tag = Math.random().toString(36).slice(2, 10);
   return {
     async acquire() {
-      const waitMs = Number(await redis.eval(RESERVE, 2, key, `${key}:window`, intervalUs, maxPerSecond, windowUs, `${tag}:${seq++}`));
-      if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
+      const member = `${tag}:${seq++}`;
+      let waitMs = Number(await redis.eval(RESERVE, 2, key, `${key}:window`, intervalUs, maxPerSecond, windowUs, member));
+      // Every slot is confirmed at the moment of sending: a request delayed after its reservation
+      // (a late timer, a cold HTTP client) then counts where it really goes, never where it was planned.
+      for (let i = 0; i < 50; i++) {
+        if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
+        waitMs = Number(await redis.eval(CONFIRM, 1, `${key}:window`, maxPerSecond, windowUs, member));
+        if (waitMs <= 0) return;
+      }
     },
     async penalize(ms) {
       await redis.eval(PENALIZE, 1, key, Math.ceil(ms));
