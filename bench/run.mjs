@@ -402,6 +402,11 @@ if (results.worker || results.e2e || results.accept) {
     '',
   );
 }
+try {
+  lines.push(readFileSync('bench/findings.md', 'utf8').trim(), '');
+} catch {
+  // no findings file: nothing to add
+}
 lines.push('## Reproduce', '', '```sh', 'npm ci && npm run bench            # about 5 minutes; rewrites this file', 'npm run bench -- --quick           # a shorter run', 'npm run bench -- --only accept,rate # some measurements', '```', '', `Raw results:`, '', '```json', JSON.stringify(results, null, 2), '```', '');
 writeFileSync(opts.out, lines.join('\n'));
 process.stderr.write(`bench: wrote ${opts.out} (logs in ${logDir})\n`);
