@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import { startApi } from './api/start-api.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createReleasers } from './lifecycle.js';
-import { createLogger, type Logger } from './observability/logger.js';
+import { createLogger, createStdoutDestination, type Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { startSimulator } from './simulator/plivo-simulator.js';
 import { startWorker } from './worker/start-worker.js';
@@ -71,7 +71,17 @@ async function main(): Promise<void> {
     process.exit(64);
   }
   let config = readConfig(role);
-  const logger = createLogger(config.LOG_LEVEL).child({ role });
+  const stdout = createStdoutDestination();
+  const logger = createLogger(config.LOG_LEVEL, stdout).child({ role });
+  // Buffered logs are written out at least every second, and before any exit.
+  setInterval(() => stdout.flush(), 1000).unref();
+  process.on('exit', () => {
+    try {
+      stdout.flushSync();
+    } catch {
+      // stdout is gone: nothing left to write to
+    }
+  });
   process.on('uncaughtException', (err) => {
     logger.fatal({ err }, 'uncaught exception');
     process.exit(1);

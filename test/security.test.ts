@@ -125,4 +125,15 @@ describe('the per-client rate limit', () => {
     expect((await stack.get('/v1/queues', { key: 'other-secret-0123456789' })).status).toBe(200);
   });
 
+
+  it('when a client posts intents faster than API_RATE_LIMIT_RPS, then the accept answers 429 with Retry-After and stores nothing extra', async () => {
+    await new Promise((r) => setTimeout(r, 1100)); // a fresh one-second window
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => stack.post({ type: 'hold', call_uuid: `rl-${i}` }, { key: 'other-secret-0123456789' })));
+    const statuses = results.map((r) => r.status).sort();
+    expect(statuses.filter((s) => s === 202).length).toBeLessThanOrEqual(5);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(5);
+    const limited = results.find((r) => r.status === 429)!;
+    expect(limited.headers.get('retry-after')).toBe('1');
+    expect(await limited.json()).toMatchObject({ status: 429, errors: [{ field: 'Authorization' }] });
+  });
 });

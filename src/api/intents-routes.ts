@@ -98,6 +98,7 @@ export function createIntentRoutes(deps: IntentRoutesDeps): Router {
     const id = randomUUID();
     const limits = {
       transferBudget: config.TRANSFER_BUDGET,
+      perSecond: config.API_RATE_LIMIT_RPS,
       ...(request.type === 'enqueue' ? { queue: { name: request.queue, maxSize: resolveQueue(config.QUEUES, request.queue, config.HOLD_MUSIC_URL).max_size } } : {}),
     };
     const [accepted, added] = await Promise.allSettled([store.accept({ client, request, idempotencyKey: key, id, limits }), enqueueIntent(queue, id, orderingCall(request))]);
@@ -118,6 +119,10 @@ export function createIntentRoutes(deps: IntentRoutesDeps): Router {
         throw new AppError('transfer_limit', `call ${orderingCall(request)} has used all ${config.TRANSFER_BUDGET} transfers of its budget`, [
           { field: request.type === 'dequeue' ? 'agent_call_uuid' : 'call_uuid', message: 'transfer budget spent' },
         ]);
+      case 'rate_limited':
+        throw new AppError('rate_limited', `more than ${config.API_RATE_LIMIT_RPS} intents per second for this key; slow down`, [
+          { field: 'Authorization', message: 'rate limit exceeded for this client' },
+        ], { headers: { 'retry-after': '1' } });
       case 'queue_full':
         throw new AppError('queue_full', `queue ${limits.queue?.name} is full (${limits.queue?.maxSize} callers)`, [{ field: 'queue', message: 'queue_full' }]);
       case 'replayed':

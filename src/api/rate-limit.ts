@@ -5,7 +5,7 @@ import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { AppError } from '../domain/errors.js';
 
 /**
- * A per-client request budget on /v1, counted in Redis so it holds across every
+ * A per-client request budget on /v1 (reads; intents are counted by the accept script), counted in Redis so it holds across every
  * API replica (a one-second window per key name). Over it: 429 problem+json with
  * Retry-After. If Redis cannot count, requests pass: the intent path then
  * answers 503 on its own, and a limiter must never be what takes the API down.
@@ -17,6 +17,8 @@ export function clientRateLimit(opts: { redis: Redis; prefix: string; perSecond:
     standardHeaders: 'draft-8',
     legacyHeaders: false,
     passOnStoreError: true,
+    // Posting an intent is counted by the accept script itself, in the same round trip.
+    skip: (req) => req.method === 'POST' && req.path === '/intents',
     keyGenerator: (_req, res) => `client:${String(res.locals.client)}`,
     store: new RedisStore({
       prefix: `${opts.prefix}:ratelimit:`,

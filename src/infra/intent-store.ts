@@ -11,6 +11,11 @@ import { CALL_TTL_SECONDS, type Keys } from './keys.js';
  * call's pending list are written together or not at all.
  */
 const ACCEPT = `
+if tonumber(ARGV[11]) > 0 then
+  local n = redis.call('INCR', KEYS[7])
+  if n == 1 then redis.call('EXPIRE', KEYS[7], 2) end
+  if n > tonumber(ARGV[11]) then return {4, 'rate'} end
+end
 if ARGV[5] == '1' then
   local existing = redis.call('GET', KEYS[2])
   if existing then return {0, existing} end
@@ -53,13 +58,16 @@ export type AcceptResult =
   | { kind: 'replayed'; record: IntentRecord }
   | { kind: 'conflict'; intentId: string }
   | { kind: 'budget_spent' }
-  | { kind: 'queue_full' };
+  | { kind: 'queue_full' }
+  | { kind: 'rate_limited' };
 
 /** Refusals the accept script checks in the same round trip (SPEC §3). */
 export interface AcceptLimits {
   transferBudget: number;
   /** For an enqueue: the queue and its max size. */
   queue?: { name: string; maxSize: number };
+  /** Intents per second this client may post (0: no limit). */
+  perSecond?: number;
 }
 
 export interface IntentStore {
@@ -143,13 +151,14 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
       const callUuid = orderingCall(request);
       const [created, value] = (await redis.eval(
         ACCEPT,
-        6,
+        7,
         keys.intent(id),
         idemKey(client, idempotencyKey),
         keys.call(callUuid),
         keys.pending(callUuid),
         keys.unfinished(),
         keys.queue(limits?.queue?.name ?? '-'),
+        keys.intentRate(client, Math.floor(Date.now() / 1000)),
         id,
         json,
         bodyHash,
@@ -160,10 +169,12 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
         limits?.transferBudget ?? Number.MAX_SAFE_INTEGER,
         limits?.queue?.name ?? '',
         limits?.queue?.maxSize ?? 0,
+        limits?.perSecond ?? 0,
       )) as [number, string | number];
       if (created === 1) return { kind: 'created', record: { ...rest, seq: Number(value) } };
       if (created === 2) return { kind: 'budget_spent' };
       if (created === 3) return { kind: 'queue_full' };
+      if (created === 4) return { kind: 'rate_limited' };
       const [existingId = '', existingHash] = String(value).split(' ');
       if (existingHash !== bodyHash) return { kind: 'conflict', intentId: existingId };
       const record = await get(existingId);

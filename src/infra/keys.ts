@@ -22,6 +22,8 @@ export interface Keys {
   queues(): string;
   /** Calls on hold, scored by when the hold began. */
   onHold(): string;
+  /** A client's count of intents posted in one second (the per-client rate limit). */
+  intentRate(client: string, second: number): string;
   /** Every accepted intent not yet finished, scored by acceptance time (the job sweeper reads it). */
   unfinished(): string;
   plivoRate(): string;
@@ -41,6 +43,7 @@ export function createKeys(prefix: string): Keys {
     queues: () => `${prefix}:queues`,
     onHold: () => `${prefix}:onhold`,
     unfinished: () => `${prefix}:unfinished`,
+    intentRate: (client, second) => `${prefix}:ratelimit:intents:${client}:${second}`,
     plivoRate: () => `${prefix}:rate:plivo`,
   };
 }

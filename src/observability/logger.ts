@@ -21,7 +21,16 @@ export const REDACT_PATHS = [
   '*.secret',
 ];
 
-/** pino JSON to stdout (or `destination`, for tests that read the lines back). */
+/**
+ * stdout, buffered: lines leave in 4 KiB writes instead of one syscall each (a
+ * tenth of the API's CPU under load went to per-line writes). The composition root
+ * flushes it before every exit, so nothing is lost on shutdown or a fatal error.
+ */
+export function createStdoutDestination() {
+  return pino.destination({ dest: 1, sync: false, minLength: 4096 });
+}
+
+/** pino JSON to `destination` (stdout when absent; tests pass a stream they read back). */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
     {
