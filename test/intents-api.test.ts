@@ -525,5 +525,10 @@ describe('idempotency with the worker running', () => {
     } finally {
       redis = await startRedisServer({ port: redis.port, dir: redis.dir });
     }
+    // Once Redis is back the API takes intents again (and nothing is left reconnecting at stop).
+    const deadline = Date.now() + 10_000;
+    while ((await stack.get('/readyz', { key: null })).status !== 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const call = newCall();
+    await accepted(await stack.post({ type: 'hold', call_uuid: call }), { call_uuid: call });
   });
 });
