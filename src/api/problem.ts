@@ -36,8 +36,11 @@ export function sendProblem(res: Response, err: AppError, requestId: string | un
     });
 }
 
-/** body-parser's error types, mapped to our codes: a 4xx never becomes a 5xx. */
-function fromBodyParser(err: { type?: string; message?: string }): AppError | null {
+/** body-parser's and the router's client errors, mapped to our codes: a 4xx never becomes a 5xx. */
+function fromBodyParser(err: { type?: string; message?: string; status?: unknown; expose?: unknown }): AppError | null {
+  // The router could not percent-decode a path parameter (e.g. /v1/intents/%E0%A4%A): no such resource.
+  const status = err.status;
+  if (err instanceof URIError && status === 400) return new AppError('not_found', 'the path cannot be decoded');
   switch (err.type) {
     case 'entity.parse.failed':
       return new AppError('malformed_body', `the body is not valid JSON: ${err.message ?? ''}`.trim(), [
@@ -56,6 +59,10 @@ function fromBodyParser(err: { type?: string; message?: string }): AppError | nu
     case 'parameters.too.many':
       return new AppError('malformed_body', err.message ?? 'the body could not be read', [{ field: '(body)', message: 'unreadable' }]);
     default:
+      // A body that does not inflate (Content-Encoding gzip/deflate/br with other bytes): body-parser's bare 400.
+      if (err.expose === true && err.status === 400) {
+        return new AppError('malformed_body', 'the body could not be decoded as its Content-Encoding says', [{ field: '(body)', message: 'undecodable' }]);
+      }
       return null;
   }
 }
