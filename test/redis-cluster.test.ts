@@ -41,6 +41,7 @@ describeIfRedis('on a Redis Cluster', () => {
   });
 
   it('when an intent is posted, then it is transferred and completed, with every key in one slot', async () => {
+    // (a generous timeout below: a cluster on a busy 2-core machine answers slowly)
     const call = `cluster-${randomUUID()}`;
     const res = await stack.post({ type: 'enqueue', call_uuid: call, queue: 'support' }, { idempotencyKey: 'cluster-1' });
     expect(res.status).toBe(202);
@@ -63,5 +64,5 @@ describeIfRedis('on a Redis Cluster', () => {
     } finally {
       cluster.disconnect();
     }
-  });
+  }, 90_000);
 });

@@ -127,7 +127,8 @@ describe('the per-client rate limit', () => {
 
 
   it('when a client posts intents faster than API_RATE_LIMIT_RPS, then the accept answers 429 with Retry-After and stores nothing extra', async () => {
-    await new Promise((r) => setTimeout(r, 1100)); // a fresh one-second window
+    // Start just after a second begins, so all ten land in one one-second window.
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) => stack.post({ type: 'hold', call_uuid: `rl-${i}` }, { key: 'other-secret-0123456789' })));
     const statuses = results.map((r) => r.status).sort();
     expect(statuses.filter((s) => s === 202).length).toBeLessThanOrEqual(5);

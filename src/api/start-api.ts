@@ -53,6 +53,7 @@ export async function startApi(config: Readonly<Config>, deps: ApiStartDeps): Pr
   queue.on('error', (err) => logger.warn({ err: err.message }, 'queue error'));
   releasers.add('queue', () => queue.close());
   const callbackQueue = createCallbackQueue(redis, config.QUEUE_PREFIX);
+  callbackQueue.on('error', (err) => logger.warn({ err: err.message }, 'callback queue error'));
   releasers.add('callback queue', () => callbackQueue.close());
   const queues = createQueueStore(redis, keys);
   if (deps.observeJobs) {

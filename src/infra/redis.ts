@@ -61,7 +61,7 @@ export async function closeRedis(redis: Redis): Promise<void> {
 
 /** Errors that mean "Redis is away or not ready yet", as opposed to a bug: the API answers them with 503. */
 const UNAVAILABLE =
-  /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Command timed out|max retries per request|^LOADING|^CLUSTERDOWN|^TRYAGAIN|^MASTERDOWN|^READONLY/i;
+  /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Command timed out|max retries per request|^OOM|^LOADING|^CLUSTERDOWN|^TRYAGAIN|^MASTERDOWN|^READONLY/i;
 
 export function isRedisUnavailable(err: unknown): boolean {
   const e = err as { name?: string; message?: string; code?: string } | undefined;
