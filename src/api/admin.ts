@@ -1,21 +1,19 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
 import type { RequestHandler, Router } from 'express';
 import { AppError } from '../domain/errors.js';
+import { createKeyMatcher } from './middleware.js';
 
 export const ADMIN_PATH = '/admin/queues';
-
-const digest = (s: string) => createHash('sha256').update(s).digest();
 
 /**
  * The admin UI takes the same keys as the API. Browsers cannot send a bearer
  * token, so HTTP Basic works too: user = the key's name, password = its secret.
  */
 export function adminAuth(keys: readonly { name: string; secret: string }[]): RequestHandler {
-  const known = keys.map((k) => ({ name: k.name, digest: digest(k.secret) }));
+  const match = createKeyMatcher(keys);
   return (req, res, next) => {
     const header = req.get('authorization') ?? '';
     let name: string | null = null;
@@ -28,11 +26,7 @@ export function adminAuth(keys: readonly { name: string; secret: string }[]): Re
       const i = decoded.indexOf(':');
       if (i > 0) [name, secret] = [decoded.slice(0, i), decoded.slice(i + 1)];
     }
-    let client: string | undefined;
-    if (secret !== null) {
-      const presented = digest(secret);
-      for (const k of known) if (timingSafeEqual(k.digest, presented) && (name === null || name === k.name)) client = k.name;
-    }
+    const client = secret === null ? undefined : match(secret, name);
     if (!client) {
       next(
         new AppError('unauthorized', 'the admin UI needs an API key (HTTP Basic: key name and secret, or Bearer)', [{ field: 'Authorization', message: 'missing or unknown key' }], {

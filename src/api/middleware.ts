@@ -48,16 +48,27 @@ export function mountedAt(path: string): RequestHandler {
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
 /**
- * Bearer keys from API_KEYS. Keys are compared as SHA-256 digests with
- * timingSafeEqual, against every configured key, so neither the length nor the
- * position of a match shows in the timing.
+ * Finds the client a presented secret belongs to (and, when given, must be named).
+ * Keys are compared as SHA-256 digests with timingSafeEqual, against every
+ * configured key, so neither the length nor the position of a match shows in the timing.
  */
-export function bearerAuth(keys: readonly { name: string; secret: string }[]): RequestHandler {
+export function createKeyMatcher(keys: readonly { name: string; secret: string }[]) {
   const known = keys.map((k) => ({ name: k.name, digest: digest(k.secret) }));
+  return (secret: string, name: string | null = null): string | undefined => {
+    const presented = digest(secret);
+    let client: string | undefined;
+    for (const k of known) if (timingSafeEqual(k.digest, presented) && (name === null || name === k.name)) client = k.name;
+    return client;
+  };
+}
+
+/** Bearer keys from API_KEYS on /v1. */
+export function bearerAuth(keys: readonly { name: string; secret: string }[]): RequestHandler {
+  const match = createKeyMatcher(keys);
   return (req, res, next) => {
     const header = req.get('authorization') ?? '';
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match?.[1]) {
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!bearer?.[1]) {
       next(
         new AppError('unauthorized', 'send Authorization: Bearer <key>', [{ field: 'Authorization', message: 'missing bearer key' }], {
           headers: { 'www-authenticate': 'Bearer realm="holdq"' },
@@ -65,9 +76,7 @@ export function bearerAuth(keys: readonly { name: string; secret: string }[]): R
       );
       return;
     }
-    const presented = digest(match[1]);
-    let client: string | undefined;
-    for (const k of known) if (timingSafeEqual(k.digest, presented)) client = k.name;
+    const client = match(bearer[1]);
     if (!client) {
       next(
         new AppError('unauthorized', 'the bearer key is not valid', [{ field: 'Authorization', message: 'unknown key' }], {

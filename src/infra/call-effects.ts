@@ -3,6 +3,12 @@ import type { CallEffect, CallState } from '../domain/transfers.js';
 import { CALL_TTL_SECONDS, type Keys } from './keys.js';
 import { memberScore } from './queue-store.js';
 
+/** Deletes a call lock only if this token still holds it (a lapsed lock may belong to another run now). */
+export const RELEASE_LOCK = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
 /**
  * Queues a call's state change on a MULTI, so it lands atomically with the
  * intent that caused it: the call hash, its queue membership and the on-hold set.

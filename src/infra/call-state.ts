@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { LEGS, type Legs } from '../domain/intent.js';
 import { CALL_STATES, type CallEffect, type CallState, type CallStateName } from '../domain/transfers.js';
-import { applyEffect } from './call-effects.js';
+import { applyEffect, RELEASE_LOCK } from './call-effects.js';
 import { CALL_TTL_SECONDS, type Keys } from './keys.js';
 
 /**
@@ -19,11 +19,6 @@ if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then
   return {'ok', '', redis.call('GET', KEYS[4]) or '', redis.call('HGETALL', KEYS[3])}
 end
 return {'locked', ''}
-`;
-
-const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
 `;
 
 /** On `ok` the gate also hands back, read in the same script, the intent's record (JSON) and the call's state. */
@@ -85,7 +80,7 @@ export function createCallStore(redis: Redis, keys: Keys): CallStore {
     },
 
     async release(callUuid, token) {
-      await redis.eval(RELEASE, 1, keys.lock(callUuid), token);
+      await redis.eval(RELEASE_LOCK, 1, keys.lock(callUuid), token);
     },
 
     async apply(callUuid, effect, from) {

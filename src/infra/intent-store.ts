@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { orderingCall, type IntentError, type IntentInput, type IntentRecord, type TerminalStatus } from '../domain/intent.js';
 import type { CallEffect, CallState } from '../domain/transfers.js';
-import { applyEffect } from './call-effects.js';
+import { applyEffect, RELEASE_LOCK } from './call-effects.js';
 import { CALL_TTL_SECONDS, type Keys } from './keys.js';
 
 /**
@@ -43,11 +43,6 @@ redis.call('ZREM', KEYS[4], ARGV[1])
 local idem = redis.call('GET', KEYS[2])
 if idem and string.sub(idem, 1, string.len(ARGV[1])) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 return 1
-`;
-
-const RELEASE_LOCK = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
 `;
 
 /** Idempotency keys last 24 h, or less when finished intents are kept less (a key must not outlive its intent). */
