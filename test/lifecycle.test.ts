@@ -106,6 +106,21 @@ describe('the worker after a Redis outage', () => {
     expect(accepted).toBeDefined();
     expect(await stack.waitForIntent(accepted!.id, undefined, 20_000)).toMatchObject({ status: 'completed' });
   });
+
+  it('when Redis forgets its cached scripts (SCRIPT FLUSH), then intents are still accepted and run', async () => {
+    const admin = new Redis(redis.url);
+    try {
+      await admin.script('FLUSH');
+      expect(await admin.info('memory')).toMatch(/number_of_cached_scripts:0\r\n/);
+      const res = await stack.post({ type: 'hold', call_uuid: `flushed-${randomUUID()}` });
+      expect(res.status).toBe(202);
+      const { id } = (await res.json()) as IntentView;
+      expect(await stack.waitForIntent(id, undefined, 20_000)).toMatchObject({ status: 'completed' });
+      expect(await admin.info('memory')).not.toMatch(/number_of_cached_scripts:0\r\n/);
+    } finally {
+      admin.disconnect();
+    }
+  });
 });
 
 describe('the lost-job sweeper', () => {

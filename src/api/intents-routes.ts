@@ -94,7 +94,6 @@ export function createIntentRoutes(deps: IntentRoutesDeps): Router {
     const key = idempotencyKey(req);
     const request = parseIntent(req, config);
     const client = res.locals.client as string;
-    const log = res.locals.log as Logger;
     const id = randomUUID();
     const limits = {
       transferBudget: config.TRANSFER_BUDGET,
@@ -129,7 +128,7 @@ export function createIntentRoutes(deps: IntentRoutesDeps): Router {
         // A replay also heals an accept whose job never made it into the queue.
         if (result.record.status === 'queued') {
           const job = await enqueueIntent(queue, result.record.id, orderingCall(request));
-          log.info({ intentId: result.record.id, jobId: job.id }, 'intent replayed; job ensured');
+          (res.locals.log as Logger).info({ intentId: result.record.id, jobId: job.id }, 'intent replayed; job ensured');
         }
         res.status(200).location(`/v1/intents/${result.record.id}`).json(intentView(result.record));
         return;

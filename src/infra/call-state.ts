@@ -3,6 +3,7 @@ import { LEGS, type Legs } from '../domain/intent.js';
 import { CALL_STATES, type CallEffect, type CallState, type CallStateName } from '../domain/transfers.js';
 import { applyEffect, RELEASE_LOCK } from './call-effects.js';
 import { CALL_TTL_SECONDS, type Keys } from './keys.js';
+import { luaScript } from './redis.js';
 
 /**
  * The per-call gate. An intent may run only when it is the oldest unfinished
@@ -10,7 +11,7 @@ import { CALL_TTL_SECONDS, type Keys } from './keys.js';
  * lock. The first gives per-call FIFO across retries and delays; the second
  * guards against a stalled job being re-run while its first run is still alive.
  */
-const BEGIN = `
+const BEGIN = luaScript(`
 local head = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
 if head and head ~= ARGV[1] and redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   return {'blocked', head}
@@ -19,7 +20,8 @@ if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then
   return {'ok', '', redis.call('GET', KEYS[4]) or '', redis.call('HGETALL', KEYS[3])}
 end
 return {'locked', ''}
-`;
+`);
+const releaseLock = luaScript(RELEASE_LOCK);
 
 /** On `ok` the gate also hands back, read in the same script, the intent's record (JSON) and the call's state. */
 export type BeginResult = { kind: 'ok'; recordJson: string | null; call: CallState } | { kind: 'blocked'; headIntentId: string } | { kind: 'locked' };
@@ -59,8 +61,8 @@ export function createCallStore(redis: Redis, keys: Keys): CallStore {
     },
 
     async begin(callUuid, intentId, token, ttlMs) {
-      const [kind, head, recordJson, flat] = (await redis.eval(
-        BEGIN,
+      const [kind, head, recordJson, flat] = (await BEGIN(
+        redis,
         4,
         keys.pending(callUuid),
         keys.lock(callUuid),
@@ -80,7 +82,7 @@ export function createCallStore(redis: Redis, keys: Keys): CallStore {
     },
 
     async release(callUuid, token) {
-      await redis.eval(RELEASE_LOCK, 1, keys.lock(callUuid), token);
+      await releaseLock(redis, 1, keys.lock(callUuid), token);
     },
 
     async apply(callUuid, effect, from) {

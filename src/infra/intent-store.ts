@@ -4,13 +4,14 @@ import { orderingCall, type IntentError, type IntentInput, type IntentRecord, ty
 import type { CallEffect, CallState } from '../domain/transfers.js';
 import { applyEffect, RELEASE_LOCK } from './call-effects.js';
 import { CALL_TTL_SECONDS, type Keys } from './keys.js';
+import { luaScript } from './redis.js';
 
 /**
  * Accepting an intent is one Lua script, so it is atomic and one round trip:
  * the idempotency check, the per-call sequence number, the record and the
  * call's pending list are written together or not at all.
  */
-const ACCEPT = `
+const ACCEPT = luaScript(`
 if tonumber(ARGV[11]) > 0 then
   local n = redis.call('INCR', KEYS[7])
   if n == 1 then redis.call('EXPIRE', KEYS[7], 2) end
@@ -33,17 +34,17 @@ redis.call('EXPIRE', KEYS[4], ARGV[6])
 redis.call('ZADD', KEYS[5], ARGV[7], ARGV[1])
 if ARGV[5] == '1' then redis.call('SET', KEYS[2], ARGV[1] .. ' ' .. ARGV[3], 'EX', ARGV[4]) end
 return {1, seq}
-`;
+`);
 
 /** Undoes an accept whose job could not be queued, so a 503 never leaves a half-accepted intent behind. */
-const UNACCEPT = `
+const UNACCEPT = luaScript(`
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
 local idem = redis.call('GET', KEYS[2])
 if idem and string.sub(idem, 1, string.len(ARGV[1])) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 return 1
-`;
+`);
 
 /** Idempotency keys last 24 h, or less when finished intents are kept less (a key must not outlive its intent). */
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
@@ -142,10 +143,11 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
       };
       // "seq" goes first, as a placeholder the script replaces with the call's next number.
       const json = `{"seq":"__SEQ__",${JSON.stringify(rest).slice(1)}`;
-      const bodyHash = sha256(canonical(request));
+      // Only a replay compares bodies, and only a request with an Idempotency-Key can be replayed.
+      const bodyHash = idempotencyKey ? sha256(canonical(request)) : '';
       const callUuid = orderingCall(request);
-      const [created, value] = (await redis.eval(
-        ACCEPT,
+      const [created, value] = (await ACCEPT(
+        redis,
         7,
         keys.intent(id),
         idemKey(client, idempotencyKey),
@@ -180,8 +182,8 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
 
     async unaccept(record, idempotencyKey) {
       const callUuid = orderingCall(record.request);
-      await redis.eval(
-        UNACCEPT,
+      await UNACCEPT(
+        redis,
         4,
         keys.intent(record.id),
         idemKey(record.client, idempotencyKey),

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
+import { luaScript } from './redis.js';
 
 /**
  * Queue membership in Redis. The score packs the service order into one number:
@@ -19,7 +20,7 @@ export function decodeScore(score: number): { priority: number; enqueuedAt: numb
 }
 
 /** Takes one member atomically: the named one, or the first in line. Two takers never get the same caller. */
-const TAKE = `
+const TAKE = luaScript(`
 local uuid, score
 if ARGV[1] ~= '' then
   score = redis.call('ZSCORE', KEYS[1], ARGV[1])
@@ -33,7 +34,7 @@ else
 end
 redis.call('ZREM', KEYS[2], uuid)
 return {uuid, score}
-`;
+`);
 
 export interface QueueMember {
   call_uuid: string;
@@ -90,7 +91,7 @@ export function createQueueStore(redis: Redis, keys: Keys): QueueStore {
       });
     },
     async take(name, callUuid) {
-      const taken = (await redis.eval(TAKE, 2, keys.queue(name), keys.queueTimes(name), callUuid ?? '')) as [string, string] | null;
+      const taken = (await TAKE(redis, 2, keys.queue(name), keys.queueTimes(name), callUuid ?? '')) as [string, string] | null;
       if (!taken) return null;
       const score = Number(taken[1]);
       return { call_uuid: taken[0], score, enqueued_at: decodeScore(score).enqueuedAt };

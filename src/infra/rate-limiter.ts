@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { luaScript } from './redis.js';
 
 /**
  * The global pacer for Plivo requests, shared by every worker through Redis.
@@ -12,7 +13,7 @@ import type { Redis } from 'ioredis';
  * Time comes from Redis, so workers with skewed clocks still agree; microseconds
  * keep 1/rate exact.
  */
-const RESERVE = `
+const RESERVE = luaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval, max, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -29,14 +30,14 @@ redis.call('ZADD', KEYS[2], send, ARGV[4])
 redis.call('PEXPIRE', KEYS[2], math.ceil((send - now + window) / 1000) + 1000)
 redis.call('SET', KEYS[1], tostring(send + interval), 'PX', math.ceil((send - now + interval) / 1000) + 1000)
 return math.floor((send - now) / 1000)
-`;
+`);
 
 /**
  * Every request confirms its slot just before it is sent: its entry moves to the real
  * time, and if late timers have crowded the last window it waits a little more. So
  * the cap holds for actual send times, not just planned ones.
  */
-const CONFIRM = `
+const CONFIRM = luaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local max, window = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -47,17 +48,17 @@ local oldest = redis.call('ZRANGEBYSCORE', KEYS[1], now - window, now, 'WITHSCOR
 local at = tonumber(oldest[2]) + window + 1
 redis.call('ZADD', KEYS[1], at, ARGV[3])
 return math.ceil((at - now) / 1000)
-`;
+`);
 
 /** After a 429, nobody sends before Retry-After has passed (no 429 storm). */
-const PENALIZE = `
+const PENALIZE = luaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local until_ = now + tonumber(ARGV[1]) * 1000
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if until_ > tat then redis.call('SET', KEYS[1], tostring(until_), 'PX', tonumber(ARGV[1]) + 1000) end
 return 1
-`;
+`);
 
 export const WINDOW_MS = 1000;
 /** Slack for pauses between confirming a slot and the request reaching Plivo (GC, a busy event loop); costs ~3 % of the rate. */
@@ -77,17 +78,17 @@ export function createRateLimiter(redis: Redis, key: string, maxPerSecond: numbe
   return {
     async acquire() {
       const member = `${tag}:${seq++}`;
-      let waitMs = Number(await redis.eval(RESERVE, 2, key, `${key}:window`, intervalUs, maxPerSecond, windowUs, member));
+      let waitMs = Number(await RESERVE(redis, 2, key, `${key}:window`, intervalUs, maxPerSecond, windowUs, member));
       // Every slot is confirmed at the moment of sending: a request delayed after its reservation
       // (a late timer, a cold HTTP client) then counts where it really goes, never where it was planned.
       for (let i = 0; i < 50; i++) {
         if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
-        waitMs = Number(await redis.eval(CONFIRM, 1, `${key}:window`, maxPerSecond, windowUs, member));
+        waitMs = Number(await CONFIRM(redis, 1, `${key}:window`, maxPerSecond, windowUs, member));
         if (waitMs <= 0) return;
       }
     },
     async penalize(ms) {
-      await redis.eval(PENALIZE, 1, key, Math.ceil(ms));
+      await PENALIZE(redis, 1, key, Math.ceil(ms));
     },
   };
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 
 /**
@@ -13,8 +14,12 @@ export function createRedis(url: string, role: RedisRole, name = `holdq-${role}`
     connectionName: name,
     // Reconnect for ever, backing off to 2 s: both roles must recover by themselves.
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+    // The command connection pipelines automatically: commands issued in one event-loop turn
+    // (an accept's script and its job, for every request parsed in that turn) leave in one
+    // write instead of one syscall each, +25 % accepted intents/s (bench/findings.md). Order on
+    // the connection is kept; the worker's connection is left alone (BullMQ's blocking calls).
     ...(role === 'command'
-      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 2000 }
+      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 2000, enableAutoPipelining: true }
       : { maxRetriesPerRequest: null, enableReadyCheck: true }),
   };
   if (!cluster) return new Redis(url, options);
@@ -66,4 +71,24 @@ const UNAVAILABLE =
 export function isRedisUnavailable(err: unknown): boolean {
   const e = err as { name?: string; message?: string; code?: string } | undefined;
   return e?.name === 'MaxRetriesPerRequestError' || UNAVAILABLE.test(`${e?.code ?? ''} ${e?.message ?? ''}`.trim()) || UNAVAILABLE.test(e?.message ?? '');
+}
+
+export type LuaScript = (redis: Redis, numKeys: number, ...args: (string | number)[]) => Promise<unknown>;
+
+/**
+ * A Lua script run by its SHA1 (EVALSHA): its text crosses the wire once, not with
+ * every call (the accept script is 1 KiB, and writing it per request was a tenth of
+ * the API's CPU under load). NOSCRIPT (Redis restarted, SCRIPT FLUSH, a new cluster
+ * node) means nothing ran, so EVAL then sends the text and Redis caches it again.
+ */
+export function luaScript(lua: string): LuaScript {
+  const sha = createHash('sha1').update(lua).digest('hex');
+  return async (redis, numKeys, ...args) => {
+    try {
+      return await redis.evalsha(sha, numKeys, ...args);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return redis.eval(lua, numKeys, ...args);
+    }
+  };
 }
