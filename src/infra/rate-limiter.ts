@@ -79,10 +79,12 @@ export function createRateLimiter(redis: Redis, key: string, maxPerSecond: numbe
     async acquire() {
       const member = `${tag}:${seq++}`;
       let waitMs = Number(await RESERVE(redis, 2, key, `${key}:window`, intervalUs, maxPerSecond, windowUs, member));
-      // Every slot is confirmed at the moment of sending: a request delayed after its reservation
-      // (a late timer, a cold HTTP client) then counts where it really goes, never where it was planned.
+      // A slot free now was booked at the real send time already.
+      if (waitMs <= 0) return;
+      // A slot in the future is confirmed at the moment of sending: a request delayed after its
+      // reservation (a late timer) then counts where it really goes, never where it was planned.
       for (let i = 0; i < 50; i++) {
-        if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
+        await new Promise((r) => setTimeout(r, waitMs));
         waitMs = Number(await CONFIRM(redis, 1, `${key}:window`, maxPerSecond, windowUs, member));
         if (waitMs <= 0) return;
       }

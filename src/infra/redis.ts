@@ -2,25 +2,30 @@ import { createHash } from 'node:crypto';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 
 /**
- * Two kinds of Redis connection, as BullMQ's production guide asks:
+ * Kinds of Redis connection, as BullMQ's production guide asks:
  * - `command`: for the API and state reads. It fails fast: no offline queue and
  *   one try per command, so a Redis outage is a 503 at once, never a hanging request.
  * - `worker`: `maxRetriesPerRequest: null`, so BullMQ's blocking calls wait out an outage.
+ * - `state`: the worker's own reads and writes (records, call state, the rate limiter).
+ *   It waits out outages like `worker`, but BullMQ never touches it, so it can pipeline
+ *   automatically, and a MULTI on it stays cheap (ioredis copies every script defined on
+ *   a connection, BullMQ's fifty among them, onto each MULTI it makes).
  */
-export type RedisRole = 'command' | 'worker';
+export type RedisRole = 'command' | 'worker' | 'state';
 
 export function createRedis(url: string, role: RedisRole, name = `holdq-${role}`, cluster = false): Redis {
   const options: RedisOptions = {
     connectionName: name,
     // Reconnect for ever, backing off to 2 s: both roles must recover by themselves.
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
-    // The command connection pipelines automatically: commands issued in one event-loop turn
-    // (an accept's script and its job, for every request parsed in that turn) leave in one
-    // write instead of one syscall each, +25 % accepted intents/s (bench/findings.md). Order on
-    // the connection is kept; the worker's connection is left alone (BullMQ's blocking calls).
     ...(role === 'command'
-      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 2000, enableAutoPipelining: true }
+      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 2000 }
       : { maxRetriesPerRequest: null, enableReadyCheck: true }),
+    // Commands issued in one event-loop turn (an accept's script and its job, for every request
+    // parsed in that turn) leave in one write instead of one syscall each: +25 % accepted
+    // intents/s (bench/findings.md). Order on the connection is kept. Never on BullMQ's worker
+    // connection (reports of jobs losing their lock with it).
+    enableAutoPipelining: role !== 'worker',
   };
   if (!cluster) return new Redis(url, options);
   // A Redis Cluster, discovered from this one node. Cluster offers the same command API
@@ -31,7 +36,7 @@ export function createRedis(url: string, role: RedisRole, name = `holdq-${role}`
   const password = u.password ? decodeURIComponent(u.password) : undefined;
   return new Cluster([{ host: u.hostname, port: Number(u.port || 6379) }], {
     clusterRetryStrategy: retryStrategy,
-    enableOfflineQueue: role === 'worker',
+    enableOfflineQueue: role !== 'command',
     enableReadyCheck: true,
     redisOptions: { ...redisOptions, connectionName: name, ...(password ? { password } : {}), ...(u.protocol === 'rediss:' ? { tls: {} } : {}) },
   }) as unknown as Redis;

@@ -49,7 +49,10 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
   const redis = createRedis(config.REDIS_URL, 'worker', 'holdq-worker', config.REDIS_CLUSTER);
   releasers.add('redis', () => closeRedis(redis));
   redis.on('error', (err) => logger.warn({ err: err.message }, 'worker redis connection error'));
-  await waitForRedis(redis, 30_000);
+  const state = createRedis(config.REDIS_URL, 'state', 'holdq-worker-state', config.REDIS_CLUSTER);
+  releasers.add('state redis', () => closeRedis(state));
+  state.on('error', (err) => logger.warn({ err: err.message }, 'worker state redis connection error'));
+  await Promise.all([waitForRedis(redis, 30_000), waitForRedis(state, 30_000)]);
 
   const keys = createKeys(config.QUEUE_PREFIX);
   const queue = createIntentQueue(redis, { prefix: config.QUEUE_PREFIX, attempts: config.TRANSFER_MAX_ATTEMPTS });
@@ -58,7 +61,7 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
   const plivo = createPlivoClient({ ...deps.plivo, timeoutMs: config.PLIVO_TIMEOUT_MS, maxSockets: config.WORKER_CONCURRENCY * 2 });
   releasers.add('plivo client', () => plivo.close());
 
-  observeState(metrics, { jobCounts: () => queue.getJobCounts(), queues: () => queues.summary(), onHold: () => redis.zcard(keys.onHold()) });
+  observeState(metrics, { jobCounts: () => queue.getJobCounts(), queues: () => queues.summary(), onHold: () => state.zcard(keys.onHold()) });
   // The ops server closes last, so /readyz answers 503 while the worker drains.
   let opsPort: number | null = null;
   if (deps.opsPort !== null) {
@@ -70,9 +73,9 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     releasers.add('ops server', () => new Promise<void>((resolve) => server.close(() => resolve())));
   }
 
-  const store = createIntentStore(redis, keys, { retentionSeconds: config.INTENT_RETENTION_SECONDS });
-  const calls = createCallStore(redis, keys);
-  const queues = createQueueStore(redis, keys);
+  const store = createIntentStore(state, keys, { retentionSeconds: config.INTENT_RETENTION_SECONDS });
+  const calls = createCallStore(state, keys);
+  const queues = createQueueStore(state, keys);
   const callbackQueue = createCallbackQueue(redis, config.QUEUE_PREFIX);
   releasers.add('callback queue', () => callbackQueue.close());
   const callbackWorker = startCallbackWorker({
@@ -95,7 +98,7 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     queue,
     onFinished: (record) => scheduleCallback(callbackQueue, record),
     plivo,
-    limiter: createRateLimiter(redis, keys.plivoRate(), config.PLIVO_MAX_RPS),
+    limiter: createRateLimiter(state, keys.plivoRate(), config.PLIVO_MAX_RPS),
     links: createXmlLinks(config.PUBLIC_BASE_URL),
     metrics,
     logger,
