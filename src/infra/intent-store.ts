@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { orderingCall, type IntentError, type IntentInput, type IntentRecord, type TerminalStatus } from '../domain/intent.js';
 import type { CallEffect, CallState } from '../domain/transfers.js';
-import { applyEffect, RELEASE_LOCK } from './call-effects.js';
+import { APPLY_EFFECT_FUNCTION, effectInputs } from './call-effects.js';
 import { CALL_TTL_SECONDS, type Keys } from './keys.js';
 import { luaScript } from './redis.js';
 
@@ -44,6 +44,30 @@ redis.call('ZREM', KEYS[4], ARGV[1])
 local idem = redis.call('GET', KEYS[2])
 if idem and string.sub(idem, 1, string.len(ARGV[1])) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 return 1
+`);
+
+/**
+ * Finishing an intent is one script: its final record (kept for the retention), its
+ * call's line and the unfinished index, the dead letters, the transfer counts, the
+ * call's new state and the lock release land together, and the next intent of the
+ * call (the new head of its line) comes back.
+ * KEYS: intent, pending, unfinished, dead letters, lock, the seven of apply_effect, then the calls to count.
+ * ARGV: id, record, retention s, failed (1/0), now ms, lock token (or ''), call ttl, effect (1/0), then apply_effect's eleven.
+ */
+const FINISH = luaScript(`${APPLY_EFFECT_FUNCTION}
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+if ARGV[4] == '1' then redis.call('ZADD', KEYS[4], ARGV[5], ARGV[1]) else redis.call('ZREM', KEYS[4], ARGV[1]) end
+-- Dead letters older than the retention have no record left: the index forgets them too.
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', tonumber(ARGV[5]) - tonumber(ARGV[3]) * 1000)
+for i = 13, #KEYS do
+  redis.call('HINCRBY', KEYS[i], 'transfer_count', 1)
+  redis.call('EXPIRE', KEYS[i], ARGV[7])
+end
+if ARGV[8] == '1' then apply_effect({unpack(KEYS, 6, 12)}, {unpack(ARGV, 9, 19)}) end
+if ARGV[6] ~= '' and redis.call('GET', KEYS[5]) == ARGV[6] then redis.call('DEL', KEYS[5]) end
+return redis.call('ZRANGE', KEYS[2], 0, 0)[1] or false
 `);
 
 /** Idempotency keys last 24 h, or less when finished intents are kept less (a key must not outlive its intent). */
@@ -245,22 +269,33 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
       const now = new Date().toISOString();
       const done: IntentRecord = { ...record, status, error: error ?? null, updated_at: now, finished_at: now };
       const callUuid = orderingCall(record.request);
-      const tx = redis
-        .multi()
-        .set(keys.intent(record.id), JSON.stringify(done), 'EX', opts.retentionSeconds)
-        .zrem(keys.pending(callUuid), record.id)
-        .zrem(keys.unfinished(), record.id);
-      if (status === 'failed') tx.zadd(keys.deadLetters(), Date.now(), record.id);
-      else tx.zrem(keys.deadLetters(), record.id);
-      // Dead letters older than the retention have no record left: the index forgets them too.
-      tx.zremrangebyscore(keys.deadLetters(), '-inf', Date.now() - opts.retentionSeconds * 1000);
-      for (const call of counts) tx.hincrby(keys.call(call), 'transfer_count', 1).expire(keys.call(call), CALL_TTL_SECONDS);
-      if (effect) applyEffect(tx, keys, callUuid, effect, { from, seq: record.seq, intentId: record.id, now: Date.now() });
-      if (release) tx.eval(RELEASE_LOCK, 1, keys.lock(release.callUuid), release.token);
-      tx.zrange(keys.pending(callUuid), 0, 0);
-      const results = await tx.exec();
-      const head = results?.at(-1)?.[1] as string[] | undefined;
-      return { record: done, nextIntentId: head?.[0] ?? null };
+      const nowMs = Date.now();
+      // Without an effect the script skips apply_effect; its inputs are only placeholders then.
+      const change = effectInputs(keys, callUuid, effect ?? { state: 'ended', queue: null, held_legs: null }, { from, seq: record.seq, intentId: record.id, now: nowMs });
+      const scriptKeys = [
+        keys.intent(record.id),
+        keys.pending(callUuid),
+        keys.unfinished(),
+        keys.deadLetters(),
+        keys.lock(release?.callUuid ?? callUuid),
+        ...change.keys,
+        ...counts.map((call) => keys.call(call)),
+      ];
+      const head = (await FINISH(
+        redis,
+        scriptKeys.length,
+        ...scriptKeys,
+        record.id,
+        JSON.stringify(done),
+        opts.retentionSeconds,
+        status === 'failed' ? '1' : '0',
+        nowMs,
+        release?.token ?? '',
+        CALL_TTL_SECONDS,
+        effect ? '1' : '0',
+        ...change.args,
+      )) as string | null;
+      return { record: done, nextIntentId: head ?? null };
     },
   };
 }

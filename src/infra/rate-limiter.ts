@@ -13,23 +13,32 @@ import { luaScript } from './redis.js';
  * Time comes from Redis, so workers with skewed clocks still agree; microseconds
  * keep 1/rate exact.
  */
-const RESERVE = luaScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval, max, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local send = tonumber(redis.call('GET', KEYS[1]) or '0')
-if send < now then send = now end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
-local count = redis.call('ZCOUNT', KEYS[2], send - window, '+inf')
-if count >= max then
-  local nth = redis.call('ZRANGEBYSCORE', KEYS[2], send - window, '+inf', 'WITHSCORES', 'LIMIT', count - max, 1)
-  local earliest = tonumber(nth[2]) + window
-  if earliest > send then send = earliest end
+/**
+ * Books the next slot; answers how many ms to wait for it. A Lua function, so another
+ * script can book a slot in its own round trip (the worker's gate does, see call-state.ts).
+ */
+export const RESERVE_FUNCTION = `
+local function reserve_slot(tat_key, window_key, interval, max, window, member)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local send = tonumber(redis.call('GET', tat_key) or '0')
+  if send < now then send = now end
+  redis.call('ZREMRANGEBYSCORE', window_key, '-inf', now - window)
+  local count = redis.call('ZCOUNT', window_key, send - window, '+inf')
+  if count >= max then
+    local nth = redis.call('ZRANGEBYSCORE', window_key, send - window, '+inf', 'WITHSCORES', 'LIMIT', count - max, 1)
+    local earliest = tonumber(nth[2]) + window
+    if earliest > send then send = earliest end
+  end
+  redis.call('ZADD', window_key, send, member)
+  redis.call('PEXPIRE', window_key, math.ceil((send - now + window) / 1000) + 1000)
+  redis.call('SET', tat_key, tostring(send + interval), 'PX', math.ceil((send - now + interval) / 1000) + 1000)
+  return math.floor((send - now) / 1000)
 end
-redis.call('ZADD', KEYS[2], send, ARGV[4])
-redis.call('PEXPIRE', KEYS[2], math.ceil((send - now + window) / 1000) + 1000)
-redis.call('SET', KEYS[1], tostring(send + interval), 'PX', math.ceil((send - now + interval) / 1000) + 1000)
-return math.floor((send - now) / 1000)
+`;
+
+const RESERVE = luaScript(`${RESERVE_FUNCTION}
+return reserve_slot(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4])
 `);
 
 /**
@@ -64,9 +73,19 @@ export const WINDOW_MS = 1000;
 /** Slack for pauses between confirming a slot and the request reaching Plivo (GC, a busy event loop); costs ~3 % of the rate. */
 export const WINDOW_MARGIN_MS = 30;
 
+/** A slot for another script to book with RESERVE_FUNCTION: its keys, its arguments, and the wait once booked. */
+export interface SlotBooking {
+  keys: [tat: string, window: string];
+  args: [intervalUs: number, maxPerSecond: number, windowUs: number, member: string];
+  /** Waits out the booked slot (`waitMs`, what reserve_slot answered); resolves when the request may be sent. */
+  settle(waitMs: number): Promise<void>;
+}
+
 export interface RateLimiter {
   /** Waits for this request's slot; resolves when it may be sent. */
   acquire(): Promise<void>;
+  /** A slot to book inside another script, saving the round trip acquire() makes. */
+  booking(): SlotBooking;
   penalize(ms: number): Promise<void>;
 }
 
@@ -75,19 +94,26 @@ export function createRateLimiter(redis: Redis, key: string, maxPerSecond: numbe
   const windowUs = (WINDOW_MS + WINDOW_MARGIN_MS) * 1000;
   let seq = 0;
   const tag = Math.random().toString(36).slice(2, 10);
-  return {
-    async acquire() {
-      const member = `${tag}:${seq++}`;
-      let waitMs = Number(await RESERVE(redis, 2, key, `${key}:window`, intervalUs, maxPerSecond, windowUs, member));
-      // A slot free now was booked at the real send time already.
+  async function settle(member: string, waitMs: number) {
+    // A slot free now was booked at the real send time already.
+    if (waitMs <= 0) return;
+    // A slot in the future is confirmed at the moment of sending: a request delayed after its
+    // reservation (a late timer) then counts where it really goes, never where it was planned.
+    for (let i = 0; i < 50; i++) {
+      await new Promise((r) => setTimeout(r, waitMs));
+      waitMs = Number(await CONFIRM(redis, 1, `${key}:window`, maxPerSecond, windowUs, member));
       if (waitMs <= 0) return;
-      // A slot in the future is confirmed at the moment of sending: a request delayed after its
-      // reservation (a late timer) then counts where it really goes, never where it was planned.
-      for (let i = 0; i < 50; i++) {
-        await new Promise((r) => setTimeout(r, waitMs));
-        waitMs = Number(await CONFIRM(redis, 1, `${key}:window`, maxPerSecond, windowUs, member));
-        if (waitMs <= 0) return;
-      }
+    }
+  }
+  function booking(): SlotBooking {
+    const member = `${tag}:${seq++}`;
+    return { keys: [key, `${key}:window`], args: [intervalUs, maxPerSecond, windowUs, member], settle: (waitMs) => settle(member, waitMs) };
+  }
+  return {
+    booking,
+    async acquire() {
+      const slot = booking();
+      await slot.settle(Number(await RESERVE(redis, 2, ...slot.keys, ...slot.args)));
     },
     async penalize(ms) {
       await PENALIZE(redis, 1, key, Math.ceil(ms));

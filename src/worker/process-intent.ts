@@ -127,8 +127,9 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     log.warn({ headIntentId: headId, createdAt: head.created_at }, 'recovered the head of a call line whose job was lost');
   }
 
-  async function send(transfer: TransferRequest, alongside?: Promise<unknown>): Promise<TransferOutcome> {
-    await Promise.all([limiter.acquire(), alongside]);
+  /** `slot`: a rate slot booked already (by the gate); otherwise one is acquired here. */
+  async function send(transfer: TransferRequest, alongside?: Promise<unknown>, slot?: Promise<void> | null): Promise<TransferOutcome> {
+    await Promise.all([slot ?? limiter.acquire(), alongside]);
     const outcome = await plivo.transfer(transfer);
     metrics.plivoRequests.labels(outcome.statusLabel).inc();
     metrics.plivoDuration.observe(outcome.durationMs / 1000);
@@ -152,7 +153,9 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     record.member = null;
   }
 
-  async function run(job: Job<IntentJobData>, record: IntentRecord, intent: IntentInput, log: Logger, call: CallState, lock: CallLock) {
+  async function run(job: Job<IntentJobData>, record: IntentRecord, intent: IntentInput, log: Logger, call: CallState, lock: CallLock, booked: Promise<void> | null) {
+    /** The rate slot the gate booked, for the first transfer sent. */
+    let slot = booked;
     const callUuid = lock.callUuid;
     /** Transfers accepted but not yet counted: the finish counts them in its transaction. */
     const counts: string[] = [];
@@ -201,8 +204,9 @@ export function createIntentProcessor(deps: ProcessorDeps) {
 
       let next: 'done' | 'next_member' = 'done';
       for (const [i, transfer] of remaining.entries()) {
-        const outcome = await send(transfer, running);
+        const outcome = await send(transfer, running, slot);
         running = undefined;
+        slot = null;
         const at = new Date().toISOString();
         const api_id = outcome.kind === 'accepted' ? outcome.apiId : null;
         record.transfers.push({ ...transfer, status_code: outcome.status, api_id, at, ...(outcome.kind === 'accepted' ? {} : { error: outcome.message }) });
@@ -292,8 +296,8 @@ export function createIntentProcessor(deps: ProcessorDeps) {
       callUuid = orderingCall(parsedStored.data);
     }
     const lock: CallLock = { callUuid, token: token ?? randomUUID(), released: false };
-    // One round trip: the per-call gate and lock, the record and the call's state.
-    const gate = await calls.begin(callUuid, intentId, lock.token, lockTtlMs);
+    // One round trip: the per-call gate and lock, the record and the call's state, and the first transfer's rate slot.
+    const gate = await calls.begin(callUuid, intentId, lock.token, lockTtlMs, limiter.booking());
     if (gate.kind !== 'ok') {
       if (gate.kind === 'blocked') await ensureHeadRuns(gate.headIntentId, log);
       // Wait for the older intent; its finish promotes this job, the delay is only the fallback.
@@ -318,7 +322,7 @@ export function createIntentProcessor(deps: ProcessorDeps) {
       const parsed = intentInput.safeParse(record.request);
       if (!parsed.success) return invalid(record, parsed.error.message, log, lock);
       if (orderingCall(parsed.data) !== callUuid) return invalid(record, `the job names call ${callUuid}, the intent another`, log, lock);
-      return await run(job, record, parsed.data, log, gate.call, lock);
+      return await run(job, record, parsed.data, log, gate.call, lock, gate.slot);
     } finally {
       if (!lock.released) await calls.release(callUuid, lock.token).catch((err: unknown) => log.warn({ err }, 'could not release the call lock'));
     }

@@ -1,0 +1,17 @@
+import autocannon from 'autocannon';
+import { startRedis, startNode, waitHttp, rssMiB, freePort, sleep } from './lib.mjs';
+const redis = await startRedis({ aof: 'always' });
+const [port, mport] = [await freePort(), await freePort()];
+const env = { REDIS_URL: redis.url, API_KEYS: 'b:bench-secret-0123456789', PLIVO_AUTH_ID: 'X', PLIVO_AUTH_TOKEN: 'y', PLIVO_BASE_URL: 'http://127.0.0.1:9', PUBLIC_BASE_URL: `http://127.0.0.1:${port}`, PORT: String(port), METRICS_PORT: String(mport), API_RATE_LIMIT_RPS: '1000000', ...(process.env.EXTRA ? JSON.parse(process.env.EXTRA) : {}) };
+const api = startNode([...(process.argv.slice(2)), 'dist/main.js', 'api'], env, '/tmp/mem-api.log');
+await waitHttp(`http://127.0.0.1:${port}/readyz`);
+let n = 0, peak = 0;
+const t = setInterval(async () => { peak = Math.max(peak, await rssMiB(api.pid)); }, 200);
+const run = autocannon({ url: `http://127.0.0.1:${port}/v1/intents`, connections: 50, duration: 8, method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer bench-secret-0123456789' }, requests: [{ setupRequest: (r) => ({ ...r, body: JSON.stringify({ type: 'hold', call_uuid: `m-${n++ % 5000}` }) }) }] });
+await sleep(6000);
+const m = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+const r = await run;
+clearInterval(t);
+for (const line of m.split('\n')) if (/^(process_resident_memory_bytes|nodejs_heap_size_total_bytes|nodejs_heap_size_used_bytes|nodejs_external_memory_bytes|nodejs_heap_space_size_total_bytes)/.test(line)) console.log(line.replace(/ (\d+)$/, (_, v) => ' ' + (v / 2 ** 20).toFixed(1) + ' MiB'));
+console.log('rps', Math.round(r.requests.average), 'peak RSS', peak.toFixed(0));
+await api.kill(); await redis.kill(); redis.cleanup();

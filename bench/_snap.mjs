@@ -1,0 +1,16 @@
+import autocannon from 'autocannon';
+import { readdirSync } from 'node:fs';
+import { startRedis, startNode, waitHttp, freePort, sleep } from './lib.mjs';
+const redis = await startRedis({ aof: 'always' });
+const [port, mport] = [await freePort(), await freePort()];
+const env = { REDIS_URL: redis.url, API_KEYS: 'b:bench-secret-0123456789', PLIVO_AUTH_ID: 'X', PLIVO_AUTH_TOKEN: 'y', PLIVO_BASE_URL: 'http://127.0.0.1:9', PUBLIC_BASE_URL: `http://127.0.0.1:${port}`, PORT: String(port), METRICS_PORT: String(mport), API_RATE_LIMIT_RPS: '1000000' };
+const api = startNode(['--heapsnapshot-signal=SIGUSR2', '--diagnostic-dir=/tmp/snap', 'dist/main.js', 'api'], env, '/tmp/snap-api.log');
+await waitHttp(`http://127.0.0.1:${port}/readyz`);
+let n = 0;
+const run = autocannon({ url: `http://127.0.0.1:${port}/v1/intents`, connections: 50, duration: 8, method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer bench-secret-0123456789' }, requests: [{ setupRequest: (r) => ({ ...r, body: JSON.stringify({ type: 'hold', call_uuid: `m-${n++ % 5000}` }) }) }] });
+await sleep(6000);
+api.child.kill('SIGUSR2');
+await run;
+await sleep(3000);
+await api.kill(); await redis.kill(); redis.cleanup();
+console.log(readdirSync('/tmp/snap'));
