@@ -128,8 +128,8 @@ export function createIntentProcessor(deps: ProcessorDeps) {
   }
 
   /** `slot`: a rate slot booked already (by the gate); otherwise one is acquired here. */
-  async function send(transfer: TransferRequest, alongside?: Promise<unknown>, slot?: Promise<void> | null): Promise<TransferOutcome> {
-    await Promise.all([slot ?? limiter.acquire(), alongside]);
+  async function send(transfer: TransferRequest, slot?: Promise<void> | null): Promise<TransferOutcome> {
+    await (slot ?? limiter.acquire());
     const outcome = await plivo.transfer(transfer);
     metrics.plivoRequests.labels(outcome.statusLabel).inc();
     metrics.plivoDuration.observe(outcome.durationMs / 1000);
@@ -170,8 +170,10 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     }
     record.status = 'running';
     record.attempts += 1;
-    // Written while the first transfer waits for its rate slot: same connection, so it lands first.
+    // Written while the first transfer is on its way: same connection, so it lands before any later
+    // write of this record; the finish awaits it (and so reports its failure), nothing else waits.
     running = store.save(record);
+    running.catch(() => undefined);
 
     if (intent.type === 'enqueue' && call.queue !== intent.queue) {
       const settings = resolveQueue(config.QUEUES, intent.queue, config.HOLD_MUSIC_URL);
@@ -204,8 +206,7 @@ export function createIntentProcessor(deps: ProcessorDeps) {
 
       let next: 'done' | 'next_member' = 'done';
       for (const [i, transfer] of remaining.entries()) {
-        const outcome = await send(transfer, running, slot);
-        running = undefined;
+        const outcome = await send(transfer, slot);
         slot = null;
         const at = new Date().toISOString();
         const api_id = outcome.kind === 'accepted' ? outcome.apiId : null;
@@ -243,7 +244,7 @@ export function createIntentProcessor(deps: ProcessorDeps) {
           });
         }
         metrics.retries.labels(outcome.reason).inc();
-        await store.save(record);
+        await Promise.all([running, store.save(record)]);
         log.warn({ reason: outcome.reason, status: outcome.status, retryAfterMs: outcome.retryAfterMs }, 'transfer will be retried');
         throw new RetryableTransferError(outcome.message, outcome.reason, outcome.retryAfterMs);
       }
