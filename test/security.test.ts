@@ -82,9 +82,15 @@ describe('security', () => {
     const res = await stack.get('/livez', { key: null });
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
-    expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
     expect(res.headers.get('strict-transport-security')).toMatch(/max-age=/);
     expect(res.headers.get('x-powered-by')).toBeNull();
+    // Browser-only headers stay off machine-facing answers; the pages people open get them.
+    expect(res.headers.get('referrer-policy')).toBeNull();
+    const docs = await stack.get('/docs', { key: null });
+    expect(docs.headers.get('content-security-policy')).toContain('https://cdn.redoc.ly');
+    expect(docs.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(docs.headers.get('cross-origin-opener-policy')).toBe('same-origin');
   });
 
   it('when keys, Plivo credentials and secrets are used, even wrongly, then none of them reaches a log line', async () => {

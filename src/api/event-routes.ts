@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { SAFE_ID } from '../domain/intent.js';
 import type { CallStore } from '../infra/call-state.js';
 import type { QueueStore } from '../infra/queue-store.js';
-import type { Logger } from '../observability/logger.js';
+import { requestLog } from './middleware.js';
 import type { Metrics } from '../observability/metrics.js';
 
 export interface EventRoutesDeps {
@@ -37,14 +37,14 @@ export function createEventRoutes(deps: EventRoutesDeps): Router {
         }
         if (call.state === 'on_hold' && call.since) metrics.holdDuration.observe(Math.max(0, (Date.now() - Date.parse(call.since)) / 1000));
         await calls.apply(uuid, { state: 'ended', queue: null, held_legs: null }, call);
-        (res.locals.log as Logger).info({ callUuid: uuid, was: call.state, hangupCause: param(req.body, 'HangupCause') }, 'call ended');
+        requestLog(res).info({ callUuid: uuid, was: call.state, hangupCause: param(req.body, 'HangupCause') }, 'call ended');
       }
     }
     res.status(204).end();
   });
 
   router.post('/conference', (req, res) => {
-    (res.locals.log as Logger).debug(
+    requestLog(res).debug(
       { conference: param(req.body, 'ConferenceName'), action: param(req.body, 'ConferenceAction'), callUuid: param(req.body, 'CallUUID') },
       'conference event',
     );

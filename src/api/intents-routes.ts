@@ -1,15 +1,14 @@
-import { randomUUID } from 'node:crypto';
-import express, { Router, type Request } from 'express';
+import express, { Router, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import { AppError, type FieldError } from '../domain/errors.js';
-import { intentInput, intentView, orderingCall, type IntentInput } from '../domain/intent.js';
+import { INTENT_TYPES, intentInput, intentView, orderingCall, type IntentInput } from '../domain/intent.js';
 import { isUrl, resolveQueue } from '../domain/queue-config.js';
 import { disallowedTransferUrls, hostAllowed } from '../domain/transfers.js';
 import { isPrivateUrl } from '../infra/public-address.js';
 import type { IntentStore } from '../infra/intent-store.js';
 import { enqueueIntent, type IntentQueue } from '../infra/intent-queue.js';
-import type { Logger } from '../observability/logger.js';
+import { requestLog } from './middleware.js';
 import type { Metrics } from '../observability/metrics.js';
 import { fieldErrors } from './problem.js';
 
@@ -78,35 +77,25 @@ function idempotencyKey(req: Request): string | undefined {
   return key;
 }
 
-export function createIntentRoutes(deps: IntentRoutesDeps): Router {
+/**
+ * POST /intents: the body parser and the handler. The app mounts it ahead of the
+ * per-client request limiter, since the accept script counts intents itself.
+ */
+export function acceptIntentRoute(deps: IntentRoutesDeps): RequestHandler[] {
   const { config, store, queue, metrics } = deps;
-  const router = Router();
-  router.use(express.json({ limit: BODY_LIMIT, strict: false, type: ['application/json', 'application/*+json'] }));
+  const received = Object.fromEntries(INTENT_TYPES.map((type) => [type, metrics.intentsReceived.labels(type)]));
+  const json = express.json({ limit: BODY_LIMIT, strict: false, type: ['application/json', 'application/*+json'] });
 
-  /**
-   * One round trip: the accept script (idempotency, budget, queue size, sequence, record)
-   * and the job go to Redis together, the job under a fresh id that only the record
-   * gives meaning to. Redis runs them in order, so the job never exists before its
-   * record. When the script refuses or replays, that job is removed again (a worker
-   * that meets it first finds no record and skips it).
-   */
-  router.post('/intents', async (req, res) => {
+  const accept: RequestHandler = async (req, res) => {
     const key = idempotencyKey(req);
     const request = parseIntent(req, config);
-    const client = res.locals.client as string;
-    const id = randomUUID();
     const limits = {
       transferBudget: config.TRANSFER_BUDGET,
       perSecond: config.API_RATE_LIMIT_RPS,
       ...(request.type === 'enqueue' ? { queue: { name: request.queue, maxSize: resolveQueue(config.QUEUES, request.queue, config.HOLD_MUSIC_URL).max_size } } : {}),
     };
-    const [accepted, added] = await Promise.allSettled([store.accept({ client, request, idempotencyKey: key, id, limits }), enqueueIntent(queue, id, orderingCall(request))]);
-    if (accepted.status === 'rejected') {
-      if (added.status === 'fulfilled') await queue.remove(id).catch(() => undefined);
-      throw accepted.reason;
-    }
-    const result = accepted.value;
-    if (result.kind !== 'created' && added.status === 'fulfilled') await queue.remove(id).catch(() => undefined);
+    // One round trip: the record and its job are stored together, or nothing is (intent-store.ts).
+    const result = await store.accept({ client: res.locals.client as string, request, idempotencyKey: key, limits });
     res.locals.intentId = result.kind === 'created' || result.kind === 'replayed' ? result.record.id : undefined;
 
     switch (result.kind) {
@@ -125,25 +114,25 @@ export function createIntentRoutes(deps: IntentRoutesDeps): Router {
       case 'queue_full':
         throw new AppError('queue_full', `queue ${limits.queue?.name} is full (${limits.queue?.maxSize} callers)`, [{ field: 'queue', message: 'queue_full' }]);
       case 'replayed':
-        // A replay also heals an accept whose job never made it into the queue.
+        // A replay of an intent still queued also gives it its job back, should it have lost it (the sweeper would, later).
         if (result.record.status === 'queued') {
           const job = await enqueueIntent(queue, result.record.id, orderingCall(request));
-          (res.locals.log as Logger).info({ intentId: result.record.id, jobId: job.id }, 'intent replayed; job ensured');
+          requestLog(res).info({ intentId: result.record.id, jobId: job.id }, 'intent replayed; job ensured');
         }
         res.status(200).location(`/v1/intents/${result.record.id}`).json(intentView(result.record));
         return;
       case 'created':
-        if (added.status === 'rejected') {
-          await store.unaccept(result.record, key).catch(() => undefined);
-          throw new AppError('unavailable', 'the intent could not be queued; it was not accepted, retry shortly', [], {
-            cause: added.reason,
-            headers: { 'retry-after': '1' },
-          });
-        }
-        metrics.intentsReceived.labels(request.type).inc();
+        received[request.type]!.inc();
         res.status(202).location(`/v1/intents/${result.record.id}`).json(intentView(result.record));
     }
-  });
+  };
+  return [json, accept];
+}
+
+/** Reading intents, the dead letters, and re-running a failed one. */
+export function createIntentRoutes(deps: Pick<IntentRoutesDeps, 'store' | 'queue'>): Router {
+  const { store, queue } = deps;
+  const router = Router();
 
   async function load(rawId: unknown) {
     const id = String(rawId);
@@ -175,7 +164,7 @@ export function createIntentRoutes(deps: IntentRoutesDeps): Router {
     // The failed job may still be kept for the admin view; it must go before the same id can run again.
     await queue.remove(record.id).catch(() => undefined);
     await enqueueIntent(queue, record.id, orderingCall(record.request));
-    (res.locals.log as Logger).info({ intentId: record.id }, 'failed intent re-queued');
+    requestLog(res).info({ intentId: record.id }, 'failed intent re-queued');
     res.status(202).location(`/v1/intents/${record.id}`).json(intentView(again));
   });
 

@@ -1,5 +1,5 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
 import { AppError } from '../domain/errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -7,46 +7,75 @@ import type { Metrics } from '../observability/metrics.js';
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 /**
- * A request id on every response and every log line: the caller's X-Request-Id if sane, else a new one.
- * `res.locals.log` is a child logger bound to the request id and the client; it is made on first
- * use only, since most requests log nothing but their access line (which needs no child).
+ * Every request, observed from outside in one layer: a request id on the response and on
+ * every log line (the caller's X-Request-Id if sane, else a new one), HTTP RED metrics
+ * and one access-log line, labelled by route pattern (never by raw path).
  */
-export function requestContext(logger: Logger): RequestHandler {
-  return (req, res, next) => {
-    const incoming = req.get('x-request-id');
-    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    res.locals.requestId = requestId;
-    let log: Logger | undefined;
-    Object.defineProperty(res.locals, 'log', {
-      get: () => (log ??= logger.child(requestBindings(res.locals))),
-      enumerable: true,
-    });
-    res.setHeader('x-request-id', requestId);
-    next();
-  };
-}
-
-const requestBindings = (locals: Record<string, unknown>) =>
-  locals.client === undefined ? { requestId: locals.requestId } : { requestId: locals.requestId, client: locals.client };
-
-/** HTTP RED metrics and one access-log line per request, labelled by route pattern (never by raw path). */
-export function httpObserver(metrics: Metrics, logger: Logger): RequestHandler {
+export function observeRequests(metrics: Metrics, logger: Logger): RequestHandler {
   // The access line is built here from fixed fields (a route pattern, never a raw path or a header),
   // so it skips the redaction walk, which cost more than the rest of the line under load.
   const access = logger.child({}, { redact: [] });
+  const series = metricSeries(metrics);
   return (req, res, next) => {
     const started = performance.now();
+    const incoming = req.headers['x-request-id'];
+    const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.locals.requestId = requestId;
+    res.locals.logger = logger;
+    res.setHeader('x-request-id', requestId);
     res.once('finish', () => {
       // Express resets baseUrl when a request leaves its router, so the mount path is kept in res.locals.
       const route = req.route ? `${(res.locals.mount as string | undefined) ?? ''}${String(req.route.path)}` : 'unmatched';
       const seconds = (performance.now() - started) / 1000;
-      metrics.httpRequests.labels(req.method, route, String(res.statusCode)).inc();
-      metrics.httpDuration.labels(req.method, route).observe(seconds);
-      const line = { ...requestBindings(res.locals), method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 10_000) / 10, intentId: res.locals.intentId as string | undefined };
+      series(req.method, route, res.statusCode).observe(seconds);
+      const line = {
+        requestId,
+        client: res.locals.client as string | undefined,
+        method: req.method,
+        route,
+        status: res.statusCode,
+        ms: Math.round(seconds * 10_000) / 10,
+        intentId: res.locals.intentId as string | undefined,
+      };
       if (res.statusCode >= 500) access.error(line, 'request');
       else access.info(line, 'request');
     });
     next();
+  };
+}
+
+/**
+ * The request's logger, bound to its request id and client. Made on first use only:
+ * most requests log nothing but their access line, which needs no child.
+ */
+export function requestLog(res: Response): Logger {
+  const locals = res.locals as { log?: Logger; logger?: Logger; requestId?: string; client?: string };
+  if (!locals.log) {
+    const base = locals.logger;
+    if (!base) throw new Error('requestLog needs observeRequests in front of the route');
+    locals.log = base.child(locals.client === undefined ? { requestId: locals.requestId } : { requestId: locals.requestId, client: locals.client });
+  }
+  return locals.log;
+}
+
+/** The HTTP series of one method, route and status, looked up once and kept (label sets are bounded). */
+function metricSeries(metrics: Metrics) {
+  const known = new Map<string, { observe(seconds: number): void }>();
+  return (method: string, route: string, status: number) => {
+    const key = `${method} ${route} ${status}`;
+    let s = known.get(key);
+    if (!s) {
+      const count = metrics.httpRequests.labels(method, route, String(status));
+      const duration = metrics.httpDuration.labels(method, route);
+      s = {
+        observe(seconds) {
+          count.inc();
+          duration.observe(seconds);
+        },
+      };
+      known.set(key, s);
+    }
+    return s;
   };
 }
 

@@ -4,6 +4,7 @@ import { AppError, type FieldError } from '../domain/errors.js';
 import { INTENT_TYPES } from '../domain/intent.js';
 import { isRedisUnavailable } from '../infra/redis.js';
 import type { Logger } from '../observability/logger.js';
+import { requestLog } from './middleware.js';
 
 /** Zod issues → the `errors` member of a problem, one entry per offending field. */
 export function fieldErrors(issues: readonly z.core.$ZodIssue[]): FieldError[] {
@@ -80,7 +81,7 @@ export function errorHandler(opts: { logger: Logger; redisAvailable: () => boole
   return (err, req, res, next) => {
     if (res.headersSent) return next(err);
     const requestId = res.locals.requestId as string | undefined;
-    const log = (res.locals.log as Logger | undefined) ?? opts.logger;
+    const log = res.locals.logger ? requestLog(res) : opts.logger;
     let problem = err instanceof AppError ? err : fromBodyParser(err as { type?: string });
     if (!problem && (!opts.redisAvailable() || isRedisUnavailable(err))) {
       problem = new AppError('unavailable', 'storage is unavailable; retry shortly', [], { headers: { 'retry-after': '1' } });

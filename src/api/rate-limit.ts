@@ -5,13 +5,14 @@ import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { AppError } from '../domain/errors.js';
 
 /**
- * A per-client request budget on /v1 (reads; intents are counted by the accept script), counted in Redis so it holds across every
- * API replica (a one-second window per key name). Over it: 429 problem+json with
- * Retry-After. If Redis cannot count, requests pass: the intent path then
+ * A per-client request budget on /v1, counted in Redis so it holds across every API
+ * replica (a one-second window per key name). Posting an intent is not counted here:
+ * the accept script counts intents in its own round trip, and app.ts mounts that route
+ * ahead of this limiter. Over it: 429 problem+json with Retry-After. If Redis cannot count, requests pass: the intent path then
  * answers 503 on its own, and a limiter must never be what takes the API down.
  */
 export function clientRateLimit(opts: { redis: Redis; prefix: string; perSecond: number }): RequestHandler {
-  const limiter = rateLimit({
+  return rateLimit({
     windowMs: 1000,
     limit: opts.perSecond,
     standardHeaders: 'draft-8',
@@ -32,7 +33,4 @@ export function clientRateLimit(opts: { redis: Redis; prefix: string; perSecond:
       );
     },
   });
-  // Posting an intent is counted by the accept script itself, in the same round trip; it
-  // bypasses the limiter altogether (its skip hook still costs an async hop and a proxy-addr walk).
-  return (req, res, next) => (req.method === 'POST' && req.path === '/intents' ? next() : limiter(req, res, next));
 }

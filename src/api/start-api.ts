@@ -6,6 +6,7 @@ import { createCallbackQueue } from '../infra/callback-queue.js';
 import { createCallStore } from '../infra/call-state.js';
 import { createIntentQueue } from '../infra/intent-queue.js';
 import { createIntentStore } from '../infra/intent-store.js';
+import { createJobInsert } from '../infra/job-insert.js';
 import { createKeys } from '../infra/keys.js';
 import { createQueueStore } from '../infra/queue-store.js';
 import { closeRedis, createRedis, waitForRedis } from '../infra/redis.js';
@@ -62,7 +63,7 @@ export async function startApi(config: Readonly<Config>, deps: ApiStartDeps): Pr
 
   const app = createApp({
     config,
-    store: createIntentStore(redis, keys, { retentionSeconds: config.INTENT_RETENTION_SECONDS }),
+    store: createIntentStore(redis, keys, { retentionSeconds: config.INTENT_RETENTION_SECONDS, jobs: createJobInsert(queue) }),
     calls: createCallStore(redis, keys),
     queues,
     queue,

@@ -7,7 +7,7 @@ import { bridgeXml, hangupXml, holdXml, parkXml, queueXml } from '../domain/pliv
 import type { CallStore } from '../infra/call-state.js';
 import type { QueueStore } from '../infra/queue-store.js';
 import { resolveQueue } from '../domain/queue-config.js';
-import type { Logger } from '../observability/logger.js';
+import { requestLog } from './middleware.js';
 
 export interface XmlRoutesDeps {
   config: Readonly<Config>;
@@ -99,7 +99,7 @@ export function createXmlRoutes(deps: XmlRoutesDeps): Router {
       try {
         await calls.recordBleg(call, legUuid);
       } catch (err) {
-        (res.locals.log as Logger).warn({ err, callUuid: call }, 'could not record the B leg UUID');
+        requestLog(res).warn({ err, callUuid: call }, 'could not record the B leg UUID');
       }
     }
     sendXml(res, parkXml(publicUrl(config, req)));

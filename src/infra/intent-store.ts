@@ -4,14 +4,21 @@ import { orderingCall, type IntentError, type IntentInput, type IntentRecord, ty
 import type { CallEffect, CallState } from '../domain/transfers.js';
 import { APPLY_EFFECT_FUNCTION, effectInputs } from './call-effects.js';
 import { CALL_TTL_SECONDS, type Keys } from './keys.js';
+import type { JobInsert } from './job-insert.js';
 import { luaScript } from './redis.js';
 
 /**
- * Accepting an intent is one Lua script, so it is atomic and one round trip:
- * the idempotency check, the per-call sequence number, the record and the
- * call's pending list are written together or not at all.
+ * Accepting an intent is one Lua script, so it is atomic and one round trip: the
+ * per-client rate, the idempotency check, the transfer budget and queue size, the
+ * per-call sequence number, the record, the call's pending list and the intent's
+ * BullMQ job (BullMQ's own insert, see job-insert.ts) are written together or not at all.
+ * KEYS: intent, idempotency, call, pending, unfinished, queue, client rate, then add_job's.
+ * ARGV: id, record, body hash, idempotency ttl, has key (1/0), call ttl, now ms, budget,
+ * queue name, queue max size, per-second limit, the job's data.
  */
-const ACCEPT = luaScript(`
+function acceptScript(jobs: JobInsert) {
+  const jobKeys = `{unpack(KEYS, 8, ${7 + jobs.keys.length})}`;
+  return luaScript(`${jobs.lua}
 if tonumber(ARGV[11]) > 0 then
   local n = redis.call('INCR', KEYS[7])
   if n == 1 then redis.call('EXPIRE', KEYS[7], 2) end
@@ -33,18 +40,10 @@ redis.call('ZADD', KEYS[4], seq, ARGV[1])
 redis.call('EXPIRE', KEYS[4], ARGV[6])
 redis.call('ZADD', KEYS[5], ARGV[7], ARGV[1])
 if ARGV[5] == '1' then redis.call('SET', KEYS[2], ARGV[1] .. ' ' .. ARGV[3], 'EX', ARGV[4]) end
+add_job(${jobKeys}, ARGV[1], ARGV[7], ARGV[12])
 return {1, seq}
 `);
-
-/** Undoes an accept whose job could not be queued, so a 503 never leaves a half-accepted intent behind. */
-const UNACCEPT = luaScript(`
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('ZREM', KEYS[4], ARGV[1])
-local idem = redis.call('GET', KEYS[2])
-if idem and string.sub(idem, 1, string.len(ARGV[1])) == ARGV[1] then redis.call('DEL', KEYS[2]) end
-return 1
-`);
+}
 
 /**
  * Finishing an intent is one script: its final record (kept for the retention), its
@@ -91,9 +90,8 @@ export interface AcceptLimits {
 }
 
 export interface IntentStore {
-  /** `id` lets the caller queue the job in the same round trip (it is a fresh UUID by default). */
+  /** Stores the intent and queues its job, atomically; `id` is a fresh UUID by default. */
   accept(input: { client: string; request: IntentInput; idempotencyKey?: string; id?: string; limits?: AcceptLimits }): Promise<AcceptResult>;
-  unaccept(record: IntentRecord, idempotencyKey?: string): Promise<void>;
   get(id: string): Promise<IntentRecord | null>;
   /** Dead letters, newest first: failed intents still within retention. */
   listFailed(offset: number, limit: number): Promise<{ records: IntentRecord[]; total: number }>;
@@ -141,7 +139,8 @@ function canonical(value: unknown): string {
   return JSON.stringify(value);
 }
 
-export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSeconds: number }): IntentStore {
+export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSeconds: number; jobs: JobInsert }): IntentStore {
+  const ACCEPT = acceptScript(opts.jobs);
   const idemKey = (client: string, key?: string) => keys.idempotency(client, key ? sha256(key) : '-');
 
   async function get(id: string): Promise<IntentRecord | null> {
@@ -172,7 +171,7 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
       const callUuid = orderingCall(request);
       const [created, value] = (await ACCEPT(
         redis,
-        7,
+        7 + opts.jobs.keys.length,
         keys.intent(id),
         idemKey(client, idempotencyKey),
         keys.call(callUuid),
@@ -180,6 +179,7 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
         keys.unfinished(),
         keys.queue(limits?.queue?.name ?? '-'),
         keys.intentRate(client, Math.floor(Date.now() / 1000)),
+        ...opts.jobs.keys,
         id,
         json,
         bodyHash,
@@ -191,6 +191,7 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
         limits?.queue?.name ?? '',
         limits?.queue?.maxSize ?? 0,
         limits?.perSecond ?? 0,
+        opts.jobs.data({ intentId: id, callUuid }),
       )) as [number, string | number];
       if (created === 1) return { kind: 'created', record: { ...rest, seq: Number(value) } };
       if (created === 2) return { kind: 'budget_spent' };
@@ -202,19 +203,6 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
       // The key outlived its intent (retention shorter than a day): treat as a conflict, never re-run silently.
       if (!record) return { kind: 'conflict', intentId: existingId };
       return { kind: 'replayed', record };
-    },
-
-    async unaccept(record, idempotencyKey) {
-      const callUuid = orderingCall(record.request);
-      await UNACCEPT(
-        redis,
-        4,
-        keys.intent(record.id),
-        idemKey(record.client, idempotencyKey),
-        keys.pending(callUuid),
-        keys.unfinished(),
-        record.id,
-      );
     },
 
     get,

@@ -8,7 +8,7 @@ import type { Metrics } from '../observability/metrics.js';
  * Defence in depth for "an accepted intent is never lost". Every accepted intent
  * sits in an `unfinished` set until it finishes. Every so often a worker looks at
  * the ones older than a grace period: one that is neither finished nor backed by
- * a BullMQ job (its job was lost, say in a Redis crash between the two writes)
+ * a BullMQ job (its job was removed by hand, or lost by a Redis that lost writes)
  * gets its job again, under the same id, so it runs exactly as it would have.
  * Several workers may sweep at once: adding a job id that exists is a no-op.
  */

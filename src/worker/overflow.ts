@@ -1,7 +1,7 @@
 import { intentInput } from '../domain/intent.js';
 import { isUrl } from '../domain/queue-config.js';
 import type { CallStore } from '../infra/call-state.js';
-import { enqueueIntent, type IntentQueue, type OverflowJobData } from '../infra/intent-queue.js';
+import type { OverflowJobData } from '../infra/intent-queue.js';
 import type { IntentStore } from '../infra/intent-store.js';
 import type { QueueStore } from '../infra/queue-store.js';
 import type { Logger } from '../observability/logger.js';
@@ -11,7 +11,6 @@ export interface OverflowDeps {
   store: IntentStore;
   calls: CallStore;
   queues: QueueStore;
-  queue: IntentQueue;
   metrics: Metrics;
   logger: Logger;
 }
@@ -34,9 +33,8 @@ export function createOverflowHandler(deps: OverflowDeps) {
         ? { type: 'transfer', call_uuid: data.callUuid, legs: 'aleg', aleg_url: data.overflow }
         : { type: 'enqueue', call_uuid: data.callUuid, queue: data.overflow },
     );
-    // The idempotency key makes a re-run of this job harmless.
-    const result = await deps.store.accept({ client: 'holdq', request, idempotencyKey: `overflow-${data.intentId}` });
-    if (result.kind === 'created' || result.kind === 'replayed') await enqueueIntent(deps.queue, result.record.id, data.callUuid);
+    // The accept queues the new intent's job; the idempotency key makes a re-run of this job harmless.
+    await deps.store.accept({ client: 'holdq', request, idempotencyKey: `overflow-${data.intentId}` });
     deps.logger.info({ callUuid: data.callUuid, queue: data.queue, overflow: data.overflow }, 'caller overflowed');
     return 'moved';
   };

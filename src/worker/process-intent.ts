@@ -47,8 +47,6 @@ export function transferBackoff(baseMs: number) {
 
 /** How old an intent without a job must be before it is given one again (its accept may still be adding it). */
 export const ORPHAN_GRACE_MS = 30_000;
-/** How long a job waits for its intent record before it is taken for a leftover of a refused accept. */
-const RECORD_WAIT_MS = 10_000;
 /** Most ended callers one dequeue skips in one attempt before giving up. */
 const MAX_ABANDONED_PER_ATTEMPT = 20;
 
@@ -115,8 +113,8 @@ export function createIntentProcessor(deps: ProcessorDeps) {
   }
 
   /**
-   * The intent at the head of a call's line may have lost its job (a Redis crash between
-   * the two writes of an accept): give it its job back rather than block the call.
+   * The intent at the head of a call's line may have lost its job (removed by hand, or a
+   * Redis that lost writes): give it its job back rather than block the call.
    */
   async function ensureHeadRuns(headId: string, log: Logger) {
     const head = await store.get(headId);
@@ -308,16 +306,9 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     }
     try {
       const record = gate.recordJson ? (JSON.parse(gate.recordJson) as IntentRecord) : null;
-      if (!record) {
-        // The API queues the job alongside the accept script. Should the job ever be seen first
-        // (a reordering on a cluster connection), it waits a moment for its record; a job whose
-        // record never comes is one the API queued for an accept it then refused or replayed.
-        if (Date.now() - job.timestamp < RECORD_WAIT_MS) {
-          await job.moveToDelayed(Date.now() + 200, token);
-          throw new DelayedError();
-        }
-        return 'skipped';
-      }
+      // The accept script writes a record and its job together, so a job without a record is
+      // one whose intent has outlived its retention: nothing is left to do.
+      if (!record) return 'skipped';
       if (isTerminal(record.status)) return 'skipped'; // a re-run after a stall: the work is done
       // Job payloads and records outlive deploys: validate again, and fail without retry if the shape is gone.
       const parsed = intentInput.safeParse(record.request);

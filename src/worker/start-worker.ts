@@ -8,6 +8,7 @@ import { createCallStore } from '../infra/call-state.js';
 import { createIntentQueue, INTENT_QUEUE, type IntentJobData, type JobData, type OverflowJobData } from '../infra/intent-queue.js';
 import { createQueueStore } from '../infra/queue-store.js';
 import { createIntentStore } from '../infra/intent-store.js';
+import { createJobInsert } from '../infra/job-insert.js';
 import { createKeys } from '../infra/keys.js';
 import { createPlivoClient } from '../infra/plivo-client.js';
 import { createRateLimiter } from '../infra/rate-limiter.js';
@@ -73,7 +74,7 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     releasers.add('ops server', () => new Promise<void>((resolve) => server.close(() => resolve())));
   }
 
-  const store = createIntentStore(state, keys, { retentionSeconds: config.INTENT_RETENTION_SECONDS });
+  const store = createIntentStore(state, keys, { retentionSeconds: config.INTENT_RETENTION_SECONDS, jobs: createJobInsert(queue) });
   const calls = createCallStore(state, keys);
   const queues = createQueueStore(state, keys);
   const callbackQueue = createCallbackQueue(redis, config.QUEUE_PREFIX);
@@ -104,7 +105,7 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     logger,
   });
 
-  const overflow = createOverflowHandler({ store, calls, queues, queue, metrics, logger });
+  const overflow = createOverflowHandler({ store, calls, queues, metrics, logger });
 
   const worker = new Worker<JobData>(
     INTENT_QUEUE,

@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { createIntentQueue, enqueueIntent, type IntentJobData, type IntentQueue } from '../src/infra/intent-queue.js';
+import { createIntentStore, type IntentStore } from '../src/infra/intent-store.js';
+import { createJobInsert } from '../src/infra/job-insert.js';
+import { createKeys } from '../src/infra/keys.js';
+
+/**
+ * The accept script queues an intent's job with BullMQ's own insert (job-insert.ts).
+ * These tests pin that contract: a job queued by the accept is stored exactly like one
+ * from `queue.add`, in every state of the queue BullMQ distinguishes, and a BullMQ
+ * worker runs it. A BullMQ upgrade that changes the insert fails here.
+ */
+describe('the job an accept queues is a BullMQ job like any other', () => {
+  let redis: Redis;
+  let queue: IntentQueue;
+  let store: IntentStore;
+  let prefix: string;
+
+  beforeAll(async () => {
+    redis = new Redis(process.env.HOLDQ_TEST_REDIS_URL!);
+    prefix = `jobinsert-${randomUUID().slice(0, 8)}`;
+    queue = createIntentQueue(redis, { prefix, attempts: 5 });
+    store = createIntentStore(redis, createKeys(prefix), { retentionSeconds: 3600, jobs: createJobInsert(queue) });
+  });
+  afterAll(async () => {
+    await queue.close();
+    redis.disconnect();
+  });
+
+  const jobKey = (id: string) => `${prefix}:intent-jobs:${id}`;
+  /** What BullMQ stored for a job, without what differs between any two jobs (ids, times). */
+  async function stored(id: string) {
+    const hash = await redis.hgetall(jobKey(id));
+    const { timestamp, opts, data, ...rest } = hash;
+    const { jobId, ...options } = JSON.parse(opts!) as Record<string, unknown>;
+    const { intentId, ...payload } = JSON.parse(data!) as Record<string, unknown>;
+    return { hash: rest, options, payload, jobIdMatches: jobId === id && intentId === id, timestamp: Number(timestamp) };
+  }
+  async function eventsFor(id: string) {
+    const entries = await redis.xrange(`${prefix}:intent-jobs:events`, '-', '+');
+    return entries.map(([, fields]) => fields).filter((f) => f[f.indexOf('jobId') + 1] === id).map((f) => f[f.indexOf('event') + 1]);
+  }
+  async function acceptOne(callUuid: string) {
+    const result = await store.accept({ client: 'test', request: { type: 'hold', call_uuid: callUuid, legs: 'aleg' } });
+    if (result.kind !== 'created') throw new Error(`not created: ${result.kind}`);
+    return result.record.id;
+  }
+
+  it('when an intent is accepted, then its job is stored, listed and announced exactly as queue.add would', async () => {
+    const call = `call-${randomUUID()}`;
+    const before = Date.now();
+    const viaAccept = await acceptOne(call);
+    const viaAdd = randomUUID();
+    await enqueueIntent(queue, viaAdd, call);
+
+    const [a, b] = await Promise.all([stored(viaAccept), stored(viaAdd)]);
+    expect(a.jobIdMatches).toBe(true);
+    expect(b.jobIdMatches).toBe(true);
+    expect(a.hash).toEqual(b.hash);
+    expect(a.options).toEqual(b.options);
+    expect(a.payload).toEqual(b.payload);
+    expect(a.payload).toEqual({ callUuid: call });
+    expect(a.timestamp).toBeGreaterThanOrEqual(before);
+    expect(await eventsFor(viaAccept)).toEqual(await eventsFor(viaAdd));
+    expect(await eventsFor(viaAccept)).toEqual(['added', 'waiting']);
+    const waiting = await redis.lrange(`${prefix}:intent-jobs:wait`, 0, -1);
+    expect(waiting).toEqual(expect.arrayContaining([viaAccept, viaAdd]));
+    expect(await queue.getJobState(viaAccept)).toBe('waiting');
+    expect(await redis.exists(`${prefix}:intent-jobs:marker`)).toBe(1);
+  });
+
+  it('when the queue is paused, then an accepted job waits like an added one, and runs on resume', async () => {
+    await queue.pause();
+    try {
+      await redis.del(`${prefix}:intent-jobs:marker`);
+      const viaAccept = await acceptOne(`call-${randomUUID()}`);
+      const markerAfterAccept = await redis.exists(`${prefix}:intent-jobs:marker`);
+      const viaAdd = randomUUID();
+      await enqueueIntent(queue, viaAdd, 'x');
+      expect(markerAfterAccept).toBe(await redis.exists(`${prefix}:intent-jobs:marker`));
+      expect(await queue.getJobState(viaAccept)).toBe(await queue.getJobState(viaAdd));
+    } finally {
+      await queue.resume();
+    }
+  });
+
+  it('when a worker runs, then it takes an accepted job with its data and options', async () => {
+    await queue.drain();
+    const call = `call-${randomUUID()}`;
+    const id = await acceptOne(call);
+    let taken: (job: Job<IntentJobData>) => void = () => undefined;
+    const seen = new Promise<Job<IntentJobData>>((resolve) => (taken = resolve));
+    const connection = redis.duplicate({ maxRetriesPerRequest: null });
+    const worker = new Worker<IntentJobData>('intent-jobs', async (job) => taken(job), { connection, prefix });
+    const job = await seen;
+    await worker.close();
+    connection.disconnect();
+    expect(job.id).toBe(id);
+    expect(job.name).toBe('intent');
+    expect(job.data).toEqual({ intentId: id, callUuid: call });
+    expect(job.opts).toMatchObject({ attempts: 5, backoff: { type: 'transfer' }, removeOnComplete: true, jobId: id });
+  });
+
+  it('when an accept is refused, then no job is queued for it', async () => {
+    const call = `call-${randomUUID()}`;
+    await redis.hset(`${prefix}:call:${call}`, 'transfer_count', 60);
+    const jobsBefore = await redis.llen(`${prefix}:intent-jobs:wait`);
+    const result = await store.accept({ client: 'test', request: { type: 'hold', call_uuid: call, legs: 'aleg' }, limits: { transferBudget: 60 } });
+    expect(result.kind).toBe('budget_spent');
+    expect(await redis.llen(`${prefix}:intent-jobs:wait`)).toBe(jobsBefore);
+  });
+});
