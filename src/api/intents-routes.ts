@@ -78,7 +78,7 @@ function idempotencyKey(req: Request): string | undefined {
 }
 
 /**
- * POST /intents: the body parser and the handler. The app mounts it ahead of the
+ * POST /v1/intents: the body parser and the handler. The app mounts it ahead of the
  * per-client request limiter, since the accept script counts intents itself.
  */
 export function acceptIntentRoute(deps: IntentRoutesDeps): RequestHandler[] {

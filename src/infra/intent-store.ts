@@ -34,8 +34,8 @@ if ARGV[9] ~= '' and redis.call('HGET', KEYS[3], 'queue') ~= ARGV[9] and redis.c
 end
 local seq = redis.call('HINCRBY', KEYS[3], 'seq', 1)
 redis.call('EXPIRE', KEYS[3], ARGV[6])
-local rec = string.gsub(ARGV[2], '"seq":"__SEQ__"', '"seq":' .. seq, 1)
-redis.call('SET', KEYS[1], rec)
+-- The record comes as {"seq":0,… (eight characters before its first comma): the call's number goes in.
+redis.call('SET', KEYS[1], '{"seq":' .. seq .. string.sub(ARGV[2], 9))
 redis.call('ZADD', KEYS[4], seq, ARGV[1])
 redis.call('EXPIRE', KEYS[4], ARGV[6])
 redis.call('ZADD', KEYS[5], ARGV[7], ARGV[1])
@@ -150,8 +150,10 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
 
   return {
     async accept({ client, request, idempotencyKey, id = randomUUID(), limits }) {
-      const now = new Date().toISOString();
-      const { seq: _seq, ...rest }: IntentRecord = {
+      const nowMs = Date.now();
+      const now = new Date(nowMs).toISOString();
+      // "seq" goes first, as a 0 the script replaces with the call's next number.
+      const record: IntentRecord = {
         seq: 0,
         id,
         client,
@@ -164,8 +166,6 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
         error: null,
         request,
       };
-      // "seq" goes first, as a placeholder the script replaces with the call's next number.
-      const json = `{"seq":"__SEQ__",${JSON.stringify(rest).slice(1)}`;
       // Only a replay compares bodies, and only a request with an Idempotency-Key can be replayed.
       const bodyHash = idempotencyKey ? sha256(canonical(request)) : '';
       const callUuid = orderingCall(request);
@@ -178,31 +178,34 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
         keys.pending(callUuid),
         keys.unfinished(),
         keys.queue(limits?.queue?.name ?? '-'),
-        keys.intentRate(client, Math.floor(Date.now() / 1000)),
+        keys.intentRate(client, Math.floor(nowMs / 1000)),
         ...opts.jobs.keys,
         id,
-        json,
+        JSON.stringify(record),
         bodyHash,
         Math.min(IDEMPOTENCY_TTL_SECONDS, opts.retentionSeconds),
         idempotencyKey ? '1' : '0',
         CALL_TTL_SECONDS,
-        Date.now(),
+        nowMs,
         limits?.transferBudget ?? Number.MAX_SAFE_INTEGER,
         limits?.queue?.name ?? '',
         limits?.queue?.maxSize ?? 0,
         limits?.perSecond ?? 0,
         opts.jobs.data({ intentId: id, callUuid }),
       )) as [number, string | number];
-      if (created === 1) return { kind: 'created', record: { ...rest, seq: Number(value) } };
+      if (created === 1) {
+        record.seq = Number(value);
+        return { kind: 'created', record };
+      }
       if (created === 2) return { kind: 'budget_spent' };
       if (created === 3) return { kind: 'queue_full' };
       if (created === 4) return { kind: 'rate_limited' };
       const [existingId = '', existingHash] = String(value).split(' ');
       if (existingHash !== bodyHash) return { kind: 'conflict', intentId: existingId };
-      const record = await get(existingId);
+      const existing = await get(existingId);
       // The key outlived its intent (retention shorter than a day): treat as a conflict, never re-run silently.
-      if (!record) return { kind: 'conflict', intentId: existingId };
-      return { kind: 'replayed', record };
+      if (!existing) return { kind: 'conflict', intentId: existingId };
+      return { kind: 'replayed', record: existing };
     },
 
     get,

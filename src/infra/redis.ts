@@ -21,11 +21,12 @@ export function createRedis(url: string, role: RedisRole, name = `holdq-${role}`
     ...(role === 'command'
       ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 2000 }
       : { maxRetriesPerRequest: null, enableReadyCheck: true }),
-    // Commands issued in one event-loop turn (an accept's script and its job, for every request
-    // parsed in that turn) leave in one write instead of one syscall each: +25 % accepted
-    // intents/s (bench/findings.md). Order on the connection is kept. Never on BullMQ's worker
-    // connection (reports of jobs losing their lock with it).
-    enableAutoPipelining: role !== 'worker',
+    // The worker's own commands (a record, a call state, a rate slot, issued together) leave in
+    // one write instead of one syscall each; order on the connection is kept. Not on the API's
+    // connection: an accept is one command, and batching one command only adds a tick of delay
+    // and a pipeline per request (12 % fewer intents/s, bench/findings.md). Never on BullMQ's
+    // worker connection (reports of jobs losing their lock with it).
+    enableAutoPipelining: role === 'state',
   };
   if (!cluster) return new Redis(url, options);
   // A Redis Cluster, discovered from this one node. Cluster offers the same command API
