@@ -42,6 +42,16 @@ describe('worker: intents become Plivo transfers', () => {
     expect(done.finished_at).not.toBeNull();
   });
 
+  it('when an intent finishes, then one log line says so, with its id, outcome and attempts', async () => {
+    stack.sim.injectFault({ status: 404 });
+    const intent = await accept(stack, { type: 'hold', call_uuid: newCall() });
+    await stack.waitForIntent(intent.id);
+    const lines = stack.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'intent finished' && l.intentId === intent.id);
+    expect(lines).toEqual([
+      expect.objectContaining({ level: 'info', status: 'failed', attempts: 1, error: expect.objectContaining({ code: 'call_not_found' }) }),
+    ]);
+  });
+
   it('when Plivo answers 500 twice, then the third attempt completes the intent', async () => {
     stack.sim.injectFault({ status: 500, times: 2 });
     const intent = await accept(stack, { type: 'hold', call_uuid: newCall() });

@@ -75,15 +75,23 @@ interface CallLock {
 const ended: CallEffect = { state: 'ended', queue: null, held_legs: null };
 const seconds = (sinceMs: number) => Math.max(0, (Date.now() - sinceMs) / 1000);
 
+/** A job's logger, made on first use: most jobs log nothing but their finish line. */
+type JobLog = () => Logger;
+
 export function createIntentProcessor(deps: ProcessorDeps) {
   const { config, store, calls, queues, queue, plivo, limiter, links, metrics } = deps;
+  const finishLine = deps.logger.child({}, { redact: [] });
+  const jobLog = (intentId: string, jobId: string | undefined): JobLog => {
+    let child: Logger | undefined;
+    return () => (child ??= deps.logger.child({ intentId, jobId }));
+  };
   // Long enough for two transfers at the full timeout plus a wait for a rate-limit slot.
   const lockTtlMs = 2 * (config.PLIVO_TIMEOUT_MS + 1000) + 30_000;
 
   async function finish(
     record: IntentRecord,
     status: TerminalStatus,
-    log: Logger,
+    log: JobLog,
     opts: { error?: IntentError; effect?: CallEffect; from?: CallState; counts?: string[]; lock?: CallLock } = {},
   ) {
     const { lock, ...rest } = opts;
@@ -97,7 +105,8 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     if (opts.from?.state === 'on_hold' && opts.effect && opts.effect.state !== 'on_hold' && opts.from.since) {
       metrics.holdDuration.observe(seconds(Date.parse(opts.from.since)));
     }
-    log.info({ status, error: opts.error, attempts: record.attempts }, 'intent finished');
+    // One line per intent, of fixed fields: it needs neither a child logger nor the redaction walk.
+    finishLine.info({ intentId: record.id, status, error: opts.error, attempts: record.attempts }, 'intent finished');
     // Wake the next intent of this call now instead of when its poll comes round.
     if (nextIntentId) {
       queue
@@ -107,7 +116,7 @@ export function createIntentProcessor(deps: ProcessorDeps) {
         })
         .catch(() => undefined);
     }
-    deps.onFinished?.(done).catch((err: unknown) => log.warn({ err }, 'completion callback could not be scheduled'));
+    deps.onFinished?.(done).catch((err: unknown) => log().warn({ err }, 'completion callback could not be scheduled'));
     if (status === 'failed') throw new UnrecoverableError(opts.error?.message ?? 'intent failed');
     return status;
   }
@@ -116,13 +125,13 @@ export function createIntentProcessor(deps: ProcessorDeps) {
    * The intent at the head of a call's line may have lost its job (removed by hand, or a
    * Redis that lost writes): give it its job back rather than block the call.
    */
-  async function ensureHeadRuns(headId: string, log: Logger) {
+  async function ensureHeadRuns(headId: string, log: JobLog) {
     const head = await store.get(headId);
     if (!head || isTerminal(head.status) || Date.now() - Date.parse(head.created_at) < ORPHAN_GRACE_MS) return;
     if (await queue.getJob(headId)) return;
     await enqueueIntent(queue, headId, orderingCall(head.request));
     metrics.intentsRecovered.inc();
-    log.warn({ headIntentId: headId, createdAt: head.created_at }, 'recovered the head of a call line whose job was lost');
+    log().warn({ headIntentId: headId, createdAt: head.created_at }, 'recovered the head of a call line whose job was lost');
   }
 
   /** `slot`: a rate slot booked already (by the gate); otherwise one is acquired here. */
@@ -138,20 +147,20 @@ export function createIntentProcessor(deps: ProcessorDeps) {
   }
 
   /** A dequeue that cannot finish gives its caller back: same place in line, and back to the waiting room if it was moved. */
-  async function returnMember(record: IntentRecord, intent: Extract<IntentInput, { type: 'dequeue' }>, log: Logger) {
+  async function returnMember(record: IntentRecord, intent: Extract<IntentInput, { type: 'dequeue' }>, log: JobLog) {
     const member = record.member;
     if (!member) return;
     await queues.putBack(intent.queue, member);
     const moved = record.transfers.some((t) => t.call_uuid === member.call_uuid && t.status_code !== null && t.status_code < 300);
     if (moved) {
       await send({ call_uuid: member.call_uuid, legs: 'aleg', aleg_url: links.queue(intent.queue, member.call_uuid), aleg_method: 'POST' }).catch(
-        (err: unknown) => log.warn({ err }, 'could not return the caller to the waiting room'),
+        (err: unknown) => log().warn({ err }, 'could not return the caller to the waiting room'),
       );
     }
     record.member = null;
   }
 
-  async function run(job: Job<IntentJobData>, record: IntentRecord, intent: IntentInput, log: Logger, call: CallState, lock: CallLock, booked: Promise<void> | null) {
+  async function run(job: Job<IntentJobData>, record: IntentRecord, intent: IntentInput, log: JobLog, call: CallState, lock: CallLock, booked: Promise<void> | null) {
     /** The rate slot the gate booked, for the first transfer sent. */
     let slot = booked;
     const callUuid = lock.callUuid;
@@ -243,7 +252,7 @@ export function createIntentProcessor(deps: ProcessorDeps) {
         }
         metrics.retries.labels(outcome.reason).inc();
         await Promise.all([running, store.save(record)]);
-        log.warn({ reason: outcome.reason, status: outcome.status, retryAfterMs: outcome.retryAfterMs }, 'transfer will be retried');
+        log().warn({ reason: outcome.reason, status: outcome.status, retryAfterMs: outcome.retryAfterMs }, 'transfer will be retried');
         throw new RetryableTransferError(outcome.message, outcome.reason, outcome.retryAfterMs);
       }
       if (next === 'next_member') continue;
@@ -274,7 +283,7 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     if (!job || job.name !== 'intent' || !final) return;
     const record = await store.get(job.data.intentId);
     if (!record || isTerminal(record.status)) return;
-    const log = deps.logger.child({ intentId: record.id, jobId: job.id });
+    const log = jobLog(record.id, job.id);
     await finish(record, 'failed', log, { error: { code: 'upstream_unavailable', message: `job failed: ${err.message}`.slice(0, 500) } }).catch(() => undefined);
   }
 
@@ -284,7 +293,7 @@ export function createIntentProcessor(deps: ProcessorDeps) {
   async function processIntent(job: Job<IntentJobData>, token?: string): Promise<TerminalStatus | 'skipped'> {
     const intentId = job.data?.intentId;
     if (typeof intentId !== 'string') throw new UnrecoverableError('malformed job: no intentId');
-    const log = deps.logger.child({ intentId, jobId: job.id });
+    const log = jobLog(intentId, job.id);
     let callUuid = job.data.callUuid;
     if (typeof callUuid !== 'string') {
       // A job from before jobs named their call: find the call from the record.
@@ -316,11 +325,11 @@ export function createIntentProcessor(deps: ProcessorDeps) {
       if (orderingCall(parsed.data) !== callUuid) return invalid(record, `the job names call ${callUuid}, the intent another`, log, lock);
       return await run(job, record, parsed.data, log, gate.call, lock, gate.slot);
     } finally {
-      if (!lock.released) await calls.release(callUuid, lock.token).catch((err: unknown) => log.warn({ err }, 'could not release the call lock'));
+      if (!lock.released) await calls.release(callUuid, lock.token).catch((err: unknown) => log().warn({ err }, 'could not release the call lock'));
     }
   }
 
-  function invalid(record: IntentRecord, message: string, log: Logger, lock?: CallLock) {
+  function invalid(record: IntentRecord, message: string, log: JobLog, lock?: CallLock) {
     return finish(record, 'failed', log, { error: { code: 'invalid_intent', message: message.slice(0, 500) }, ...(lock ? { lock } : {}) });
   }
 }
