@@ -11,6 +11,10 @@ RUN npm run build && npm prune --omit=dev
 
 FROM node:24-slim
 ENV NODE_ENV=production
+# V8's old space capped at 128 MiB: a process lives in about 40 MiB, and without a cap V8
+# lets garbage pile up to ~200 MiB of RSS under load before it collects (BENCHMARKS.md §5).
+# package.json's start scripts pass the same flag; scripts/validate-deploy.mjs checks they agree.
+ENV NODE_OPTIONS="--max-old-space-size=128"
 WORKDIR /app
 COPY --from=build --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist

@@ -38,6 +38,17 @@ if (!existsSync(schemaPath)) {
   for (const s of ['redis', 'api', 'worker', 'simulator', 'prometheus', 'grafana']) if (!compose.services?.[s]) fail(`docker-compose.yml: no ${s} service`);
 }
 
+// --- the V8 heap cap: the image and `npm start` run holdq with the same node flags ---
+{
+  const imageFlags = /^ENV NODE_OPTIONS="([^"]*)"/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1];
+  if (!imageFlags) fail('Dockerfile: no ENV NODE_OPTIONS (the heap cap holdq is measured with)');
+  const { scripts } = JSON.parse(readFileSync('package.json', 'utf8'));
+  for (const name of ['start', 'start:api', 'start:worker']) {
+    const flags = /^node (.*?) ?dist\/main\.js /.exec(scripts[name] ?? '')?.[1];
+    if (flags !== imageFlags) fail(`package.json ${name}: node flags "${flags}" differ from the image's NODE_OPTIONS "${imageFlags}"`);
+  }
+}
+
 // --- kubernetes ---
 const models = {
   'v1/Namespace': core.Namespace,
