@@ -1,7 +1,9 @@
-// npm run bench:profile -- api|worker: runs one holdq process under load with --cpu-prof
-// (Redis as shipped, the fast fake Plivo, loopback only, bounded in time and count),
-// then prints where its CPU time went: by package, and the hottest functions by self time.
-// The .cpuprofile is kept; open it in Chrome DevTools (Performance) or speedscope for a flame graph.
+// npm run bench:profile -- api|worker: profiles the baseline and holdq under the same load, one
+// after the other, with --cpu-prof (Redis as shipped, the fast fake Plivo, loopback only, bounded
+// in time and count), and prints where each spent its CPU per intent: by package side by side, the
+// functions where holdq spends most more than the baseline, and Redis's own per-command times.
+// holdq runs with the image's NODE_OPTIONS, as in `npm run bench`. The .cpuprofile files are kept;
+// open one in Chrome DevTools (Performance) or speedscope for a flame graph.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -16,86 +18,130 @@ const { values: opts, positionals } = parseArgs({
   options: { seconds: { type: 'string', default: '10' }, intents: { type: 'string', default: '5000' }, top: { type: 'string', default: '30' } },
 });
 const role = positionals[0] ?? 'api';
-if (!['api', 'worker'].includes(role)) throw new Error('usage: node bench/profile.mjs api|worker');
+if (!['api', 'worker'].includes(role)) throw new Error('usage: node bench/profile.mjs api|worker [--seconds N] [--intents N] [--top N]');
 const KEY = 'bench-secret-0123456789';
-const dir = mkdtempSync(join(os.tmpdir(), 'holdq-profile-'));
-const redis = await startRedis({ aof: process.env.BENCH_APPENDFSYNC ?? 'always' });
-const plivo = await startFakePlivo();
-const [port, metricsPort] = await Promise.all([freePort(), freePort()]);
-const env = {
-  REDIS_URL: redis.url,
-  API_KEYS: `bench:${KEY}`,
-  PLIVO_AUTH_ID: 'BENCH',
-  PLIVO_AUTH_TOKEN: 'bench-token',
-  PLIVO_BASE_URL: plivo.url,
-  PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-  PORT: String(port),
-  METRICS_PORT: String(metricsPort),
-  PLIVO_MAX_RPS: '10000',
-  API_RATE_LIMIT_RPS: '1000000',
-  LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
-};
-const prof = ['--cpu-prof', '--cpu-prof-dir', dir];
-const url = `http://127.0.0.1:${port}/v1/intents`;
-const headers = { 'content-type': 'application/json', authorization: `Bearer ${KEY}` };
+const IMAGE_NODE_OPTIONS = /^ENV NODE_OPTIONS="([^"]*)"/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1] ?? '';
+const seconds = Number(opts.seconds);
+const total = Number(opts.intents);
 
-let n = 0;
-const body = () => JSON.stringify({ type: 'hold', call_uuid: `profile-${n++ % 5000}` });
-try {
-  const api = startNode([...(role === 'api' ? prof : []), 'dist/main.js', 'api'], env, join(dir, 'api.log'));
-  await waitHttp(`http://127.0.0.1:${port}/readyz`);
-  if (role === 'api') {
-    const r = await autocannon({ url, connections: 50, duration: Number(opts.seconds), method: 'POST', headers, requests: [{ setupRequest: (req) => ({ ...req, body: body() }) }] });
-    process.stderr.write(`load: ${Math.round(r.requests.average)} intents/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}\n`);
-  } else {
-    const total = Number(opts.intents);
-    for (let i = 0; i < total; i += 100) {
-      await Promise.all(Array.from({ length: Math.min(100, total - i) }, () => fetch(url, { method: 'POST', headers, body: body() }).then((r) => r.arrayBuffer())));
+/** CPU time of a process (all threads) or of its main thread, in ms (Linux /proc). */
+function cpuMs(pid, mainThreadOnly = false) {
+  const stat = readFileSync(mainThreadOnly ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(stat[11]) + Number(stat[12])) * (1000 / 100);
+}
+
+async function profileOne(who) {
+  const dir = mkdtempSync(join(os.tmpdir(), `holdq-profile-${who}-`));
+  const redis = await startRedis({ aof: process.env.BENCH_APPENDFSYNC ?? 'always' });
+  const plivo = await startFakePlivo();
+  const [port, metricsPort] = await Promise.all([freePort(), freePort()]);
+  const holdq = who === 'holdq';
+  const env = {
+    REDIS_URL: redis.url,
+    QUEUE_PREFIX: holdq ? 'holdq' : 'baseline',
+    API_KEYS: `bench:${KEY}`,
+    PLIVO_AUTH_ID: 'BENCH',
+    PLIVO_AUTH_TOKEN: 'bench-token',
+    PLIVO_BASE_URL: plivo.url,
+    PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+    PORT: String(port),
+    METRICS_PORT: String(metricsPort),
+    PLIVO_MAX_RPS: '10000',
+    API_RATE_LIMIT_RPS: '1000000',
+    WORKER_CONCURRENCY: '50',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+    ...(holdq ? { NODE_OPTIONS: IMAGE_NODE_OPTIONS } : {}),
+  };
+  const prof = ['--cpu-prof', '--cpu-prof-dir', dir];
+  const script = (r) => (holdq ? ['dist/main.js', r] : [`bench/baseline-${r}.mjs`]);
+  const url = `http://127.0.0.1:${port}/v1/intents`;
+  const headers = { 'content-type': 'application/json', ...(holdq ? { authorization: `Bearer ${KEY}` } : {}) };
+  let n = 0;
+  const body = () => JSON.stringify({ type: 'hold', call_uuid: `profile-${n++ % 5000}` });
+  let intents;
+  let line;
+  try {
+    const api = startNode([...(role === 'api' ? prof : []), ...script('api')], env, join(dir, 'api.log'));
+    await waitHttp(`http://127.0.0.1:${port}/livez`);
+    if (role === 'api') {
+      const r = await autocannon({ url, connections: 50, duration: seconds, method: 'POST', headers, requests: [{ setupRequest: (req) => ({ ...req, body: body() }) }] });
+      intents = r.requests.total;
+      line = `${Math.round(r.requests.average)} intents/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}`;
+    } else {
+      for (let i = 0; i < total; i += 100) {
+        await Promise.all(Array.from({ length: Math.min(100, total - i) }, () => fetch(url, { method: 'POST', headers, body: body() }).then((r) => r.arrayBuffer())));
+      }
+      const worker = startNode([...prof, ...script('worker')], env, join(dir, 'worker.log'));
+      // From the first transfer to the last: the worker's start-up is not part of the figures below.
+      let first = null;
+      await waitFor(
+        () => {
+          if (!first && plivo.received.length > 0) first = { at: performance.now(), cpu: cpuMs(worker.pid), main: cpuMs(worker.pid, true), redis: cpuMs(redis.pid) };
+          return plivo.received.length >= total;
+        },
+        { timeoutMs: 300_000, intervalMs: 5, what: `${total} transfers` },
+      );
+      const wall = performance.now() - first.at;
+      const per = (ms) => Math.round((ms * 1000) / total);
+      intents = total;
+      line = `${Math.round(total / (wall / 1000))} transfers/s; per intent: worker ${per(cpuMs(worker.pid) - first.cpu)} µs CPU (main thread ${per(cpuMs(worker.pid, true) - first.main)} µs, busy ${Math.round(((cpuMs(worker.pid, true) - first.main) / wall) * 100)} % of the time), Redis ${per(cpuMs(redis.pid) - first.redis)} µs`;
+      await worker.kill();
     }
-    const started = performance.now();
-    const worker = startNode([...prof, 'dist/main.js', 'worker'], env, join(dir, 'worker.log'));
-    await waitFor(() => plivo.received.length >= total, { timeoutMs: 300_000, intervalMs: 100, what: `${total} transfers` });
-    process.stderr.write(`load: ${total} transfers in ${Math.round(performance.now() - started)} ms (including start-up)\n`);
-    await worker.kill();
+    await api.kill();
+    const stats = execFileSync('redis-cli', ['-p', String(redis.port), 'info', 'commandstats'], { encoding: 'utf8' });
+    const redisRows = [...stats.matchAll(/cmdstat_(\S+):calls=(\d+),usec=(\d+),usec_per_call=([\d.]+)/g)].map((m) => [m[1], Number(m[2]), Number(m[3]), Number(m[4])]);
+    return { who, dir, intents, line, redisRows, ...readProfile(dir) };
+  } finally {
+    await plivo.stop();
+    await redis.kill();
+    redis.cleanup();
   }
-  await api.kill();
-  const stats = execFileSync('redis-cli', ['-p', String(redis.port), 'info', 'commandstats'], { encoding: 'utf8' });
-  const rows = [...stats.matchAll(/cmdstat_(\S+):calls=(\d+),usec=(\d+),usec_per_call=([\d.]+)/g)].map((m) => [m[1], Number(m[2]), Number(m[3]), Number(m[4])]);
-  console.log('\nRedis (INFO commandstats, by total time):');
-  for (const [cmd, calls, usec, per] of rows.sort((a, b) => b[2] - a[2]).slice(0, 8)) console.log(`${String(Math.round(usec / 1000)).padStart(7)} ms  ${String(calls).padStart(7)} calls  ${per.toFixed(1).padStart(6)} µs/call  ${cmd}`);
-} finally {
-  await plivo.stop();
-  await redis.kill();
-  redis.cleanup();
 }
 
-const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-if (!file) throw new Error(`no .cpuprofile in ${dir}`);
-const profile = JSON.parse(readFileSync(join(dir, file), 'utf8'));
-const byId = new Map(profile.nodes.map((node) => [node.id, node]));
-const dt = new Map();
-for (let i = 0; i < profile.samples.length; i++) dt.set(profile.samples[i], (dt.get(profile.samples[i]) ?? 0) + (profile.timeDeltas[i] ?? 0));
-const total = [...dt.values()].reduce((a, b) => a + b, 0);
-const where = (cf) => {
-  const u = cf.url || '';
-  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(u)?.[1];
-  if (pkg) return pkg;
-  if (u.includes('/dist/')) return 'holdq';
-  if (u.startsWith('node:')) return 'node core';
-  return u ? u : `(${cf.functionName || 'native'})`;
-};
-const packages = new Map();
-const functions = new Map();
-for (const [id, us] of dt) {
-  const cf = byId.get(id).callFrame;
-  const pkg = where(cf);
-  packages.set(pkg, (packages.get(pkg) ?? 0) + us);
-  const fn = `${cf.functionName || '(anonymous)'} ${pkg === cf.url ? '' : pkg}:${cf.url.split('/').pop()}:${cf.lineNumber + 1}`;
-  functions.set(fn, (functions.get(fn) ?? 0) + us);
+/** Self time by package and by function, from the profile of the process under load. */
+function readProfile(dir) {
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`no .cpuprofile in ${dir}`);
+  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const where = (cf) => {
+    const u = cf.url || '';
+    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(u)?.[1];
+    if (pkg) return pkg;
+    if (u.includes('/dist/') || u.includes('/bench/')) return 'app';
+    if (u.startsWith('node:')) return 'node core';
+    return u ? u : `(${cf.functionName || 'native'})`;
+  };
+  const packages = new Map();
+  const functions = new Map();
+  for (let i = 0; i < profile.samples.length; i++) {
+    const cf = byId.get(profile.samples[i]).callFrame;
+    const us = profile.timeDeltas[i + 1] ?? 0;
+    const pkg = where(cf);
+    packages.set(pkg, (packages.get(pkg) ?? 0) + us);
+    const fn = `${cf.functionName || '(anonymous)'} ${pkg === cf.url ? '' : pkg}:${cf.url.split('/').pop()}:${cf.lineNumber + 1}`;
+    functions.set(fn, (functions.get(fn) ?? 0) + us);
+  }
+  return { file: join(dir, file), packages, functions };
 }
-const pct = (us) => `${((us / total) * 100).toFixed(1).padStart(5)} %`;
-console.log(`\n${role}: ${(total / 1e6).toFixed(1)} s sampled; profile ${join(dir, file)}\n\nby package (self time):`);
-for (const [k, v] of [...packages].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`${pct(v)}  ${k}`);
-console.log(`\nhottest functions (self time):`);
-for (const [k, v] of [...functions].sort((a, b) => b[1] - a[1]).slice(0, Number(opts.top))) console.log(`${pct(v)}  ${k}`);
+
+const runs = [await profileOne('baseline'), await profileOne('holdq')];
+const [base, holdq] = runs;
+const perIntent = (run, map, key) => (map.get(key) ?? 0) / run.intents;
+const fmt = (x) => x.toFixed(1).padStart(8);
+console.log(`\n${role} under load (${role === 'api' ? `50 connections, ${seconds} s` : `${total} queued intents, concurrency 50`}):`);
+for (const r of runs) console.log(`  ${r.who.padEnd(8)} ${r.line}; profile ${r.file}`);
+console.log(`\nself time per intent, µs, by package (the whole profile, start-up included): baseline | holdq`);
+const pkgs = new Set(runs.flatMap((r) => [...r.packages.keys()]));
+const rows = [...pkgs].map((k) => [k, perIntent(base, base.packages, k), perIntent(holdq, holdq.packages, k)]).sort((a, b) => b[2] - a[2]);
+for (const [k, b, h] of rows) if (Math.max(b, h) >= 1) console.log(`${fmt(b)} ${fmt(h)}  ${k}`);
+console.log(`${fmt(rows.reduce((a, r) => a + r[1], 0))} ${fmt(rows.reduce((a, r) => a + r[2], 0))}  total`);
+console.log(`\nfunctions where holdq spends most more than the baseline, µs per intent: baseline | holdq`);
+const fns = new Set(runs.flatMap((r) => [...r.functions.keys()]));
+const frows = [...fns].map((k) => [k, perIntent(base, base.functions, k), perIntent(holdq, holdq.functions, k)]).sort((a, b) => b[2] - b[1] - (a[2] - a[1]));
+for (const [k, b, h] of frows.slice(0, Number(opts.top))) console.log(`${fmt(b)} ${fmt(h)}  ${k}`);
+console.log('\nRedis (INFO commandstats, holdq, per intent, by total time):');
+for (const [cmd, calls, usec] of holdq.redisRows.sort((a, b) => b[2] - a[2]).slice(0, 10)) {
+  console.log(`${fmt(usec / holdq.intents)} µs  ${(calls / holdq.intents).toFixed(2).padStart(6)} calls  ${cmd}`);
+}
 process.exit(0);

@@ -1,4 +1,4 @@
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { hash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler, Response } from 'express';
 import { AppError } from '../domain/errors.js';
 import type { Logger } from '../observability/logger.js';
@@ -87,7 +87,8 @@ export function mountedAt(path: string): RequestHandler {
   };
 }
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
+/** One-shot hashing: no Hash object per request (the key is digested on every /v1 call). */
+const digest = (s: string) => hash('sha256', s, 'buffer');
 
 /**
  * Finds the client a presented secret belongs to (and, when given, must be named).
