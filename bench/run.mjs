@@ -181,6 +181,15 @@ function pairedRatio(rounds, pick) {
   const each = rounds.map((r) => ratio(pick(r.holdq), pick(r.baseline)));
   return { median: ratio(median(each), 1), rounds: each };
 }
+/** Round i of a paired measurement; the order alternates, so a drift of the machine does not favour one side. */
+async function pairRound(i, run) {
+  if (i % 2 === 0) {
+    const baseline = await run('baseline');
+    return { baseline, holdq: await run('holdq') };
+  }
+  const holdq = await run('holdq');
+  return { baseline: await run('baseline'), holdq };
+}
 /** The run of the median value of `pick`, to stand for a side in the tables. */
 const medianRun = (runs, pick) => [...runs].sort((a, b) => pick(a) - pick(b))[Math.floor((runs.length - 1) / 2)];
 
@@ -203,7 +212,7 @@ async function acceptOnce(who, seconds, envExtra = {}) {
 async function acceptThroughput() {
   const seconds = Q ? 5 : 15;
   const rounds = [];
-  for (let i = 0; i < ROUNDS; i++) rounds.push({ baseline: await acceptOnce('baseline', seconds), holdq: await acceptOnce('holdq', seconds) });
+  for (let i = 0; i < ROUNDS; i++) rounds.push(await pairRound(i, (who) => acceptOnce(who, seconds)));
   // What the image's heap cap does: the same load on holdq without it (one run).
   const uncapped = await acceptOnce('holdq', seconds, { NODE_OPTIONS: '' });
   const rps = pairedRatio(rounds, (r) => r.rps);
@@ -256,7 +265,7 @@ async function endToEnd() {
   const seconds = Q ? 5 : 15;
   const rate = 200;
   const rounds = [];
-  for (let i = 0; i < ROUNDS; i++) rounds.push({ baseline: await endToEndOnce('baseline', rate, seconds), holdq: await endToEndOnce('holdq', rate, seconds) });
+  for (let i = 0; i < ROUNDS; i++) rounds.push(await pairRound(i, (who) => endToEndOnce(who, rate, seconds)));
   const p50 = pairedRatio(rounds, (r) => r.p50_ms);
   const p99 = pairedRatio(rounds, (r) => r.p99_ms);
   const side = (who) => {
@@ -316,7 +325,7 @@ async function workerThroughput() {
   const out = { intents: n };
   for (const latencyMs of [0, 50]) {
     const rounds = [];
-    for (let i = 0; i < ROUNDS; i++) rounds.push({ baseline: await workerOnce('baseline', n, latencyMs), holdq: await workerOnce('holdq', n, latencyMs) });
+    for (let i = 0; i < ROUNDS; i++) rounds.push(await pairRound(i, (who) => workerOnce(who, n, latencyMs)));
     const r = pairedRatio(rounds, (x) => x.per_second);
     out[`baseline_${latencyMs}ms`] = medianRun(rounds.map((x) => x.baseline), (x) => x.per_second);
     out[`holdq_${latencyMs}ms`] = { ...medianRun(rounds.map((x) => x.holdq), (x) => x.per_second), peak_rss_mib: Math.max(...rounds.map((x) => x.holdq.peak_rss_mib)) };
@@ -385,7 +394,7 @@ const lines = [
   'Every figure comes with a baseline measured in the same run on the same machine: a bare Express 5 app that',
   'only validates JSON and calls `queue.add` (`bench/baseline-api.mjs`), and a bare BullMQ worker that only',
   'POSTs the transfer with got (`bench/baseline-worker.mjs`), both with Node\'s defaults. Absolute numbers drift',
-  `on a shared 2-core machine, so each measurement runs ${ROUNDS} interleaved baseline/holdq rounds, each on a fresh`,
+  `on a shared 2-core machine, so each measurement runs ${ROUNDS} interleaved baseline/holdq rounds (which goes first alternates), each on a fresh`,
   'Redis, and a ratio is the median of the rounds\' ratios (every round\'s ratio is shown). The tables show the',
   'median round. Plivo is a minimal fake (`bench/fake-plivo.mjs`) on loopback.',
   '',
