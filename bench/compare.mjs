@@ -1,0 +1,137 @@
+// npm run bench:compare -- A B: two builds under the same load at the same time, for judging a
+// change on a noisy machine. Sequential runs drift with whatever else the machine is doing
+// (±20 % between rounds here); two processes loaded together see the same machine, so the
+// ratio of their throughputs is steady to a few percent even when the absolute figures are not.
+//   A, B: a holdq build (a directory holding main.js, e.g. dist/, or a checkout with dist/ inside),
+//         or `baseline` (bench/baseline-api.mjs / baseline-worker.mjs).
+//   --role api (default): each side's API takes 50 connections of POST /v1/intents for --seconds.
+//   --role worker: each side's worker drains --intents queued intents (fake Plivo, --latency ms).
+// holdq sides run with the image's NODE_OPTIONS (the Dockerfile's), the baseline with Node's
+// defaults. Loopback only; every run is bounded in time and count. Prints B/A per round and the median.
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { startFakePlivo } from './fake-plivo.mjs';
+import { freePort, startNode, startRedis, waitFor, waitHttp } from './lib.mjs';
+
+const { values: opts, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    role: { type: 'string', default: 'api' },
+    rounds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '5' },
+    intents: { type: 'string', default: '2000' },
+    latency: { type: 'string', default: '0' },
+  },
+});
+if (positionals.length !== 2 || !['api', 'worker'].includes(opts.role)) {
+  throw new Error('usage: node bench/compare.mjs [--role api|worker] [--rounds N] [--seconds N] [--intents N] [--latency ms] A B');
+}
+const KEY = 'bench-secret-0123456789';
+const IMAGE_NODE_OPTIONS = /^ENV NODE_OPTIONS="([^"]*)"/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1] ?? '';
+const sides = positionals.map((p, i) => {
+  const name = `${'AB'[i]}:${p}`;
+  if (p === 'baseline') return { name, baseline: true };
+  const dir = [resolve(p), resolve(p, 'dist')].find((d) => existsSync(join(d, 'main.js')));
+  if (!dir) throw new Error(`${p}: no main.js there or in its dist/ (run npm run build there first)`);
+  return { name, baseline: false, main: join(dir, 'main.js') };
+});
+const cpuMs = (pid) => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(stat[11]) + Number(stat[12])) * 10;
+};
+
+async function setUp(side, i) {
+  const redis = await startRedis({ aof: 'always' });
+  const plivo = await startFakePlivo({ latencyMs: Number(opts.latency) });
+  const [port, metricsPort] = await Promise.all([freePort(), freePort()]);
+  const env = {
+    REDIS_URL: redis.url,
+    QUEUE_PREFIX: side.baseline ? 'baseline' : 'holdq',
+    API_KEYS: `bench:${KEY}`,
+    PLIVO_AUTH_ID: 'BENCH',
+    PLIVO_AUTH_TOKEN: 'bench-token',
+    PLIVO_BASE_URL: plivo.url,
+    PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+    PORT: String(port),
+    METRICS_PORT: String(metricsPort),
+    PLIVO_MAX_RPS: '10000',
+    API_RATE_LIMIT_RPS: '1000000',
+    WORKER_CONCURRENCY: '50',
+    LOG_LEVEL: 'info',
+    NODE_OPTIONS: side.baseline ? '' : IMAGE_NODE_OPTIONS,
+  };
+  const args = (role) => (side.baseline ? [`bench/baseline-${role}.mjs`] : [side.main, role]);
+  const api = startNode(args('api'), env, `/tmp/holdq-compare-${i}-api.log`);
+  await waitHttp(`http://127.0.0.1:${port}/livez`);
+  const url = `http://127.0.0.1:${port}/v1/intents`;
+  const headers = { 'content-type': 'application/json', ...(side.baseline ? {} : { authorization: `Bearer ${KEY}` }) };
+  return { side, redis, plivo, api, url, headers, start: (role) => startNode(args(role), env, `/tmp/holdq-compare-${i}-${role}.log`) };
+}
+
+async function tearDown(s) {
+  await s.worker?.kill();
+  await s.api.kill();
+  await s.plivo.stop();
+  await s.redis.kill();
+  s.redis.cleanup();
+}
+
+function load(s, seconds) {
+  let n = 0;
+  return autocannon({
+    url: s.url,
+    connections: 50,
+    duration: seconds,
+    method: 'POST',
+    headers: s.headers,
+    requests: [{ setupRequest: (req) => ({ ...req, body: JSON.stringify({ type: 'hold', call_uuid: `cmp-${n++ % 5000}` }) }) }],
+  });
+}
+
+async function apiRound() {
+  const set = await Promise.all(sides.map(setUp));
+  try {
+    await Promise.all(set.map((s) => load(s, 2)));
+    const before = set.map((s) => cpuMs(s.api.pid));
+    const results = await Promise.all(set.map((s) => load(s, Number(opts.seconds))));
+    return set.map((s, i) => ({ rate: results[i].requests.total / Number(opts.seconds), cpuUs: ((cpuMs(s.api.pid) - before[i]) * 1000) / results[i].requests.total, non2xx: results[i].non2xx }));
+  } finally {
+    for (const s of set) await tearDown(s);
+  }
+}
+
+async function workerRound() {
+  const n = Number(opts.intents);
+  const set = await Promise.all(sides.map(setUp));
+  try {
+    for (const s of set) {
+      for (let i = 0; i < n; i += 100) {
+        await Promise.all(Array.from({ length: Math.min(100, n - i) }, (_, k) => fetch(s.url, { method: 'POST', headers: s.headers, body: JSON.stringify({ type: 'hold', call_uuid: `cmp-${i + k}` }) }).then((r) => r.arrayBuffer())));
+      }
+    }
+    for (const s of set) s.worker = s.start('worker');
+    await waitFor(
+      () => {
+        for (const s of set) if (s.cpu0 === undefined && s.plivo.received.length > 0) s.cpu0 = cpuMs(s.worker.pid);
+        for (const s of set) if (s.cpu1 === undefined && s.plivo.received.length >= n) s.cpu1 = cpuMs(s.worker.pid);
+        return set.every((s) => s.plivo.received.length >= n);
+      },
+      { timeoutMs: 300_000, intervalMs: 5, what: 'both drains' },
+    );
+    return set.map((s) => ({ rate: n / ((s.plivo.received.at(-1)[0] - s.plivo.received[0][0]) / 1000), cpuUs: ((s.cpu1 - s.cpu0) * 1000) / n, non2xx: 0 }));
+  } finally {
+    for (const s of set) await tearDown(s);
+  }
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+const rounds = [];
+for (let r = 0; r < Number(opts.rounds); r++) {
+  const [a, b] = opts.role === 'api' ? await apiRound() : await workerRound();
+  rounds.push({ a, b, rate: b.rate / a.rate, cpu: b.cpuUs / a.cpuUs });
+  console.log(`round ${r + 1}: ${sides[0].name} ${Math.round(a.rate)}/s ${Math.round(a.cpuUs)} µs CPU per intent; ${sides[1].name} ${Math.round(b.rate)}/s ${Math.round(b.cpuUs)} µs; B/A throughput ${(b.rate / a.rate).toFixed(2)}, CPU ${(b.cpuUs / a.cpuUs).toFixed(2)}${a.non2xx + b.non2xx ? `; non-2xx ${a.non2xx}/${b.non2xx}` : ''}`);
+}
+console.log(`\nB/A (${opts.role}, ${rounds.length} rounds, both sides loaded at once): throughput ${median(rounds.map((r) => r.rate)).toFixed(2)}, CPU per intent ${median(rounds.map((r) => r.cpu)).toFixed(2)} (medians)`);
+process.exit(0);
