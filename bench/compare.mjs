@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { startFakePlivo } from './fake-plivo.mjs';
-import { freePort, startNode, startRedis, waitFor, waitHttp } from './lib.mjs';
+import { BENCH_KEY, benchEnv, freePort, startNode, startRedis, waitFor, waitHttp } from './lib.mjs';
 
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
@@ -28,8 +28,6 @@ const { values: opts, positionals } = parseArgs({
 if (positionals.length !== 2 || !['api', 'worker'].includes(opts.role)) {
   throw new Error('usage: node bench/compare.mjs [--role api|worker] [--rounds N] [--seconds N] [--intents N] [--latency ms] A B');
 }
-const KEY = 'bench-secret-0123456789';
-const IMAGE_NODE_OPTIONS = /^ENV NODE_OPTIONS="([^"]*)"/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1] ?? '';
 const sides = positionals.map((p, i) => {
   const name = `${'AB'[i]}:${p}`;
   if (p === 'baseline') return { name, baseline: true };
@@ -46,27 +44,12 @@ async function setUp(side, i) {
   const redis = await startRedis({ aof: 'always' });
   const plivo = await startFakePlivo({ latencyMs: Number(opts.latency) });
   const [port, metricsPort] = await Promise.all([freePort(), freePort()]);
-  const env = {
-    REDIS_URL: redis.url,
-    QUEUE_PREFIX: side.baseline ? 'baseline' : 'holdq',
-    API_KEYS: `bench:${KEY}`,
-    PLIVO_AUTH_ID: 'BENCH',
-    PLIVO_AUTH_TOKEN: 'bench-token',
-    PLIVO_BASE_URL: plivo.url,
-    PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-    PORT: String(port),
-    METRICS_PORT: String(metricsPort),
-    PLIVO_MAX_RPS: '10000',
-    API_RATE_LIMIT_RPS: '1000000',
-    WORKER_CONCURRENCY: '50',
-    LOG_LEVEL: 'info',
-    NODE_OPTIONS: side.baseline ? '' : IMAGE_NODE_OPTIONS,
-  };
+  const env = benchEnv({ redisUrl: redis.url, plivoUrl: plivo.url, port, metricsPort, baseline: side.baseline });
   const args = (role) => (side.baseline ? [`bench/baseline-${role}.mjs`] : [side.main, role]);
   const api = startNode(args('api'), env, `/tmp/holdq-compare-${i}-api.log`);
   await waitHttp(`http://127.0.0.1:${port}/livez`);
   const url = `http://127.0.0.1:${port}/v1/intents`;
-  const headers = { 'content-type': 'application/json', ...(side.baseline ? {} : { authorization: `Bearer ${KEY}` }) };
+  const headers = { 'content-type': 'application/json', ...(side.baseline ? {} : { authorization: `Bearer ${BENCH_KEY}` }) };
   return { side, redis, plivo, api, url, headers, start: (role) => startNode(args(role), env, `/tmp/holdq-compare-${i}-${role}.log`) };
 }
 

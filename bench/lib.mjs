@@ -1,7 +1,7 @@
 // Shared process plumbing for `npm run chaos` and `npm run bench`: everything runs on
 // loopback, every process is ours, every loop is bounded in count and time.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,4 +96,35 @@ export async function rssMiB(pid) {
 export function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+/** The API key of every process the benchmarks start. */
+export const BENCH_KEY = 'bench-secret-0123456789';
+
+/** The node flags the image runs holdq with: the Dockerfile's NODE_OPTIONS (read from the checkout). */
+export const IMAGE_NODE_OPTIONS = /^ENV NODE_OPTIONS="([^"]*)"/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1] ?? '';
+
+/**
+ * The environment of a process under a benchmark: Redis and the fake Plivo given, the Plivo
+ * rate and the per-client intent limit on (as deployed) but never binding, logs as deployed.
+ * holdq gets the image's node flags; a baseline (`baseline: true`) Node's defaults.
+ */
+export function benchEnv({ redisUrl, plivoUrl, port, metricsPort, baseline = false, ...extra }) {
+  return {
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: baseline ? 'baseline' : 'holdq',
+    API_KEYS: `bench:${BENCH_KEY}`,
+    PLIVO_AUTH_ID: 'BENCH',
+    PLIVO_AUTH_TOKEN: 'bench-token',
+    PLIVO_BASE_URL: plivoUrl,
+    PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+    PORT: String(port),
+    METRICS_PORT: String(metricsPort),
+    PLIVO_MAX_RPS: '10000',
+    API_RATE_LIMIT_RPS: '1000000',
+    WORKER_CONCURRENCY: '50',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+    NODE_OPTIONS: baseline ? '' : IMAGE_NODE_OPTIONS,
+    ...extra,
+  };
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { startFakePlivo } from './fake-plivo.mjs';
-import { freePort, startNode, startRedis, waitFor, waitHttp } from './lib.mjs';
+import { BENCH_KEY, benchEnv, freePort, startNode, startRedis, waitFor, waitHttp } from './lib.mjs';
 
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
@@ -19,8 +19,6 @@ const { values: opts, positionals } = parseArgs({
 });
 const role = positionals[0] ?? 'api';
 if (!['api', 'worker'].includes(role)) throw new Error('usage: node bench/profile.mjs api|worker [--seconds N] [--intents N] [--top N]');
-const KEY = 'bench-secret-0123456789';
-const IMAGE_NODE_OPTIONS = /^ENV NODE_OPTIONS="([^"]*)"/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1] ?? '';
 const seconds = Number(opts.seconds);
 const total = Number(opts.intents);
 
@@ -36,26 +34,11 @@ async function profileOne(who) {
   const plivo = await startFakePlivo();
   const [port, metricsPort] = await Promise.all([freePort(), freePort()]);
   const holdq = who === 'holdq';
-  const env = {
-    REDIS_URL: redis.url,
-    QUEUE_PREFIX: holdq ? 'holdq' : 'baseline',
-    API_KEYS: `bench:${KEY}`,
-    PLIVO_AUTH_ID: 'BENCH',
-    PLIVO_AUTH_TOKEN: 'bench-token',
-    PLIVO_BASE_URL: plivo.url,
-    PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-    PORT: String(port),
-    METRICS_PORT: String(metricsPort),
-    PLIVO_MAX_RPS: '10000',
-    API_RATE_LIMIT_RPS: '1000000',
-    WORKER_CONCURRENCY: '50',
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
-    ...(holdq ? { NODE_OPTIONS: IMAGE_NODE_OPTIONS } : {}),
-  };
+  const env = benchEnv({ redisUrl: redis.url, plivoUrl: plivo.url, port, metricsPort, baseline: !holdq });
   const prof = ['--cpu-prof', '--cpu-prof-dir', dir];
   const script = (r) => (holdq ? ['dist/main.js', r] : [`bench/baseline-${r}.mjs`]);
   const url = `http://127.0.0.1:${port}/v1/intents`;
-  const headers = { 'content-type': 'application/json', ...(holdq ? { authorization: `Bearer ${KEY}` } : {}) };
+  const headers = { 'content-type': 'application/json', ...(holdq ? { authorization: `Bearer ${BENCH_KEY}` } : {}) };
   let n = 0;
   const body = () => JSON.stringify({ type: 'hold', call_uuid: `profile-${n++ % 5000}` });
   let intents;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { startFakePlivo } from './fake-plivo.mjs';
-import { freePort, percentile, rssMiB, sleep, startNode, startRedis, waitFor, waitHttp } from './lib.mjs';
+import { BENCH_KEY, benchEnv, freePort, IMAGE_NODE_OPTIONS, percentile, rssMiB, sleep, startNode, startRedis, waitFor, waitHttp } from './lib.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -20,14 +20,11 @@ const { values: opts } = parseArgs({
   },
 });
 const Q = opts.quick;
-const KEY = 'bench-secret-0123456789';
 const logDir = mkdtempSync(join(os.tmpdir(), 'holdq-bench-'));
 const APPENDFSYNC = process.env.BENCH_APPENDFSYNC ?? 'always';
 const results = {};
 /** Interleaved baseline/holdq pairs per measurement; ratios are the median of the pairs' ratios. */
 const ROUNDS = Number(opts.rounds ?? (Q ? 2 : 3));
-/** holdq runs as the image runs it: with the Dockerfile's NODE_OPTIONS (the V8 heap cap). */
-const IMAGE_NODE_OPTIONS = /^ENV NODE_OPTIONS="([^"]*)"/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1] ?? '';
 
 // ---------- process helpers ----------
 
@@ -51,28 +48,13 @@ function rssSampler(pids) {
 
 async function holdqEnv(redis, plivo, extra = {}) {
   const [port, metricsPort] = await Promise.all([freePort(), freePort()]);
-  return {
-    REDIS_URL: redis.url,
-    QUEUE_PREFIX: 'holdq',
-    API_KEYS: `bench:${KEY}`,
-    PLIVO_AUTH_ID: 'BENCH',
-    PLIVO_AUTH_TOKEN: 'bench-token',
-    PLIVO_BASE_URL: plivo.url,
-    PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-    PORT: String(port),
-    METRICS_PORT: String(metricsPort),
-    PLIVO_MAX_RPS: '10000',
-    API_RATE_LIMIT_RPS: '1000000', // on, as deployed, but never binding here
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
-    NODE_OPTIONS: IMAGE_NODE_OPTIONS,
-    ...extra,
-  };
+  return benchEnv({ redisUrl: redis.url, plivoUrl: plivo.url, port, metricsPort, ...extra });
 }
 
 async function startHoldqApi(env) {
   const p = startNode(['dist/main.js', 'api'], env, join(logDir, 'holdq-api.log'));
   await waitHttp(`http://127.0.0.1:${env.PORT}/readyz`);
-  return { ...p, url: `http://127.0.0.1:${env.PORT}`, path: '/v1/intents', headers: { authorization: `Bearer ${KEY}` } };
+  return { ...p, url: `http://127.0.0.1:${env.PORT}`, path: '/v1/intents', headers: { authorization: `Bearer ${BENCH_KEY}` } };
 }
 async function startHoldqWorker(env) {
   const p = startNode(['dist/main.js', 'worker'], env, join(logDir, 'holdq-worker.log'));
