@@ -102,7 +102,7 @@ export function percentile(sorted, p) {
 export const BENCH_KEY = 'bench-secret-0123456789';
 
 /** The node flags the image runs holdq with: the Dockerfile's NODE_OPTIONS (read from the checkout). */
-export const IMAGE_NODE_OPTIONS = /^ENV NODE_OPTIONS="([^"]*)"/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1] ?? '';
+export const IMAGE_NODE_OPTIONS = /^ENV NODE_OPTIONS="([^"]*)"/m.exec(readFileSync(new URL('../Dockerfile', import.meta.url), 'utf8'))?.[1] ?? '';
 
 /**
  * The environment of a process under a benchmark: Redis and the fake Plivo given, the Plivo
