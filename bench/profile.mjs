@@ -54,6 +54,8 @@ async function profileOne(who) {
       for (let i = 0; i < total; i += 100) {
         await Promise.all(Array.from({ length: Math.min(100, total - i) }, () => fetch(url, { method: 'POST', headers, body: body() }).then((r) => r.arrayBuffer())));
       }
+      // Redis's figures below are the worker's alone, not the preload's accepts.
+      execFileSync('redis-cli', ['-p', String(redis.port), 'config', 'resetstat']);
       const worker = startNode([...prof, ...script('worker')], env, join(dir, 'worker.log'));
       // From the first transfer to the last: the worker's start-up is not part of the figures below.
       let first = null;
@@ -123,7 +125,7 @@ console.log(`\nfunctions where holdq spends most more than the baseline, µs per
 const fns = new Set(runs.flatMap((r) => [...r.functions.keys()]));
 const frows = [...fns].map((k) => [k, perIntent(base, base.functions, k), perIntent(holdq, holdq.functions, k)]).sort((a, b) => b[2] - b[1] - (a[2] - a[1]));
 for (const [k, b, h] of frows.slice(0, Number(opts.top))) console.log(`${fmt(b)} ${fmt(h)}  ${k}`);
-console.log('\nRedis (INFO commandstats, holdq, per intent, by total time):');
+console.log(`\nRedis (INFO commandstats, holdq, per intent, by total time; a script's own commands count in evalsha and again on their lines):`);
 for (const [cmd, calls, usec] of holdq.redisRows.sort((a, b) => b[2] - a[2]).slice(0, 10)) {
   console.log(`${fmt(usec / holdq.intents)} µs  ${(calls / holdq.intents).toFixed(2).padStart(6)} calls  ${cmd}`);
 }

@@ -72,19 +72,36 @@ describe('the job an accept queues is a BullMQ job like any other', () => {
     expect(await redis.exists(`${prefix}:intent-jobs:marker`)).toBe(1);
   });
 
-  it('when the queue is paused, then an accepted job waits like an added one, and runs on resume', async () => {
+  it('when the queue is paused, then an accepted job waits as an added one does, marker and all', async () => {
+    const marker = `${prefix}:intent-jobs:marker`;
     await queue.pause();
     try {
-      await redis.del(`${prefix}:intent-jobs:marker`);
+      // Each insert on its own, from no marker: whatever one leaves, the other must too.
+      await redis.del(marker);
       const viaAccept = await acceptOne(`call-${randomUUID()}`);
-      const markerAfterAccept = await redis.exists(`${prefix}:intent-jobs:marker`);
+      const markerAfterAccept = await redis.zrange(marker, 0, -1, 'WITHSCORES');
+      await redis.del(marker);
       const viaAdd = randomUUID();
       await enqueueIntent(queue, viaAdd, 'x');
-      expect(markerAfterAccept).toBe(await redis.exists(`${prefix}:intent-jobs:marker`));
+      const markerAfterAdd = await redis.zrange(marker, 0, -1, 'WITHSCORES');
+      expect(markerAfterAccept).toEqual(markerAfterAdd);
       expect(await queue.getJobState(viaAccept)).toBe(await queue.getJobState(viaAdd));
     } finally {
       await queue.resume();
     }
+  });
+
+  it("when holdq names BullMQ's keys, then it names them in the order BullMQ's own insert takes them", () => {
+    // BullMQ builds addStandardJob's keys in a protected method; reading them from it pins a swap too.
+    const backend = (queue as unknown as { backend: { addStandardJobArgs(job: object, opts: unknown, args: unknown[]): unknown[] } }).backend;
+    const bullmqKeys = backend.addStandardJobArgs({ data: '{}' }, Buffer.alloc(0), []).slice(0, 9);
+    expect(createJobInsert(queue).keys).toEqual(bullmqKeys);
+  });
+
+  it('when Redis has forgotten the accept script, then the next accept sends it again and still queues its job', async () => {
+    await redis.script('FLUSH');
+    const id = await acceptOne(`call-${randomUUID()}`);
+    expect(await queue.getJobState(id)).toBe('waiting');
   });
 
   it('when a worker runs, then it takes an accepted job with its data and options', async () => {

@@ -32,6 +32,9 @@ if tonumber(redis.call('HGET', KEYS[3], 'transfer_count') or '0') >= tonumber(AR
 if ARGV[9] ~= '' and redis.call('HGET', KEYS[3], 'queue') ~= ARGV[9] and redis.call('ZCARD', KEYS[6]) >= tonumber(ARGV[10]) then
   return {3, 'queue_full'}
 end
+-- The job first: Redis keeps a script's writes made before an error, and a job without its
+-- record is skipped by the worker, where a record without its job would wait for the sweeper.
+add_job(${jobKeys}, ARGV[1], ARGV[7], ARGV[12])
 local seq = redis.call('HINCRBY', KEYS[3], 'seq', 1)
 redis.call('EXPIRE', KEYS[3], ARGV[6])
 -- The record comes as {"seq":0,… (eight characters before its first comma): the call's number goes in.
@@ -40,7 +43,6 @@ redis.call('ZADD', KEYS[4], seq, ARGV[1])
 redis.call('EXPIRE', KEYS[4], ARGV[6])
 redis.call('ZADD', KEYS[5], ARGV[7], ARGV[1])
 if ARGV[5] == '1' then redis.call('SET', KEYS[2], ARGV[1] .. ' ' .. ARGV[3], 'EX', ARGV[4]) end
-add_job(${jobKeys}, ARGV[1], ARGV[7], ARGV[12])
 return {1, seq}
 `);
 }

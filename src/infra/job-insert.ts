@@ -16,7 +16,8 @@ import type { IntentJobData, IntentQueue } from './intent-queue.js';
  * switches the client to a much slower way of writing commands).
  * test/job-insert.test.ts checks that a job queued this way is stored exactly like
  * one from `queue.add`, so a BullMQ upgrade that changes the contract fails the
- * tests instead of the jobs.
+ * tests instead of the jobs; package.json pins bullmq exactly, so that upgrade is a
+ * deliberate change that runs them.
  */
 export interface JobInsert {
   /** Lua that defines `add_job(keys, job_id, timestamp_ms, data_json)`; it returns the job id. */
