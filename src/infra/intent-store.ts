@@ -11,7 +11,7 @@ import { luaScript } from './redis.js';
  * Accepting an intent is one Lua script, so it is atomic and one round trip: the
  * per-client rate, the idempotency check, the transfer budget and queue size, the
  * per-call sequence number, the record, the call's pending list and the intent's
- * BullMQ job (BullMQ's own insert, see job-insert.ts) are written together or not at all.
+ * BullMQ job (BullMQ's own insert, see job-insert.ts) are written in one step nobody sees half done.
  * KEYS: intent, idempotency, call, pending, unfinished, queue, client rate, then add_job's.
  * ARGV: id, record, body hash, idempotency ttl, has key (1/0), call ttl, now ms, budget,
  * queue name, queue max size, per-second limit, the job's data.
