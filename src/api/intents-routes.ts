@@ -94,7 +94,7 @@ export function acceptIntentRoute(deps: IntentRoutesDeps): RequestHandler[] {
       perSecond: config.API_RATE_LIMIT_RPS,
       ...(request.type === 'enqueue' ? { queue: { name: request.queue, maxSize: resolveQueue(config.QUEUES, request.queue, config.HOLD_MUSIC_URL).max_size } } : {}),
     };
-    // One round trip: the record and its job are stored together, or nothing is (intent-store.ts).
+    // One round trip: the record and its job are stored in one script (intent-store.ts).
     const result = await store.accept({ client: res.locals.client as string, request, idempotencyKey: key, limits });
     res.locals.intentId = result.kind === 'created' || result.kind === 'replayed' ? result.record.id : undefined;
 

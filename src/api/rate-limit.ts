@@ -8,8 +8,9 @@ import { AppError } from '../domain/errors.js';
  * A per-client request budget on /v1, counted in Redis so it holds across every API
  * replica (a one-second window per key name). Posting an intent is not counted here:
  * the accept script counts intents in its own round trip, and app.ts mounts that route
- * ahead of this limiter. Over it: 429 problem+json with Retry-After. If Redis cannot count, requests pass: the intent path then
- * answers 503 on its own, and a limiter must never be what takes the API down.
+ * ahead of this limiter. Over it: 429 problem+json with Retry-After. If Redis cannot
+ * count, requests pass: the intent path then answers 503 on its own, and a limiter
+ * must never be what takes the API down.
  */
 export function clientRateLimit(opts: { redis: Redis; prefix: string; perSecond: number }): RequestHandler {
   return rateLimit({

@@ -4,9 +4,10 @@ import type { IntentJobData, IntentQueue } from './intent-queue.js';
 
 /**
  * BullMQ's own job insert, for a holdq script to run in the same call: the accept
- * script stores an intent and queues its job in one atomic step, so a job never
- * exists without its record, nor an accepted record without its job, and the
- * API sends one Redis command per intent instead of two.
+ * script stores an intent and queues its job in one atomic step, so no client ever
+ * sees one without the other (a script failing halfway leaves at most a job without
+ * its record, which the worker skips), and the API sends one Redis command per
+ * intent instead of two.
  *
  * Nothing of BullMQ's storage is rewritten here. The Lua is BullMQ's addStandardJob
  * script as installed, wrapped as a function, and it gets the arguments `Queue.add`

@@ -18,7 +18,7 @@ import type { IntentStore } from '../infra/intent-store.js';
 import type { PlivoClient, RetryReason, TransferOutcome } from '../infra/plivo-client.js';
 import type { QueueStore } from '../infra/queue-store.js';
 import type { RateLimiter } from '../infra/rate-limiter.js';
-import type { Logger } from '../observability/logger.js';
+import { fixedFieldLogger, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 
 /** Thrown for outcomes worth another attempt; the backoff strategy reads `retryAfterMs`. */
@@ -80,7 +80,7 @@ type JobLog = () => Logger;
 
 export function createIntentProcessor(deps: ProcessorDeps) {
   const { config, store, calls, queues, queue, plivo, limiter, links, metrics } = deps;
-  const finishLine = deps.logger.child({}, { redact: [] });
+  const finishLine = fixedFieldLogger(deps.logger);
   const jobLog = (intentId: string, jobId: string | undefined): JobLog => {
     let child: Logger | undefined;
     return () => (child ??= deps.logger.child({ intentId, jobId }));
@@ -105,7 +105,7 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     if (opts.from?.state === 'on_hold' && opts.effect && opts.effect.state !== 'on_hold' && opts.from.since) {
       metrics.holdDuration.observe(seconds(Date.parse(opts.from.since)));
     }
-    // One line per intent, of fixed fields: it needs neither a child logger nor the redaction walk.
+    // One line per intent, of fixed fields: no child logger, no redaction walk.
     finishLine.info({ intentId: record.id, status, error: opts.error, attempts: record.attempts }, 'intent finished');
     // Wake the next intent of this call now instead of when its poll comes round.
     if (nextIntentId) {
