@@ -4,6 +4,7 @@ import { CALL_STATES, type CallEffect, type CallState, type CallStateName } from
 import { APPLY_EFFECT_FUNCTION, effectInputs } from './call-effects.js';
 import { CALL_TTL_SECONDS, type Keys } from './keys.js';
 import { RESERVE_FUNCTION, type SlotBooking } from './rate-limiter.js';
+import { MARK_RUNNING_FUNCTION } from './intent-store.js';
 import { luaScript } from './redis.js';
 
 /**
@@ -11,10 +12,13 @@ import { luaScript } from './redis.js';
  * intent of its call (head of the call's pending list) AND it holds the call's
  * lock. The first gives per-call FIFO across retries and delays; the second
  * guards against a stalled job being re-run while its first run is still alive.
- * When the gate opens on a record, it can also book the first transfer's rate slot
- * (KEYS[5..6], ARGV[4..7]): one round trip fewer before Plivo hears of the intent.
+ * When the gate opens on a record it marks the run (status running, one more attempt,
+ * updated_at = ARGV[4]) unless the record is finished or a newer intent of the call has
+ * taken effect, and it can book the first transfer's rate slot (KEYS[5..6], ARGV[5..8]):
+ * two round trips fewer before Plivo hears of the intent.
  */
 const BEGIN = luaScript(`${RESERVE_FUNCTION}
+${MARK_RUNNING_FUNCTION}
 local head = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
 if head and head ~= ARGV[1] and redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   return {'blocked', head}
@@ -22,8 +26,11 @@ end
 if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then
   local record = redis.call('GET', KEYS[4])
   local wait = -1
-  if record and KEYS[6] then
-    wait = reserve_slot(KEYS[5], KEYS[6], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7])
+  if record then
+    record = mark_running(KEYS[4], record, tonumber(redis.call('HGET', KEYS[3], 'applied_seq') or '0'), ARGV[4])
+    if KEYS[6] then
+      wait = reserve_slot(KEYS[5], KEYS[6], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8])
+    end
   end
   return {'ok', '', record or '', redis.call('HGETALL', KEYS[3]), wait}
 end
@@ -40,8 +47,8 @@ return 1
 `);
 
 /**
- * On `ok` the gate also hands back, read in the same script, the intent's record (JSON) and the
- * call's state, and `slot`: the booked rate slot, waited out (null when none was booked: no record).
+ * On `ok` the gate also hands back, read in the same script, the intent's record (JSON, as the
+ * gate left it: marked running when this run is to do the work) and the call's state, and `slot`: the booked rate slot, waited out (null when none was booked: no record).
  */
 export type BeginResult =
   | { kind: 'ok'; recordJson: string | null; call: CallState; slot: Promise<void> | null }
@@ -92,6 +99,7 @@ export function createCallStore(redis: Redis, keys: Keys): CallStore {
         intentId,
         token,
         ttlMs,
+        new Date().toISOString(),
         ...(slot?.args ?? []),
       )) as [string, string, string?, string[]?, number?];
       if (kind === 'ok') {

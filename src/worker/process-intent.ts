@@ -166,22 +166,13 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     const callUuid = lock.callUuid;
     /** Transfers accepted but not yet counted: the finish counts them in its transaction. */
     const counts: string[] = [];
-    let running: Promise<void> | undefined;
-    const end = async (status: TerminalStatus, opts: { error?: IntentError; effect?: CallEffect; from?: CallState } = {}) => {
-      await running;
-      return finish(record, status, log, { ...opts, counts, lock });
-    };
+    const end = (status: TerminalStatus, opts: { error?: IntentError; effect?: CallEffect; from?: CallState } = {}) =>
+      finish(record, status, log, { ...opts, counts, lock });
     if (call.applied_seq > record.seq) {
       // A newer intent for this call already took effect: this one must not undo it.
       return end('superseded');
     }
-    record.status = 'running';
-    record.attempts += 1;
-    // Written while the first transfer is on its way: same connection, so it lands before any later
-    // write of this record; the finish awaits it (and so reports its failure), nothing else waits.
-    running = store.save(record);
-    running.catch(() => undefined);
-
+    // The gate has marked the record running, one more attempt, in its own script.
     if (intent.type === 'enqueue' && call.queue !== intent.queue) {
       const settings = resolveQueue(config.QUEUES, intent.queue, config.HOLD_MUSIC_URL);
       if ((await queues.size(intent.queue)) >= settings.max_size) {
@@ -192,8 +183,7 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     for (let abandoned = 0; ; ) {
       if (intent.type === 'dequeue' && !record.member) {
         record.member = await queues.take(intent.queue, intent.call_uuid);
-        await Promise.all([running, store.save(record)]);
-        running = undefined;
+        await store.save(record);
       }
       const plan = planTransfers(intent, call, { links, defaultMusic: 'default', member: record.member?.call_uuid ?? null });
       if (!plan.ok) return end('failed', { error: plan.error });
@@ -251,7 +241,7 @@ export function createIntentProcessor(deps: ProcessorDeps) {
           });
         }
         metrics.retries.labels(outcome.reason).inc();
-        await Promise.all([running, store.save(record)]);
+        await store.save(record);
         log().warn({ reason: outcome.reason, status: outcome.status, retryAfterMs: outcome.retryAfterMs }, 'transfer will be retried');
         throw new RetryableTransferError(outcome.message, outcome.reason, outcome.retryAfterMs);
       }

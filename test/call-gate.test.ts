@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
+import type { IntentRecord } from '../src/domain/intent.js';
+import { createCallStore, type CallStore } from '../src/infra/call-state.js';
+import { createIntentQueue, type IntentQueue } from '../src/infra/intent-queue.js';
+import { createIntentStore, type IntentStore } from '../src/infra/intent-store.js';
+import { createJobInsert } from '../src/infra/job-insert.js';
+import { createKeys, type Keys } from '../src/infra/keys.js';
+
+/**
+ * The worker's gate marks a run (status running, one more attempt, updated_at) in its own
+ * script by editing the record's JSON text (see MARK_RUNNING_FUNCTION). These tests pin
+ * that edit: only those three fields change, whatever the rest of the record holds.
+ */
+describe('the call gate marks the run in the record it opens on', () => {
+  let redis: Redis;
+  let queue: IntentQueue;
+  let store: IntentStore;
+  let calls: CallStore;
+  let keys: Keys;
+
+  beforeAll(() => {
+    redis = new Redis(process.env.HOLDQ_TEST_REDIS_URL!);
+    const prefix = `gate-${randomUUID().slice(0, 8)}`;
+    keys = createKeys(prefix);
+    queue = createIntentQueue(redis, { prefix, attempts: 5 });
+    store = createIntentStore(redis, keys, { retentionSeconds: 3600, jobs: createJobInsert(queue) });
+    calls = createCallStore(redis, keys);
+  });
+  afterAll(async () => {
+    await queue.close();
+    redis.disconnect();
+  });
+
+  async function accept(client = 'test', callUuid = `call-${randomUUID()}`) {
+    const result = await store.accept({ client, request: { type: 'hold', call_uuid: callUuid, legs: 'aleg' } });
+    if (result.kind !== 'created') throw new Error(`not created: ${result.kind}`);
+    return { id: result.record.id, callUuid };
+  }
+  async function open(id: string, callUuid: string) {
+    const token = randomUUID();
+    const gate = await calls.begin(callUuid, id, token, 30_000);
+    if (gate.kind !== 'ok') throw new Error(`gate ${gate.kind}`);
+    await calls.release(callUuid, token);
+    return gate;
+  }
+  const raw = async (id: string) => (await redis.get(keys.intent(id)))!;
+
+  it('when the gate opens on a queued intent, then the stored record says running, attempt 1, and nothing else changed', async () => {
+    const { id, callUuid } = await accept();
+    const before = JSON.parse(await raw(id)) as IntentRecord;
+    const gate = await open(id, callUuid);
+    const after = await raw(id);
+    expect(gate.recordJson).toBe(after);
+    const record = JSON.parse(after) as IntentRecord;
+    expect(record).toEqual({ ...before, status: 'running', attempts: 1, updated_at: expect.any(String) });
+    expect(Date.parse(record.updated_at)).toBeGreaterThanOrEqual(Date.parse(before.updated_at));
+    // An empty list stays a list (a decode/encode in Lua would have made it an object).
+    expect(after).toContain('"transfers":[]');
+  });
+
+  it('when a run starts again after a lapsed lock, then the attempt count goes on from the stored one', async () => {
+    const { id, callUuid } = await accept();
+    await open(id, callUuid);
+    await open(id, callUuid);
+    expect(JSON.parse(await raw(id))).toMatchObject({ status: 'running', attempts: 2 });
+  });
+
+  it('when the client name looks like the fields being edited, then only the real fields change', async () => {
+    const client = 'x","status":"queued","attempts":7,"updated_at":"1999';
+    const { id, callUuid } = await accept(client);
+    await open(id, callUuid);
+    const record = JSON.parse(await raw(id)) as IntentRecord;
+    expect(record.client).toBe(client);
+    expect(record).toMatchObject({ status: 'running', attempts: 1 });
+    expect(record.updated_at).not.toBe('1999');
+  });
+
+  it('when the intent is finished already, then the gate opens without touching its record', async () => {
+    const { id, callUuid } = await accept();
+    const record = JSON.parse(await raw(id)) as IntentRecord;
+    await store.finish(record, 'completed');
+    const finished = await raw(id);
+    const gate = await open(id, callUuid);
+    expect(await raw(id)).toBe(finished);
+    expect(gate.recordJson).toBe(finished);
+  });
+
+  it('when a newer intent of the call has taken effect, then the record is left for the worker to supersede', async () => {
+    const { id, callUuid } = await accept();
+    const queued = await raw(id);
+    await redis.hset(keys.call(callUuid), 'applied_seq', 5);
+    const gate = await open(id, callUuid);
+    expect(await raw(id)).toBe(queued);
+    expect(gate.call.applied_seq).toBe(5);
+  });
+});
