@@ -124,6 +124,10 @@ export function acceptIntentRoute(deps: IntentRoutesDeps): RequestHandler[] {
       case 'created':
         received[request.type]!.inc();
         res.status(202).location(`/v1/intents/${result.record.id}`).json(intentView(result.record));
+        return;
+      case 'not_waiting':
+        // Only the overflow handler claims a caller; an API accept never asks to.
+        throw new Error('an API accept was refused for a claim it did not make');
     }
   };
   return [json, accept];

@@ -12,12 +12,16 @@ import { luaScript } from './redis.js';
  * per-client rate, the idempotency check, the transfer budget and queue size, the
  * per-call sequence number, the record, the call's pending list and the intent's
  * BullMQ job (BullMQ's own insert, see job-insert.ts) are written in one step nobody sees half done.
- * KEYS: intent, idempotency, call, pending, unfinished, queue, client rate, then add_job's.
+ * An accept may also claim a waiting caller (ARGV[13]): it takes the caller out of its queue in
+ * the same step, and is refused when the caller is no longer there; so the caller is never out of
+ * line without the intent that moves it.
+ * KEYS: intent, idempotency, call, pending, unfinished, queue, client rate, claimed queue and its
+ * times, then add_job's.
  * ARGV: id, record, body hash, idempotency ttl, has key (1/0), call ttl, now ms, budget,
- * queue name, queue max size, per-second limit, the job's data.
+ * queue name, queue max size, per-second limit, the job's data, the claimed caller (or '').
  */
 function acceptScript(jobs: JobInsert) {
-  const jobKeys = `{unpack(KEYS, 8, ${7 + jobs.keys.length})}`;
+  const jobKeys = `{unpack(KEYS, 10, ${9 + jobs.keys.length})}`;
   return luaScript(`${jobs.lua}
 if tonumber(ARGV[11]) > 0 then
   local n = redis.call('INCR', KEYS[7])
@@ -32,6 +36,12 @@ if tonumber(redis.call('HGET', KEYS[3], 'transfer_count') or '0') >= tonumber(AR
 if ARGV[9] ~= '' and redis.call('HGET', KEYS[3], 'queue') ~= ARGV[9] and redis.call('ZCARD', KEYS[6]) >= tonumber(ARGV[10]) then
   return {3, 'queue_full'}
 end
+local since = false
+if ARGV[13] ~= '' then
+  since = redis.call('ZSCORE', KEYS[9], ARGV[13])
+  if redis.call('ZREM', KEYS[8], ARGV[13]) == 0 then return {5, 'not_waiting'} end
+  redis.call('ZREM', KEYS[9], ARGV[13])
+end
 -- The job first: Redis keeps a script's writes made before an error, and a job without its
 -- record is skipped by the worker, where a record without its job would wait for the sweeper.
 add_job(${jobKeys}, ARGV[1], ARGV[7], ARGV[12])
@@ -43,7 +53,7 @@ redis.call('ZADD', KEYS[4], seq, ARGV[1])
 redis.call('EXPIRE', KEYS[4], ARGV[6])
 redis.call('ZADD', KEYS[5], ARGV[7], ARGV[1])
 if ARGV[5] == '1' then redis.call('SET', KEYS[2], ARGV[1] .. ' ' .. ARGV[3], 'EX', ARGV[4]) end
-return {1, seq}
+return {1, seq, since}
 `);
 }
 
@@ -101,12 +111,15 @@ return redis.call('ZRANGE', KEYS[2], 0, 0)[1] or false
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
 
 export type AcceptResult =
-  | { kind: 'created'; record: IntentRecord }
+  /** `claimedSince`: when the claimed caller had joined its queue (ms), with `claim`. */
+  | { kind: 'created'; record: IntentRecord; claimedSince?: number }
   | { kind: 'replayed'; record: IntentRecord }
   | { kind: 'conflict'; intentId: string }
   | { kind: 'budget_spent' }
   | { kind: 'queue_full' }
-  | { kind: 'rate_limited' };
+  | { kind: 'rate_limited' }
+  /** The caller to claim was not in its queue (a dequeue took it, or it left). */
+  | { kind: 'not_waiting' };
 
 /** Refusals the accept script checks in the same round trip (SPEC §3). */
 export interface AcceptLimits {
@@ -119,7 +132,15 @@ export interface AcceptLimits {
 
 export interface IntentStore {
   /** Stores the intent and queues its job, atomically; `id` is a fresh UUID by default. */
-  accept(input: { client: string; request: IntentInput; idempotencyKey?: string; id?: string; limits?: AcceptLimits }): Promise<AcceptResult>;
+  accept(input: {
+    client: string;
+    request: IntentInput;
+    idempotencyKey?: string;
+    id?: string;
+    limits?: AcceptLimits;
+    /** Takes this caller out of this queue in the same step; refused (`not_waiting`) when it is not there. */
+    claim?: { queue: string; callUuid: string };
+  }): Promise<AcceptResult>;
   get(id: string): Promise<IntentRecord | null>;
   /** Dead letters, newest first: failed intents still within retention. */
   listFailed(offset: number, limit: number): Promise<{ records: IntentRecord[]; total: number }>;
@@ -177,7 +198,7 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
   }
 
   return {
-    async accept({ client, request, idempotencyKey, id = randomUUID(), limits }) {
+    async accept({ client, request, idempotencyKey, id = randomUUID(), limits, claim }) {
       const nowMs = Date.now();
       const now = new Date(nowMs).toISOString();
       // "seq" goes first, as a 0 the script replaces with the call's next number.
@@ -197,9 +218,9 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
       // Only a replay compares bodies, and only a request with an Idempotency-Key can be replayed.
       const bodyHash = idempotencyKey ? sha256(canonical(request)) : '';
       const callUuid = orderingCall(request);
-      const [created, value] = (await ACCEPT(
+      const [created, value, since] = (await ACCEPT(
         redis,
-        7 + opts.jobs.keys.length,
+        9 + opts.jobs.keys.length,
         keys.intent(id),
         idemKey(client, idempotencyKey),
         keys.call(callUuid),
@@ -207,6 +228,8 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
         keys.unfinished(),
         keys.queue(limits?.queue?.name ?? '-'),
         keys.intentRate(client, Math.floor(nowMs / 1000)),
+        keys.queue(claim?.queue ?? '-'),
+        keys.queueTimes(claim?.queue ?? '-'),
         ...opts.jobs.keys,
         id,
         JSON.stringify(record),
@@ -220,14 +243,16 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
         limits?.queue?.maxSize ?? 0,
         limits?.perSecond ?? 0,
         opts.jobs.data({ intentId: id, callUuid }),
-      )) as [number, string | number];
+        claim?.callUuid ?? '',
+      )) as [number, string | number, string | null | undefined];
       if (created === 1) {
         record.seq = Number(value);
-        return { kind: 'created', record };
+        return { kind: 'created', record, ...(claim && since ? { claimedSince: Number(since) } : {}) };
       }
       if (created === 2) return { kind: 'budget_spent' };
       if (created === 3) return { kind: 'queue_full' };
       if (created === 4) return { kind: 'rate_limited' };
+      if (created === 5) return { kind: 'not_waiting' };
       const [existingId = '', existingHash] = String(value).split(' ');
       if (existingHash !== bodyHash) return { kind: 'conflict', intentId: existingId };
       const existing = await get(existingId);

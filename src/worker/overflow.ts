@@ -3,14 +3,12 @@ import { isUrl } from '../domain/queue-config.js';
 import type { CallStore } from '../infra/call-state.js';
 import type { OverflowJobData } from '../infra/intent-queue.js';
 import type { IntentStore } from '../infra/intent-store.js';
-import type { QueueStore } from '../infra/queue-store.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 
 export interface OverflowDeps {
   store: IntentStore;
   calls: CallStore;
-  queues: QueueStore;
   metrics: Metrics;
   logger: Logger;
 }
@@ -20,22 +18,35 @@ export interface OverflowDeps {
  * leaves the queue (outcome "overflow") and a new intent, accepted like any
  * other, moves it: an `enqueue` to the overflow queue or a `transfer` to the
  * overflow URL. That intent keeps the call's order, budget and retries.
+ * The caller leaves its queue inside the accept (a claim): if the accept fails the
+ * caller is still in line and a retry of this job tries again; if the accept is refused
+ * the caller stays in line, waiting for an agent.
  */
 export function createOverflowHandler(deps: OverflowDeps) {
   return async function handleOverflow(data: OverflowJobData): Promise<'moved' | 'skipped'> {
     const call = await deps.calls.get(data.callUuid);
     if (call.state !== 'queued' || call.queue !== data.queue || call.last_intent_id !== data.intentId) return 'skipped';
-    const since = await deps.queues.remove(data.queue, data.callUuid);
-    if (since === null) return 'skipped'; // a dequeue took it first
-    deps.metrics.queueWait.labels(data.queue, 'overflow').observe(Math.max(0, (Date.now() - since) / 1000));
     const request = intentInput.parse(
       isUrl(data.overflow)
         ? { type: 'transfer', call_uuid: data.callUuid, legs: 'aleg', aleg_url: data.overflow }
         : { type: 'enqueue', call_uuid: data.callUuid, queue: data.overflow },
     );
-    // The accept queues the new intent's job; the idempotency key makes a re-run of this job harmless.
-    await deps.store.accept({ client: 'holdq', request, idempotencyKey: `overflow-${data.intentId}` });
-    deps.logger.info({ callUuid: data.callUuid, queue: data.queue, overflow: data.overflow }, 'caller overflowed');
+    // The idempotency key makes a re-run of this job after a successful accept harmless.
+    const result = await deps.store.accept({
+      client: 'holdq',
+      request,
+      idempotencyKey: `overflow-${data.intentId}`,
+      claim: { queue: data.queue, callUuid: data.callUuid },
+    });
+    if (result.kind === 'not_waiting') return 'skipped'; // a dequeue took it first
+    if (result.kind === 'replayed') return 'moved'; // an earlier run of this job moved it
+    if (result.kind !== 'created') {
+      deps.logger.warn({ callUuid: data.callUuid, queue: data.queue, overflow: data.overflow, refused: result.kind }, 'caller could not overflow; it stays in its queue');
+      return 'skipped';
+    }
+    const waited = result.claimedSince === undefined ? 0 : (Date.now() - result.claimedSince) / 1000;
+    deps.metrics.queueWait.labels(data.queue, 'overflow').observe(Math.max(0, waited));
+    deps.logger.info({ callUuid: data.callUuid, queue: data.queue, overflow: data.overflow, intentId: result.record.id }, 'caller overflowed');
     return 'moved';
   };
 }

@@ -105,7 +105,7 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     logger,
   });
 
-  const overflow = createOverflowHandler({ store, calls, queues, metrics, logger });
+  const overflow = createOverflowHandler({ store, calls, metrics, logger });
 
   const worker = new Worker<JobData>(
     INTENT_QUEUE,
