@@ -3,7 +3,7 @@ import { LEGS, type Legs } from '../domain/intent.js';
 import { CALL_STATES, type CallEffect, type CallState, type CallStateName } from '../domain/transfers.js';
 import { APPLY_EFFECT_FUNCTION, effectInputs } from './call-effects.js';
 import { CALL_TTL_SECONDS, type Keys } from './keys.js';
-import { RESERVE_FUNCTION, type SlotBooking } from './rate-limiter.js';
+import { RESERVE_FUNCTION, type Permit, type SlotBooking } from './rate-limiter.js';
 import { MARK_RUNNING_FUNCTION } from './intent-store.js';
 import { luaScript } from './redis.js';
 
@@ -14,7 +14,7 @@ import { luaScript } from './redis.js';
  * guards against a stalled job being re-run while its first run is still alive.
  * When the gate opens on a record it marks the run (status running, one more attempt,
  * updated_at = ARGV[4]) unless the record is finished or a newer intent of the call has
- * taken effect, and it can book the first transfer's rate slot (KEYS[5..6], ARGV[5..8]):
+ * taken effect, and it can book the first transfer's rate slot (KEYS[5..7], ARGV[5..10]):
  * two round trips fewer before Plivo hears of the intent.
  */
 const BEGIN = luaScript(`${RESERVE_FUNCTION}
@@ -28,8 +28,8 @@ if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then
   local wait = -1
   if record then
     record = mark_running(KEYS[4], record, tonumber(redis.call('HGET', KEYS[3], 'applied_seq') or '0'), ARGV[4])
-    if KEYS[6] then
-      wait = reserve_slot(KEYS[5], KEYS[6], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8])
+    if KEYS[7] then
+      wait = reserve_slot(KEYS[5], KEYS[6], KEYS[7], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10]))
     end
   end
   return {'ok', '', record or '', redis.call('HGETALL', KEYS[3]), wait}
@@ -51,7 +51,7 @@ return 1
  * gate left it: marked running when this run is to do the work) and the call's state, and `slot`: the booked rate slot, waited out (null when none was booked: no record).
  */
 export type BeginResult =
-  | { kind: 'ok'; recordJson: string | null; call: CallState; slot: Promise<void> | null }
+  | { kind: 'ok'; recordJson: string | null; call: CallState; slot: Promise<Permit> | null }
   | { kind: 'blocked'; headIntentId: string }
   | { kind: 'locked' };
 
@@ -93,7 +93,7 @@ export function createCallStore(redis: Redis, keys: Keys): CallStore {
       const gateKeys = [keys.pending(callUuid), keys.lock(callUuid), keys.call(callUuid), keys.intent(intentId)];
       const [kind, head, recordJson, flat, waitMs] = (await BEGIN(
         redis,
-        gateKeys.length + (slot ? 2 : 0),
+        gateKeys.length + (slot?.keys.length ?? 0),
         ...gateKeys,
         ...(slot?.keys ?? []),
         intentId,
@@ -106,7 +106,7 @@ export function createCallStore(redis: Redis, keys: Keys): CallStore {
         const hash: Record<string, string> = {};
         for (let i = 0; i + 1 < (flat?.length ?? 0); i += 2) hash[flat![i]!] = flat![i + 1]!;
         const booked = slot && waitMs !== undefined && waitMs >= 0 ? slot.settle(waitMs) : null;
-        // A booked slot the intent never uses (it turns out superseded) is waited out by nobody.
+        // The worker releases a booked slot its intent never uses (it turns out superseded).
         booked?.catch(() => undefined);
         return { kind: 'ok', recordJson: recordJson || null, call: parseState(callUuid, hash), slot: booked };
       }

@@ -17,7 +17,7 @@ import { enqueueIntent, enqueueOverflow, type IntentJobData, type IntentQueue } 
 import type { IntentStore } from '../infra/intent-store.js';
 import type { PlivoClient, RetryReason, TransferOutcome } from '../infra/plivo-client.js';
 import type { QueueStore } from '../infra/queue-store.js';
-import type { RateLimiter } from '../infra/rate-limiter.js';
+import type { Permit, RateLimiter } from '../infra/rate-limiter.js';
 import { fixedFieldLogger, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 
@@ -135,9 +135,10 @@ export function createIntentProcessor(deps: ProcessorDeps) {
   }
 
   /** `slot`: a rate slot booked already (by the gate); otherwise one is acquired here. */
-  async function send(transfer: TransferRequest, slot?: Promise<void> | null): Promise<TransferOutcome> {
-    await (slot ?? limiter.acquire());
-    const outcome = await plivo.transfer(transfer);
+  async function send(transfer: TransferRequest, slot?: Promise<Permit> | null): Promise<TransferOutcome> {
+    const permit = await (slot ?? limiter.acquire());
+    // Whatever the outcome, the answer (or the timeout) is in: Plivo has had the request.
+    const outcome = await plivo.transfer(transfer).finally(() => permit.release());
     metrics.plivoRequests.labels(outcome.statusLabel).inc();
     metrics.plivoDuration.observe(outcome.durationMs / 1000);
     if (outcome.kind === 'retryable' && outcome.reason === 'http_429' && outcome.retryAfterMs) {
@@ -160,7 +161,7 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     record.member = null;
   }
 
-  async function run(job: Job<IntentJobData>, record: IntentRecord, intent: IntentInput, log: JobLog, call: CallState, lock: CallLock, booked: Promise<void> | null) {
+  async function run(job: Job<IntentJobData>, record: IntentRecord, intent: IntentInput, log: JobLog, call: CallState, lock: CallLock, booked: Promise<Permit> | null) {
     /** The rate slot the gate booked, for the first transfer sent. */
     let slot = booked;
     const callUuid = lock.callUuid;
@@ -315,6 +316,8 @@ export function createIntentProcessor(deps: ProcessorDeps) {
       if (orderingCall(parsed.data) !== callUuid) return invalid(record, `the job names call ${callUuid}, the intent another`, log, lock);
       return await run(job, record, parsed.data, log, gate.call, lock, gate.slot);
     } finally {
+      // A slot the gate booked but no transfer used (superseded, invalid, failed before sending).
+      gate.slot?.then((permit) => permit.release(), () => undefined);
       if (!lock.released) await calls.release(callUuid, lock.token).catch((err: unknown) => log().warn({ err }, 'could not release the call lock'));
     }
   }

@@ -99,7 +99,8 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     queue,
     onFinished: (record) => scheduleCallback(callbackQueue, record),
     plivo,
-    limiter: createRateLimiter(state, keys.plivoRate(), config.PLIVO_MAX_RPS),
+    // A request unanswered for its whole timeout can no longer arrive at Plivo.
+    limiter: createRateLimiter(state, keys.plivoRate(), config.PLIVO_MAX_RPS, { holdMs: config.PLIVO_TIMEOUT_MS + 1000 }),
     links: createXmlLinks(config.PUBLIC_BASE_URL),
     metrics,
     logger,
