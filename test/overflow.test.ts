@@ -84,12 +84,16 @@ describe('overflow: the caller leaves its queue with the intent that moves it, o
   });
 
   it('when the overflow intent is refused, then the caller stays in its queue, in its place', async () => {
-    const first = await waiting('keep', 'enqueue-a');
+    await waiting('keep', 'enqueue-a');
     const caller = await waiting('keep', 'enqueue-b');
+    const line = async () => (await queues.members('keep')).map((m) => [m.call_uuid, m.priority]);
+    const before = await line();
     // The job's idempotency key already names another request: the accept is refused.
     await store.accept({ client: 'holdq', request: { type: 'hold', call_uuid: caller, legs: 'aleg' }, idempotencyKey: 'overflow-enqueue-b' });
     expect(await overflow({ callUuid: caller, queue: 'keep', intentId: 'enqueue-b', overflow: 'spill' })).toBe('skipped');
-    expect((await queues.members('keep')).map((m) => m.call_uuid)).toEqual([first, caller]);
+    expect(before).toHaveLength(2);
+    expect(await line()).toEqual(before);
+    expect(await redis.zscore(keys.queueTimes('keep'), caller)).not.toBeNull();
   });
 
   it('when a dequeue took the caller first, then the overflow does nothing', async () => {
