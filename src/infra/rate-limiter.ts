@@ -4,8 +4,6 @@ import { luaScript } from './redis.js';
 export const WINDOW_MS = 1000;
 /** Slack in the plan only (the guard needs none): a steadier stream at ~3 % of the rate. */
 export const WINDOW_MARGIN_MS = 30;
-/** How soon to ask the guard again when what blocks a request is still in flight. */
-const IN_FLIGHT_POLL_MS = 5;
 /**
  * Releases leave in batches this often: one command for many answers instead of one each.
  * A request then counts up to this much longer than it must (later, never earlier: safe).
@@ -30,8 +28,9 @@ const RELEASE_BATCH_MS = 10;
 
 /**
  * admit: the guard. `hold` is how long an unreleased request counts as in flight.
- * Answers 0 (admitted) or the ms to wait before asking again: until the oldest counted
- * answer leaves the window, or a short poll while the ones that block are in flight.
+ * Answers 0 (admitted) or the ms to wait before asking again: until the answers that
+ * block leave the window, or, when one of them is still in flight, a whole window (its
+ * answer, whenever it comes, counts for a window after it: nothing frees sooner).
  */
 const ADMIT_FUNCTION = `
 local function admit(sent_key, now, max, window, hold, member)
@@ -43,7 +42,7 @@ local function admit(sent_key, now, max, window, hold, member)
     return 0
   end
   local nth = tonumber(redis.call('ZRANGE', sent_key, count - max, count - max, 'WITHSCORES')[2])
-  if nth > now then return ${IN_FLIGHT_POLL_MS} end
+  if nth > now then return math.ceil(window / 1000) end
   return math.max(1, math.ceil((nth + window - now) / 1000))
 end
 `;
