@@ -79,6 +79,14 @@ line(
     ],
   ],
   ['Retries by reason', 'ops', [['sum by (reason) (rate(holdq_transfer_retries_total[5m]))', '{{reason}}']]],
+  [
+    'Wait for a rate slot (PLIVO_MAX_RPS)',
+    's',
+    [
+      [q(0.5, 'holdq_plivo_rate_wait_seconds'), 'p50'],
+      [q(0.99, 'holdq_plivo_rate_wait_seconds'), 'p99'],
+    ],
+  ],
   ['Simulator mode', 'none', [['max(holdq_plivo_simulated)', 'simulated']], 'stat'],
 );
 row('Jobs');

@@ -42,6 +42,12 @@ export function createMetrics(registry: Registry, opts: { defaults?: boolean } =
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
+    plivoRateWait: new Histogram({
+      name: 'holdq_plivo_rate_wait_seconds',
+      help: 'Time a Transfer request, ready to go, waited for its slot under PLIVO_MAX_RPS.',
+      buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
     retries: new Counter({
       name: 'holdq_transfer_retries_total',
       help: 'Transfer attempts scheduled for retry, by reason.',

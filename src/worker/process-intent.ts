@@ -136,7 +136,9 @@ export function createIntentProcessor(deps: ProcessorDeps) {
 
   /** `slot`: a rate slot booked already (by the gate); otherwise one is acquired here. */
   async function send(transfer: TransferRequest, slot?: Promise<Permit> | null): Promise<TransferOutcome> {
+    const ready = performance.now();
     const permit = await (slot ?? limiter.acquire());
+    metrics.plivoRateWait.observe((performance.now() - ready) / 1000);
     // Whatever the outcome, the answer (or the timeout) is in: Plivo has had the request.
     const outcome = await plivo.transfer(transfer).finally(() => permit.release());
     metrics.plivoRequests.labels(outcome.statusLabel).inc();
