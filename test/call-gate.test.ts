@@ -7,6 +7,7 @@ import { createIntentQueue, type IntentQueue } from '../src/infra/intent-queue.j
 import { createIntentStore, type IntentStore } from '../src/infra/intent-store.js';
 import { createJobInsert } from '../src/infra/job-insert.js';
 import { createKeys, type Keys } from '../src/infra/keys.js';
+import { createRateLimiter, type RateLimiter } from '../src/infra/rate-limiter.js';
 
 /**
  * The worker's gate marks a run (status running, one more attempt, updated_at) in its own
@@ -19,6 +20,7 @@ describe('the call gate marks the run in the record it opens on', () => {
   let store: IntentStore;
   let calls: CallStore;
   let keys: Keys;
+  let limiter: RateLimiter;
 
   beforeAll(() => {
     redis = new Redis(process.env.HOLDQ_TEST_REDIS_URL!);
@@ -27,6 +29,7 @@ describe('the call gate marks the run in the record it opens on', () => {
     queue = createIntentQueue(redis, { prefix, attempts: 5 });
     store = createIntentStore(redis, keys, { retentionSeconds: 3600, jobs: createJobInsert(queue) });
     calls = createCallStore(redis, keys);
+    limiter = createRateLimiter(redis, keys.plivoRate(), 1000, { holdMs: 5000 });
   });
   afterAll(async () => {
     await queue.close();
@@ -38,9 +41,9 @@ describe('the call gate marks the run in the record it opens on', () => {
     if (result.kind !== 'created') throw new Error(`not created: ${result.kind}`);
     return { id: result.record.id, callUuid };
   }
-  async function open(id: string, callUuid: string) {
+  async function open(id: string, callUuid: string, withSlot = false) {
     const token = randomUUID();
-    const gate = await calls.begin(callUuid, id, token, 30_000);
+    const gate = await calls.begin(callUuid, id, token, 30_000, withSlot ? limiter.booking() : undefined);
     if (gate.kind !== 'ok') throw new Error(`gate ${gate.kind}`);
     await calls.release(callUuid, token);
     return gate;
@@ -77,14 +80,23 @@ describe('the call gate marks the run in the record it opens on', () => {
     expect(record.updated_at).not.toBe('1999');
   });
 
-  it('when the intent is finished already, then the gate opens without touching its record', async () => {
+  it('when the intent is finished already, then the gate opens without touching its record or booking a rate slot', async () => {
     const { id, callUuid } = await accept();
     const record = JSON.parse(await raw(id)) as IntentRecord;
     await store.finish(record, 'completed');
     const finished = await raw(id);
-    const gate = await open(id, callUuid);
+    const gate = await open(id, callUuid, true);
     expect(await raw(id)).toBe(finished);
     expect(gate.recordJson).toBe(finished);
+    expect(gate.slot).toBeNull();
+  });
+
+  it('when the gate marks a run, then it books and admits the first transfer\'s rate slot in the same script', async () => {
+    const { id, callUuid } = await accept();
+    const gate = await open(id, callUuid, true);
+    const permit = await gate.slot!;
+    expect(await redis.zcard(`${keys.plivoRate()}:sent`)).toBeGreaterThanOrEqual(1);
+    permit.discard();
   });
 
   it('when a newer intent of the call has taken effect, then the record is left for the worker to supersede', async () => {

@@ -65,6 +65,49 @@ describe('the Plivo rate limiter', () => {
     expect(Math.max(...arrivals) - Math.min(...arrivals)).toBeGreaterThanOrEqual(3000);
   });
 
+  it('when many more requests wait than the rate admits and Plivo takes 100 ms, then none fails, the cap holds, and they do not crowd the guard', async () => {
+    arrivals.length = 0;
+    const key = `rl-${randomUUID()}`;
+    const limiter = createRateLimiter(redis, key, 20, { holdMs: 2000 });
+    const scriptCalls = async () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+    const before = await scriptCalls();
+    const loops = Array.from({ length: 40 }, async () => {
+      for (let i = 0; i < 3; i++) {
+        const permit = await limiter.acquire();
+        await fetch(url, { method: 'POST', body: '{}' }).then((r) => r.arrayBuffer());
+        await new Promise((r) => setTimeout(r, 100)); // Plivo's answer takes 100 ms
+        permit.release();
+      }
+    });
+    const outcomes = await Promise.allSettled(loops);
+    expect(outcomes.filter((o) => o.status === 'rejected')).toEqual([]);
+    expect(arrivals).toHaveLength(120);
+    expect(maxInAnySecond(arrivals)).toBeLessThanOrEqual(20);
+    // A booking, a release (batched) and now and then a second look: not a poll storm.
+    expect((await scriptCalls()) - before).toBeLessThan(120 * 4);
+  });
+
+  it('when a permit is discarded (its request will not be sent), then its place is freed; when it is abandoned (a timeout), it keeps it', async () => {
+    const key = `rl-${randomUUID()}`;
+    const limiter = createRateLimiter(redis, key, 5, { holdMs: 60_000 });
+    const [unused, timedOut] = [await limiter.acquire(), await limiter.acquire()];
+    expect(await redis.zcard(`${key}:sent`)).toBe(2);
+    unused.discard();
+    timedOut.abandon();
+    for (let i = 0; i < 100 && (await redis.zcard(`${key}:sent`)) !== 1; i++) await new Promise((r) => setTimeout(r, 20));
+    const [, score] = await redis.zrange(`${key}:sent`, 0, -1, 'WITHSCORES');
+    // The one left is the abandoned request, counted until its hold (a minute) runs out.
+    expect(Number(score) / 1000).toBeGreaterThan(Date.now() + 50_000);
+  });
+
+  it('when Plivo answered 429 with Retry-After, then nobody is admitted before it has passed', async () => {
+    const limiter = createRateLimiter(redis, `rl-${randomUUID()}`, 100, { holdMs: 2000 });
+    await limiter.penalize(600);
+    const started = Date.now();
+    (await limiter.acquire()).release();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(550);
+  });
+
   it('when requests are never released (their worker died), then they count until their hold has passed, then free their places', async () => {
     const limiter = createRateLimiter(redis, `rl-${randomUUID()}`, 3, { holdMs: 300 });
     const started = Date.now();

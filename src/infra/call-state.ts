@@ -14,7 +14,7 @@ import { luaScript } from './redis.js';
  * guards against a stalled job being re-run while its first run is still alive.
  * When the gate opens on a record it marks the run (status running, one more attempt,
  * updated_at = ARGV[4]) unless the record is finished or a newer intent of the call has
- * taken effect, and it can book the first transfer's rate slot (KEYS[5..7], ARGV[5..10]):
+ * taken effect, and then it can book the first transfer's rate slot (KEYS[5..9], ARGV[5..10]):
  * two round trips fewer before Plivo hears of the intent.
  */
 const BEGIN = luaScript(`${RESERVE_FUNCTION}
@@ -27,10 +27,12 @@ if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then
   local record = redis.call('GET', KEYS[4])
   local wait = -1
   if record then
-    record = mark_running(KEYS[4], record, tonumber(redis.call('HGET', KEYS[3], 'applied_seq') or '0'), ARGV[4])
-    if KEYS[7] then
-      wait = reserve_slot(KEYS[5], KEYS[6], KEYS[7], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10]))
+    local marked = mark_running(KEYS[4], record, tonumber(redis.call('HGET', KEYS[3], 'applied_seq') or '0'), ARGV[4])
+    -- Only a run that is to do the work books a slot (not a finished or superseded intent).
+    if marked ~= record and KEYS[9] then
+      wait = reserve_slot({unpack(KEYS, 5, 9)}, tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9], tonumber(ARGV[10]))
     end
+    record = marked
   end
   return {'ok', '', record or '', redis.call('HGETALL', KEYS[3]), wait}
 end
@@ -106,7 +108,7 @@ export function createCallStore(redis: Redis, keys: Keys): CallStore {
         const hash: Record<string, string> = {};
         for (let i = 0; i + 1 < (flat?.length ?? 0); i += 2) hash[flat![i]!] = flat![i + 1]!;
         const booked = slot && waitMs !== undefined && waitMs >= 0 ? slot.settle(waitMs) : null;
-        // The worker releases a booked slot its intent never uses (it turns out superseded).
+        // The worker cancels a booked slot its intent never uses (SlotBooking.cancel).
         booked?.catch(() => undefined);
         return { kind: 'ok', recordJson: recordJson || null, call: parseState(callUuid, hash), slot: booked };
       }

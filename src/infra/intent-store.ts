@@ -38,9 +38,8 @@ if ARGV[9] ~= '' and redis.call('HGET', KEYS[3], 'queue') ~= ARGV[9] and redis.c
 end
 local since = false
 if ARGV[13] ~= '' then
+  if not redis.call('ZSCORE', KEYS[8], ARGV[13]) then return {5, 'not_waiting'} end
   since = redis.call('ZSCORE', KEYS[9], ARGV[13])
-  if redis.call('ZREM', KEYS[8], ARGV[13]) == 0 then return {5, 'not_waiting'} end
-  redis.call('ZREM', KEYS[9], ARGV[13])
 end
 -- The job first: Redis keeps a script's writes made before an error, and a job without its
 -- record is skipped by the worker, where a record without its job would wait for the sweeper.
@@ -53,6 +52,11 @@ redis.call('ZADD', KEYS[4], seq, ARGV[1])
 redis.call('EXPIRE', KEYS[4], ARGV[6])
 redis.call('ZADD', KEYS[5], ARGV[7], ARGV[1])
 if ARGV[5] == '1' then redis.call('SET', KEYS[2], ARGV[1] .. ' ' .. ARGV[3], 'EX', ARGV[4]) end
+-- The claimed caller leaves its queue last, once its intent is stored.
+if ARGV[13] ~= '' then
+  redis.call('ZREM', KEYS[8], ARGV[13])
+  redis.call('ZREM', KEYS[9], ARGV[13])
+end
 return {1, seq, since}
 `);
 }

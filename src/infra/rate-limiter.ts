@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { luaScript } from './redis.js';
 
 export const WINDOW_MS = 1000;
-/** Slack in the plan only (the guard needs none): a steadier stream at ~3 % of the rate. */
+/** The plan's least slack beyond the window (the measured answer time replaces it when longer). */
 export const WINDOW_MARGIN_MS = 30;
 /**
  * Releases leave in batches this often: one command for many answers instead of one each.
@@ -14,36 +14,50 @@ const RELEASE_BATCH_MS = 10;
  * The global pacer for Plivo requests, shared by every worker through Redis.
  * Time comes from Redis, so workers with skewed clocks still agree; microseconds
  * keep 1/rate exact. Two parts:
- * - the plan (GCRA): each request books a send time 1/rate after the last, and no
- *   planned window of WINDOW_MS + WINDOW_MARGIN_MS holds more than `rate`, so a burst
- *   leaves as a steady stream at the rate;
  * - the guard, which makes the cap hold where Plivo counts, at arrival: a request is
  *   admitted, at the moment it is sent, only while fewer than `rate` others may still
  *   arrive inside the trailing WINDOW_MS. A request is sure to have arrived once its
  *   answer is back, so each admitted request holds its place until it is released
- *   after the answer (or, should its worker die, until the request timeout has passed).
- *   A request that waits after admission (a busy event loop, a slow network) can then
- *   never crowd a second at Plivo: the guard counts it until its answer is in.
+ *   after the answer (or, should its worker die or Plivo not answer, until `hold` has
+ *   passed). A request that waits after admission (a busy event loop, a slow network)
+ *   then never crowds a second at Plivo.
+ * - the plan (GCRA), which keeps the guard from being the one to say no: each request
+ *   books a send time 1/rate after the last, and no planned window holds more than
+ *   `rate`. The planned window is WINDOW_MS plus the time answers take (an average the
+ *   releases keep, at least WINDOW_MARGIN_MS): what a place at the guard really lasts.
+ *   So a burst leaves as a steady stream, in the order it was booked, at the rate the
+ *   guard can admit, and requests do not crowd the guard waiting for the same place.
+ * After a 429 nobody is admitted before its Retry-After has passed.
  */
 
 /**
- * admit: the guard. `hold` is how long an unreleased request counts as in flight.
- * Answers 0 (admitted) or the ms to wait before asking again: until the answers that
- * block leave the window, or, when one of them is still in flight, a whole window (its
- * answer, whenever it comes, counts for a window after it: nothing frees sooner).
+ * admit: the guard. k: tat, plan window, sent, answer time, pause. `hold` is how long an
+ * unreleased request counts as in flight. Answers 0 (admitted) or the ms to wait before
+ * asking again: the pause after a 429, or a new place in the plan no sooner than the
+ * answers that block leave the window (when one of them is still in flight, a whole
+ * window: its answer counts for a window after it comes, nothing frees sooner). A new
+ * place in the plan for each refused request, 1/rate apart, so refused requests come
+ * back one by one instead of all at the moment a place frees.
  */
 const ADMIT_FUNCTION = `
-local function admit(sent_key, now, max, window, hold, member)
-  redis.call('ZREMRANGEBYSCORE', sent_key, '-inf', now - window)
-  local count = redis.call('ZCARD', sent_key)
+local function admit(k, now, max, window, hold, member, interval)
+  local pause = redis.call('PTTL', k[5])
+  if pause > 0 then return pause end
+  redis.call('ZREMRANGEBYSCORE', k[3], '-inf', now - window)
+  local count = redis.call('ZCARD', k[3])
   if count < max then
-    -- No expiry: every call trims the set to the last window, so an idle one keeps at most \`max\` entries.
-    redis.call('ZADD', sent_key, now + hold, member)
+    -- No expiry: every call trims the set to the last window, and it never holds more than max.
+    redis.call('ZADD', k[3], now + hold, member)
     return 0
   end
-  local nth = tonumber(redis.call('ZRANGE', sent_key, count - max, count - max, 'WITHSCORES')[2])
-  if nth > now then return math.ceil(window / 1000) end
-  return math.max(1, math.ceil((nth + window - now) / 1000))
+  local nth = tonumber(redis.call('ZRANGE', k[3], count - max, count - max, 'WITHSCORES')[2])
+  local send = now + window
+  if nth <= now then send = nth + window end
+  local tat = tonumber(redis.call('GET', k[1]) or '0')
+  if tat > send then send = tat end
+  redis.call('SET', k[1], tostring(send + interval), 'PX', math.ceil((send - now + interval) / 1000) + 1000)
+  redis.call('ZADD', k[2], send, member)
+  return math.max(1, math.ceil((send - now) / 1000))
 end
 `;
 
@@ -51,68 +65,100 @@ end
  * Books the next slot of the plan; answers how many ms to wait for it (0: due now, and
  * admitted by the guard). A Lua function, so another script can book a slot in its own
  * round trip (the worker's gate does, see call-state.ts).
+ * keys: tat, plan window, sent (the guard), answer time, pause.
+ * args: interval µs, max, window µs, least margin µs, member, hold µs.
  */
 export const RESERVE_FUNCTION = `${ADMIT_FUNCTION}
-local function reserve_slot(tat_key, window_key, sent_key, interval, max, window, member, guard_window, hold)
+local function reserve_slot(k, interval, max, window, margin, member, hold)
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  local send = tonumber(redis.call('GET', tat_key) or '0')
+  local answer = tonumber(redis.call('GET', k[4]) or '0')
+  if answer > margin then margin = answer end
+  local span = window + margin
+  local send = tonumber(redis.call('GET', k[1]) or '0')
   if send < now then send = now end
-  redis.call('ZREMRANGEBYSCORE', window_key, '-inf', now - window)
-  local count = redis.call('ZCOUNT', window_key, send - window, '+inf')
+  redis.call('ZREMRANGEBYSCORE', k[2], '-inf', now - span)
+  local count = redis.call('ZCOUNT', k[2], send - span, '+inf')
   if count >= max then
-    local nth = redis.call('ZRANGEBYSCORE', window_key, send - window, '+inf', 'WITHSCORES', 'LIMIT', count - max, 1)
-    local earliest = tonumber(nth[2]) + window
+    local nth = redis.call('ZRANGEBYSCORE', k[2], send - span, '+inf', 'WITHSCORES', 'LIMIT', count - max, 1)
+    local earliest = tonumber(nth[2]) + span
     if earliest > send then send = earliest end
   end
-  redis.call('ZADD', window_key, send, member)
-  redis.call('PEXPIRE', window_key, math.ceil((send - now + window) / 1000) + 1000)
-  redis.call('SET', tat_key, tostring(send + interval), 'PX', math.ceil((send - now + interval) / 1000) + 1000)
+  redis.call('ZADD', k[2], send, member)
+  redis.call('PEXPIRE', k[2], math.ceil((send - now + span) / 1000) + 1000)
+  redis.call('SET', k[1], tostring(send + interval), 'PX', math.ceil((send - now + interval) / 1000) + 1000)
   if send > now then return math.ceil((send - now) / 1000) end
-  return admit(sent_key, now, max, guard_window, hold, member)
+  return admit(k, now, max, window, hold, member, interval)
 end
 `;
 
 const RESERVE = luaScript(`${RESERVE_FUNCTION}
-return reserve_slot(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]))
+return reserve_slot(KEYS, tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]))
 `);
 
-/** Asks the guard at the moment of sending (a slot that was due later than its booking). */
+/** Asks the guard at the moment of sending (a slot that was due later than its booking). KEYS and ARGV as RESERVE's. */
 const ADMIT = luaScript(`${ADMIT_FUNCTION}
 local t = redis.call('TIME')
-return admit(KEYS[1], tonumber(t[1]) * 1000000 + tonumber(t[2]), tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4])
+return admit(KEYS, tonumber(t[1]) * 1000000 + tonumber(t[2]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[6]), ARGV[5], tonumber(ARGV[1]))
 `);
 
-/** The answers are in: each request counts from now for one more window, then no more. */
+/**
+ * The answers are in (ARGV[3 .. 2 + ARGV[2]]): each request counts from now for one more
+ * window, then no more, and the average answer time (KEYS[2], for the plan) takes in how
+ * long each took. Permits never used (the rest of ARGV) stop counting at once.
+ */
 const RELEASE = luaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-for i = 1, #ARGV do redis.call('ZADD', KEYS[1], 'XX', now, ARGV[i]) end
-return #ARGV
+local hold, n = tonumber(ARGV[1]), tonumber(ARGV[2])
+local answer = tonumber(redis.call('GET', KEYS[2]) or '0')
+local seen = false
+for i = 3, 2 + n do
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if score then
+    local took = now - (tonumber(score) - hold)
+    if took >= 0 and took <= hold then answer = answer + (took - answer) / 8; seen = true end
+    redis.call('ZADD', KEYS[1], 'XX', now, ARGV[i])
+  end
+end
+for i = 3 + n, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i]) end
+if seen then redis.call('SET', KEYS[2], tostring(math.floor(answer)), 'PX', 600000) end
+return n
 `);
 
-/** After a 429, nobody sends before Retry-After has passed (no 429 storm). */
+/**
+ * After a 429, nobody is admitted before Retry-After has passed (no 429 storm), and the
+ * plan starts again after it. KEYS: pause, tat.
+ */
 const PENALIZE = luaScript(`
+local ms = tonumber(ARGV[1])
+if redis.call('PTTL', KEYS[1]) < ms then redis.call('SET', KEYS[1], '1', 'PX', ms) end
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local until_ = now + tonumber(ARGV[1]) * 1000
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if until_ > tat then redis.call('SET', KEYS[1], tostring(until_), 'PX', tonumber(ARGV[1]) + 1000) end
+local until_ = tonumber(t[1]) * 1000000 + tonumber(t[2]) + ms * 1000
+if until_ > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], tostring(until_), 'PX', ms + 1000) end
 return 1
 `);
 
-
-/** Leave to send one request. `release()` once its answer is in (or it will not be sent); idempotent. */
+/** Leave to send one request. Idempotent; after one of them the others do nothing. */
 export interface Permit {
+  /** How long the request waited for this permit, from its booking. */
+  waitedMs: number;
+  /** The request was sent and its exchange is over (answered, or the connection failed). */
   release(): void;
+  /** The request will not be sent: its place is freed at once. */
+  discard(): void;
+  /** The request was sent but no answer came (a timeout): it may still arrive, so it counts until its hold runs out. */
+  abandon(): void;
 }
 
 /** A slot for another script to book with RESERVE_FUNCTION: its keys, its arguments, and the wait once booked. */
 export interface SlotBooking {
-  keys: [tat: string, window: string, sent: string];
-  args: [intervalUs: number, maxPerSecond: number, windowUs: number, member: string, guardWindowUs: number, holdUs: number];
+  keys: [tat: string, window: string, sent: string, answerTime: string, pause: string];
+  args: [intervalUs: number, maxPerSecond: number, windowUs: number, marginUs: number, member: string, holdUs: number];
   /** Waits out the booked slot (`waitMs`, what reserve_slot answered); resolves when the request may be sent. */
   settle(waitMs: number): Promise<Permit>;
+  /** The slot will not be used: a wait still under way stops, and an admitted permit is discarded. */
+  cancel(): void;
 }
 
 export interface RateLimiter {
@@ -124,68 +170,84 @@ export interface RateLimiter {
 }
 
 /**
- * `holdMs`: how long a request that is never released (its worker died) keeps counting:
- * at least the request timeout, after which its answer can no longer come.
+ * `holdMs`: how long a request never released (its worker died, or Plivo did not answer
+ * in time) keeps counting: at least the request timeout.
  */
 export function createRateLimiter(redis: Redis, key: string, maxPerSecond: number, opts: { holdMs: number }): RateLimiter {
   const intervalUs = Math.ceil(1_000_000 / maxPerSecond);
-  const windowUs = (WINDOW_MS + WINDOW_MARGIN_MS) * 1000;
-  const guardWindowUs = WINDOW_MS * 1000;
   const holdUs = Math.ceil(opts.holdMs) * 1000;
-  const sentKey = `${key}:sent`;
-  // Long enough for every request that counts in the window to be answered or time out.
-  const admitDeadlineMs = opts.holdMs + 2 * WINDOW_MS;
+  const keys = { sent: `${key}:sent`, answer: `${key}:answer`, pause: `${key}:pause` };
   let seq = 0;
   const tag = Math.random().toString(36).slice(2, 10);
-  let toRelease: string[] = [];
+  let released: string[] = [];
+  let discarded: string[] = [];
   let flushing: NodeJS.Timeout | null = null;
   function flush() {
     flushing = null;
-    const members = toRelease;
-    toRelease = [];
+    const [done, unused] = [released, discarded];
+    [released, discarded] = [[], []];
     // A lost release only makes its request count until its hold runs out: later sends
     // wait longer, none goes early.
-    RELEASE(redis, 1, sentKey, ...members).catch(() => undefined);
+    RELEASE(redis, 2, keys.sent, keys.answer, holdUs, done.length, ...done, ...unused).catch(() => undefined);
+  }
+  function later(list: string[], member: string) {
+    list.push(member);
+    flushing ??= setTimeout(flush, RELEASE_BATCH_MS).unref();
   }
 
-  function permit(member: string): Permit {
-    let released = false;
+  function permit(member: string, waitedMs: number): Permit {
+    let open = true;
     return {
+      waitedMs,
       release() {
-        if (released) return;
-        released = true;
-        toRelease.push(member);
-        flushing ??= setTimeout(flush, RELEASE_BATCH_MS).unref();
+        if (open) later(released, member);
+        open = false;
+      },
+      discard() {
+        if (open) later(discarded, member);
+        open = false;
+      },
+      abandon() {
+        open = false;
       },
     };
   }
-  async function settle(member: string, waitMs: number): Promise<Permit> {
-    const deadline = Date.now() + Math.max(waitMs, 0) + admitDeadlineMs;
-    while (waitMs > 0) {
-      await new Promise((r) => setTimeout(r, waitMs));
-      waitMs = Number(await ADMIT(redis, 1, sentKey, maxPerSecond, guardWindowUs, holdUs, member));
-      if (waitMs > 0 && Date.now() + waitMs > deadline) {
-        throw new Error(`no Plivo rate slot within ${Math.round(admitDeadlineMs / 1000)} s (PLIVO_MAX_RPS=${maxPerSecond})`);
-      }
-    }
-    return permit(member);
-  }
   function booking(): SlotBooking {
     const member = `${tag}:${seq++}`;
+    const booked = performance.now();
+    let cancelled = false;
+    let admitted: Permit | null = null;
+    const slotKeys: SlotBooking['keys'] = [key, `${key}:window`, keys.sent, keys.answer, keys.pause];
+    const args: SlotBooking['args'] = [intervalUs, maxPerSecond, WINDOW_MS * 1000, WINDOW_MARGIN_MS * 1000, member, holdUs];
     return {
-      keys: [key, `${key}:window`, sentKey],
-      args: [intervalUs, maxPerSecond, windowUs, member, guardWindowUs, holdUs],
-      settle: (waitMs) => settle(member, waitMs),
+      keys: slotKeys,
+      args,
+      async settle(waitMs) {
+        // No deadline: every place at the guard frees within hold + a window, and the plan
+        // spaces requests at the rate the guard admits, so a wait ends; a failed intent would not be better.
+        while (waitMs > 0 && !cancelled) {
+          await new Promise((r) => setTimeout(r, waitMs));
+          if (cancelled) break;
+          waitMs = Number(await ADMIT(redis, slotKeys.length, ...slotKeys, ...args));
+        }
+        admitted = permit(member, performance.now() - booked);
+        if (cancelled) admitted.discard();
+        return admitted;
+      },
+      cancel() {
+        cancelled = true;
+        admitted?.discard();
+      },
     };
   }
   return {
     booking,
     async acquire() {
       const slot = booking();
-      return slot.settle(Number(await RESERVE(redis, 3, ...slot.keys, ...slot.args)));
+      return slot.settle(Number(await RESERVE(redis, slot.keys.length, ...slot.keys, ...slot.args)));
     },
     async penalize(ms) {
-      await PENALIZE(redis, 1, key, Math.ceil(ms));
+      await PENALIZE(redis, 2, keys.pause, key, Math.ceil(ms));
     },
   };
 }

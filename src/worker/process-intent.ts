@@ -85,7 +85,9 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     let child: Logger | undefined;
     return () => (child ??= deps.logger.child({ intentId, jobId }));
   };
-  // Long enough for two transfers at the full timeout plus a wait for a rate-limit slot.
+  // Long enough for two transfers at the full timeout plus a wait for a rate-limit slot. A longer
+  // rate wait (a backlog at the cap) lets the lock lapse: the call's line still keeps its order,
+  // and the finish releases the lock only if it still holds it.
   const lockTtlMs = 2 * (config.PLIVO_TIMEOUT_MS + 1000) + 30_000;
 
   async function finish(
@@ -136,11 +138,13 @@ export function createIntentProcessor(deps: ProcessorDeps) {
 
   /** `slot`: a rate slot booked already (by the gate); otherwise one is acquired here. */
   async function send(transfer: TransferRequest, slot?: Promise<Permit> | null): Promise<TransferOutcome> {
-    const ready = performance.now();
     const permit = await (slot ?? limiter.acquire());
-    metrics.plivoRateWait.observe((performance.now() - ready) / 1000);
-    // Whatever the outcome, the answer (or the timeout) is in: Plivo has had the request.
-    const outcome = await plivo.transfer(transfer).finally(() => permit.release());
+    metrics.plivoRateWait.observe(permit.waitedMs / 1000);
+    const outcome = await plivo.transfer(transfer);
+    // An answer, or a failed connection, ends the exchange: Plivo has had the request or never
+    // will. After a timeout it may still arrive, so it keeps its place until its hold runs out.
+    if (outcome.statusLabel === 'timeout') permit.abandon();
+    else permit.release();
     metrics.plivoRequests.labels(outcome.statusLabel).inc();
     metrics.plivoDuration.observe(outcome.durationMs / 1000);
     if (outcome.kind === 'retryable' && outcome.reason === 'http_429' && outcome.retryAfterMs) {
@@ -298,7 +302,8 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     }
     const lock: CallLock = { callUuid, token: token ?? randomUUID(), released: false };
     // One round trip: the per-call gate and lock, the record and the call's state, and the first transfer's rate slot.
-    const gate = await calls.begin(callUuid, intentId, lock.token, lockTtlMs, limiter.booking());
+    const slot = limiter.booking();
+    const gate = await calls.begin(callUuid, intentId, lock.token, lockTtlMs, slot);
     if (gate.kind !== 'ok') {
       if (gate.kind === 'blocked') await ensureHeadRuns(gate.headIntentId, log);
       // Wait for the older intent; its finish promotes this job, the delay is only the fallback.
@@ -312,14 +317,18 @@ export function createIntentProcessor(deps: ProcessorDeps) {
       // one whose intent has outlived its retention: nothing is left to do.
       if (!record) return 'skipped';
       if (isTerminal(record.status)) return 'skipped'; // a re-run after a stall: the work is done
+      if (record.status !== 'running' && gate.call.applied_seq <= record.seq) {
+        // The gate marks the record by editing its JSON (MARK_RUNNING_FUNCTION); a record it could not read is run anyway.
+        log().warn({ status: record.status }, 'the gate could not mark the record running');
+      }
       // Job payloads and records outlive deploys: validate again, and fail without retry if the shape is gone.
       const parsed = intentInput.safeParse(record.request);
       if (!parsed.success) return invalid(record, parsed.error.message, log, lock);
       if (orderingCall(parsed.data) !== callUuid) return invalid(record, `the job names call ${callUuid}, the intent another`, log, lock);
       return await run(job, record, parsed.data, log, gate.call, lock, gate.slot);
     } finally {
-      // A slot the gate booked but no transfer used (superseded, invalid, failed before sending).
-      gate.slot?.then((permit) => permit.release(), () => undefined);
+      // A slot the gate booked but no transfer used (superseded, invalid, failed before sending) is freed.
+      slot.cancel();
       if (!lock.released) await calls.release(callUuid, lock.token).catch((err: unknown) => log().warn({ err }, 'could not release the call lock'));
     }
   }
