@@ -83,8 +83,9 @@ describe('the Plivo rate limiter', () => {
     expect(outcomes.filter((o) => o.status === 'rejected')).toEqual([]);
     expect(arrivals).toHaveLength(120);
     expect(maxInAnySecond(arrivals)).toBeLessThanOrEqual(20);
-    // A booking, a release (batched) and now and then a second look: not a poll storm.
-    expect((await scriptCalls()) - before).toBeLessThan(120 * 4);
+    // A booking, a release (batched) and a few second looks: not a storm of pollers all waking
+    // when a place frees (which made 20 calls a request). Counted on this file's own redis-server.
+    expect((await scriptCalls()) - before).toBeLessThan(120 * 6);
   });
 
   it('when a permit is discarded (its request will not be sent), then its place is freed; when it is abandoned (a timeout), it keeps it', async () => {

@@ -14,7 +14,7 @@ import { luaScript } from './redis.js';
  * guards against a stalled job being re-run while its first run is still alive.
  * When the gate opens on a record it marks the run (status running, one more attempt,
  * updated_at = ARGV[4]) unless the record is finished or a newer intent of the call has
- * taken effect, and then it can book the first transfer's rate slot (KEYS[5..9], ARGV[5..10]):
+ * taken effect, and then it can book the first transfer's rate slot (KEYS[5..10], ARGV[5..10]):
  * two round trips fewer before Plivo hears of the intent.
  */
 const BEGIN = luaScript(`${RESERVE_FUNCTION}
@@ -29,8 +29,8 @@ if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then
   if record then
     local marked = mark_running(KEYS[4], record, tonumber(redis.call('HGET', KEYS[3], 'applied_seq') or '0'), ARGV[4])
     -- Only a run that is to do the work books a slot (not a finished or superseded intent).
-    if marked ~= record and KEYS[9] then
-      wait = reserve_slot({unpack(KEYS, 5, 9)}, tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9], tonumber(ARGV[10]))
+    if marked ~= record and KEYS[10] then
+      wait = reserve_slot({unpack(KEYS, 5, 10)}, tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9], tonumber(ARGV[10]))
     end
     record = marked
   end

@@ -31,18 +31,25 @@ const RELEASE_BATCH_MS = 10;
  */
 
 /**
- * admit: the guard. k: tat, plan window, sent, answer time, pause. `hold` is how long an
- * unreleased request counts as in flight. Answers 0 (admitted) or the ms to wait before
- * asking again: the pause after a 429, or a new place in the plan no sooner than the
- * answers that block leave the window (when one of them is still in flight, a whole
- * window: its answer counts for a window after it comes, nothing frees sooner). A new
- * place in the plan for each refused request, 1/rate apart, so refused requests come
- * back one by one instead of all at the moment a place frees.
+ * admit: the guard. k: tat, plan window, sent, answer time, pause, retry line. `hold` is
+ * how long an unreleased request counts as in flight. Answers 0 (admitted) or the ms to
+ * wait before asking again. A refused request gets a place in the retry line: no sooner
+ * than the answers that block leave the window (when one of them is still in flight, a
+ * whole window: its answer counts for a window after it comes, nothing frees sooner), or
+ * than the pause after a 429 ends, and 1/rate after the last refused one, so refused
+ * requests come back one by one, ahead of the rest of the plan, instead of all at once.
  */
 const ADMIT_FUNCTION = `
+local function retry_at(k, now, earliest, interval)
+  local line = tonumber(redis.call('GET', k[6]) or '0')
+  local send = earliest
+  if line > send then send = line end
+  redis.call('SET', k[6], string.format('%.0f', send + interval), 'PX', math.ceil((send - now + interval) / 1000) + 1000)
+  return send
+end
 local function admit(k, now, max, window, hold, member, interval)
   local pause = redis.call('PTTL', k[5])
-  if pause > 0 then return pause end
+  if pause > 0 then return math.ceil((retry_at(k, now, now + pause * 1000, interval) - now) / 1000) end
   redis.call('ZREMRANGEBYSCORE', k[3], '-inf', now - window)
   local count = redis.call('ZCARD', k[3])
   if count < max then
@@ -51,12 +58,12 @@ local function admit(k, now, max, window, hold, member, interval)
     return 0
   end
   local nth = tonumber(redis.call('ZRANGE', k[3], count - max, count - max, 'WITHSCORES')[2])
-  local send = now + window
-  if nth <= now then send = nth + window end
-  local tat = tonumber(redis.call('GET', k[1]) or '0')
-  if tat > send then send = tat end
-  redis.call('SET', k[1], tostring(send + interval), 'PX', math.ceil((send - now + interval) / 1000) + 1000)
+  local earliest = now + window
+  if nth <= now then earliest = nth + window end
+  local send = retry_at(k, now, earliest, interval)
   redis.call('ZADD', k[2], send, member)
+  local keep = math.ceil((send - now + 2 * window) / 1000) + 1000
+  if redis.call('PTTL', k[2]) < keep then redis.call('PEXPIRE', k[2], keep) end
   return math.max(1, math.ceil((send - now) / 1000))
 end
 `;
@@ -65,7 +72,7 @@ end
  * Books the next slot of the plan; answers how many ms to wait for it (0: due now, and
  * admitted by the guard). A Lua function, so another script can book a slot in its own
  * round trip (the worker's gate does, see call-state.ts).
- * keys: tat, plan window, sent (the guard), answer time, pause.
+ * keys: tat, plan window, sent (the guard), answer time, pause, retry line.
  * args: interval µs, max, window µs, least margin µs, member, hold µs.
  */
 export const RESERVE_FUNCTION = `${ADMIT_FUNCTION}
@@ -86,7 +93,7 @@ local function reserve_slot(k, interval, max, window, margin, member, hold)
   end
   redis.call('ZADD', k[2], send, member)
   redis.call('PEXPIRE', k[2], math.ceil((send - now + span) / 1000) + 1000)
-  redis.call('SET', k[1], tostring(send + interval), 'PX', math.ceil((send - now + interval) / 1000) + 1000)
+  redis.call('SET', k[1], string.format('%.0f', send + interval), 'PX', math.ceil((send - now + interval) / 1000) + 1000)
   if send > now then return math.ceil((send - now) / 1000) end
   return admit(k, now, max, window, hold, member, interval)
 end
@@ -103,17 +110,19 @@ return admit(KEYS, tonumber(t[1]) * 1000000 + tonumber(t[2]), tonumber(ARGV[2]),
 `);
 
 /**
- * The answers are in (ARGV[3 .. 2 + ARGV[2]]): each request counts from now for one more
- * window, then no more, and the average answer time (KEYS[2], for the plan) takes in how
- * long each took. Permits never used (the rest of ARGV) stop counting at once.
+ * ARGV: hold µs, grace µs, n answered, n abandoned, then the members: answered, abandoned,
+ * discarded. An answered request counts from now for one more window, then no more, and
+ * the average answer time (KEYS[2], for the plan) takes in how long it took. An abandoned
+ * one (a timeout, a broken connection: it may still be on its way) counts until `grace`
+ * from now at least. A discarded one (never sent) stops counting at once.
  */
 const RELEASE = luaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local hold, n = tonumber(ARGV[1]), tonumber(ARGV[2])
+local hold, grace, answered, abandoned = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local answer = tonumber(redis.call('GET', KEYS[2]) or '0')
 local seen = false
-for i = 3, 2 + n do
+for i = 5, 4 + answered do
   local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
   if score then
     local took = now - (tonumber(score) - hold)
@@ -121,9 +130,13 @@ for i = 3, 2 + n do
     redis.call('ZADD', KEYS[1], 'XX', now, ARGV[i])
   end
 end
-for i = 3 + n, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i]) end
+for i = 5 + answered, 4 + answered + abandoned do
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if score and tonumber(score) < now + grace then redis.call('ZADD', KEYS[1], 'XX', now + grace, ARGV[i]) end
+end
+for i = 5 + answered + abandoned, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i]) end
 if seen then redis.call('SET', KEYS[2], tostring(math.floor(answer)), 'PX', 600000) end
-return n
+return answered
 `);
 
 /**
@@ -135,7 +148,7 @@ local ms = tonumber(ARGV[1])
 if redis.call('PTTL', KEYS[1]) < ms then redis.call('SET', KEYS[1], '1', 'PX', ms) end
 local t = redis.call('TIME')
 local until_ = tonumber(t[1]) * 1000000 + tonumber(t[2]) + ms * 1000
-if until_ > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], tostring(until_), 'PX', ms + 1000) end
+if until_ > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], string.format('%.0f', until_), 'PX', ms + 1000) end
 return 1
 `);
 
@@ -143,17 +156,17 @@ return 1
 export interface Permit {
   /** How long the request waited for this permit, from its booking. */
   waitedMs: number;
-  /** The request was sent and its exchange is over (answered, or the connection failed). */
+  /** The request was sent and answered: it counts for one more window. */
   release(): void;
   /** The request will not be sent: its place is freed at once. */
   discard(): void;
-  /** The request was sent but no answer came (a timeout): it may still arrive, so it counts until its hold runs out. */
+  /** The request was sent but no answer came (a timeout, a broken connection): it may still be on its way, so it counts a while longer. */
   abandon(): void;
 }
 
 /** A slot for another script to book with RESERVE_FUNCTION: its keys, its arguments, and the wait once booked. */
 export interface SlotBooking {
-  keys: [tat: string, window: string, sent: string, answerTime: string, pause: string];
+  keys: [tat: string, window: string, sent: string, answerTime: string, pause: string, retryLine: string];
   args: [intervalUs: number, maxPerSecond: number, windowUs: number, marginUs: number, member: string, holdUs: number];
   /** Waits out the booked slot (`waitMs`, what reserve_slot answered); resolves when the request may be sent. */
   settle(waitMs: number): Promise<Permit>;
@@ -176,19 +189,20 @@ export interface RateLimiter {
 export function createRateLimiter(redis: Redis, key: string, maxPerSecond: number, opts: { holdMs: number }): RateLimiter {
   const intervalUs = Math.ceil(1_000_000 / maxPerSecond);
   const holdUs = Math.ceil(opts.holdMs) * 1000;
-  const keys = { sent: `${key}:sent`, answer: `${key}:answer`, pause: `${key}:pause` };
+  const keys = { sent: `${key}:sent`, answer: `${key}:answer`, pause: `${key}:pause`, retry: `${key}:retry` };
   let seq = 0;
   const tag = Math.random().toString(36).slice(2, 10);
-  let released: string[] = [];
+  let answered: string[] = [];
+  let abandoned: string[] = [];
   let discarded: string[] = [];
   let flushing: NodeJS.Timeout | null = null;
   function flush() {
     flushing = null;
-    const [done, unused] = [released, discarded];
-    [released, discarded] = [[], []];
+    const lists = [answered, abandoned, discarded];
+    [answered, abandoned, discarded] = [[], [], []];
     // A lost release only makes its request count until its hold runs out: later sends
     // wait longer, none goes early.
-    RELEASE(redis, 2, keys.sent, keys.answer, holdUs, done.length, ...done, ...unused).catch(() => undefined);
+    RELEASE(redis, 2, keys.sent, keys.answer, holdUs, WINDOW_MS * 1000, lists[0]!.length, lists[1]!.length, ...lists.flat()).catch(() => undefined);
   }
   function later(list: string[], member: string) {
     list.push(member);
@@ -200,7 +214,7 @@ export function createRateLimiter(redis: Redis, key: string, maxPerSecond: numbe
     return {
       waitedMs,
       release() {
-        if (open) later(released, member);
+        if (open) later(answered, member);
         open = false;
       },
       discard() {
@@ -208,6 +222,7 @@ export function createRateLimiter(redis: Redis, key: string, maxPerSecond: numbe
         open = false;
       },
       abandon() {
+        if (open) later(abandoned, member);
         open = false;
       },
     };
@@ -217,7 +232,8 @@ export function createRateLimiter(redis: Redis, key: string, maxPerSecond: numbe
     const booked = performance.now();
     let cancelled = false;
     let admitted: Permit | null = null;
-    const slotKeys: SlotBooking['keys'] = [key, `${key}:window`, keys.sent, keys.answer, keys.pause];
+    let wake: (() => void) | null = null;
+    const slotKeys: SlotBooking['keys'] = [key, `${key}:window`, keys.sent, keys.answer, keys.pause, keys.retry];
     const args: SlotBooking['args'] = [intervalUs, maxPerSecond, WINDOW_MS * 1000, WINDOW_MARGIN_MS * 1000, member, holdUs];
     return {
       keys: slotKeys,
@@ -226,7 +242,10 @@ export function createRateLimiter(redis: Redis, key: string, maxPerSecond: numbe
         // No deadline: every place at the guard frees within hold + a window, and the plan
         // spaces requests at the rate the guard admits, so a wait ends; a failed intent would not be better.
         while (waitMs > 0 && !cancelled) {
-          await new Promise((r) => setTimeout(r, waitMs));
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, waitMs);
+            wake = () => (clearTimeout(timer), resolve());
+          });
           if (cancelled) break;
           waitMs = Number(await ADMIT(redis, slotKeys.length, ...slotKeys, ...args));
         }
@@ -236,6 +255,7 @@ export function createRateLimiter(redis: Redis, key: string, maxPerSecond: numbe
       },
       cancel() {
         cancelled = true;
+        wake?.();
         admitted?.discard();
       },
     };

@@ -141,9 +141,9 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     const permit = await (slot ?? limiter.acquire());
     metrics.plivoRateWait.observe(permit.waitedMs / 1000);
     const outcome = await plivo.transfer(transfer);
-    // An answer, or a failed connection, ends the exchange: Plivo has had the request or never
-    // will. After a timeout it may still arrive, so it keeps its place until its hold runs out.
-    if (outcome.statusLabel === 'timeout') permit.abandon();
+    // An answer ends the exchange: Plivo has had the request. Without one (a timeout, a broken
+    // connection) it may still be on its way, so it keeps its place a while longer.
+    if (outcome.status === null) permit.abandon();
     else permit.release();
     metrics.plivoRequests.labels(outcome.statusLabel).inc();
     metrics.plivoDuration.observe(outcome.durationMs / 1000);
