@@ -273,7 +273,8 @@ export function createIntentProcessor(deps: ProcessorDeps) {
   /**
    * BullMQ can fail a job without our processor finishing the intent (a job that
    * stalled too often, an error thrown on the last attempt): the intent must not
-   * stay `running` for ever, so it fails with what BullMQ said.
+   * stay `running` for ever, so it fails with what BullMQ said. A dequeue that had
+   * taken a caller gives it back first, as when its transfer fails.
    */
   async function onJobFailed(job: Job<IntentJobData> | undefined, err: Error) {
     const final = job !== undefined && (job.attemptsMade >= (job.opts.attempts ?? 1) || /stalled|Unrecoverable/i.test(`${err.name} ${err.message}`));
@@ -281,6 +282,10 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     const record = await store.get(job.data.intentId);
     if (!record || isTerminal(record.status)) return;
     const log = jobLog(record.id, job.id);
+    const intent = intentInput.safeParse(record.request);
+    if (intent.success && intent.data.type === 'dequeue' && record.member) {
+      await returnMember(record, intent.data, log).catch((e: unknown) => log().warn({ err: e }, 'could not give the caller back to its queue'));
+    }
     await finish(record, 'failed', log, { error: { code: 'upstream_unavailable', message: `job failed: ${err.message}`.slice(0, 500) } }).catch(() => undefined);
   }
 
