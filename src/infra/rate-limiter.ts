@@ -94,7 +94,8 @@ local function reserve_slot(k, interval, max, window, margin, member, hold)
   redis.call('ZADD', k[2], send, member)
   redis.call('PEXPIRE', k[2], math.ceil((send - now + span) / 1000) + 1000)
   redis.call('SET', k[1], string.format('%.0f', send + interval), 'PX', math.ceil((send - now + interval) / 1000) + 1000)
-  if send > now then return math.ceil((send - now) / 1000) end
+  -- Less than a millisecond ahead is due now (a timer could not wait less; the guard keeps the cap).
+  if send - now >= 1000 then return math.ceil((send - now) / 1000) end
   return admit(k, now, max, window, hold, member, interval)
 end
 `;
