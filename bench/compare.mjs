@@ -6,6 +6,8 @@
 //         or `baseline` (bench/baseline-api.mjs / baseline-worker.mjs).
 //   --role api (default): each side's API takes 50 connections of POST /v1/intents for --seconds.
 //   --role worker: each side's worker drains --intents queued intents (fake Plivo, --latency ms).
+//   --role e2e: each side (API and worker) takes --rate intents/s for --seconds, in the same
+//         ticks; B/A of the p50 and p99 of intent sent → fake Plivo received.
 // holdq sides run with the image's NODE_OPTIONS (the Dockerfile's) unless --a-node-options /
 // --b-node-options say otherwise, the baseline with Node's defaults. CPU per intent is counted for
 // the process under load and for its Redis (holdq's accept does part of its work in Redis).
@@ -25,12 +27,13 @@ const { values: opts, positionals } = parseArgs({
     seconds: { type: 'string', default: '5' },
     intents: { type: 'string', default: '2000' },
     latency: { type: 'string', default: '0' },
+    rate: { type: 'string', default: '200' },
     'a-node-options': { type: 'string' },
     'b-node-options': { type: 'string' },
   },
 });
-if (positionals.length !== 2 || !['api', 'worker'].includes(opts.role)) {
-  throw new Error('usage: node bench/compare.mjs [--role api|worker] [--rounds N] [--seconds N] [--intents N] [--latency ms] A B');
+if (positionals.length !== 2 || !['api', 'worker', 'e2e'].includes(opts.role)) {
+  throw new Error('usage: node bench/compare.mjs [--role api|worker|e2e] [--rounds N] [--seconds N] [--intents N] [--latency ms] [--rate N] A B');
 }
 const sides = positionals.map((p, i) => {
   const name = `${'AB'[i]}:${p}`;
@@ -123,8 +126,53 @@ async function workerRound() {
   }
 }
 
+/** Both sides at a steady --rate in the same 50 ms ticks; latency = sent → the fake Plivo received it. */
+async function e2eRound() {
+  const set = await Promise.all(sides.map(setUp));
+  try {
+    for (const s of set) s.worker = s.start('worker');
+    const send = (s, call) => fetch(s.url, { method: 'POST', headers: s.headers, body: JSON.stringify({ type: 'hold', call_uuid: call }) }).then((r) => r.arrayBuffer());
+    // Warm-up, then measure: every side gets the same intents at the same moments.
+    for (const [phase, rate, seconds] of [['warm', 50, 2], ['run', Number(opts.rate), Number(opts.seconds)]]) {
+      for (const s of set) [s.sent, s.inflight] = [new Map(), []];
+      for (const s of set) s.plivo.reset();
+      const started = performance.now();
+      let i = 0;
+      for (let tick = 0; tick < seconds * 20; tick++) {
+        for (const due = Math.floor(((tick + 1) / 20) * rate); i < due; i++) {
+          for (const s of set) {
+            const call = `${phase}-${i}`;
+            s.sent.set(call, performance.timeOrigin + performance.now());
+            s.inflight.push(send(s, call));
+          }
+        }
+        await new Promise((r) => setTimeout(r, Math.max(0, started + (tick + 1) * 50 - performance.now())));
+      }
+      for (const s of set) await Promise.all(s.inflight);
+      await waitFor(() => set.every((s) => s.plivo.received.length >= s.sent.size), { timeoutMs: 60_000, what: 'all transfers' });
+    }
+    return set.map((s) => {
+      const lat = s.plivo.received.map(([at, call]) => at - s.sent.get(call)).filter(Number.isFinite).sort((a, b) => a - b);
+      const at = (p) => lat[Math.min(lat.length - 1, Math.ceil((p / 100) * lat.length) - 1)];
+      return { p50: at(50), p99: at(99), n: lat.length };
+    });
+  } finally {
+    for (const s of set) await tearDown(s);
+  }
+}
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 const rounds = [];
+if (opts.role === 'e2e') {
+  for (let r = 0; r < Number(opts.rounds); r++) {
+    const [a, b] = await e2eRound();
+    rounds.push({ p50: b.p50 / a.p50, p99: b.p99 / a.p99 });
+    const side = (x) => `p50 ${x.p50.toFixed(1)} ms, p99 ${x.p99.toFixed(1)} ms (${x.n} intents)`;
+    console.log(`round ${r + 1}: ${sides[0].name} ${side(a)}; ${sides[1].name} ${side(b)}; B/A p50 ${(b.p50 / a.p50).toFixed(2)}, p99 ${(b.p99 / a.p99).toFixed(2)}`);
+  }
+  console.log(`\nB/A (e2e at ${opts.rate}/s each, ${rounds.length} rounds, both sides loaded at once): p50 ${median(rounds.map((r) => r.p50)).toFixed(2)}, p99 ${median(rounds.map((r) => r.p99)).toFixed(2)} (medians)`);
+  process.exit(0);
+}
 for (let r = 0; r < Number(opts.rounds); r++) {
   const [a, b] = opts.role === 'api' ? await apiRound() : await workerRound();
   const total = (x) => x.cpuUs + x.redisUs;
