@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { startFakePlivo } from './fake-plivo.mjs';
-import { BENCH_KEY, benchEnv, freePort, startNode, startRedis, waitFor, waitHttp } from './lib.mjs';
+import { BENCH_KEY, benchEnv, freePort, percentile, startNode, startRedis, steady, waitFor, waitHttp } from './lib.mjs';
 
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
@@ -131,30 +131,17 @@ async function e2eRound() {
   const set = await Promise.all(sides.map(setUp));
   try {
     for (const s of set) s.worker = s.start('worker');
-    const send = (s, call) => fetch(s.url, { method: 'POST', headers: s.headers, body: JSON.stringify({ type: 'hold', call_uuid: call }) }).then((r) => r.arrayBuffer());
+    const post = (s) => (call) => fetch(s.url, { method: 'POST', headers: s.headers, body: JSON.stringify({ type: 'hold', call_uuid: call }) }).then((r) => r.arrayBuffer());
     // Warm-up, then measure: every side gets the same intents at the same moments.
     for (const [phase, rate, seconds] of [['warm', 50, 2], ['run', Number(opts.rate), Number(opts.seconds)]]) {
-      for (const s of set) [s.sent, s.inflight] = [new Map(), []];
       for (const s of set) s.plivo.reset();
-      const started = performance.now();
-      let i = 0;
-      for (let tick = 0; tick < seconds * 20; tick++) {
-        for (const due = Math.floor(((tick + 1) / 20) * rate); i < due; i++) {
-          for (const s of set) {
-            const call = `${phase}-${i}`;
-            s.sent.set(call, performance.timeOrigin + performance.now());
-            s.inflight.push(send(s, call));
-          }
-        }
-        await new Promise((r) => setTimeout(r, Math.max(0, started + (tick + 1) * 50 - performance.now())));
-      }
-      for (const s of set) await Promise.all(s.inflight);
+      const sent = await steady(set.map(post), rate, seconds, phase);
+      set.forEach((s, i) => (s.sent = sent[i]));
       await waitFor(() => set.every((s) => s.plivo.received.length >= s.sent.size), { timeoutMs: 60_000, what: 'all transfers' });
     }
     return set.map((s) => {
       const lat = s.plivo.received.map(([at, call]) => at - s.sent.get(call)).filter(Number.isFinite).sort((a, b) => a - b);
-      const at = (p) => lat[Math.min(lat.length - 1, Math.ceil((p / 100) * lat.length) - 1)];
-      return { p50: at(50), p99: at(99), n: lat.length };
+      return { p50: percentile(lat, 50), p99: percentile(lat, 99), n: lat.length };
     });
   } finally {
     for (const s of set) await tearDown(s);

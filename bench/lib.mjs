@@ -93,6 +93,29 @@ export async function rssMiB(pid) {
   return kb / 1024;
 }
 
+/**
+ * `rate` intents a second for `seconds`, in 50 ms ticks, to every target at the same moments
+ * (a target posts one intent for a call id); returns, per target, each call's send time.
+ */
+export async function steady(targets, rate, seconds, prefix) {
+  const sent = targets.map(() => new Map());
+  const inflight = [];
+  const started = performance.now();
+  let i = 0;
+  for (let tick = 0; tick < seconds * 20; tick++) {
+    for (const due = Math.floor(((tick + 1) / 20) * rate); i < due; i++) {
+      const call = `${prefix}-${i}`;
+      targets.forEach((post, t) => {
+        sent[t].set(call, performance.timeOrigin + performance.now());
+        inflight.push(post(call));
+      });
+    }
+    await sleep(Math.max(0, started + (tick + 1) * 50 - performance.now()));
+  }
+  await Promise.all(inflight);
+  return sent;
+}
+
 export function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];

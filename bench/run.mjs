@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { startFakePlivo } from './fake-plivo.mjs';
-import { BENCH_KEY, benchEnv, freePort, IMAGE_NODE_OPTIONS, percentile, rssMiB, sleep, startNode, startRedis, waitFor, waitHttp } from './lib.mjs';
+import { BENCH_KEY, benchEnv, freePort, IMAGE_NODE_OPTIONS, percentile, rssMiB, sleep, startNode, startRedis, steady, waitFor, waitHttp } from './lib.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -112,29 +112,13 @@ async function cannon(api, seconds, prefix) {
 }
 
 /** Posts `rate` intents/s for `seconds`, each for a new call whose UUID carries its index. */
-async function steady(api, rate, seconds, prefix) {
-  const sent = new Map();
-  const started = performance.now();
-  let i = 0;
-  const inflight = [];
-  for (let tick = 0; tick < seconds * 20; tick++) {
-    const due = Math.floor(((tick + 1) / 20) * rate) - i;
-    for (let k = 0; k < due; k++, i++) {
-      const call = `${prefix}-${i}`;
-      sent.set(call, performance.timeOrigin + performance.now());
-      inflight.push(
-        fetch(`${api.url}${api.path}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...api.headers },
-          body: JSON.stringify({ type: 'hold', call_uuid: call }),
-        }).then((r) => r.arrayBuffer()),
-      );
-    }
-    await sleep(Math.max(0, started + (tick + 1) * 50 - performance.now()));
-  }
-  await Promise.all(inflight);
-  return sent;
-}
+/** One intent to holdq's or the baseline's API, for `steady`. */
+const postTo = (api) => (call) =>
+  fetch(`${api.url}${api.path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...api.headers },
+    body: JSON.stringify({ type: 'hold', call_uuid: call }),
+  }).then((r) => r.arrayBuffer());
 
 async function preload(api, n, prefix) {
   for (let i = 0; i < n; i += 100) {
@@ -235,10 +219,10 @@ async function endToEndOnce(who, rate, seconds) {
       api = await startBaselineApi(redis);
     }
     const rss = rssSampler({ api: api.pid, worker: worker.pid });
-    await steady(api, 50, 2, `warm-${who}`);
+    await steady([postTo(api)], 50, 2, `warm-${who}`);
     await sleep(500);
     plivo.reset();
-    const sent = await steady(api, rate, seconds, who);
+    const [sent] = await steady([postTo(api)], rate, seconds, who);
     await waitFor(() => plivo.received.length >= sent.size, { timeoutMs: 30_000, what: 'all transfers' });
     const peak = rss.stop();
     const lat = plivo.received.map(([at, call]) => at - sent.get(call)).filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
