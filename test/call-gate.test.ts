@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { IntentRecord } from '../src/domain/intent.js';
-import { createCallStore, type CallStore } from '../src/infra/call-state.js';
-import { createIntentQueue, type IntentQueue } from '../src/infra/intent-queue.js';
-import { createIntentStore, type IntentStore } from '../src/infra/intent-store.js';
-import { createJobInsert } from '../src/infra/job-insert.js';
-import { createKeys, type Keys } from '../src/infra/keys.js';
+import type { CallStore } from '../src/infra/call-state.js';
+import type { IntentStore } from '../src/infra/intent-store.js';
+import type { Keys } from '../src/infra/keys.js';
 import { createRateLimiter, type RateLimiter } from '../src/infra/rate-limiter.js';
+import { openStores, type Stores } from './helpers/stores.js';
 
 /**
  * The worker's gate marks a run (status running, one more attempt, updated_at) in its own
@@ -16,25 +15,17 @@ import { createRateLimiter, type RateLimiter } from '../src/infra/rate-limiter.j
  */
 describe('the call gate marks the run in the record it opens on', () => {
   let redis: Redis;
-  let queue: IntentQueue;
   let store: IntentStore;
   let calls: CallStore;
   let keys: Keys;
   let limiter: RateLimiter;
+  let stores: Stores;
 
   beforeAll(() => {
-    redis = new Redis(process.env.HOLDQ_TEST_REDIS_URL!);
-    const prefix = `gate-${randomUUID().slice(0, 8)}`;
-    keys = createKeys(prefix);
-    queue = createIntentQueue(redis, { prefix, attempts: 5 });
-    store = createIntentStore(redis, keys, { retentionSeconds: 3600, jobs: createJobInsert(queue) });
-    calls = createCallStore(redis, keys);
+    ({ redis, keys, store, calls } = stores = openStores('gate'));
     limiter = createRateLimiter(redis, keys.plivoRate(), 1000, { holdMs: 5000 });
   });
-  afterAll(async () => {
-    await queue.close();
-    redis.disconnect();
-  });
+  afterAll(() => stores.close());
 
   async function accept(client = 'test', callUuid = `call-${randomUUID()}`) {
     const result = await store.accept({ client, request: { type: 'hold', call_uuid: callUuid, legs: 'aleg' } });

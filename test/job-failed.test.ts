@@ -1,23 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Job } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { intentInput, type IntentRecord } from '../src/domain/intent.js';
 import { createXmlLinks } from '../src/domain/transfers.js';
-import { createCallStore } from '../src/infra/call-state.js';
-import { createIntentQueue, type IntentJobData, type IntentQueue } from '../src/infra/intent-queue.js';
-import { createIntentStore, type IntentStore } from '../src/infra/intent-store.js';
-import { createJobInsert } from '../src/infra/job-insert.js';
-import { createKeys, type Keys } from '../src/infra/keys.js';
+import type { CallStore } from '../src/infra/call-state.js';
+import type { IntentJobData, IntentQueue } from '../src/infra/intent-queue.js';
+import type { IntentStore } from '../src/infra/intent-store.js';
+import type { Keys } from '../src/infra/keys.js';
 import { createPlivoClient, type PlivoClient } from '../src/infra/plivo-client.js';
-import { createQueueStore, memberScore, type QueueStore } from '../src/infra/queue-store.js';
+import { memberScore, type QueueStore } from '../src/infra/queue-store.js';
 import { createRateLimiter } from '../src/infra/rate-limiter.js';
 import { createLogger } from '../src/observability/logger.js';
 import { createMetrics } from '../src/observability/metrics.js';
 import { createIntentProcessor } from '../src/worker/process-intent.js';
 import { startFakePlivo } from './helpers/fake-plivo.js';
 import { testConfig } from './helpers/stack.js';
+import { openStores, type Stores } from './helpers/stores.js';
 
 /** When BullMQ gives up on a job itself (stalled too often), the intent still ends cleanly. */
 describe('a job BullMQ fails on its own', () => {
@@ -29,20 +29,18 @@ describe('a job BullMQ fails on its own', () => {
   let fake: Awaited<ReturnType<typeof startFakePlivo>>;
   let processor: ReturnType<typeof createIntentProcessor>;
   let keys: Keys;
+  let stores: Stores;
 
   beforeAll(async () => {
     fake = await startFakePlivo({ latencyMs: [0, 0], failureRate: 0 });
     const config = testConfig({ PLIVO_BASE_URL: fake.url });
-    redis = new Redis(process.env.HOLDQ_TEST_REDIS_URL!);
-    keys = createKeys(config.QUEUE_PREFIX);
-    queue = createIntentQueue(redis, { prefix: config.QUEUE_PREFIX, attempts: 3 });
-    store = createIntentStore(redis, keys, { retentionSeconds: 3600, jobs: createJobInsert(queue) });
-    queues = createQueueStore(redis, keys);
+    let calls: CallStore;
+    ({ redis, keys, queue, store, calls, queues } = stores = openStores('job-failed', { prefix: config.QUEUE_PREFIX, attempts: 3 }));
     plivo = createPlivoClient({ baseUrl: fake.url, authId: 'TEST', authToken: 'test-token', timeoutMs: 1000 });
     processor = createIntentProcessor({
       config,
       store,
-      calls: createCallStore(redis, keys),
+      calls,
       queues,
       queue,
       plivo,
@@ -54,8 +52,7 @@ describe('a job BullMQ fails on its own', () => {
   });
   afterAll(async () => {
     plivo.close();
-    await queue.close();
-    redis.disconnect();
+    await stores.close();
     await fake.stop();
   });
 

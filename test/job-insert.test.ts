@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
-import { createIntentQueue, enqueueIntent, type IntentJobData, type IntentQueue } from '../src/infra/intent-queue.js';
-import { createIntentStore, type IntentStore } from '../src/infra/intent-store.js';
+import type { Redis } from 'ioredis';
+import { enqueueIntent, type IntentJobData, type IntentQueue } from '../src/infra/intent-queue.js';
+import type { IntentStore } from '../src/infra/intent-store.js';
 import { createJobInsert } from '../src/infra/job-insert.js';
-import { createKeys } from '../src/infra/keys.js';
+import { openStores, type Stores } from './helpers/stores.js';
 
 /**
  * The accept script queues an intent's job with BullMQ's own insert (job-insert.ts).
@@ -18,17 +18,12 @@ describe('the job an accept queues is a BullMQ job like any other', () => {
   let queue: IntentQueue;
   let store: IntentStore;
   let prefix: string;
+  let stores: Stores;
 
-  beforeAll(async () => {
-    redis = new Redis(process.env.HOLDQ_TEST_REDIS_URL!);
-    prefix = `jobinsert-${randomUUID().slice(0, 8)}`;
-    queue = createIntentQueue(redis, { prefix, attempts: 5 });
-    store = createIntentStore(redis, createKeys(prefix), { retentionSeconds: 3600, jobs: createJobInsert(queue) });
+  beforeAll(() => {
+    ({ redis, prefix, queue, store } = stores = openStores('jobinsert'));
   });
-  afterAll(async () => {
-    await queue.close();
-    redis.disconnect();
-  });
+  afterAll(() => stores.close());
 
   const jobKey = (id: string) => `${prefix}:intent-jobs:${id}`;
   /** What BullMQ stored for a job, without what differs between any two jobs (ids, times). */

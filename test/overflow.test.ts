@@ -1,17 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { intentInput } from '../src/domain/intent.js';
-import { createCallStore, type CallStore } from '../src/infra/call-state.js';
-import { createIntentQueue, type IntentQueue } from '../src/infra/intent-queue.js';
-import { createIntentStore, type IntentStore } from '../src/infra/intent-store.js';
-import { createJobInsert } from '../src/infra/job-insert.js';
-import { createKeys, type Keys } from '../src/infra/keys.js';
-import { createQueueStore, type QueueStore } from '../src/infra/queue-store.js';
+import type { CallStore } from '../src/infra/call-state.js';
+import type { IntentQueue } from '../src/infra/intent-queue.js';
+import type { IntentStore } from '../src/infra/intent-store.js';
+import type { Keys } from '../src/infra/keys.js';
+import type { QueueStore } from '../src/infra/queue-store.js';
 import { createLogger } from '../src/observability/logger.js';
 import { createMetrics } from '../src/observability/metrics.js';
 import { createOverflowHandler } from '../src/worker/overflow.js';
+import { openStores, type Stores } from './helpers/stores.js';
 
 /**
  * A caller past its max wait leaves its queue inside the accept of the intent that moves it
@@ -27,21 +27,14 @@ describe('overflow: the caller leaves its queue with the intent that moves it, o
   let registry: Registry;
   let overflow: ReturnType<typeof createOverflowHandler>;
 
+  let stores: Stores;
+
   beforeAll(() => {
-    redis = new Redis(process.env.HOLDQ_TEST_REDIS_URL!);
-    const prefix = `overflow-${randomUUID().slice(0, 8)}`;
-    keys = createKeys(prefix);
-    queue = createIntentQueue(redis, { prefix, attempts: 5 });
-    store = createIntentStore(redis, keys, { retentionSeconds: 3600, jobs: createJobInsert(queue) });
-    calls = createCallStore(redis, keys);
-    queues = createQueueStore(redis, keys);
+    ({ redis, keys, queue, store, calls, queues } = stores = openStores('overflow'));
     registry = new Registry();
     overflow = createOverflowHandler({ store, calls, metrics: createMetrics(registry, { defaults: false }), logger: createLogger('silent') });
   });
-  afterAll(async () => {
-    await queue.close();
-    redis.disconnect();
-  });
+  afterAll(() => stores.close());
 
   /** A caller waiting in `name` since `since`, put there by intent `intentId`. */
   async function waiting(name: string, intentId: string, since = Date.now() - 5000) {
