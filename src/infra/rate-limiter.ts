@@ -39,12 +39,26 @@ const RELEASE_BATCH_MS = 10;
  * than the pause after a 429 ends, and 1/rate after the last refused one, so refused
  * requests come back one by one, ahead of the rest of the plan, instead of all at once.
  */
-const ADMIT_FUNCTION = `
+/**
+ * Redis's clock in µs (every worker reads the same one), and a time kept in a key until
+ * a second after it has passed, written exactly (tostring keeps only 14 digits).
+ */
+const CLOCK_FUNCTIONS = `
+local function now_us()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local function set_until(key, at, now)
+  redis.call('SET', key, string.format('%.0f', at), 'PX', math.ceil((at - now) / 1000) + 1000)
+end
+`;
+
+const ADMIT_FUNCTION = `${CLOCK_FUNCTIONS}
 local function retry_at(k, now, earliest, interval)
   local line = tonumber(redis.call('GET', k[6]) or '0')
   local send = earliest
   if line > send then send = line end
-  redis.call('SET', k[6], string.format('%.0f', send + interval), 'PX', math.ceil((send - now + interval) / 1000) + 1000)
+  set_until(k[6], send + interval, now)
   return send
 end
 local function admit(k, now, max, window, hold, member, interval)
@@ -77,8 +91,7 @@ end
  */
 export const RESERVE_FUNCTION = `${ADMIT_FUNCTION}
 local function reserve_slot(k, interval, max, window, margin, member, hold)
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local now = now_us()
   local answer = tonumber(redis.call('GET', k[4]) or '0')
   if answer > margin then margin = answer end
   local span = window + margin
@@ -93,7 +106,7 @@ local function reserve_slot(k, interval, max, window, margin, member, hold)
   end
   redis.call('ZADD', k[2], send, member)
   redis.call('PEXPIRE', k[2], math.ceil((send - now + span) / 1000) + 1000)
-  redis.call('SET', k[1], string.format('%.0f', send + interval), 'PX', math.ceil((send - now + interval) / 1000) + 1000)
+  set_until(k[1], send + interval, now)
   -- Less than a millisecond ahead is due now (a timer could not wait less; the guard keeps the cap).
   if send - now >= 1000 then return math.ceil((send - now) / 1000) end
   return admit(k, now, max, window, hold, member, interval)
@@ -106,8 +119,7 @@ return reserve_slot(KEYS, tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]
 
 /** Asks the guard at the moment of sending (a slot that was due later than its booking). KEYS and ARGV as RESERVE's. */
 const ADMIT = luaScript(`${ADMIT_FUNCTION}
-local t = redis.call('TIME')
-return admit(KEYS, tonumber(t[1]) * 1000000 + tonumber(t[2]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[6]), ARGV[5], tonumber(ARGV[1]))
+return admit(KEYS, now_us(), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[6]), ARGV[5], tonumber(ARGV[1]))
 `);
 
 /**
@@ -117,9 +129,8 @@ return admit(KEYS, tonumber(t[1]) * 1000000 + tonumber(t[2]), tonumber(ARGV[2]),
  * one (a timeout, a broken connection: it may still be on its way) counts until `grace`
  * from now at least. A discarded one (never sent) stops counting at once.
  */
-const RELEASE = luaScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+const RELEASE = luaScript(`${CLOCK_FUNCTIONS}
+local now = now_us()
 local hold, grace, answered, abandoned = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local answer = tonumber(redis.call('GET', KEYS[2]) or '0')
 local seen = false
@@ -144,12 +155,12 @@ return answered
  * After a 429, nobody is admitted before Retry-After has passed (no 429 storm), and the
  * plan starts again after it. KEYS: pause, tat.
  */
-const PENALIZE = luaScript(`
+const PENALIZE = luaScript(`${CLOCK_FUNCTIONS}
 local ms = tonumber(ARGV[1])
 if redis.call('PTTL', KEYS[1]) < ms then redis.call('SET', KEYS[1], '1', 'PX', ms) end
-local t = redis.call('TIME')
-local until_ = tonumber(t[1]) * 1000000 + tonumber(t[2]) + ms * 1000
-if until_ > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], string.format('%.0f', until_), 'PX', ms + 1000) end
+local now = now_us()
+local until_ = now + ms * 1000
+if until_ > tonumber(redis.call('GET', KEYS[2]) or '0') then set_until(KEYS[2], until_, now) end
 return 1
 `);
 
