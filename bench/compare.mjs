@@ -9,7 +9,8 @@
 //   --role e2e: each side (API and worker) takes --rate intents/s for --seconds, in the same
 //         ticks; B/A of the p50 and p99 of intent sent → fake Plivo received.
 // holdq sides run with the image's NODE_OPTIONS (the Dockerfile's) unless --a-node-options /
-// --b-node-options say otherwise, the baseline with Node's defaults. CPU per intent is counted for
+// --b-node-options say otherwise, the baseline with Node's defaults. --a-env / --b-env KEY=VALUE,…
+// change a side's environment (e.g. `--b-env LOG_LEVEL=warn dist dist` prices the access log). CPU per intent is counted for
 // the process under load and for its Redis (holdq's accept does part of its work in Redis).
 // Loopback only; every run is bounded in time and count. Prints B/A per round and the median.
 import { existsSync, readFileSync } from 'node:fs';
@@ -30,6 +31,8 @@ const { values: opts, positionals } = parseArgs({
     rate: { type: 'string', default: '200' },
     'a-node-options': { type: 'string' },
     'b-node-options': { type: 'string' },
+    'a-env': { type: 'string' },
+    'b-env': { type: 'string' },
   },
 });
 if (positionals.length !== 2 || !['api', 'worker', 'e2e'].includes(opts.role)) {
@@ -38,10 +41,13 @@ if (positionals.length !== 2 || !['api', 'worker', 'e2e'].includes(opts.role)) {
 const sides = positionals.map((p, i) => {
   const name = `${'AB'[i]}:${p}`;
   const nodeOptions = opts[`${'ab'[i]}-node-options`];
-  if (p === 'baseline') return { name, baseline: true, nodeOptions };
+  const envText = opts[`${'ab'[i]}-env`];
+  const env = Object.fromEntries((envText ? envText.split(',') : []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  if (envText) Object.keys(env).forEach((k) => { if (!/^[A-Z_][A-Z0-9_]*$/.test(k)) throw new Error(`--${'ab'[i]}-env: not KEY=VALUE,…: ${envText}`); });
+  if (p === 'baseline') return { name, baseline: true, nodeOptions, env };
   const dir = [resolve(p), resolve(p, 'dist')].find((d) => existsSync(join(d, 'main.js')));
   if (!dir) throw new Error(`${p}: no main.js there or in its dist/ (run npm run build there first)`);
-  return { name, baseline: false, main: join(dir, 'main.js'), nodeOptions };
+  return { name: envText ? `${name} (${envText})` : name, baseline: false, main: join(dir, 'main.js'), nodeOptions, env };
 });
 const cpuMs = (pid) => {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -52,7 +58,7 @@ async function setUp(side, i) {
   const redis = await startRedis({ aof: 'always' });
   const plivo = await startFakePlivo({ latencyMs: Number(opts.latency) });
   const [port, metricsPort] = await Promise.all([freePort(), freePort()]);
-  const env = benchEnv({ redisUrl: redis.url, plivoUrl: plivo.url, port, metricsPort, baseline: side.baseline, ...(side.nodeOptions !== undefined ? { NODE_OPTIONS: side.nodeOptions } : {}) });
+  const env = benchEnv({ redisUrl: redis.url, plivoUrl: plivo.url, port, metricsPort, baseline: side.baseline, ...(side.nodeOptions !== undefined ? { NODE_OPTIONS: side.nodeOptions } : {}), ...side.env });
   const args = (role) => (side.baseline ? [`bench/baseline-${role}.mjs`] : [side.main, role]);
   const api = startNode(args('api'), env, `/tmp/holdq-compare-${i}-api.log`);
   await waitHttp(`http://127.0.0.1:${port}/livez`);

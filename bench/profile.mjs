@@ -125,8 +125,11 @@ console.log(`\nfunctions where holdq spends most more than the baseline, µs per
 const fns = new Set(runs.flatMap((r) => [...r.functions.keys()]));
 const frows = [...fns].map((k) => [k, perIntent(base, base.functions, k), perIntent(holdq, holdq.functions, k)]).sort((a, b) => b[2] - b[1] - (a[2] - a[1]));
 for (const [k, b, h] of frows.slice(0, Number(opts.top))) console.log(`${fmt(b)} ${fmt(h)}  ${k}`);
-console.log(`\nRedis (INFO commandstats, holdq, per intent, by total time; a script's own commands count in evalsha and again on their lines):`);
-for (const [cmd, calls, usec] of holdq.redisRows.sort((a, b) => b[2] - a[2]).slice(0, 10)) {
-  console.log(`${fmt(usec / holdq.intents)} µs  ${(calls / holdq.intents).toFixed(2).padStart(6)} calls  ${cmd}`);
+console.log(`\nRedis (INFO commandstats, per intent, by holdq's total time; a script's own commands count in evalsha and again on their lines): baseline | holdq`);
+const baseRow = new Map(base.redisRows.map((r) => [r[0], r]));
+for (const [cmd, calls, usec] of holdq.redisRows.sort((a, b) => b[2] - a[2]).slice(0, 12)) {
+  const [, bCalls = 0, bUsec = 0] = baseRow.get(cmd) ?? [];
+  const cell = (u, c, n) => `${fmt(u / n)} µs ${(c / n).toFixed(2).padStart(6)} calls`;
+  console.log(`${cell(bUsec, bCalls, base.intents)} | ${cell(usec, calls, holdq.intents)}  ${cmd}`);
 }
 process.exit(0);

@@ -1,3 +1,5 @@
+import type { Server } from 'node:http';
+import type { Express } from 'express';
 import type { Logger } from './observability/logger.js';
 
 /**
@@ -41,4 +43,16 @@ export function createReleasers(logger: Logger): Releasers {
       return released;
     },
   };
+}
+
+/**
+ * Starts an app's HTTP server (both roles use it; the worker for its ops port). It lives here,
+ * not with the API, so the worker does not load the API's modules (bull-board, helmet, the
+ * OpenAPI document): each role's heap holds only its own code.
+ */
+export function listen(app: Express, port: number, host?: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host ?? '::', (err?: Error) => (err ? reject(err) : resolve(server)));
+    server.once('error', reject);
+  });
 }

@@ -1,4 +1,3 @@
-import type { Server } from 'node:http';
 import type { Express } from 'express';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
@@ -10,7 +9,7 @@ import { createJobInsert } from '../infra/job-insert.js';
 import { createKeys } from '../infra/keys.js';
 import { createQueueStore } from '../infra/queue-store.js';
 import { closeRedis, createRedis, waitForRedis } from '../infra/redis.js';
-import { createReleasers } from '../lifecycle.js';
+import { createReleasers, listen } from '../lifecycle.js';
 import type { Logger } from '../observability/logger.js';
 import { observeState, type Metrics } from '../observability/metrics.js';
 import { createReadiness } from '../observability/readiness.js';
@@ -31,13 +30,6 @@ export interface StartedApi {
   port: number;
   app: Express;
   stop(): Promise<void>;
-}
-
-export function listen(app: Express, port: number, host?: string): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = app.listen(port, host ?? '::', (err?: Error) => (err ? reject(err) : resolve(server)));
-    server.once('error', reject);
-  });
 }
 
 export async function startApi(config: Readonly<Config>, deps: ApiStartDeps): Promise<StartedApi> {
