@@ -49,6 +49,8 @@ const sides = positionals.map((p, i) => {
   if (!dir) throw new Error(`${p}: no main.js there or in its dist/ (run npm run build there first)`);
   return { name: envText ? `${name} (${envText})` : name, baseline: false, main: join(dir, 'main.js'), nodeOptions, env };
 });
+/** The peak resident set of a process so far (VmHWM), in MiB. */
+const peakRssMiB = (pid) => Math.round(Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
 const cpuMs = (pid) => {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(stat[11]) + Number(stat[12])) * 10;
@@ -101,6 +103,7 @@ async function apiRound() {
         cpuUs: ((cpuMs(s.api.pid) - before[i][0]) * 1000) / ok,
         redisUs: ((cpuMs(s.redis.pid) - before[i][1]) * 1000) / ok,
         non2xx: results[i].non2xx + results[i].errors,
+        rss: peakRssMiB(s.api.pid),
       };
     });
   } finally {
@@ -126,7 +129,7 @@ async function workerRound() {
       },
       { timeoutMs: 300_000, intervalMs: 5, what: 'both drains' },
     );
-    return set.map((s) => ({ rate: n / ((s.plivo.received.at(-1)[0] - s.plivo.received[0][0]) / 1000), cpuUs: ((s.cpu1 - s.cpu0) * 1000) / n, redisUs: ((s.redis1 - s.redis0) * 1000) / n, non2xx: 0 }));
+    return set.map((s) => ({ rate: n / ((s.plivo.received.at(-1)[0] - s.plivo.received[0][0]) / 1000), cpuUs: ((s.cpu1 - s.cpu0) * 1000) / n, redisUs: ((s.redis1 - s.redis0) * 1000) / n, non2xx: 0, rss: peakRssMiB(s.worker.pid) }));
   } finally {
     for (const s of set) await tearDown(s);
   }
@@ -170,7 +173,7 @@ for (let r = 0; r < Number(opts.rounds); r++) {
   const [a, b] = opts.role === 'api' ? await apiRound() : await workerRound();
   const total = (x) => x.cpuUs + x.redisUs;
   rounds.push({ a, b, rate: b.rate / a.rate, cpu: total(b) / total(a) });
-  const side = (x) => `${Math.round(x.rate)}/s, ${Math.round(x.cpuUs)} + ${Math.round(x.redisUs)} µs CPU per intent (${opts.role} + Redis)`;
+  const side = (x) => `${Math.round(x.rate)}/s, ${Math.round(x.cpuUs)} + ${Math.round(x.redisUs)} µs CPU per intent (${opts.role} + Redis), peak RSS ${x.rss} MiB`;
   console.log(`round ${r + 1}: ${sides[0].name} ${side(a)}; ${sides[1].name} ${side(b)}; B/A throughput ${(b.rate / a.rate).toFixed(2)}, CPU ${(total(b) / total(a)).toFixed(2)}${a.non2xx + b.non2xx ? `; failed requests ${a.non2xx}/${b.non2xx}` : ''}`);
 }
 console.log(`\nB/A (${opts.role}, ${rounds.length} rounds, both sides loaded at once): throughput ${median(rounds.map((r) => r.rate)).toFixed(2)}, CPU per intent (${opts.role} + Redis) ${median(rounds.map((r) => r.cpu)).toFixed(2)} (medians)`);
