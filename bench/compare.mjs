@@ -63,10 +63,26 @@ async function setUp(side, i) {
   const env = benchEnv({ redisUrl: redis.url, plivoUrl: plivo.url, port, metricsPort, baseline: side.baseline, ...(side.nodeOptions !== undefined ? { NODE_OPTIONS: side.nodeOptions } : {}), ...side.env });
   const args = (role) => (side.baseline ? [`bench/baseline-${role}.mjs`] : [side.main, role]);
   const api = startNode(args('api'), env, `/tmp/holdq-compare-${i}-api.log`);
-  await waitHttp(`http://127.0.0.1:${port}/livez`);
+  const s = { side, redis, plivo, api };
+  try {
+    await waitHttp(`http://127.0.0.1:${port}/livez`);
+  } catch (err) {
+    // A side that does not come up (a bad --*-node-options) leaves no process behind.
+    await tearDown(s);
+    throw new Error(`${side.name} did not start (see /tmp/holdq-compare-${i}-api.log): ${err.message}`);
+  }
   const url = `http://127.0.0.1:${port}/v1/intents`;
   const headers = { 'content-type': 'application/json', ...(side.baseline ? {} : { authorization: `Bearer ${BENCH_KEY}` }) };
-  return { side, redis, plivo, api, url, headers, start: (role) => startNode(args(role), env, `/tmp/holdq-compare-${i}-${role}.log`) };
+  return { ...s, url, headers, start: (role) => startNode(args(role), env, `/tmp/holdq-compare-${i}-${role}.log`) };
+}
+
+/** Both sides, or neither: when one fails to start, the other is stopped before the error goes on. */
+async function setUpBoth() {
+  const started = await Promise.allSettled(sides.map(setUp));
+  const failed = started.find((r) => r.status === 'rejected');
+  if (!failed) return started.map((r) => r.value);
+  for (const r of started) if (r.status === 'fulfilled') await tearDown(r.value);
+  throw failed.reason;
 }
 
 async function tearDown(s) {
@@ -90,7 +106,7 @@ function load(s, seconds) {
 }
 
 async function apiRound() {
-  const set = await Promise.all(sides.map(setUp));
+  const set = await setUpBoth();
   try {
     await Promise.all(set.map((s) => load(s, 2)));
     const before = set.map((s) => [cpuMs(s.api.pid), cpuMs(s.redis.pid)]);
@@ -113,7 +129,7 @@ async function apiRound() {
 
 async function workerRound() {
   const n = Number(opts.intents);
-  const set = await Promise.all(sides.map(setUp));
+  const set = await setUpBoth();
   try {
     for (const s of set) {
       for (let i = 0; i < n; i += 100) {
@@ -137,7 +153,7 @@ async function workerRound() {
 
 /** Both sides at a steady --rate in the same 50 ms ticks; latency = sent → the fake Plivo received it. */
 async function e2eRound() {
-  const set = await Promise.all(sides.map(setUp));
+  const set = await setUpBoth();
   try {
     for (const s of set) s.worker = s.start('worker');
     const post = (s) => (call) => fetch(s.url, { method: 'POST', headers: s.headers, body: JSON.stringify({ type: 'hold', call_uuid: call }) }).then((r) => r.arrayBuffer());
