@@ -8,10 +8,11 @@ import { describe, expect, it } from '@jest/globals';
  * helmet, the OpenAPI document). A worker's heap is what its garbage collector marks over and
  * over under load, so one stray value import (the worker once took `listen` from the API's
  * start module) cost it 2.5 MiB of heap and 4 % of its throughput (bench:compare --role worker).
- * This reads the static value imports (not `import type`) from each role's entry.
+ * This follows the value imports, re-exports and dynamic imports from each role's entry.
  */
 const SRC = resolve(import.meta.dirname, '..', 'src');
-const VALUE_IMPORT = /^import\s+(?!type\b)[^;]*?from\s+'([^']+)';/gms;
+// Value imports and re-exports (`import type` / `export type` load nothing), and dynamic imports.
+const VALUE_IMPORT = /^(?:import|export)\s+(?!type\b)[^;]*?from\s+'([^']+)';|\bimport\(\s*'([^']+)'\s*\)/gms;
 
 function reachable(entry: string): { files: Set<string>; packages: Set<string> } {
   const files = new Set<string>();
@@ -19,7 +20,8 @@ function reachable(entry: string): { files: Set<string>; packages: Set<string> }
   const visit = (file: string) => {
     if (files.has(file)) return;
     files.add(file);
-    for (const [, spec] of readFileSync(file, 'utf8').matchAll(VALUE_IMPORT)) {
+    for (const [, from, dynamic] of readFileSync(file, 'utf8').matchAll(VALUE_IMPORT)) {
+      const spec = from ?? dynamic;
       if (spec!.startsWith('.')) visit(resolve(dirname(file), spec!.replace(/\.js$/, '.ts')));
       else if (!spec!.startsWith('node:')) packages.add(spec!.startsWith('@') ? spec!.split('/').slice(0, 2).join('/') : spec!.split('/')[0]!);
     }
