@@ -18,7 +18,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { startFakePlivo } from './fake-plivo.mjs';
-import { BENCH_KEY, benchEnv, freePort, percentile, startNode, startRedis, steady, waitFor, waitHttp } from './lib.mjs';
+import { BENCH_KEY, benchEnv, cpuMs, freePort, percentile, startNode, startRedis, steady, waitFor, waitHttp } from './lib.mjs';
 
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
@@ -51,10 +51,6 @@ const sides = positionals.map((p, i) => {
 });
 /** The peak resident set of a process so far (VmHWM), in MiB. */
 const peakRssMiB = (pid) => Math.round(Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
-const cpuMs = (pid) => {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(stat[11]) + Number(stat[12])) * 10;
-};
 
 async function setUp(side, i) {
   const redis = await startRedis({ aof: 'always' });

@@ -85,6 +85,12 @@ export async function waitHttp(url, timeoutMs = 30_000) {
   await waitFor(async () => (await fetch(url)).ok, { timeoutMs, what: url });
 }
 
+/** CPU time of a process (all its threads) or of its main thread alone, in ms (Linux /proc). */
+export function cpuMs(pid, mainThreadOnly = false) {
+  const stat = readFileSync(mainThreadOnly ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(stat[11]) + Number(stat[12])) * 10;
+}
+
 /** Resident set size of a process, in MiB (Linux /proc). */
 export async function rssMiB(pid) {
   const { readFile } = await import('node:fs/promises');

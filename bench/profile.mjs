@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { startFakePlivo } from './fake-plivo.mjs';
-import { BENCH_KEY, benchEnv, freePort, startNode, startRedis, waitFor, waitHttp } from './lib.mjs';
+import { BENCH_KEY, benchEnv, cpuMs, freePort, startNode, startRedis, waitFor, waitHttp } from './lib.mjs';
 
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
@@ -21,12 +21,6 @@ const role = positionals[0] ?? 'api';
 if (!['api', 'worker'].includes(role)) throw new Error('usage: node bench/profile.mjs api|worker [--seconds N] [--intents N] [--top N]');
 const seconds = Number(opts.seconds);
 const total = Number(opts.intents);
-
-/** CPU time of a process (all threads) or of its main thread, in ms (Linux /proc). */
-function cpuMs(pid, mainThreadOnly = false) {
-  const stat = readFileSync(mainThreadOnly ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(stat[11]) + Number(stat[12])) * (1000 / 100);
-}
 
 async function profileOne(who) {
   const dir = mkdtempSync(join(os.tmpdir(), `holdq-profile-${who}-`));

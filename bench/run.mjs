@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { startFakePlivo } from './fake-plivo.mjs';
-import { BENCH_KEY, benchEnv, freePort, IMAGE_NODE_OPTIONS, percentile, rssMiB, sleep, startNode, startRedis, steady, waitFor, waitHttp } from './lib.mjs';
+import { BENCH_KEY, benchEnv, cpuMs, freePort, IMAGE_NODE_OPTIONS, percentile, rssMiB, sleep, startNode, startRedis, steady, waitFor, waitHttp } from './lib.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -168,11 +168,14 @@ async function acceptOnce(who, seconds, envExtra = {}) {
     const api = who === 'baseline' ? await startBaselineApi(redis) : await startHoldqApi(await holdqEnv(redis, plivo, envExtra));
     const rss = rssSampler({ api: api.pid });
     await cannon(api, 2, 'warm'); // JIT and connection warm-up, not measured
+    const cpu0 = cpuMs(api.pid) + cpuMs(redis.pid);
     const r = await cannon(api, seconds, who);
+    // CPU per intent of the API and its Redis together (holdq's accept does part of its work in Redis).
+    const cpuUs = Math.round(((cpuMs(api.pid) + cpuMs(redis.pid) - cpu0) * 1000) / r.total);
     const peak = rss.stop();
     await api.kill();
     await plivo.stop();
-    return { ...r, peak_rss_mib: peak.api };
+    return { ...r, cpu_us_per_intent: cpuUs, peak_rss_mib: peak.api };
   });
 }
 
@@ -185,6 +188,8 @@ async function acceptThroughput() {
   }
   const rps = pairedRatio(rounds, (r) => r.rps);
   const p99 = pairedRatio(rounds, (r) => r.p99_ms);
+  // Intents per CPU-second (API + Redis), holdq/baseline: the throughput ratio with the machine's noise mostly taken out.
+  const perCpu = pairedRatio(rounds, (r) => 1 / r.cpu_us_per_intent);
   const uncappedRps = pairedRatio(
     rounds.map((r) => ({ baseline: r.baseline, holdq: r.uncapped })),
     (r) => r.rps,
@@ -199,6 +204,8 @@ async function acceptThroughput() {
     ratio_rps: rps.median,
     ratio_rps_rounds: rps.rounds,
     ratio_p99: p99.median,
+    ratio_per_cpu: perCpu.median,
+    ratio_per_cpu_rounds: perCpu.rounds,
     ratio_uncapped_rps: uncappedRps.median,
     ratio_uncapped_rps_rounds: uncappedRps.rounds,
     peak_rss_mib: Math.max(...rounds.map((r) => r.holdq.peak_rss_mib)),
@@ -270,7 +277,18 @@ async function workerOnce(who, n, latencyMs) {
     const started = performance.timeOrigin + performance.now();
     const worker = who === 'holdq' ? await startHoldqWorker(env) : await startBaselineWorker(redis, plivo);
     const rss = rssSampler({ worker: worker.pid });
-    await waitFor(() => plivo.received.length >= n, { timeoutMs: 300_000, intervalMs: 100, what: `${n} transfers` });
+    // CPU of the worker and Redis from the first transfer to the last (the worker's start-up left out).
+    let cpu0 = null;
+    let cpu1 = null;
+    await waitFor(
+      () => {
+        cpu0 ??= plivo.received.length > 0 ? cpuMs(worker.pid) + cpuMs(redis.pid) : null;
+        if (plivo.received.length < n) return false;
+        cpu1 = cpuMs(worker.pid) + cpuMs(redis.pid);
+        return true;
+      },
+      { timeoutMs: 300_000, intervalMs: 20, what: `${n} transfers` },
+    );
     const first = plivo.received[0][0];
     const last = plivo.received.at(-1)[0];
     const peak = rss.stop();
@@ -287,6 +305,7 @@ async function workerOnce(who, n, latencyMs) {
       transfers: n,
       per_second: Math.round(n / ((last - first) / 1000)),
       from_start_s: Math.round((last - started) / 100) / 10,
+      cpu_us_per_intent: Math.round(((cpu1 - cpu0) * 1000) / n),
       peak_rss_mib: peak.worker,
       ...(perIntentBytes ? { redis_bytes_per_retained_intent: perIntentBytes } : {}),
     };
@@ -304,6 +323,9 @@ async function workerThroughput() {
     out[`holdq_${latencyMs}ms`] = { ...medianRun(rounds.map((x) => x.holdq), (x) => x.per_second), peak_rss_mib: Math.max(...rounds.map((x) => x.holdq.peak_rss_mib)) };
     out[`ratio_${latencyMs}ms`] = r.median;
     out[`ratio_${latencyMs}ms_rounds`] = r.rounds;
+    const perCpu = pairedRatio(rounds, (x) => 1 / x.cpu_us_per_intent);
+    out[`ratio_per_cpu_${latencyMs}ms`] = perCpu.median;
+    out[`ratio_per_cpu_${latencyMs}ms_rounds`] = perCpu.rounds;
     out[`rounds_${latencyMs}ms`] = rounds;
   }
   return out;
@@ -377,14 +399,17 @@ if (results.accept) {
   lines.push(
     '## 1. Accept throughput (`POST /v1/intents`, 50 connections, autocannon)',
     '',
-    '| | intents/s | p50 ms | p99 ms | non-2xx | peak RSS MiB |',
-    '|---|---|---|---|---|---|',
-    `| baseline API | ${a.baseline.rps} | ${a.baseline.p50_ms} | ${a.baseline.p99_ms} | ${a.baseline.non2xx} | ${a.baseline.peak_rss_mib} |`,
-    `| holdq API | ${a.holdq.rps} | ${a.holdq.p50_ms} | ${a.holdq.p99_ms} | ${a.holdq.non2xx} | ${a.holdq.peak_rss_mib} |`,
-    `| holdq API without the heap cap (\`NODE_OPTIONS=\`) | ${a.uncapped.rps} | ${a.uncapped.p50_ms} | ${a.uncapped.p99_ms} | ${a.uncapped.non2xx} | ${a.uncapped.peak_rss_mib} |`,
+    '| | intents/s | p50 ms | p99 ms | non-2xx | CPU µs per intent (API + Redis) | peak RSS MiB |',
+    '|---|---|---|---|---|---|---|',
+    ...[
+      ['baseline API', a.baseline],
+      ['holdq API', a.holdq],
+      ['holdq API without the heap cap (`NODE_OPTIONS=`)', a.uncapped],
+    ].map(([name, x]) => `| ${name} | ${x.rps} | ${x.p50_ms} | ${x.p99_ms} | ${x.non2xx} | ${x.cpu_us_per_intent ?? '—'} | ${x.peak_rss_mib} |`),
     '',
     `Ratio holdq/baseline: throughput **${a.ratio_rps}** ${each(a.ratio_rps_rounds)} (target ≥ 0.9: ${target(a.ratio_rps >= 0.9)}), p99 ${a.ratio_p99}. ${a.seconds} s runs after a 2 s warm-up.`,
     `Without the heap cap (a third run in each round): throughput ${a.ratio_uncapped_rps} ${each(a.ratio_uncapped_rps_rounds)} of the baseline, peak RSS ${a.uncapped.peak_rss_mib} MiB.`,
+    a.ratio_per_cpu ? `Intents per CPU-second (API and its Redis together), holdq/baseline: ${a.ratio_per_cpu} ${each(a.ratio_per_cpu_rounds)}: what each intent costs, with less of the machine's drift in it than throughput (no target; see the findings).` : '',
     '',
   );
 }
@@ -407,10 +432,13 @@ if (results.worker) {
   lines.push(
     `## 3. Worker throughput (${w.intents} queued intents, rate limit out of the way, concurrency 50)`,
     '',
-    '| Plivo latency | baseline transfers/s | holdq transfers/s | ratio | holdq peak RSS MiB |',
-    '|---|---|---|---|---|',
-    `| 0 ms | ${w.baseline_0ms.per_second} | ${w.holdq_0ms.per_second} | **${w.ratio_0ms}** ${each(w.ratio_0ms_rounds)} | ${w.holdq_0ms.peak_rss_mib} |`,
-    `| 50 ms | ${w.baseline_50ms.per_second} | ${w.holdq_50ms.per_second} | **${w.ratio_50ms}** ${each(w.ratio_50ms_rounds)} | ${w.holdq_50ms.peak_rss_mib} |`,
+    '| Plivo latency | baseline transfers/s | holdq transfers/s | ratio | CPU µs per intent (worker + Redis), baseline / holdq | intents per CPU-second, holdq/baseline | holdq peak RSS MiB |',
+    '|---|---|---|---|---|---|---|',
+    ...[0, 50].map((ms) => {
+      const [b, h] = [w[`baseline_${ms}ms`], w[`holdq_${ms}ms`]];
+      const perCpu = w[`ratio_per_cpu_${ms}ms`] ? `${w[`ratio_per_cpu_${ms}ms`]} ${each(w[`ratio_per_cpu_${ms}ms_rounds`])}` : '—';
+      return `| ${ms} ms | ${b.per_second} | ${h.per_second} | **${w[`ratio_${ms}ms`]}** ${each(w[`ratio_${ms}ms_rounds`])} | ${b.cpu_us_per_intent ?? '—'} / ${h.cpu_us_per_intent ?? '—'} | ${perCpu} | ${h.peak_rss_mib} |`;
+    }),
     '',
     `Target ≥ 0.8: ${target(w.ratio_0ms >= 0.8 && w.ratio_50ms >= 0.8)}.`,
     '',
