@@ -31,15 +31,6 @@ const RELEASE_BATCH_MS = 10;
  */
 
 /**
- * admit: the guard. k: tat, plan window, sent, answer time, pause, retry line. `hold` is
- * how long an unreleased request counts as in flight. Answers 0 (admitted) or the ms to
- * wait before asking again. A refused request gets a place in the retry line: no sooner
- * than the answers that block leave the window (when one of them is still in flight, a
- * whole window: its answer counts for a window after it comes, nothing frees sooner), or
- * than the pause after a 429 ends, and 1/rate after the last refused one, so refused
- * requests come back one by one, ahead of the rest of the plan, instead of all at once.
- */
-/**
  * Redis's clock in µs (every worker reads the same one), and a time kept in a key until
  * a second after it has passed, written exactly (tostring keeps only 14 digits).
  */
@@ -53,6 +44,15 @@ local function set_until(key, at, now)
 end
 `;
 
+/**
+ * admit: the guard. k: tat, plan window, sent, answer time, pause, retry line. `hold` is
+ * how long an unreleased request counts as in flight. Answers 0 (admitted) or the ms to
+ * wait before asking again. A refused request gets a place in the retry line: no sooner
+ * than the answers that block leave the window (when one of them is still in flight, a
+ * whole window: its answer counts for a window after it comes, nothing frees sooner), or
+ * than the pause after a 429 ends, and 1/rate after the last refused one, so refused
+ * requests come back one by one, ahead of the rest of the plan, instead of all at once.
+ */
 const ADMIT_FUNCTION = `${CLOCK_FUNCTIONS}
 local function retry_at(k, now, earliest, interval)
   local line = tonumber(redis.call('GET', k[6]) or '0')
@@ -202,6 +202,8 @@ export function createRateLimiter(redis: Redis, key: string, maxPerSecond: numbe
   const intervalUs = Math.ceil(1_000_000 / maxPerSecond);
   const holdUs = Math.ceil(opts.holdMs) * 1000;
   const keys = { sent: `${key}:sent`, answer: `${key}:answer`, pause: `${key}:pause`, retry: `${key}:retry` };
+  // The same six keys for every booking (scripts only read them).
+  const slotKeys: SlotBooking['keys'] = [key, `${key}:window`, keys.sent, keys.answer, keys.pause, keys.retry];
   let seq = 0;
   const tag = Math.random().toString(36).slice(2, 10);
   let answered: string[] = [];
@@ -245,7 +247,6 @@ export function createRateLimiter(redis: Redis, key: string, maxPerSecond: numbe
     let cancelled = false;
     let admitted: Permit | null = null;
     let wake: (() => void) | null = null;
-    const slotKeys: SlotBooking['keys'] = [key, `${key}:window`, keys.sent, keys.answer, keys.pause, keys.retry];
     const args: SlotBooking['args'] = [intervalUs, maxPerSecond, WINDOW_MS * 1000, WINDOW_MARGIN_MS * 1000, member, holdUs];
     return {
       keys: slotKeys,
