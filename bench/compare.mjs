@@ -18,7 +18,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { startFakePlivo } from './fake-plivo.mjs';
-import { BENCH_KEY, benchEnv, cpuMs, freePort, percentile, startNode, startRedis, steady, waitFor, waitHttp } from './lib.mjs';
+import { BENCH_KEY, benchEnv, cpuMs, freePort, percentile, postIntent, preload, startNode, startRedis, steady, waitFor, waitHttp } from './lib.mjs';
 
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
@@ -42,8 +42,13 @@ const sides = positionals.map((p, i) => {
   const name = `${'AB'[i]}:${p}`;
   const nodeOptions = opts[`${'ab'[i]}-node-options`];
   const envText = opts[`${'ab'[i]}-env`];
-  const env = Object.fromEntries((envText ? envText.split(',') : []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-  if (envText) Object.keys(env).forEach((k) => { if (!/^[A-Z_][A-Z0-9_]*$/.test(k)) throw new Error(`--${'ab'[i]}-env: not KEY=VALUE,…: ${envText}`); });
+  const env = Object.fromEntries(
+    (envText ? envText.split(',') : []).map((pair) => {
+      const kv = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(pair);
+      if (!kv) throw new Error(`--${'ab'[i]}-env: not KEY=VALUE,…: ${envText}`);
+      return [kv[1], kv[2]];
+    }),
+  );
   if (p === 'baseline') return { name, baseline: true, nodeOptions, env };
   const dir = [resolve(p), resolve(p, 'dist')].find((d) => existsSync(join(d, 'main.js')));
   if (!dir) throw new Error(`${p}: no main.js there or in its dist/ (run npm run build there first)`);
@@ -127,11 +132,7 @@ async function workerRound() {
   const n = Number(opts.intents);
   const set = await setUpBoth();
   try {
-    for (const s of set) {
-      for (let i = 0; i < n; i += 100) {
-        await Promise.all(Array.from({ length: Math.min(100, n - i) }, (_, k) => fetch(s.url, { method: 'POST', headers: s.headers, body: JSON.stringify({ type: 'hold', call_uuid: `cmp-${i + k}` }) }).then((r) => r.arrayBuffer())));
-      }
-    }
+    for (const s of set) await preload(s.url, s.headers, n, 'cmp');
     for (const s of set) s.worker = s.start('worker');
     await waitFor(
       () => {
@@ -152,11 +153,10 @@ async function e2eRound() {
   const set = await setUpBoth();
   try {
     for (const s of set) s.worker = s.start('worker');
-    const post = (s) => (call) => fetch(s.url, { method: 'POST', headers: s.headers, body: JSON.stringify({ type: 'hold', call_uuid: call }) }).then((r) => r.arrayBuffer());
     // Warm-up, then measure: every side gets the same intents at the same moments.
     for (const [phase, rate, seconds] of [['warm', 50, 2], ['run', Number(opts.rate), Number(opts.seconds)]]) {
       for (const s of set) s.plivo.reset();
-      const sent = await steady(set.map(post), rate, seconds, phase);
+      const sent = await steady(set.map((s) => postIntent(s.url, s.headers)), rate, seconds, phase);
       set.forEach((s, i) => (s.sent = sent[i]));
       await waitFor(() => set.every((s) => s.plivo.received.length >= s.sent.size), { timeoutMs: 60_000, what: 'all transfers' });
     }

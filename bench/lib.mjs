@@ -99,6 +99,32 @@ export async function rssMiB(pid) {
   return kb / 1024;
 }
 
+/** A poster of one hold intent, for a call id, to an API's `POST /v1/intents` (for `steady`). */
+export const postIntent = (url, headers) => (call) =>
+  fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ type: 'hold', call_uuid: call }),
+  }).then((r) => r.arrayBuffer());
+
+/** Queues `n` hold intents (calls `${prefix}-0`…), 100 at a time; each must be accepted (202). */
+export async function preload(url, headers, n, prefix) {
+  for (let i = 0; i < n; i += 100) {
+    await Promise.all(
+      Array.from({ length: Math.min(100, n - i) }, (_, k) =>
+        fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify({ type: 'hold', call_uuid: `${prefix}-${i + k}` }),
+        }).then((r) => {
+          if (r.status !== 202) throw new Error(`preload got ${r.status}`);
+          return r.arrayBuffer();
+        }),
+      ),
+    );
+  }
+}
+
 /**
  * `rate` intents a second for `seconds`, in 50 ms ticks, to every target at the same moments
  * (a target posts one intent for a call id); returns, per target, each call's send time.

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { startFakePlivo } from './fake-plivo.mjs';
-import { BENCH_KEY, benchEnv, cpuMs, freePort, IMAGE_NODE_OPTIONS, percentile, rssMiB, sleep, startNode, startRedis, steady, waitFor, waitHttp } from './lib.mjs';
+import { BENCH_KEY, benchEnv, cpuMs, freePort, IMAGE_NODE_OPTIONS, percentile, postIntent, preload, rssMiB, sleep, startNode, startRedis, steady, waitFor, waitHttp } from './lib.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -86,10 +86,13 @@ async function withRedis(fn) {
 
 // ---------- load generators ----------
 
+/** Where an API (holdq's or the baseline's) takes intents. */
+const intentsUrl = (api) => `${api.url}${api.path}`;
+
 async function cannon(api, seconds, prefix) {
   let n = 0;
   const run = autocannon({
-    url: `${api.url}${api.path}`,
+    url: intentsUrl(api),
     connections: 50,
     duration: seconds,
     method: 'POST',
@@ -109,32 +112,6 @@ async function cannon(api, seconds, prefix) {
     errors: r.errors,
     total: r.requests.total,
   };
-}
-
-/** Posts `rate` intents/s for `seconds`, each for a new call whose UUID carries its index. */
-/** One intent to holdq's or the baseline's API, for `steady`. */
-const postTo = (api) => (call) =>
-  fetch(`${api.url}${api.path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...api.headers },
-    body: JSON.stringify({ type: 'hold', call_uuid: call }),
-  }).then((r) => r.arrayBuffer());
-
-async function preload(api, n, prefix) {
-  for (let i = 0; i < n; i += 100) {
-    await Promise.all(
-      Array.from({ length: Math.min(100, n - i) }, (_, k) =>
-        fetch(`${api.url}${api.path}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...api.headers },
-          body: JSON.stringify({ type: 'hold', call_uuid: `${prefix}-${i + k}` }),
-        }).then((r) => {
-          if (r.status !== 202) throw new Error(`preload got ${r.status}`);
-          return r.arrayBuffer();
-        }),
-      ),
-    );
-  }
 }
 
 const ratio = (a, b) => Math.round((a / b) * 100) / 100;
@@ -226,10 +203,10 @@ async function endToEndOnce(who, rate, seconds) {
       api = await startBaselineApi(redis);
     }
     const rss = rssSampler({ api: api.pid, worker: worker.pid });
-    await steady([postTo(api)], 50, 2, `warm-${who}`);
+    await steady([postIntent(intentsUrl(api), api.headers)], 50, 2, `warm-${who}`);
     await sleep(500);
     plivo.reset();
-    const [sent] = await steady([postTo(api)], rate, seconds, who);
+    const [sent] = await steady([postIntent(intentsUrl(api), api.headers)], rate, seconds, who);
     await waitFor(() => plivo.received.length >= sent.size, { timeoutMs: 30_000, what: 'all transfers' });
     const peak = rss.stop();
     const lat = plivo.received.map(([at, call]) => at - sent.get(call)).filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
@@ -273,7 +250,7 @@ async function workerOnce(who, n, latencyMs) {
       api = await startBaselineApi(redis);
     }
     const empty = Number(/used_memory:(\d+)/.exec(await redisInfo(redis.port, 'memory'))?.[1]);
-    await preload(api, n, `${who}-${latencyMs}`);
+    await preload(intentsUrl(api), api.headers, n, `${who}-${latencyMs}`);
     const started = performance.timeOrigin + performance.now();
     const worker = who === 'holdq' ? await startHoldqWorker(env) : await startBaselineWorker(redis, plivo);
     const rss = rssSampler({ worker: worker.pid });
@@ -338,7 +315,7 @@ async function rateAdherence() {
     const plivo = await startFakePlivo({ limitPerSecond: maxRps });
     const env = await holdqEnv(redis, plivo, { PLIVO_MAX_RPS: String(maxRps) });
     const api = await startHoldqApi(env);
-    await preload(api, n, 'burst');
+    await preload(intentsUrl(api), api.headers, n, 'burst');
     const worker = await startHoldqWorker(env);
     await waitFor(() => plivo.received.filter(([, , s]) => s === 202).length >= n, { timeoutMs: 200_000, intervalMs: 200, what: 'the burst' });
     await worker.kill();
