@@ -80,6 +80,8 @@ export const envSchema = z
       .default('holdq'),
     REDIS_CLUSTER: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
     API_KEYS: apiKeys.default([]),
+    ADMIN_KEYS: apiKeys.default([]),
+    READ_KEYS: apiKeys.default([]),
     PLIVO_AUTH_ID: z.string().regex(/^[A-Za-z0-9]{1,64}$/, 'letters and digits only').optional(),
     PLIVO_AUTH_TOKEN: z.string().min(1).optional(),
     PLIVO_BASE_URL: url.default('https://api.plivo.com'),
@@ -114,6 +116,14 @@ export const envSchema = z
         message: 'set both PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN, or neither (to use the built-in simulator)',
       });
     }
+    const names = [...env.API_KEYS, ...env.ADMIN_KEYS, ...env.READ_KEYS].map((k) => k.name);
+    for (const name of new Set(names.filter((n, i) => names.indexOf(n) !== i))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['API_KEYS'],
+        message: `key name "${name}" appears in more than one of API_KEYS, ADMIN_KEYS and READ_KEYS; a name is one client with one role`,
+      });
+    }
     if (env.REDIS_CLUSTER && !/^\{.+\}$/.test(env.QUEUE_PREFIX)) {
       ctx.addIssue({
         code: 'custom',
@@ -125,8 +135,23 @@ export const envSchema = z
 
 export type Env = z.infer<typeof envSchema>;
 
+/**
+ * What a key may do. `read`: GET under /v1 (READ_KEYS). `write`: that, and post intents; it may
+ * look at the admin board (API_KEYS). `admin`: everything, including the board's actions and
+ * retrying dead letters (ADMIN_KEYS).
+ */
+export type KeyRole = 'read' | 'write' | 'admin';
+
+export interface AccessKey {
+  name: string;
+  secret: string;
+  role: KeyRole;
+}
+
 export interface Config extends Omit<Env, 'TRANSFER_URL_ALLOWLIST'> {
   TRANSFER_URL_ALLOWLIST: string[];
+  /** Every key of API_KEYS, ADMIN_KEYS and READ_KEYS, with its role. */
+  keys: readonly AccessKey[];
   /** True when no Plivo credentials are set: transfers go to the built-in simulator. */
   simulated: boolean;
 }
@@ -144,14 +169,24 @@ export function loadConfig(source: Record<string, string | undefined>, opts: { r
   const parsed = envSchema.safeParse(env);
   const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`);
   // With real credentials holdq never runs open; the simulator serves no API, so it needs no keys.
-  if (opts.role !== 'simulator' && env.PLIVO_AUTH_ID && !env.API_KEYS) {
-    problems.push('API_KEYS: required with real Plivo credentials: holdq never runs open (name:secret,…)');
+  if (opts.role !== 'simulator' && env.PLIVO_AUTH_ID && !env.API_KEYS && !env.ADMIN_KEYS) {
+    problems.push('API_KEYS: required (or ADMIN_KEYS) with real Plivo credentials: holdq never runs open (name:secret,…)');
   }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   return Object.freeze({
     ...e,
+    keys: accessKeys(e),
     TRANSFER_URL_ALLOWLIST: e.TRANSFER_URL_ALLOWLIST ?? [new URL(e.PUBLIC_BASE_URL).host],
     simulated: !e.PLIVO_AUTH_ID,
   });
+}
+
+/** The three key lists as one, each key with its role. */
+export function accessKeys(e: Pick<Env, 'API_KEYS' | 'ADMIN_KEYS' | 'READ_KEYS'>): readonly AccessKey[] {
+  return Object.freeze([
+    ...e.ADMIN_KEYS.map((k) => ({ ...k, role: 'admin' as const })),
+    ...e.API_KEYS.map((k) => ({ ...k, role: 'write' as const })),
+    ...e.READ_KEYS.map((k) => ({ ...k, role: 'read' as const })),
+  ]);
 }

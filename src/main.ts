@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Registry } from 'prom-client';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { accessKeys, ConfigError, loadConfig, type Config } from './config.js';
 import { createReleasers } from './lifecycle.js';
 import { createLogger, createStdoutDestination, type Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
@@ -29,20 +29,24 @@ function readConfig(role: Role): Readonly<Config> {
   }
 }
 
-/** With no API_KEYS on the simulator, holdq makes one key for this run and prints it once; it never runs open. */
+/**
+ * With no keys at all on the simulator, holdq makes one admin key for this run and prints it once;
+ * it never runs open.
+ */
 function withDevKey(config: Readonly<Config>): Readonly<Config> {
-  if (config.API_KEYS.length > 0) return config;
+  if (config.keys.length > 0) return config;
   const secret = randomBytes(18).toString('base64url');
   console.error(
     [
       '',
-      '  holdq: API_KEYS is not set, so this run made a one-time key (simulator mode only):',
+      '  holdq: no API_KEYS, ADMIN_KEYS or READ_KEYS are set, so this run made a one-time admin key (simulator mode only):',
       `      Authorization: Bearer ${secret}`,
-      '  Set API_KEYS=name:secret to choose your own (see README).',
+      '  Set API_KEYS=name:secret (and ADMIN_KEYS for operators) to choose your own (see README).',
       '',
     ].join('\n'),
   );
-  return Object.freeze({ ...config, API_KEYS: [{ name: 'dev', secret }] });
+  const ADMIN_KEYS = [{ name: 'dev', secret }];
+  return Object.freeze({ ...config, ADMIN_KEYS, keys: accessKeys({ ...config, ADMIN_KEYS }) });
 }
 
 function installSignals(logger: Logger, stop: () => Promise<void>) {

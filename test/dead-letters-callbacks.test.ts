@@ -2,7 +2,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startStack, TEST_KEY, type IntentView, type Stack } from './helpers/stack.js';
+import { ADMIN_KEY, startStack, TEST_KEY, type IntentView, type Stack } from './helpers/stack.js';
 
 const SECRET = 'callback-secret-0123456789';
 
@@ -80,13 +80,17 @@ describe('dead letters and retry', () => {
     const { id } = (await res.json()) as IntentView;
     expect(await stack.waitForIntent(id)).toMatchObject({ status: 'failed', error: { code: 'upstream_unavailable' }, attempts: 2 });
 
-    const retry = await fetch(`${stack.apiUrl}/v1/intents/${id}/retry`, { method: 'POST', headers: { authorization: `Bearer ${TEST_KEY}` } });
+    // Re-running a dead letter is for admin keys; an API key is refused and nothing changes.
+    const refused = await fetch(`${stack.apiUrl}/v1/intents/${id}/retry`, { method: 'POST', headers: { authorization: `Bearer ${TEST_KEY}` } });
+    expect(refused.status).toBe(403);
+    expect(await stack.waitForIntent(id)).toMatchObject({ status: 'failed' });
+    const retry = await fetch(`${stack.apiUrl}/v1/intents/${id}/retry`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}` } });
     expect(retry.status).toBe(202);
     expect(await stack.waitForIntent(id)).toMatchObject({ status: 'completed', attempts: 3, error: null });
     const list = (await (await stack.get('/v1/intents?status=failed&limit=200')).json()) as { items: IntentView[] };
     expect(list.items.map((i) => i.id)).not.toContain(id);
 
-    const again = await fetch(`${stack.apiUrl}/v1/intents/${id}/retry`, { method: 'POST', headers: { authorization: `Bearer ${TEST_KEY}` } });
+    const again = await fetch(`${stack.apiUrl}/v1/intents/${id}/retry`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}` } });
     expect(again.status).toBe(409);
   });
 });

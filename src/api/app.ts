@@ -11,10 +11,11 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { createOpsRouter, type Readiness } from '../observability/ops-routes.js';
 import { acceptIntentRoute, createIntentRoutes } from './intents-routes.js';
-import { bearerAuth, mountedAt, observeRequests } from './middleware.js';
+import { authenticate, requireRole } from './auth.js';
+import { mountedAt, observeRequests } from './middleware.js';
 import { errorHandler, notFound } from './problem.js';
 import { HOLDQ_VERSION } from '../version.js';
-import { ADMIN_PATH, adminAuth, createAdminRouter } from './admin.js';
+import { ADMIN_PATH, createAdminRouter } from './admin.js';
 import { createEventRoutes } from './event-routes.js';
 import { buildOpenApi, DOCS_HTML } from './openapi.js';
 import { createStateRoutes } from './state-routes.js';
@@ -31,7 +32,7 @@ export interface ApiDeps {
   metrics: Metrics;
   readiness: Readiness;
   redisAvailable: () => boolean;
-  /** The job queues Bull Board shows at /admin/queues. */
+  /** The job queues Bull Board shows at /admin/queues beside the intent queue (completion callbacks). */
   adminQueues: Queue[];
   /** Per-client rate limit on /v1 (null: off). */
   rateLimit: RequestHandler | null;
@@ -91,10 +92,12 @@ export function createApp(deps: ApiDeps): Express {
   // Posting an intent takes nearly all the traffic, so it comes first, as a route of the app
   // itself (a router mounted at /v1 rewrites and re-parses the URL at every layer), and ahead
   // of the request limiter: the accept script counts intents in its own round trip.
-  const auth = bearerAuth(deps.config.API_KEYS);
-  app.post('/v1/intents', auth, ...acceptIntentRoute(deps));
+  const auth = authenticate(deps.config.keys);
+  app.post('/v1/intents', auth, requireRole('write'), ...acceptIntentRoute(deps));
   const v1 = Router();
   v1.use(mountedAt('/v1'), auth);
+  // A read key may only read (SPEC §14); routes that change something check their own role.
+  v1.use((req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? next() : requireRole('write')(req, res, next)));
   if (deps.rateLimit) v1.use(deps.rateLimit);
   v1.use(createIntentRoutes(deps), createStateRoutes(deps));
   app.use('/v1', v1);
@@ -109,7 +112,13 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/plivo', mountedAt('/plivo'), ...plivoSignature(deps.config));
   app.use('/plivo/xml', mountedAt('/plivo/xml'), createXmlRoutes(deps));
   app.use('/plivo/events', mountedAt('/plivo/events'), createEventRoutes(deps));
-  app.use(ADMIN_PATH, ...adminHeaders, mountedAt(ADMIN_PATH), adminAuth(deps.config.API_KEYS), createAdminRouter(deps.adminQueues));
+  app.use(
+    ADMIN_PATH,
+    ...adminHeaders,
+    mountedAt(ADMIN_PATH),
+    authenticate(deps.config.keys, { basic: true, realm: 'holdq admin' }),
+    createAdminRouter({ store: deps.store, queue: deps.queue, others: deps.adminQueues }),
+  );
   app.use(notFound);
   app.use(errorHandler({ logger: deps.logger, redisAvailable: deps.redisAvailable }));
   return app;

@@ -1,14 +1,16 @@
 import express, { Router, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { Config } from '../config.js';
-import { AppError, type FieldError } from '../domain/errors.js';
+import { AppError, type FieldError } from './errors.js';
 import { INTENT_TYPES, intentInput, intentView, orderingCall, type IntentInput } from '../domain/intent.js';
 import { isUrl, resolveQueue } from '../domain/queue-config.js';
 import { disallowedTransferUrls, hostAllowed } from '../domain/transfers.js';
 import { isPrivateUrl } from '../infra/public-address.js';
 import type { IntentStore } from '../infra/intent-store.js';
 import { enqueueIntent, type IntentQueue } from '../infra/intent-queue.js';
+import { caller, requireRole } from './auth.js';
 import { requestLog } from './middleware.js';
+import { retryIntent } from './retry-intent.js';
 import type { Metrics } from '../observability/metrics.js';
 import { fieldErrors } from './problem.js';
 
@@ -159,17 +161,11 @@ export function createIntentRoutes(deps: Pick<IntentRoutesDeps, 'store' | 'queue
     res.json(intentView(await load(req.params.id)));
   });
 
-  router.post('/intents/:id/retry', async (req, res) => {
-    const record = await load(req.params.id);
-    if (record.status !== 'failed') {
-      throw new AppError('conflict', `only failed intents can be retried; this one is ${record.status}`, [{ field: 'status', message: record.status }]);
-    }
-    const again = await store.requeue(record);
-    // The failed job may still be kept for the admin view; it must go before the same id can run again.
-    await queue.remove(record.id).catch(() => undefined);
-    await enqueueIntent(queue, record.id, orderingCall(record.request));
-    requestLog(res).info({ intentId: record.id }, 'failed intent re-queued');
-    res.status(202).location(`/v1/intents/${record.id}`).json(intentView(again));
+  // Re-running a dead letter is an operator's decision (SPEC §14): admin keys only.
+  router.post('/intents/:id/retry', requireRole('admin', 'retry dead letters (ADMIN_KEYS)'), async (req, res) => {
+    const again = await retryIntent({ store, queue }, await load(req.params.id));
+    requestLog(res).info({ intentId: again.id, by: caller(res).client }, 'failed intent re-queued');
+    res.status(202).location(`/v1/intents/${again.id}`).json(intentView(again));
   });
 
   return router;

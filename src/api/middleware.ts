@@ -1,6 +1,5 @@
-import { hash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { RequestHandler, Response } from 'express';
-import { AppError } from '../domain/errors.js';
 import { fixedFieldLogger, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 
@@ -82,52 +81,6 @@ function metricSeries(metrics: Metrics) {
 export function mountedAt(path: string): RequestHandler {
   return (_req, res, next) => {
     res.locals.mount = path;
-    next();
-  };
-}
-
-/** One-shot hashing: no Hash object per request (the key is digested on every /v1 call). */
-const digest = (s: string) => hash('sha256', s, 'buffer');
-
-/**
- * Finds the client a presented secret belongs to (and, when given, must be named).
- * Keys are compared as SHA-256 digests with timingSafeEqual, against every
- * configured key, so neither the length nor the position of a match shows in the timing.
- */
-export function createKeyMatcher(keys: readonly { name: string; secret: string }[]) {
-  const known = keys.map((k) => ({ name: k.name, digest: digest(k.secret) }));
-  return (secret: string, name: string | null = null): string | undefined => {
-    const presented = digest(secret);
-    let client: string | undefined;
-    for (const k of known) if (timingSafeEqual(k.digest, presented) && (name === null || name === k.name)) client = k.name;
-    return client;
-  };
-}
-
-/** Bearer keys from API_KEYS on /v1. */
-export function bearerAuth(keys: readonly { name: string; secret: string }[]): RequestHandler {
-  const match = createKeyMatcher(keys);
-  return (req, res, next) => {
-    const header = req.get('authorization') ?? '';
-    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!bearer?.[1]) {
-      next(
-        new AppError('unauthorized', 'send Authorization: Bearer <key>', [{ field: 'Authorization', message: 'missing bearer key' }], {
-          headers: { 'www-authenticate': 'Bearer realm="holdq"' },
-        }),
-      );
-      return;
-    }
-    const client = match(bearer[1]);
-    if (!client) {
-      next(
-        new AppError('unauthorized', 'the bearer key is not valid', [{ field: 'Authorization', message: 'unknown key' }], {
-          headers: { 'www-authenticate': 'Bearer realm="holdq", error="invalid_token"' },
-        }),
-      );
-      return;
-    }
-    res.locals.client = client;
     next();
   };
 }

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
-import { AppError, type FieldError } from '../domain/errors.js';
+import { AppError, type FieldError } from './errors.js';
 import { INTENT_TYPES } from '../domain/intent.js';
 import { isRedisUnavailable } from '../infra/redis.js';
 import type { Logger } from '../observability/logger.js';

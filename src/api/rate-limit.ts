@@ -2,7 +2,7 @@ import type { Request, RequestHandler } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import type { Redis } from 'ioredis';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
-import { AppError } from '../domain/errors.js';
+import { AppError } from './errors.js';
 
 /**
  * A per-client request budget on /v1, counted in Redis so it holds across every API

@@ -64,7 +64,7 @@ export async function startApi(config: Readonly<Config>, deps: ApiStartDeps): Pr
     metrics: deps.metrics,
     readiness: createReadiness({ redis, simulated: config.simulated, isShuttingDown: () => shuttingDown }),
     redisAvailable: () => redis.status === 'ready',
-    adminQueues: [queue, callbackQueue],
+    adminQueues: [callbackQueue],
     rateLimit: config.API_RATE_LIMIT_RPS > 0 ? clientRateLimit({ redis, prefix: config.QUEUE_PREFIX, perSecond: config.API_RATE_LIMIT_RPS }) : null,
   });
   const server = await listen(app, deps.port ?? config.PORT);

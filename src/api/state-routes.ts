@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { Config } from '../config.js';
-import { AppError } from '../domain/errors.js';
+import { AppError } from './errors.js';
 import { SAFE_ID } from '../domain/intent.js';
 import { resolveQueue } from '../domain/queue-config.js';
 import type { CallStore } from '../infra/call-state.js';

@@ -1,6 +1,6 @@
 import express, { Router, type Request, type RequestHandler } from 'express';
 import type { Config } from '../config.js';
-import { AppError } from '../domain/errors.js';
+import { AppError } from './errors.js';
 import { SAFE_ID } from '../domain/intent.js';
 import { verifyV3, type SignatureParams } from '../domain/plivo-signature.js';
 import { bridgeXml, hangupXml, holdXml, parkXml, queueXml } from '../domain/plivo-xml.js';

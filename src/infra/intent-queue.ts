@@ -3,6 +3,9 @@ import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 /** The BullMQ queue of intent jobs. Its keys live under QUEUE_PREFIX, beside holdq's own. */
 export const INTENT_QUEUE = 'intent-jobs';
 export const BACKOFF_TYPE = 'transfer';
+/** The two kinds of job in the intent queue: an intent to run, and a queued caller's max-wait timer. */
+export const INTENT_JOB = 'intent';
+export const OVERFLOW_JOB = 'overflow';
 
 export interface IntentJobData {
   intentId: string;
@@ -45,9 +48,9 @@ export function createIntentQueue(connection: ConnectionOptions, opts: IntentQue
 
 /** Job ids derive from intent ids, so adding the same intent twice is harmless (BullMQ ignores the duplicate). */
 export function enqueueIntent(queue: IntentQueue, intentId: string, callUuid?: string) {
-  return queue.add('intent', callUuid ? { intentId, callUuid } : { intentId }, { jobId: intentId });
+  return queue.add(INTENT_JOB, callUuid ? { intentId, callUuid } : { intentId }, { jobId: intentId });
 }
 
 export function enqueueOverflow(queue: IntentQueue, data: OverflowJobData, delayMs: number) {
-  return queue.add('overflow', data, { jobId: `overflow-${data.intentId}`, delay: delayMs });
+  return queue.add(OVERFLOW_JOB, data, { jobId: `overflow-${data.intentId}`, delay: delayMs });
 }

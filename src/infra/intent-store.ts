@@ -146,6 +146,8 @@ export interface IntentStore {
     claim?: { queue: string; callUuid: string };
   }): Promise<AcceptResult>;
   get(id: string): Promise<IntentRecord | null>;
+  /** Several records in one round trip, in the order asked (null where gone). */
+  getMany(ids: readonly string[]): Promise<(IntentRecord | null)[]>;
   /** Dead letters, newest first: failed intents still within retention. */
   listFailed(offset: number, limit: number): Promise<{ records: IntentRecord[]; total: number }>;
   /** Unfinished intents accepted before `olderThanMs` (oldest first), for the job sweeper. */
@@ -266,6 +268,12 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
     },
 
     get,
+
+    async getMany(ids) {
+      if (ids.length === 0) return [];
+      const raw = await redis.mget(ids.map((id) => keys.intent(id)));
+      return raw.map((r) => (r ? (JSON.parse(r) as IntentRecord) : null));
+    },
 
     async listFailed(offset, limit) {
       const [ids, total] = await Promise.all([redis.zrevrange(keys.deadLetters(), offset, offset + limit - 1), redis.zcard(keys.deadLetters())]);

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { Job, optsEncodeMap } from 'bullmq';
-import type { IntentJobData, IntentQueue } from './intent-queue.js';
+import { INTENT_JOB, type IntentJobData, type IntentQueue } from './intent-queue.js';
 
 /**
  * BullMQ's own job insert, for a holdq script to run in the same call: the accept
@@ -57,7 +57,6 @@ function luaString(text: string): string {
   return `[${level}[${text}]${level}]`;
 }
 
-export const JOB_NAME = 'intent';
 
 export function createJobInsert(queue: IntentQueue): JobInsert {
   const script = addStandardJobScript();
@@ -66,7 +65,7 @@ export function createJobInsert(queue: IntentQueue): JobInsert {
   if (keys.some((key) => typeof key !== 'string') || typeof k[''] !== 'string') throw new Error('bullmq queue keys are not what holdq expects');
   // The queue's default options, normalised by a BullMQ Job (defaults, backoff) and named
   // the way BullMQ stores them, once: per intent only the job id differs.
-  const normalised = new Job(queue, JOB_NAME, {}, { ...queue.defaultJobOptions }).opts as Record<string, unknown>;
+  const normalised = new Job(queue, INTENT_JOB, {}, { ...queue.defaultJobOptions }).opts as Record<string, unknown>;
   const opts: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(normalised)) {
     if (value !== undefined) opts[(optsEncodeMap as Record<string, string>)[name] ?? name] = value;
@@ -78,7 +77,7 @@ local function add_job(keys, job_id, timestamp, data)
   local opts = cjson.decode(${luaString(JSON.stringify(opts))})
   opts['jobId'] = job_id
   -- BullMQ's arguments: key prefix, job id, name, timestamp (then parent, repeat and deduplication, none here).
-  local args = cmsgpack.pack({${luaString(k[''])}, job_id, ${luaString(JOB_NAME)}, tonumber(timestamp)})
+  local args = cmsgpack.pack({${luaString(k[''])}, job_id, ${luaString(INTENT_JOB)}, tonumber(timestamp)})
   return bullmq_add_standard_job(keys, {args, data, cmsgpack.pack(opts)})
 end
 `;

@@ -14,6 +14,9 @@ import { startWorker, type StartedWorker } from '../../src/worker/start-worker.j
 import { freePort } from './redis-server.js';
 
 export const TEST_KEY = 'test-secret-0123456789';
+/** An ADMIN_KEYS key (client "ops") and a READ_KEYS key (client "viewer") of every test stack. */
+export const ADMIN_KEY = 'ops-secret-0123456789';
+export const READ_KEY = 'viewer-secret-0123456789';
 export const redisUrl = () => process.env.HOLDQ_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** A configuration for one test: its own key prefix, fast backoff, the given overrides. */
@@ -22,6 +25,8 @@ export function testConfig(env: Record<string, string | undefined> = {}): Readon
     REDIS_URL: redisUrl(),
     QUEUE_PREFIX: `t${randomUUID().slice(0, 8)}`,
     API_KEYS: `test:${TEST_KEY},other:other-secret-0123456789`,
+    ADMIN_KEYS: `ops:${ADMIN_KEY}`,
+    READ_KEYS: `viewer:${READ_KEY}`,
     TRANSFER_BACKOFF_MS: '50',
     PLIVO_TIMEOUT_MS: '1000',
     PLIVO_MAX_RPS: '1000',
