@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { intentInput, type IntentInput } from '../src/domain/intent.js';
-import { createXmlLinks, disallowedTransferUrls, planTransfers, type CallState } from '../src/domain/transfers.js';
+import type { CallState } from '../src/domain/call.js';
+import { createXmlLinks, disallowedTransferUrls, planTransfers } from '../src/domain/transfers.js';
 
 const links = createXmlLinks('https://holdq.example/');
 const ctx = { links, defaultMusic: 'default' };

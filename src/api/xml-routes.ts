@@ -4,7 +4,7 @@ import { AppError } from './errors.js';
 import { SAFE_ID } from '../domain/intent.js';
 import { verifyV3, type SignatureParams } from '../domain/plivo-signature.js';
 import { bridgeXml, hangupXml, holdXml, parkXml, queueXml } from '../domain/plivo-xml.js';
-import type { CallStore } from '../infra/call-state.js';
+import type { CallStore, FetchSeen } from '../infra/call-state.js';
 import type { QueueStore } from '../infra/queue-store.js';
 import { resolveQueue } from '../domain/queue-config.js';
 import { requestLog } from './middleware.js';
@@ -87,7 +87,21 @@ export function createXmlRoutes(deps: XmlRoutesDeps): Router {
   const musicFor = (profile: unknown) =>
     typeof profile === 'string' && Object.hasOwn(config.HOLD_MUSIC_PROFILES, profile) ? config.HOLD_MUSIC_PROFILES[profile]! : config.HOLD_MUSIC_URL;
 
-  route('/hold', (req, res) => {
+  /**
+   * A fetch shows where a call is: a call whose state holdq lost (an intent cut short after it may
+   * have reached Plivo) gets it back here. Best effort: the document is served whatever happens.
+   */
+  const confirm = async (res: express.Response, callUuid: unknown, seen: FetchSeen) => {
+    if (typeof callUuid !== 'string' || !SAFE_ID.test(callUuid)) return;
+    try {
+      if (await calls.seenByPlivo(callUuid, seen)) requestLog(res).info({ callUuid, seen: seen.kind }, 'call state confirmed by a Plivo fetch');
+    } catch (err) {
+      requestLog(res).warn({ err, callUuid }, 'could not confirm the call state');
+    }
+  };
+
+  route('/hold', async (req, res) => {
+    await confirm(res, req.query.call, { kind: 'hold' });
     sendXml(res, holdXml(musicFor(req.query.music)));
   });
 
@@ -102,12 +116,14 @@ export function createXmlRoutes(deps: XmlRoutesDeps): Router {
         requestLog(res).warn({ err, callUuid: call }, 'could not record the B leg UUID');
       }
     }
+    await confirm(res, call, { kind: 'hold' });
     sendXml(res, parkXml(publicUrl(config, req)));
   });
 
-  route('/bridge/:room', (req, res) => {
+  route('/bridge/:room', async (req, res) => {
     const room = String(req.params.room);
     if (!ROOM.test(room)) return sendXml(res, hangupXml());
+    await confirm(res, plivoParams(req).CallUUID ?? (room.startsWith('holdq-') ? room.slice(6) : undefined), { kind: 'bridge' });
     sendXml(res, bridgeXml(room));
   });
 
@@ -117,6 +133,7 @@ export function createXmlRoutes(deps: XmlRoutesDeps): Router {
     if (!SAFE_ID.test(name)) return sendXml(res, hangupXml());
     const settings = resolveQueue(config.QUEUES, name, config.HOLD_MUSIC_URL);
     const call = typeof req.query.call === 'string' && SAFE_ID.test(req.query.call) ? req.query.call : null;
+    await confirm(res, call, { kind: 'queue', queue: name });
     let position: number | undefined;
     if (call && settings.announce_position) {
       position = (await deps.queues.position(name, call).catch(() => null)) ?? undefined;

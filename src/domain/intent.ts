@@ -116,7 +116,11 @@ export type IntentErrorCode =
   | 'bleg_unknown'
   | 'invalid_intent'
   | 'queue_full'
-  | 'queue_empty';
+  | 'queue_empty'
+  /** The run was cut short after it may have reached Plivo: holdq cannot know whether the transfer took effect. */
+  | 'outcome_unknown'
+  /** The intent could not be run at all (its job failed before anything was sent to Plivo). */
+  | 'worker_failed';
 
 export interface IntentError {
   code: IntentErrorCode;

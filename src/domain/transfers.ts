@@ -1,3 +1,4 @@
+import type { CallEffect, CallState } from './call.js';
 import type { HttpMethod, IntentError, IntentInput, Legs } from './intent.js';
 
 /** One request to Plivo's Transfer a call API (SPEC §1). */
@@ -8,34 +9,6 @@ export interface TransferRequest {
   aleg_method?: HttpMethod;
   bleg_url?: string;
   bleg_method?: HttpMethod;
-}
-
-export const CALL_STATES = ['on_hold', 'queued', 'bridged', 'transferred', 'ended'] as const;
-export type CallStateName = (typeof CALL_STATES)[number];
-
-/** What holdq knows about a call; the worker reads it to plan, and writes the effect when Plivo accepts. */
-export interface CallState {
-  call_uuid: string;
-  state: CallStateName | null;
-  queue: string | null;
-  since: string | null;
-  transfer_count: number;
-  last_intent_id: string | null;
-  /** Legs moved by the hold now in force, so unhold knows what to bring back. */
-  held_legs: Legs | null;
-  /** The B leg's own UUID, learnt when Plivo fetches the park XML for it. */
-  bleg_uuid: string | null;
-  /** Sequence number of the newest intent that took effect on this call. */
-  applied_seq: number;
-}
-
-/** The call-state change an intent makes once all its transfers are accepted. */
-export interface CallEffect {
-  state: CallStateName;
-  queue: string | null;
-  held_legs: Legs | null;
-  /** For a call joining a queue: its priority there. */
-  priority?: number;
 }
 
 /** Where holdq serves its XML (SPEC §4); built from PUBLIC_BASE_URL. */
@@ -87,7 +60,8 @@ export function planTransfers(intent: IntentInput, call: CallState, ctx: PlanCon
       return ok([t], { state: 'on_hold', queue: null, held_legs: intent.legs });
     }
     case 'unhold': {
-      if (call.state !== 'on_hold' || !call.held_legs) {
+      // A hold whose outcome holdq could not learn (state unknown) may be undone too: it kept the legs it would have held.
+      if ((call.state !== 'on_hold' && call.state !== 'unknown') || !call.held_legs) {
         return fail('not_on_hold', `call ${intent.call_uuid} is not on hold (state: ${call.state ?? 'unknown'})`);
       }
       const bridge = links.bridge(bridgeRoom(intent.call_uuid));

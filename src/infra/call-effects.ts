@@ -1,4 +1,4 @@
-import type { CallEffect, CallState } from '../domain/transfers.js';
+import type { CallEffect, CallState } from '../domain/call.js';
 import { CALL_TTL_SECONDS, type Keys } from './keys.js';
 import { memberScore } from './queue-store.js';
 
@@ -28,6 +28,8 @@ local function apply_effect(k, a)
     redis.call('ZADD', k[7], a[6], a[1])
     redis.call('SADD', k[3], a[3])
   end
+  -- An unknown outcome keeps the place the caller would have had, for the waiting room's fetch to confirm.
+  if a[2] == 'unknown' and a[3] ~= '' then redis.call('HSET', k[1], 'queue_score', a[7]) end
   if a[2] == 'on_hold' then redis.call('ZADD', k[2], 'NX', a[6], a[1]) else redis.call('ZREM', k[2], a[1]) end
 end
 `;

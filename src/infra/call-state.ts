@@ -1,10 +1,11 @@
 import type { Redis } from 'ioredis';
 import { LEGS, type Legs } from '../domain/intent.js';
-import { CALL_STATES, type CallEffect, type CallState, type CallStateName } from '../domain/transfers.js';
+import { CALL_STATES, type CallEffect, type CallState, type CallStateName, type SeenFetch } from '../domain/call.js';
 import { APPLY_EFFECT_FUNCTION, effectInputs } from './call-effects.js';
 import { CALL_TTL_SECONDS, type Keys } from './keys.js';
 import { RESERVE_FUNCTION, type Permit, type SlotBooking } from './rate-limiter.js';
 import { MARK_RUNNING_FUNCTION } from './intent-store.js';
+import { memberScore } from './queue-store.js';
 import { luaScript } from './redis.js';
 
 /**
@@ -49,6 +50,42 @@ return 1
 `);
 
 /**
+ * Plivo fetched one of holdq's XML documents for a call: that shows where the call is. The fetch
+ * is remembered on the call (kind, queue, when), as evidence for an intent whose run was cut short
+ * (see `repair` in process-intent.ts); and a call whose state is `unknown` takes the state the fetch
+ * proves. A hold or park document: on hold. A queue's waiting room: queued there (in the place its
+ * enqueue booked, or at the back of a queue it did not name). A bridge room: bridged. Only calls
+ * holdq tracks are touched (no key is made for a call it never moved).
+ * KEYS: call, on-hold set, queue names, queue, queue times.
+ * ARGV: call uuid, kind (hold|queue|bridge), queue name (or ''), now ms, now ISO, score at the back.
+ * Returns 1 when the state changed.
+ */
+const SEEN = luaScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'seen_kind', ARGV[2], 'seen_queue', ARGV[3], 'seen_at', ARGV[4])
+local h = redis.call('HMGET', KEYS[1], 'state', 'queue', 'queue_score', 'held_legs')
+if h[1] ~= 'unknown' then return 0 end
+if ARGV[2] == 'hold' then
+  redis.call('HSET', KEYS[1], 'state', 'on_hold', 'queue', '', 'since', ARGV[5], 'held_legs', h[4] or 'aleg')
+  redis.call('ZADD', KEYS[2], 'NX', ARGV[4], ARGV[1])
+elseif ARGV[2] == 'queue' then
+  local score = ARGV[6]
+  if h[2] == ARGV[3] and h[3] then score = h[3] end
+  redis.call('HSET', KEYS[1], 'state', 'queued', 'queue', ARGV[3], 'since', ARGV[5], 'held_legs', '')
+  redis.call('ZADD', KEYS[4], score, ARGV[1])
+  redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
+  redis.call('SADD', KEYS[3], ARGV[3])
+else
+  redis.call('HSET', KEYS[1], 'state', 'bridged', 'queue', '', 'since', ARGV[5], 'held_legs', '')
+end
+redis.call('HDEL', KEYS[1], 'queue_score')
+return 1
+`);
+
+/** What an XML fetch shows of where a call is. */
+export type FetchSeen = { kind: 'hold' } | { kind: 'queue'; queue: string } | { kind: 'bridge' };
+
+/**
  * On `ok` the gate also hands back, read in the same script, the intent's record (JSON, as the
  * gate left it: marked running when this run is to do the work) and the call's state, and `slot`: the booked rate slot, waited out (null when none was booked: no record).
  */
@@ -65,6 +102,8 @@ export interface CallStore {
   apply(callUuid: string, effect: CallEffect, from: CallState): Promise<void>;
   /** Plivo told us the B leg's own UUID (it fetched the park XML for `callUuid`). */
   recordBleg(callUuid: string, blegUuid: string): Promise<void>;
+  /** Plivo fetched an XML document for the call: remembered, and if holdq did not know where it was, now it does. True when the state changed. */
+  seenByPlivo(callUuid: string, seen: FetchSeen): Promise<boolean>;
 }
 
 const orNull = (v: string | undefined) => (v ? v : null);
@@ -82,6 +121,7 @@ function parseState(callUuid: string, h: Record<string, string>): CallState {
     held_legs: held && LEGS.includes(held) ? held : null,
     bleg_uuid: orNull(h.bleg_uuid),
     applied_seq: Number(h.applied_seq ?? 0),
+    seen: h.seen_kind && h.seen_at ? { kind: h.seen_kind as SeenFetch['kind'], queue: orNull(h.seen_queue), at: Number(h.seen_at) } : null,
   };
 }
 
@@ -123,6 +163,27 @@ export function createCallStore(redis: Redis, keys: Keys): CallStore {
     async apply(callUuid, effect, from) {
       const inputs = effectInputs(keys, callUuid, effect, { from, now: Date.now() });
       await APPLY(redis, inputs.keys.length, ...inputs.keys, ...inputs.args);
+    },
+
+    async seenByPlivo(callUuid, seen) {
+      const queue = seen.kind === 'queue' ? seen.queue : '';
+      const now = Date.now();
+      const changed = await SEEN(
+        redis,
+        5,
+        keys.call(callUuid),
+        keys.onHold(),
+        keys.queues(),
+        keys.queue(queue || '-'),
+        keys.queueTimes(queue || '-'),
+        callUuid,
+        seen.kind,
+        queue,
+        now,
+        new Date(now).toISOString(),
+        memberScore(0, now),
+      );
+      return changed === 1;
     },
 
     async recordBleg(callUuid, blegUuid) {

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { orderingCall, type IntentError, type IntentInput, type IntentRecord, type TerminalStatus } from '../domain/intent.js';
-import type { CallEffect, CallState } from '../domain/transfers.js';
+import type { CallEffect, CallState } from '../domain/call.js';
 import { APPLY_EFFECT_FUNCTION, effectInputs } from './call-effects.js';
 import { CALL_TTL_SECONDS, type Keys } from './keys.js';
 import type { JobInsert } from './job-insert.js';

@@ -1,52 +1,46 @@
-import { isTerminal, orderingCall } from '../domain/intent.js';
-import { enqueueIntent, type IntentQueue } from '../infra/intent-queue.js';
 import type { IntentStore } from '../infra/intent-store.js';
 import type { Logger } from '../observability/logger.js';
-import type { Metrics } from '../observability/metrics.js';
+import { REVIVE_GRACE_MS } from './process-intent.js';
 
 /**
- * Defence in depth for "an accepted intent is never lost". Every accepted intent
- * sits in an `unfinished` set until it finishes. Every so often a worker looks at
- * the ones older than a grace period: one that is neither finished nor backed by
- * a BullMQ job (its job was removed by hand, or lost by a Redis that lost writes)
- * gets its job again, under the same id, so it runs exactly as it would have.
- * Several workers may sweep at once: adding a job id that exists is a no-op.
+ * Defence in depth for "an accepted intent is never lost, and never stuck". Every accepted
+ * intent sits in an `unfinished` set until it finishes. Every so often a worker looks at the ones
+ * older than a grace period and makes sure each is on its way (`revive`, in process-intent.ts):
+ * one whose job is gone gets it back under the same id; one whose job BullMQ failed on its own
+ * (stalled too often) without the intent being finished is finished. Several workers may sweep
+ * at once: adding a job id that exists is a no-op, and finishing is idempotent.
  */
 export interface JobSweeperDeps {
   store: IntentStore;
-  queue: IntentQueue;
-  metrics: Metrics;
+  revive(id: string, graceMs: number): Promise<'finished' | 'on_its_way' | 'requeued' | 'repaired'>;
   logger: Logger;
   intervalMs?: number;
   graceMs?: number;
 }
 
+/** How often a worker sweeps. */
+export const SWEEP_INTERVAL_MS = 15_000;
+
 export function startJobSweeper(deps: JobSweeperDeps) {
-  const intervalMs = deps.intervalMs ?? 15_000;
-  const graceMs = deps.graceMs ?? 30_000;
+  const intervalMs = deps.intervalMs ?? SWEEP_INTERVAL_MS;
+  const graceMs = deps.graceMs ?? REVIVE_GRACE_MS;
   let running: Promise<number> | null = null;
 
+  /** One pass; returns how many intents it put back on their way (a job again, or finished). */
   async function sweep(): Promise<number> {
-    let recovered = 0;
+    let mended = 0;
     for (const id of await deps.store.unfinishedBefore(Date.now() - graceMs, 500)) {
-      const record = await deps.store.get(id);
-      if (!record || isTerminal(record.status)) {
-        await deps.store.forgetUnfinished(id);
-        continue;
-      }
-      if (await deps.queue.getJob(id)) continue;
-      await enqueueIntent(deps.queue, id, orderingCall(record.request));
-      recovered++;
-      deps.metrics.intentsRecovered.inc();
-      deps.logger.warn({ intentId: id, status: record.status, createdAt: record.created_at }, 'recovered an accepted intent whose job was lost');
+      const outcome = await deps.revive(id, graceMs);
+      if (outcome === 'finished') await deps.store.forgetUnfinished(id);
+      if (outcome === 'requeued' || outcome === 'repaired') mended++;
     }
-    return recovered;
+    return mended;
   }
 
   const tick = () => {
     running ??= sweep()
       .catch((err: unknown) => {
-        deps.logger.warn({ err: (err as Error).message }, 'job sweep failed; next one will retry');
+        deps.logger.warn({ err }, 'job sweep failed; the next one will retry');
         return 0;
       })
       .finally(() => {

@@ -11,9 +11,10 @@ import {
   type TerminalStatus,
 } from '../domain/intent.js';
 import { resolveQueue } from '../domain/queue-config.js';
-import { planTransfers, type CallEffect, type CallState, type TransferRequest, type XmlLinks } from '../domain/transfers.js';
+import { provenEffect, uncertainEffect, type CallEffect, type CallState } from '../domain/call.js';
+import { planTransfers, type TransferRequest, type XmlLinks } from '../domain/transfers.js';
 import type { CallStore } from '../infra/call-state.js';
-import { enqueueIntent, enqueueOverflow, type IntentJobData, type IntentQueue } from '../infra/intent-queue.js';
+import { enqueueIntent, enqueueOverflow, INTENT_JOB, type IntentJobData, type IntentQueue } from '../infra/intent-queue.js';
 import type { IntentStore } from '../infra/intent-store.js';
 import type { PlivoClient, RetryReason, TransferOutcome } from '../infra/plivo-client.js';
 import type { QueueStore } from '../infra/queue-store.js';
@@ -45,8 +46,11 @@ export function transferBackoff(baseMs: number) {
   };
 }
 
-/** How old an intent without a job must be before it is given one again (its accept may still be adding it). */
-export const ORPHAN_GRACE_MS = 30_000;
+/**
+ * How long an unfinished intent is left alone before `revive` steps in (since its record last
+ * changed): a run on its way, or the failed-job handler finishing it, is given that long first.
+ */
+export const REVIVE_GRACE_MS = 30_000;
 /** Most ended callers one dequeue skips in one attempt before giving up. */
 const MAX_ABANDONED_PER_ATTEMPT = 20;
 
@@ -63,6 +67,8 @@ export interface ProcessorDeps {
   logger: Logger;
   /** Told of every finished intent (completion callbacks); it can never fail the intent. */
   onFinished?: (record: IntentRecord) => Promise<void>;
+  /** REVIVE_GRACE_MS unless told (tests). */
+  reviveGraceMs?: number;
 }
 
 /** The call lock this run holds; the finish transaction releases it. */
@@ -94,9 +100,9 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     record: IntentRecord,
     status: TerminalStatus,
     log: JobLog,
-    opts: { error?: IntentError; effect?: CallEffect; from?: CallState; counts?: string[]; lock?: CallLock } = {},
+    opts: { error?: IntentError; effect?: CallEffect; from?: CallState; counts?: string[]; lock?: CallLock; raise?: boolean } = {},
   ) {
-    const { lock, ...rest } = opts;
+    const { lock, raise = true, ...rest } = opts;
     // The record, the call's state, its transfer counts and the lock release land in one transaction.
     const release = lock && !lock.released ? { callUuid: lock.callUuid, token: lock.token } : undefined;
     const { record: done, nextIntentId } = await store.finish(record, status, { ...rest, ...(release ? { release } : {}) });
@@ -119,21 +125,77 @@ export function createIntentProcessor(deps: ProcessorDeps) {
         .catch(() => undefined);
     }
     deps.onFinished?.(done).catch((err: unknown) => log().warn({ err }, 'completion callback could not be scheduled'));
-    if (status === 'failed') throw new UnrecoverableError(opts.error?.message ?? 'intent failed');
+    // A failed intent fails its job too, without retry (BullMQ's failed set is the admin view of it).
+    if (status === 'failed' && raise) throw new UnrecoverableError(opts.error?.message ?? 'intent failed');
     return status;
   }
 
   /**
-   * The intent at the head of a call's line may have lost its job (removed by hand, or a
-   * Redis that lost writes): give it its job back rather than block the call.
+   * Makes sure an unfinished intent is on its way (the job sweeper and the per-call gate call it).
+   * An intent whose job is gone (removed by hand, or a Redis that lost writes) gets its job back
+   * under the same id. One whose job BullMQ failed on its own (stalled too often, or an error on
+   * its last attempt) while its record was never finished is finished now (`repair`), so it never
+   * stays `running` for ever and never blocks its call's line.
    */
-  async function ensureHeadRuns(headId: string, log: JobLog) {
-    const head = await store.get(headId);
-    if (!head || isTerminal(head.status) || Date.now() - Date.parse(head.created_at) < ORPHAN_GRACE_MS) return;
-    if (await queue.getJob(headId)) return;
-    await enqueueIntent(queue, headId, orderingCall(head.request));
+  async function revive(id: string, graceMs = 0): Promise<'finished' | 'on_its_way' | 'requeued' | 'repaired'> {
+    const record = await store.get(id);
+    if (!record || isTerminal(record.status)) return 'finished';
+    if (Date.now() - Date.parse(record.updated_at) < graceMs) return 'on_its_way';
+    const job = await queue.getJob(id);
+    const log = jobLog(id, id);
+    if (job?.finishedOn && (await job.isFailed())) {
+      log().warn({ status: record.status, failedReason: job.failedReason }, 'an intent whose job had failed was left unfinished; finishing it');
+      await repair(record, job.failedReason || 'the job failed');
+      return 'repaired';
+    }
+    if (job && !(job.finishedOn && (await job.isCompleted()))) return 'on_its_way';
+    // No job, or a completed job whose intent never finished: run it again under the same id.
+    if (job) await job.remove();
+    await enqueueIntent(queue, id, orderingCall(record.request));
     metrics.intentsRecovered.inc();
-    log().warn({ headIntentId: headId, createdAt: head.created_at }, 'recovered the head of a call line whose job was lost');
+    log().warn({ status: record.status, createdAt: record.created_at }, 'recovered an accepted intent whose job was lost');
+    return 'requeued';
+  }
+
+  /**
+   * Finishes an intent whose job BullMQ failed without the processor finishing it. A dequeue that
+   * had taken a caller gives it back first, as when its transfer fails. What holdq can say depends
+   * on how far the intent got: one never started (`queued`) sent nothing to Plivo (`worker_failed`);
+   * one that was running may have reached Plivo, and nothing tells holdq whether it did, so it says
+   * exactly that (`outcome_unknown`) and the call's state becomes `unknown`, never what holdq did
+   * not see. Plivo's next fetch of one of holdq's documents for the call settles it.
+   */
+  async function repair(record: IntentRecord, reason: string): Promise<void> {
+    const log = jobLog(record.id, record.id);
+    const parsed = intentInput.safeParse(record.request);
+    if (!parsed.success) {
+      await finish(record, 'failed', log, { error: { code: 'invalid_intent', message: parsed.error.message.slice(0, 500) }, raise: false });
+      return;
+    }
+    const intent = parsed.data;
+    const why = reason.slice(0, 300);
+    if (intent.type === 'dequeue' && record.member) await returnMember(record, intent, log);
+    if (record.status !== 'running') {
+      await finish(record, 'failed', log, {
+        error: { code: 'worker_failed', message: `the intent could not be run (${why}); nothing was sent to Plivo` },
+        raise: false,
+      });
+      return;
+    }
+    const call = await calls.get(orderingCall(intent));
+    // A newer intent of the call has taken effect since: its state is the truth, whatever this one did.
+    const newer = call.applied_seq > record.seq;
+    const proven = newer ? null : provenEffect(intent, call, Date.parse(record.created_at));
+    const effect = newer ? null : (proven ?? uncertainEffect(intent, call));
+    const shown = proven ? `; Plivo has since fetched the document it pointed at, so the call is ${proven.state}` : '';
+    await finish(record, 'failed', log, {
+      error: {
+        code: 'outcome_unknown',
+        message: `the run was cut short (${why}) after it may have reached Plivo; holdq did not see whether its transfers took effect${shown}`,
+      },
+      ...(effect ? { effect, from: call } : {}),
+      raise: false,
+    });
   }
 
   /** `slot`: a rate slot booked already (by the gate); otherwise one is acquired here. */
@@ -271,25 +333,21 @@ export function createIntentProcessor(deps: ProcessorDeps) {
   }
 
   /**
-   * BullMQ can fail a job without our processor finishing the intent (a job that
-   * stalled too often, an error thrown on the last attempt): the intent must not
-   * stay `running` for ever, so it fails with what BullMQ said. A dequeue that had
-   * taken a caller gives it back first, as when its transfer fails.
+   * BullMQ's `failed` event, for an intent job on its last attempt: an error thrown there, one that
+   * cannot be retried, or a job that stalled too often (BullMQ fails it when a worker next takes
+   * it). An intent the processor did not finish is finished by `repair`. Failures of earlier
+   * attempts are retries, not endings.
    */
   async function onJobFailed(job: Job<IntentJobData> | undefined, err: Error) {
-    const final = job !== undefined && (job.attemptsMade >= (job.opts.attempts ?? 1) || /stalled|Unrecoverable/i.test(`${err.name} ${err.message}`));
-    if (!job || job.name !== 'intent' || !final) return;
+    const final = job !== undefined && (job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError || /stalled|Unrecoverable/i.test(`${err.name} ${err.message}`));
+    if (!job || job.name !== INTENT_JOB || !final) return;
     const record = await store.get(job.data.intentId);
     if (!record || isTerminal(record.status)) return;
-    const log = jobLog(record.id, job.id);
-    const intent = intentInput.safeParse(record.request);
-    if (intent.success && intent.data.type === 'dequeue' && record.member) {
-      await returnMember(record, intent.data, log).catch((e: unknown) => log().warn({ err: e }, 'could not give the caller back to its queue'));
-    }
-    await finish(record, 'failed', log, { error: { code: 'upstream_unavailable', message: `job failed: ${err.message}`.slice(0, 500) } }).catch(() => undefined);
+    await repair(record, `job failed: ${err.message}`);
   }
 
   processIntent.onJobFailed = onJobFailed;
+  processIntent.revive = revive;
   return processIntent;
 
   async function processIntent(job: Job<IntentJobData>, token?: string): Promise<TerminalStatus | 'skipped'> {
@@ -310,7 +368,7 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     const slot = limiter.booking();
     const gate = await calls.begin(callUuid, intentId, lock.token, lockTtlMs, slot);
     if (gate.kind !== 'ok') {
-      if (gate.kind === 'blocked') await ensureHeadRuns(gate.headIntentId, log);
+      if (gate.kind === 'blocked') await revive(gate.headIntentId, deps.reviveGraceMs ?? REVIVE_GRACE_MS);
       // Wait for the older intent; its finish promotes this job, the delay is only the fallback.
       const backoff = Math.min(50 * 2 ** Math.min(job.attemptsStarted, 6), 2000);
       await job.moveToDelayed(Date.now() + backoff + Math.floor(Math.random() * 50), token);

@@ -20,9 +20,10 @@ import { createOpsRouter } from '../observability/ops-routes.js';
 import { createReadiness } from '../observability/readiness.js';
 import { createCallbackQueue, scheduleCallback } from '../infra/callback-queue.js';
 import { startCallbackWorker } from './callbacks.js';
-import { startJobSweeper } from './job-sweeper.js';
+import { createFailedJobHandler } from './failed-jobs.js';
+import { startJobSweeper, SWEEP_INTERVAL_MS } from './job-sweeper.js';
 import { createOverflowHandler } from './overflow.js';
-import { createIntentProcessor, transferBackoff } from './process-intent.js';
+import { createIntentProcessor, REVIVE_GRACE_MS, transferBackoff } from './process-intent.js';
 
 export interface WorkerDeps {
   logger: Logger;
@@ -32,18 +33,48 @@ export interface WorkerDeps {
   plivo: { baseUrl: string; authId: string; authToken: string };
   /** Serve /livez /readyz /metrics on this port (a lone worker); null when the API serves them. */
   opsPort: number | null;
+  /** How BullMQ detects a lost worker, and how soon an unfinished intent is mended (tests shorten them). */
+  timing?: Partial<WorkerTiming>;
+}
+
+export interface WorkerTiming {
+  /** How long a job's BullMQ lock lasts without renewal: a worker silent this long is lost. */
+  lockDurationMs: number;
+  /** How often each worker looks for jobs whose lock has lapsed. */
+  stalledIntervalMs: number;
+  /** Times a job may be found stalled and run again before BullMQ fails it. */
+  maxStalledCount: number;
+  sweepIntervalMs: number;
+  reviveGraceMs: number;
+}
+
+/**
+ * Plivo requests time out long before a lock would lapse, so a stall means a lost worker (or an
+ * event loop blocked for that long). A job survives two stalls; the third fails it, and `revive`
+ * then finishes its intent.
+ */
+function workerTiming(config: Readonly<Config>, overrides: Partial<WorkerTiming> = {}): WorkerTiming {
+  return {
+    lockDurationMs: Math.max(30_000, 4 * config.PLIVO_TIMEOUT_MS),
+    stalledIntervalMs: 30_000,
+    maxStalledCount: 2,
+    sweepIntervalMs: SWEEP_INTERVAL_MS,
+    reviveGraceMs: REVIVE_GRACE_MS,
+    ...overrides,
+  };
 }
 
 export interface StartedWorker {
   opsPort: number | null;
   worker: Worker<JobData>;
-  /** Runs the lost-job sweep now; returns how many intents got their job back. */
+  /** Runs the sweep of unfinished intents now; returns how many it put back on their way. */
   sweep(): Promise<number>;
   stop(): Promise<void>;
 }
 
 export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): Promise<StartedWorker> {
   const { logger, metrics } = deps;
+  const timing = workerTiming(config, deps.timing);
   const releasers = createReleasers(logger);
   let shuttingDown = false;
   const redis = createRedis(config.REDIS_URL, 'worker', 'holdq-worker', config.REDIS_CLUSTER);
@@ -103,6 +134,7 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     links: createXmlLinks(config.PUBLIC_BASE_URL),
     metrics,
     logger,
+    reviveGraceMs: timing.reviveGraceMs,
   });
 
   const overflow = createOverflowHandler({ store, calls, metrics, logger });
@@ -115,21 +147,22 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     prefix: config.QUEUE_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,
     settings: { backoffStrategy: transferBackoff(config.TRANSFER_BACKOFF_MS) },
-    // Plivo requests time out long before a lock would lapse; a stall means a blocked event loop.
-    lockDuration: Math.max(30_000, 4 * config.PLIVO_TIMEOUT_MS),
-    maxStalledCount: 2,
+    lockDuration: timing.lockDurationMs,
+    stalledInterval: timing.stalledIntervalMs,
+    maxStalledCount: timing.maxStalledCount,
     autorun: false,
     },
   );
-  worker.on('error', (err) => logger.warn({ err: err.message }, 'worker error'));
-  worker.on('failed', (job, err) => {
-    processor.onJobFailed(job as Job<IntentJobData> | undefined, err).catch(() => undefined);
-  });
-  const sweeper = startJobSweeper({ store, queue, metrics, logger });
+  worker.on('error', (err) => logger.warn({ err }, 'worker error'));
+  const failed = createFailedJobHandler((job, err) => processor.onJobFailed(job as Job<IntentJobData> | undefined, err), logger);
+  worker.on('failed', failed.onFailed);
+  const sweeper = startJobSweeper({ store, revive: processor.revive, logger, intervalMs: timing.sweepIntervalMs, graceMs: timing.reviveGraceMs });
   releasers.add('job sweeper', () => sweeper.stop());
   releasers.add('worker', async () => {
     shuttingDown = true;
     await worker.close();
+    // Jobs that failed while the worker drained still get their intents finished, before Redis closes.
+    await failed.settled();
   });
 
   void worker.run().catch((err: unknown) => logger.error({ err }, 'worker stopped'));

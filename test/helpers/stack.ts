@@ -10,7 +10,7 @@ export type IntentView = ReturnType<typeof intentView>;
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { startSimulator, type PlivoSimulator, type SimulatorOptions } from '../../src/simulator/plivo-simulator.js';
-import { startWorker, type StartedWorker } from '../../src/worker/start-worker.js';
+import { startWorker, type StartedWorker, type WorkerTiming } from '../../src/worker/start-worker.js';
 import { freePort } from './redis-server.js';
 
 export const TEST_KEY = 'test-secret-0123456789';
@@ -68,7 +68,7 @@ export interface Stack {
 const TERMINAL = new Set(['completed', 'failed', 'superseded']);
 
 export async function startStack(
-  opts: { env?: Record<string, string>; simulator?: SimulatorOptions; api?: boolean; worker?: boolean } = {},
+  opts: { env?: Record<string, string>; simulator?: SimulatorOptions; api?: boolean; worker?: boolean; workerTiming?: Partial<WorkerTiming> } = {},
 ): Promise<Stack> {
   const sim = await startSimulator({ autoCreateCalls: true, ...opts.simulator });
   const port = await freePort();
@@ -93,6 +93,7 @@ export async function startStack(
           metrics,
           plivo: { baseUrl: config.PLIVO_BASE_URL, authId: sim.authId, authToken: sim.authToken },
           opsPort: null,
+          ...(opts.workerTiming ? { timing: opts.workerTiming } : {}),
         });
   const api = opts.api === false ? null : await startApi(config, { logger, registry, metrics, observeJobs: false });
   const apiUrl = `http://127.0.0.1:${port}`;
