@@ -51,4 +51,31 @@ describe('refusals known at accept time, and signatures behind a proxy', () => {
     expect((await signed(`${PUBLIC}${path}`)).status).toBe(200);
     expect((await signed(`${stack.apiUrl}${path}`)).status).toBe(403);
   });
+
+  it('when a URL reads differently to different parsers, then what is checked is what is sent: its WHATWG form', async () => {
+    // The WHATWG parser reads host holdq.example.com (allowed) where curl reads 127.0.0.1:9555.
+    const call = `norm-${randomUUID()}`;
+    const res = await stack.post({ type: 'transfer', call_uuid: call, legs: 'aleg', aleg_url: 'https://holdq.example.com\\@127.0.0.1:9555/x' });
+    expect(res.status).toBe(202);
+    const { id, aleg_url } = (await res.json()) as IntentView & { aleg_url: string };
+    expect(aleg_url).toBe('https://holdq.example.com/@127.0.0.1:9555/x');
+    await stack.waitForIntent(id);
+    const sent = stack.sim.received().find((t) => t.call_uuid === call)!.body as { aleg_url: string };
+    expect(sent.aleg_url).toBe('https://holdq.example.com/@127.0.0.1:9555/x');
+    // The other way round, the checked host is the one off the list: refused.
+    const off = await stack.post({ type: 'transfer', call_uuid: call, legs: 'aleg', aleg_url: 'https://127.0.0.1:9555\\@holdq.example.com/x' });
+    expect(off.status).toBe(422);
+    expect(await off.json()).toMatchObject({ errors: [{ field: 'aleg_url' }] });
+  });
+
+  it('when an overflow target is neither a queue name nor an absolute http(s) URL, or a URL in disguise, then it is a 422 naming overflow', async () => {
+    for (const overflow of ['http:127.0.0.1:9555/x', ' https://127.0.0.1:9555/x', 'https:/127.0.0.1:9555/x', ' support', 'ftp://holdq.example.com/x', 'support\n']) {
+      const res = await stack.post({ type: 'enqueue', call_uuid: `of-${randomUUID()}`, queue: 'support', overflow });
+      expect({ overflow, status: res.status }).toEqual({ overflow, status: 422 });
+      expect(await res.json()).toMatchObject({ errors: [{ field: 'overflow' }] });
+    }
+    const odd = await stack.post({ type: 'enqueue', call_uuid: `of-${randomUUID()}`, queue: 'support', overflow: 'https:holdq.example.com/vm' });
+    expect(odd.status).toBe(202);
+    expect(await odd.json()).toMatchObject({ overflow: 'https://holdq.example.com/vm' });
+  });
 });

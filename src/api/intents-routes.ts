@@ -2,8 +2,8 @@ import express, { Router, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import { AppError, type FieldError } from './errors.js';
-import { INTENT_TYPES, intentInput, intentView, orderingCall, type IntentInput } from '../domain/intent.js';
-import { isUrl, resolveQueue } from '../domain/queue-config.js';
+import { INTENT_TYPES, intentInput, intentView, isQueueTarget, orderingCall, type IntentInput } from '../domain/intent.js';
+import { resolveQueue } from '../domain/queue-config.js';
 import { disallowedTransferUrls, hostAllowed } from '../domain/transfers.js';
 import { isPrivateUrl } from '../infra/public-address.js';
 import type { IntentStore } from '../infra/intent-store.js';
@@ -46,7 +46,7 @@ function configRules(intent: IntentInput, config: Readonly<Config>): FieldError[
     errors.push({ field: 'queue', message: `no such queue; configured: ${Object.keys(config.QUEUES).join(', ') || '(none)'}` });
   }
   if (intent.type === 'enqueue' && intent.overflow) {
-    if (isUrl(intent.overflow)) {
+    if (!isQueueTarget(intent.overflow)) {
       if (!hostAllowed(intent.overflow, config.TRANSFER_URL_ALLOWLIST)) errors.push({ field: 'overflow', message: 'host is not on TRANSFER_URL_ALLOWLIST' });
     } else if (config.QUEUES_STRICT && !Object.hasOwn(config.QUEUES, intent.overflow)) {
       errors.push({ field: 'overflow', message: 'no such queue' });

@@ -18,17 +18,36 @@ export const legs = z.enum(LEGS);
 export const httpMethod = z.enum(['GET', 'POST']);
 export type HttpMethod = z.infer<typeof httpMethod>;
 
+/**
+ * An absolute http(s) URL without credentials, stored and sent in its WHATWG serialisation: the
+ * form every check (allowlist, SSRF guard) reads is the form that leaves holdq, so a string that
+ * parsers read differently (a backslash before an @, a stray space, a missing //) cannot be checked
+ * as one host and reach another.
+ */
 export const httpUrl = z
   .string()
   .max(2048)
-  .refine((s) => {
+  .transform((s, ctx) => {
+    let u: URL;
     try {
-      const u = new URL(s);
-      return (u.protocol === 'http:' || u.protocol === 'https:') && u.username === '' && u.password === '';
+      u = new URL(s);
     } catch {
-      return false;
+      ctx.addIssue({ code: 'custom', message: 'must be an absolute http(s) URL' });
+      return z.NEVER;
     }
-  }, 'must be an absolute http(s) URL without credentials');
+    if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.username !== '' || u.password !== '') {
+      ctx.addIssue({ code: 'custom', message: 'must be an absolute http(s) URL without credentials' });
+      return z.NEVER;
+    }
+    return u.href;
+  });
+
+/** Where a caller goes when its wait is over: a queue name, or an http(s) URL (normalised). */
+export const overflowTarget = z.union([queueName, httpUrl], {
+  error: 'must be a queue name (1-64 characters of A-Z a-z 0-9 _ -) or an absolute http(s) URL',
+});
+/** A queue name can hold no ':' and a URL must: the two never overlap. */
+export const isQueueTarget = (target: string) => SAFE_ID.test(target);
 
 const common = { callback_url: httpUrl.optional() };
 
@@ -52,7 +71,7 @@ export const enqueueIntent = z.strictObject({
   queue: queueName,
   priority: z.int().min(-1000).max(1000).default(0),
   max_wait_seconds: z.int().min(1).max(86_400).optional(),
-  overflow: z.union([queueName, httpUrl]).optional(),
+  overflow: overflowTarget.optional(),
   ...common,
 });
 

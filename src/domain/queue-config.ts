@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { httpUrl, queueName, SAFE_ID } from './intent.js';
+import { httpUrl, overflowTarget, SAFE_ID } from './intent.js';
 
 /**
  * Named queues, configured as JSON (env QUEUES, or the file QUEUES_FILE names):
@@ -15,7 +15,7 @@ export const queueSettings = z.strictObject({
   announce_position: z.boolean().default(true),
   max_size: z.int().min(1).max(100_000).default(1000),
   max_wait_seconds: z.int().min(1).max(86_400).optional(),
-  overflow: z.union([queueName, httpUrl]).optional(),
+  overflow: overflowTarget.optional(),
 });
 
 export type QueueSettings = z.infer<typeof queueSettings>;
@@ -37,6 +37,3 @@ export function resolveQueue(queues: QueuesConfig, name: string, defaultMusic: s
   const settings = own ?? queueSettings.parse({});
   return { ...settings, name, music_url: settings.music_url ?? defaultMusic, configured: own !== undefined };
 }
-
-/** An overflow target is a queue when it looks like a queue name, else a URL. */
-export const isUrl = (target: string) => /^https?:\/\//i.test(target);

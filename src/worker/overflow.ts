@@ -1,5 +1,4 @@
-import { intentInput } from '../domain/intent.js';
-import { isUrl } from '../domain/queue-config.js';
+import { intentInput, isQueueTarget } from '../domain/intent.js';
 import type { CallStore } from '../infra/call-state.js';
 import type { OverflowJobData } from '../infra/intent-queue.js';
 import type { IntentStore } from '../infra/intent-store.js';
@@ -26,11 +25,17 @@ export function createOverflowHandler(deps: OverflowDeps) {
   return async function handleOverflow(data: OverflowJobData): Promise<'moved' | 'skipped'> {
     const call = await deps.calls.get(data.callUuid);
     if (call.state !== 'queued' || call.queue !== data.queue || call.last_intent_id !== data.intentId) return 'skipped';
-    const request = intentInput.parse(
-      isUrl(data.overflow)
-        ? { type: 'transfer', call_uuid: data.callUuid, legs: 'aleg', aleg_url: data.overflow }
-        : { type: 'enqueue', call_uuid: data.callUuid, queue: data.overflow },
+    const parsed = intentInput.safeParse(
+      isQueueTarget(data.overflow)
+        ? { type: 'enqueue', call_uuid: data.callUuid, queue: data.overflow }
+        : { type: 'transfer', call_uuid: data.callUuid, legs: 'aleg', aleg_url: data.overflow },
     );
+    if (!parsed.success) {
+      // Accepts refuse such targets; one stored before they did stays a caller in line, and says so.
+      deps.logger.warn({ callUuid: data.callUuid, queue: data.queue, overflow: data.overflow, err: parsed.error }, 'overflow target is not valid; the caller stays in its queue');
+      return 'skipped';
+    }
+    const request = parsed.data;
     // The idempotency key makes a re-run of this job after a successful accept harmless.
     const result = await deps.store.accept({
       client: 'holdq',
