@@ -103,6 +103,8 @@ export const envSchema = z
     INTENT_RETENTION_SECONDS: positiveInt(90 * 24 * 3600).default(7 * 24 * 3600),
     QUEUES: queuesJson.default({}),
     QUEUES_STRICT: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+    QUEUE_IDLE_SECONDS: positiveInt(365 * 24 * 3600).default(24 * 3600),
+    METRICS_MAX_QUEUES: z.coerce.number().int().min(0).max(10_000).default(50),
     SHUTDOWN_TIMEOUT_MS: positiveInt(600_000).default(25_000),
     SIMULATOR_PORT: port.default(8089),
     SIMULATOR_HOST: z.string().min(1).default('127.0.0.1'),

@@ -115,7 +115,7 @@ async function main(): Promise<void> {
   }
 
   const registry = new Registry();
-  const metrics = createMetrics(registry);
+  const metrics = createMetrics(registry, { queueLabels: { configured: Object.keys(config.QUEUES), max: config.METRICS_MAX_QUEUES } });
   metrics.simulated.set(config.simulated ? 1 : 0);
   let plivo = { baseUrl: config.PLIVO_BASE_URL, authId: config.PLIVO_AUTH_ID ?? '', authToken: config.PLIVO_AUTH_TOKEN ?? '' };
 

@@ -33,7 +33,7 @@ export function createEventRoutes(deps: EventRoutesDeps): Router {
       if (call.state && call.state !== 'ended') {
         if (call.queue) {
           const since = await queues.remove(call.queue, uuid);
-          if (since !== null) metrics.queueWait.labels(call.queue, 'abandoned').observe(Math.max(0, (Date.now() - since) / 1000));
+          if (since !== null) metrics.queueWaitFor(call.queue, 'abandoned').observe(Math.max(0, (Date.now() - since) / 1000));
         }
         if (call.state === 'on_hold' && call.since) metrics.holdDuration.observe(Math.max(0, (Date.now() - Date.parse(call.since)) / 1000));
         await calls.apply(uuid, { state: 'ended', queue: null, held_legs: null }, call);

@@ -49,8 +49,10 @@ export async function startApi(config: Readonly<Config>, deps: ApiStartDeps): Pr
   callbackQueue.on('error', (err) => logger.warn({ err: err.message }, 'callback queue error'));
   releasers.add('callback queue', () => callbackQueue.close());
   const queues = createQueueStore(redis, keys);
+  // Queue names of an older holdq move into the index (once; the worker does it too).
+  await queues.migrate();
   if (deps.observeJobs) {
-    observeState(deps.metrics, { jobCounts: () => queue.getJobCounts(), queues: () => queues.summary(), onHold: () => redis.zcard(keys.onHold()) });
+    observeState(deps.metrics, { jobCounts: () => queue.getJobCounts(), queues: () => queues.busy(), known: (names) => queues.knownMany(names), onHold: () => redis.zcard(keys.onHold()) });
   }
 
   const app = createApp({

@@ -1,7 +1,9 @@
 import { Router } from 'express';
 import type { Config } from '../config.js';
 import { AppError } from './errors.js';
-import { SAFE_ID } from '../domain/intent.js';
+import { fieldErrors } from './problem.js';
+import { z } from 'zod';
+import { queueName, SAFE_ID } from '../domain/intent.js';
 import { resolveQueue } from '../domain/queue-config.js';
 import type { CallStore } from '../infra/call-state.js';
 import type { QueueStore } from '../infra/queue-store.js';
@@ -13,6 +15,14 @@ export interface StateRoutesDeps {
 }
 
 const round = (n: number) => Math.round(n * 10) / 10;
+// Plain code-unit order, as Redis orders the names of its index.
+const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+const queueListQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  /** The last name of the previous page (next_cursor). */
+  cursor: queueName.optional(),
+});
 
 function safeName(raw: unknown, what: string): string {
   const name = String(raw);
@@ -44,22 +54,26 @@ export function createStateRoutes(deps: StateRoutesDeps): Router {
     });
   });
 
-  router.get('/queues', async (_req, res) => {
-    const seen = await queues.summary();
-    const byName = new Map(seen.map((q) => [q.name, q]));
-    // Configured queues are listed even before their first caller.
-    for (const name of Object.keys(config.QUEUES)) if (!byName.has(name)) byName.set(name, { name, waiting: 0, oldest_wait_seconds: 0 });
-    const items = [...byName.values()]
-      .sort((a, b) => a.name.localeCompare(b.name))
-      .map((q) => ({ ...q, oldest_wait_seconds: round(q.oldest_wait_seconds), configured: Object.hasOwn(config.QUEUES, q.name) }));
-    res.json({ items });
+  // Queues page by page in name order (SPEC §14): the configured ones, and those created on demand
+  // that have not been forgotten (QUEUE_IDLE_SECONDS after they were left empty).
+  const configured = Object.keys(config.QUEUES).sort(byCodeUnit);
+  router.get('/queues', async (req, res) => {
+    const query = queueListQuery.safeParse(req.query);
+    if (!query.success) throw new AppError('validation_failed', 'the query is not valid', fieldErrors(query.error.issues));
+    const { limit, cursor } = query.data;
+    const after = cursor ?? null;
+    const known = await queues.names(after, limit + 1);
+    const names = [...new Set([...known, ...configured.filter((n) => after === null || n > after)])].sort(byCodeUnit).slice(0, limit + 1);
+    const page = names.slice(0, limit);
+    const items = (await queues.depths(page)).map((q) => ({ ...q, oldest_wait_seconds: round(q.oldest_wait_seconds), configured: Object.hasOwn(config.QUEUES, q.name) }));
+    res.json({ items, next_cursor: names.length > limit ? page.at(-1)! : null });
   });
 
   router.get('/queues/:name', async (req, res) => {
     const name = safeName(req.params.name, 'queue');
     const members = await queues.members(name);
     const settings = resolveQueue(config.QUEUES, name, config.HOLD_MUSIC_URL);
-    if (members.length === 0 && !settings.configured && !(await queues.summary()).some((q) => q.name === name)) {
+    if (members.length === 0 && !settings.configured && !(await queues.known(name))) {
       throw new AppError('not_found', `no queue ${name}`);
     }
     res.json({

@@ -1,6 +1,6 @@
 import type { CallEffect, CallState } from '../domain/call.js';
 import { CALL_TTL_SECONDS, type Keys } from './keys.js';
-import { memberScore } from './queue-store.js';
+import { memberScore, QUEUE_TOUCHED_FUNCTION } from './queue-store.js';
 
 /**
  * A call's state change, as a Lua function for the scripts that land it atomically with
@@ -8,11 +8,11 @@ import { memberScore } from './queue-store.js';
  * its queue membership and the on-hold set. One script instead of a MULTI of up to ten
  * commands: the worker spent a tenth of its CPU building and parsing those.
  *
- * k: call, on-hold set, queue names, old queue, old queue times, new queue, new queue times
+ * k: call, on-hold set, queue index, queue activity, old queue, old queue times, new queue, new queue times
  * a: call uuid, state, queue, held legs, since, now ms, queue score, old queue name,
  *    applied seq (or ''), intent id (or ''), ttl
  */
-export const APPLY_EFFECT_FUNCTION = `
+export const APPLY_EFFECT_FUNCTION = `${QUEUE_TOUCHED_FUNCTION}
 local function apply_effect(k, a)
   local fields = {'state', a[2], 'queue', a[3], 'held_legs', a[4], 'since', a[5]}
   if a[9] ~= '' then fields[#fields + 1] = 'applied_seq'; fields[#fields + 1] = a[9] end
@@ -20,13 +20,13 @@ local function apply_effect(k, a)
   redis.call('HSET', k[1], unpack(fields))
   redis.call('EXPIRE', k[1], a[11])
   if a[8] ~= '' and a[8] ~= a[3] then
-    redis.call('ZREM', k[4], a[1])
-    redis.call('ZREM', k[5], a[1])
+    if redis.call('ZREM', k[5], a[1]) == 1 then queue_touched(k[3], k[4], a[8], a[6]) end
+    redis.call('ZREM', k[6], a[1])
   end
   if a[2] == 'queued' and a[3] ~= '' then
-    redis.call('ZADD', k[6], a[7], a[1])
-    redis.call('ZADD', k[7], a[6], a[1])
-    redis.call('SADD', k[3], a[3])
+    redis.call('ZADD', k[7], a[7], a[1])
+    redis.call('ZADD', k[8], a[6], a[1])
+    queue_touched(k[3], k[4], a[3], a[6])
   end
   -- An unknown outcome keeps the place the caller would have had, for the waiting room's fetch to confirm.
   if a[2] == 'unknown' and a[3] ~= '' then redis.call('HSET', k[1], 'queue_score', a[7]) end
@@ -34,7 +34,7 @@ local function apply_effect(k, a)
 end
 `;
 
-/** The seven keys and eleven arguments apply_effect takes, for `effect` on `callUuid`. */
+/** The eight keys and eleven arguments apply_effect takes, for `effect` on `callUuid`. */
 export function effectInputs(
   keys: Keys,
   callUuid: string,
@@ -47,7 +47,8 @@ export function effectInputs(
     keys: [
       keys.call(callUuid),
       keys.onHold(),
-      keys.queues(),
+      keys.queueIndex(),
+      keys.queueActivity(),
       keys.queue(oldQueue || '-'),
       keys.queueTimes(oldQueue || '-'),
       keys.queue(queue || '-'),

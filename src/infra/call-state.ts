@@ -5,7 +5,7 @@ import { APPLY_EFFECT_FUNCTION, effectInputs } from './call-effects.js';
 import { CALL_TTL_SECONDS, type Keys } from './keys.js';
 import { RESERVE_FUNCTION, type Permit, type SlotBooking } from './rate-limiter.js';
 import { MARK_RUNNING_FUNCTION } from './intent-store.js';
-import { memberScore } from './queue-store.js';
+import { memberScore, QUEUE_TOUCHED_FUNCTION } from './queue-store.js';
 import { luaScript } from './redis.js';
 
 /**
@@ -56,11 +56,11 @@ return 1
  * proves. A hold or park document: on hold. A queue's waiting room: queued there (in the place its
  * enqueue booked, or at the back of a queue it did not name). A bridge room: bridged. Only calls
  * holdq tracks are touched (no key is made for a call it never moved).
- * KEYS: call, on-hold set, queue names, queue, queue times.
+ * KEYS: call, on-hold set, queue index, queue activity, queue, queue times.
  * ARGV: call uuid, kind (hold|queue|bridge), queue name (or ''), now ms, now ISO, score at the back.
  * Returns 1 when the state changed.
  */
-const SEEN = luaScript(`
+const SEEN = luaScript(`${QUEUE_TOUCHED_FUNCTION}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'seen_kind', ARGV[2], 'seen_queue', ARGV[3], 'seen_at', ARGV[4])
 local h = redis.call('HMGET', KEYS[1], 'state', 'queue', 'queue_score', 'held_legs')
@@ -72,9 +72,9 @@ elseif ARGV[2] == 'queue' then
   local score = ARGV[6]
   if h[2] == ARGV[3] and h[3] then score = h[3] end
   redis.call('HSET', KEYS[1], 'state', 'queued', 'queue', ARGV[3], 'since', ARGV[5], 'held_legs', '')
-  redis.call('ZADD', KEYS[4], score, ARGV[1])
-  redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
-  redis.call('SADD', KEYS[3], ARGV[3])
+  redis.call('ZADD', KEYS[5], score, ARGV[1])
+  redis.call('ZADD', KEYS[6], ARGV[4], ARGV[1])
+  queue_touched(KEYS[3], KEYS[4], ARGV[3], ARGV[4])
 else
   redis.call('HSET', KEYS[1], 'state', 'bridged', 'queue', '', 'since', ARGV[5], 'held_legs', '')
 end
@@ -170,10 +170,11 @@ export function createCallStore(redis: Redis, keys: Keys): CallStore {
       const now = Date.now();
       const changed = await SEEN(
         redis,
-        5,
+        6,
         keys.call(callUuid),
         keys.onHold(),
-        keys.queues(),
+        keys.queueIndex(),
+        keys.queueActivity(),
         keys.queue(queue || '-'),
         keys.queueTimes(queue || '-'),
         callUuid,

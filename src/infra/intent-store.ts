@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { orderingCall, type IntentError, type IntentInput, type IntentRecord, type TerminalStatus } from '../domain/intent.js';
 import type { CallEffect, CallState } from '../domain/call.js';
 import { APPLY_EFFECT_FUNCTION, effectInputs } from './call-effects.js';
+import { QUEUE_TOUCHED_FUNCTION } from './queue-store.js';
 import { CALL_TTL_SECONDS, type Keys } from './keys.js';
 import type { JobInsert } from './job-insert.js';
 import { luaScript } from './redis.js';
@@ -16,13 +17,15 @@ import { luaScript } from './redis.js';
  * the same step, and is refused when the caller is no longer there; so the caller is never out of
  * line without the intent that moves it.
  * KEYS: intent, idempotency, call, pending, unfinished, queue, client rate, claimed queue and its
- * times, then add_job's.
+ * times, queue index, queue activity, then add_job's.
  * ARGV: id, record, body hash, idempotency ttl, has key (1/0), call ttl, now ms, budget,
- * queue name, queue max size, per-second limit, the job's data, the claimed caller (or '').
+ * queue name, queue max size, per-second limit, the job's data, the claimed caller (or ''),
+ * the claimed caller's queue (or '').
  */
 function acceptScript(jobs: JobInsert) {
-  const jobKeys = `{unpack(KEYS, 10, ${9 + jobs.keys.length})}`;
+  const jobKeys = `{unpack(KEYS, 12, ${11 + jobs.keys.length})}`;
   return luaScript(`${jobs.lua}
+${QUEUE_TOUCHED_FUNCTION}
 if tonumber(ARGV[11]) > 0 then
   local n = redis.call('INCR', KEYS[7])
   if n == 1 then redis.call('EXPIRE', KEYS[7], 2) end
@@ -56,6 +59,7 @@ if ARGV[5] == '1' then redis.call('SET', KEYS[2], ARGV[1] .. ' ' .. ARGV[3], 'EX
 if ARGV[13] ~= '' then
   redis.call('ZREM', KEYS[8], ARGV[13])
   redis.call('ZREM', KEYS[9], ARGV[13])
+  queue_touched(KEYS[10], KEYS[11], ARGV[14], ARGV[7])
 end
 return {1, seq, since}
 `);
@@ -92,7 +96,7 @@ end
  * call's line and the unfinished index, the dead letters, the transfer counts, the
  * call's new state and the lock release land together, and the next intent of the
  * call (the new head of its line) comes back.
- * KEYS: intent, pending, unfinished, dead letters, lock, the seven of apply_effect, then the calls to count.
+ * KEYS: intent, pending, unfinished, dead letters, lock, the eight of apply_effect, then the calls to count.
  * ARGV: id, record, retention s, failed (1/0), now ms, lock token (or ''), call ttl, effect (1/0), then apply_effect's eleven.
  */
 const FINISH = luaScript(`${APPLY_EFFECT_FUNCTION}
@@ -102,11 +106,11 @@ redis.call('ZREM', KEYS[3], ARGV[1])
 if ARGV[4] == '1' then redis.call('ZADD', KEYS[4], ARGV[5], ARGV[1]) else redis.call('ZREM', KEYS[4], ARGV[1]) end
 -- Dead letters older than the retention have no record left: the index forgets them too.
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', tonumber(ARGV[5]) - tonumber(ARGV[3]) * 1000)
-for i = 13, #KEYS do
+for i = 14, #KEYS do
   redis.call('HINCRBY', KEYS[i], 'transfer_count', 1)
   redis.call('EXPIRE', KEYS[i], ARGV[7])
 end
-if ARGV[8] == '1' then apply_effect({unpack(KEYS, 6, 12)}, {unpack(ARGV, 9, 19)}) end
+if ARGV[8] == '1' then apply_effect({unpack(KEYS, 6, 13)}, {unpack(ARGV, 9, 19)}) end
 if ARGV[6] ~= '' and redis.call('GET', KEYS[5]) == ARGV[6] then redis.call('DEL', KEYS[5]) end
 return redis.call('ZRANGE', KEYS[2], 0, 0)[1] or false
 `);
@@ -226,7 +230,7 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
       const callUuid = orderingCall(request);
       const [created, value, since] = (await ACCEPT(
         redis,
-        9 + opts.jobs.keys.length,
+        11 + opts.jobs.keys.length,
         keys.intent(id),
         idemKey(client, idempotencyKey),
         keys.call(callUuid),
@@ -236,6 +240,8 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
         keys.intentRate(client, Math.floor(nowMs / 1000)),
         keys.queue(claim?.queue ?? '-'),
         keys.queueTimes(claim?.queue ?? '-'),
+        keys.queueIndex(),
+        keys.queueActivity(),
         ...opts.jobs.keys,
         id,
         JSON.stringify(record),
@@ -250,6 +256,7 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
         limits?.perSecond ?? 0,
         opts.jobs.data({ intentId: id, callUuid }),
         claim?.callUuid ?? '',
+        claim?.queue ?? '',
       )) as [number, string | number, string | null | undefined];
       if (created === 1) {
         record.seq = Number(value);

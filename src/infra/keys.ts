@@ -18,8 +18,12 @@ export interface Keys {
   queue(name: string): string;
   /** The same members scored by enqueue time alone, for the oldest wait. */
   queueTimes(name: string): string;
-  /** Every queue name that has had a member. */
-  queues(): string;
+  /** Every queue name holdq knows (a sorted set of equal scores: name order, for listing page by page). */
+  queueIndex(): string;
+  /** The same names scored by when their membership last changed (ms), to forget queues left empty. */
+  queueActivity(): string;
+  /** Before queue names were indexed: a plain set of them, read once at start and then removed. */
+  legacyQueues(): string;
   /** Calls on hold, scored by when the hold began. */
   onHold(): string;
   /** A client's count of intents posted in one second (the per-client rate limit). */
@@ -40,7 +44,9 @@ export function createKeys(prefix: string): Keys {
     deadLetters: () => `${prefix}:dead`,
     queue: (name) => `${prefix}:queue:${name}`,
     queueTimes: (name) => `${prefix}:queue:${name}:since`,
-    queues: () => `${prefix}:queues`,
+    queueIndex: () => `${prefix}:queue-index`,
+    queueActivity: () => `${prefix}:queue-activity`,
+    legacyQueues: () => `${prefix}:queues`,
     onHold: () => `${prefix}:onhold`,
     unfinished: () => `${prefix}:unfinished`,
     intentRate: (client, second) => `${prefix}:ratelimit:intents:${client}:${second}`,

@@ -6,7 +6,7 @@ import { INTENT_TYPES } from '../domain/intent.js';
  * passes in: one per process, a fresh one per test app. Labels are bounded:
  * never a call UUID or an intent id.
  */
-export function createMetrics(registry: Registry, opts: { defaults?: boolean } = {}) {
+export function createMetrics(registry: Registry, opts: { defaults?: boolean; queueLabels?: { configured: readonly string[]; max: number } } = {}) {
   if (opts.defaults !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
   const latency = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
@@ -121,7 +121,45 @@ export function createMetrics(registry: Registry, opts: { defaults?: boolean } =
     }),
   };
   for (const type of INTENT_TYPES) m.intentsReceived.labels(type).inc(0);
-  return m;
+  const queueLabels = createQueueLabels(opts.queueLabels?.configured ?? [], opts.queueLabels?.max ?? DEFAULT_METRICS_MAX_QUEUES);
+  return {
+    ...m,
+    queueLabels,
+    /** The wait histogram's series for a queue, under its bounded label. */
+    queueWaitFor: (queue: string, outcome: QueueLeaveOutcome) => m.queueWait.labels(queueLabels.label(queue), outcome),
+  };
+}
+
+export type QueueLeaveOutcome = 'bridged' | 'overflow' | 'abandoned';
+const QUEUE_LEAVE_OUTCOMES: readonly QueueLeaveOutcome[] = ['bridged', 'overflow', 'abandoned'];
+export const OTHER_QUEUES = '_other';
+export const DEFAULT_METRICS_MAX_QUEUES = 50;
+
+/**
+ * The `queue` label of every per-queue series, bounded (SPEC §14): a configured queue's own name;
+ * the first `max` other queues this process sees keep theirs too (until the queue is forgotten);
+ * all the rest are summed under `_other`. Names stick once given, so a series does not hop
+ * between labels from one scrape to the next.
+ */
+export function createQueueLabels(configured: readonly string[], max: number) {
+  const fixed = new Set(configured);
+  const admitted = new Set<string>();
+  return {
+    label(name: string): string {
+      if (fixed.has(name) || admitted.has(name)) return name;
+      if (admitted.size < max) {
+        admitted.add(name);
+        return name;
+      }
+      return OTHER_QUEUES;
+    },
+    configured: () => [...fixed],
+    admitted: () => [...admitted],
+    /** Lets go of names holdq has forgotten (their queues idle and empty), so others can have a label. */
+    release(names: readonly string[]) {
+      for (const name of names) admitted.delete(name);
+    },
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
@@ -130,35 +168,60 @@ export const JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'
 
 export interface StateSources {
   jobCounts(): Promise<Record<string, number>>;
+  /** Every queue with callers now. */
   queues(): Promise<{ name: string; waiting: number; oldest_wait_seconds: number }[]>;
+  /** Which of these queue names holdq still knows. */
+  known(names: readonly string[]): Promise<boolean[]>;
   onHold(): Promise<number>;
 }
 
 /**
  * Fills the point-in-time gauges (jobs, queues, holds) from Redis at scrape time
  * (prom-client's async collect), never from a timer. A Redis outage leaves the
- * last values instead of failing the scrape.
+ * last values instead of failing the scrape. Queue series carry bounded labels: configured
+ * queues always (0 when empty), others as createQueueLabels gives them, the busiest first.
  */
 export function observeState(metrics: Metrics, sources: StateSources) {
   observeJobCounts(metrics, () => sources.jobCounts());
   // Both queue gauges are collected in one scrape; they share one read of Redis.
-  let read: { at: number; value: ReturnType<StateSources['queues']> } | null = null;
+  let read: { at: number; value: Promise<Map<string, { waiting: number; oldest: number }>> } | null = null;
+  const labels = metrics.queueLabels;
+  async function byLabel() {
+    const busy = (await sources.queues()).sort((a, b) => b.waiting - a.waiting);
+    const admitted = labels.admitted();
+    const known = admitted.length > 0 ? await sources.known(admitted) : [];
+    const forgotten = admitted.filter((_, i) => !known[i]);
+    labels.release(forgotten);
+    for (const name of forgotten) for (const outcome of QUEUE_LEAVE_OUTCOMES) metrics.queueWait.remove(name, outcome);
+    const out = new Map<string, { waiting: number; oldest: number }>();
+    for (const name of labels.configured()) out.set(name, { waiting: 0, oldest: 0 });
+    for (const q of busy) {
+      const label = labels.label(q.name);
+      const sum = out.get(label) ?? { waiting: 0, oldest: 0 };
+      out.set(label, { waiting: sum.waiting + q.waiting, oldest: Math.max(sum.oldest, q.oldest_wait_seconds) });
+    }
+    return out;
+  }
   const queues = () => {
-    if (!read || Date.now() - read.at > 250) read = { at: Date.now(), value: sources.queues() };
+    if (!read || Date.now() - read.at > 250) read = { at: Date.now(), value: byLabel() };
     return read.value;
   };
   const callers = metrics.queueCallers as Gauge<'queue'> & { collect?: () => Promise<void> };
   const oldest = metrics.queueOldestWait as Gauge<'queue'> & { collect?: () => Promise<void> };
   callers.collect = async () => {
     try {
-      for (const q of await queues()) callers.labels(q.name).set(q.waiting);
+      const now = await queues();
+      callers.reset();
+      for (const [label, q] of now) callers.labels(label).set(q.waiting);
     } catch {
       // keep the previous values
     }
   };
   oldest.collect = async () => {
     try {
-      for (const q of await queues()) oldest.labels(q.name).set(q.oldest_wait_seconds);
+      const now = await queues();
+      oldest.reset();
+      for (const [label, q] of now) oldest.labels(label).set(q.oldest);
     } catch {
       // keep the previous values
     }

@@ -50,7 +50,7 @@ export function createOverflowHandler(deps: OverflowDeps) {
       return 'skipped';
     }
     const waited = result.claimedSince === undefined ? 0 : (Date.now() - result.claimedSince) / 1000;
-    deps.metrics.queueWait.labels(data.queue, 'overflow').observe(Math.max(0, waited));
+    deps.metrics.queueWaitFor(data.queue, 'overflow').observe(Math.max(0, waited));
     deps.logger.info({ callUuid: data.callUuid, queue: data.queue, overflow: data.overflow, intentId: result.record.id }, 'caller overflowed');
     return 'moved';
   };

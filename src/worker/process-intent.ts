@@ -286,7 +286,7 @@ export function createIntentProcessor(deps: ProcessorDeps) {
         const member = record.member;
         if (outcome.kind === 'rejected' && outcome.status === 404 && intent.type === 'dequeue' && member?.call_uuid === transfer.call_uuid) {
           // The caller hung up while waiting: it leaves as abandoned and the next one is tried.
-          metrics.queueWait.labels(intent.queue, 'abandoned').observe(seconds(member.enqueued_at));
+          metrics.queueWaitFor(intent.queue, 'abandoned').observe(seconds(member.enqueued_at));
           await calls.apply(member.call_uuid, ended, await calls.get(member.call_uuid));
           record.member = null;
           if (intent.call_uuid || ++abandoned >= MAX_ABANDONED_PER_ATTEMPT) {
@@ -318,7 +318,7 @@ export function createIntentProcessor(deps: ProcessorDeps) {
 
       if (intent.type === 'dequeue' && record.member) {
         const member = record.member;
-        metrics.queueWait.labels(intent.queue, 'bridged').observe(seconds(member.enqueued_at));
+        metrics.queueWaitFor(intent.queue, 'bridged').observe(seconds(member.enqueued_at));
         await calls.apply(member.call_uuid, plan.effect, await calls.get(member.call_uuid));
       }
       const status = await end('completed', { effect: plan.effect, from: call });

@@ -22,6 +22,7 @@ import { createCallbackQueue, scheduleCallback } from '../infra/callback-queue.j
 import { startCallbackWorker } from './callbacks.js';
 import { createFailedJobHandler } from './failed-jobs.js';
 import { startJobSweeper, SWEEP_INTERVAL_MS } from './job-sweeper.js';
+import { startQueueJanitor } from './queue-janitor.js';
 import { createOverflowHandler } from './overflow.js';
 import { createIntentProcessor, REVIVE_GRACE_MS, transferBackoff } from './process-intent.js';
 
@@ -69,6 +70,8 @@ export interface StartedWorker {
   worker: Worker<JobData>;
   /** Runs the sweep of unfinished intents now; returns how many it put back on their way. */
   sweep(): Promise<number>;
+  /** Forgets idle on-demand queues now; returns how many. */
+  tidyQueues(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -92,7 +95,7 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
   const plivo = createPlivoClient({ ...deps.plivo, timeoutMs: config.PLIVO_TIMEOUT_MS, maxSockets: config.WORKER_CONCURRENCY * 2 });
   releasers.add('plivo client', () => plivo.close());
 
-  observeState(metrics, { jobCounts: () => queue.getJobCounts(), queues: () => queues.summary(), onHold: () => state.zcard(keys.onHold()) });
+  observeState(metrics, { jobCounts: () => queue.getJobCounts(), queues: () => queues.busy(), known: (names) => queues.knownMany(names), onHold: () => state.zcard(keys.onHold()) });
   // The ops server closes last, so /readyz answers 503 while the worker drains.
   let opsPort: number | null = null;
   if (deps.opsPort !== null) {
@@ -156,6 +159,9 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
   worker.on('error', (err) => logger.warn({ err }, 'worker error'));
   const failed = createFailedJobHandler((job, err) => processor.onJobFailed(job as Job<IntentJobData> | undefined, err), logger);
   worker.on('failed', failed.onFailed);
+  await queues.migrate();
+  const janitor = startQueueJanitor({ queues, idleSeconds: config.QUEUE_IDLE_SECONDS, configured: Object.keys(config.QUEUES), logger });
+  releasers.add('queue janitor', () => janitor.stop());
   const sweeper = startJobSweeper({ store, revive: processor.revive, logger, intervalMs: timing.sweepIntervalMs, graceMs: timing.reviveGraceMs });
   releasers.add('job sweeper', () => sweeper.stop());
   releasers.add('worker', async () => {
@@ -173,6 +179,7 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     opsPort,
     worker,
     sweep: () => sweeper.sweep(),
+    tidyQueues: () => janitor.tidy(),
     async stop() {
       shuttingDown = true;
       await releasers.release(config.SHUTDOWN_TIMEOUT_MS);

@@ -83,7 +83,7 @@ export async function startStack(
   const { lines, stream } = captureLogs();
   const logger = createLogger(config.LOG_LEVEL, stream);
   const registry = new Registry();
-  const metrics = createMetrics(registry, { defaults: false });
+  const metrics = createMetrics(registry, { defaults: false, queueLabels: { configured: Object.keys(config.QUEUES), max: config.METRICS_MAX_QUEUES } });
   const worker =
     opts.worker === false
       ? null

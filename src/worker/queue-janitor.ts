@@ -1,0 +1,43 @@
+import type { QueueStore } from '../infra/queue-store.js';
+import type { Logger } from '../observability/logger.js';
+
+/**
+ * Forgets queues created on demand once they have been empty for QUEUE_IDLE_SECONDS (SPEC §14):
+ * they leave GET /v1/queues and the metrics, so thousands of one-off queue names do not pile up.
+ * Configured queues are never forgotten. Any worker may run it; the script is idempotent.
+ */
+export const QUEUE_JANITOR_INTERVAL_MS = 60_000;
+
+export function startQueueJanitor(deps: { queues: QueueStore; idleSeconds: number; configured: readonly string[]; logger: Logger; intervalMs?: number }) {
+  let running: Promise<number> | null = null;
+  async function tidy(): Promise<number> {
+    let total = 0;
+    // A bounded batch per script call, so Redis is never held long; a few batches per tick.
+    for (let i = 0; i < 10; i++) {
+      const n = await deps.queues.forgetIdle(deps.idleSeconds * 1000, deps.configured);
+      total += n;
+      if (n === 0) break;
+    }
+    if (total > 0) deps.logger.info({ forgotten: total, idleSeconds: deps.idleSeconds }, 'forgot queues left empty');
+    return total;
+  }
+  const timer = setInterval(() => {
+    running ??= tidy()
+      .catch((err: unknown) => {
+        deps.logger.warn({ err }, 'could not forget idle queues; the next round will retry');
+        return 0;
+      })
+      .finally(() => {
+        running = null;
+      });
+  }, deps.intervalMs ?? QUEUE_JANITOR_INTERVAL_MS);
+  timer.unref();
+  return {
+    /** One round now (tests). */
+    tidy,
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
