@@ -6,7 +6,7 @@
 // line's order, retries stay bounded, memory stays flat.
 // Prints a JSON report per scenario (`failed` names each broken invariant); exits 1 when one breaks.
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -176,7 +176,7 @@ async function load(c, seconds, calls, at = {}) {
     await sleep(Math.max(0, next - Date.now()));
   }
   await Promise.all([...inflight, ...faults]);
-  return { accepted, stats, sent };
+  return { accepted, stats, sent, started };
 }
 
 /** Polls every accepted intent until it is terminal (bounded: `timeoutMs`, 5 s a request); `statuses` counts the answers. */
@@ -230,7 +230,7 @@ function summarize(records) {
  * it again. Per call, the sequence numbers of the matched transfers, in the order Plivo
  * received them, must never decrease (an intent's own retries keep its number).
  */
-function checkTransfers(records, seen) {
+function checkTransfers(records, seen, startedMs) {
   const holder = new Map();
   for (const r of records.values()) for (const t of r.transfers ?? []) if (t.api_id) holder.set(t.api_id, r);
   const accepted = seen.filter((t) => t.status === 202);
@@ -243,13 +243,13 @@ function checkTransfers(records, seen) {
   seen.forEach((t, index) => {
     if (t.status !== 202) return;
     const r = t.api_id ? holder.get(t.api_id) : undefined;
-    if (!r) return void repeats.push({ index, call_uuid: t.call_uuid, at: t.at, aleg_url: t.body?.aleg_url });
+    if (!r) return void repeats.push({ index, at_s: Math.round((t.at - startedMs) / 100) / 10, call_uuid: t.call_uuid, aleg_url: t.body?.aleg_url });
     const prev = last.get(r.call_uuid);
     if (prev && r.sequence < prev.sequence) {
       order.violations++;
       violatingCalls.add(r.call_uuid);
       if (order.examples.length < EXAMPLES) {
-        order.examples.push({ call_uuid: r.call_uuid, index, at: t.at, sequence: r.sequence, intent: r.id, after_sequence: prev.sequence, after_intent: prev.id });
+        order.examples.push({ call_uuid: r.call_uuid, index, at_s: Math.round((t.at - startedMs) / 100) / 10, sequence: r.sequence, intent: r.id, after_sequence: prev.sequence, after_intent: prev.id });
       }
     }
     last.set(r.call_uuid, r);
@@ -258,10 +258,13 @@ function checkTransfers(records, seen) {
   const unanswered = [...holder.keys()].filter((id) => !seenIds.has(id)).length;
   order.callsChecked = last.size;
   order.violatingCalls = violatingCalls.size;
+  const repeatsBySecond = {};
+  for (const x of repeats) count(repeatsBySecond, Math.floor(x.at_s));
   return {
     seen202: accepted.length,
     matched202: accepted.length - repeats.length,
     repeatedTransfers: repeats.length,
+    repeatsBySecond,
     repeatExamples: repeats.slice(0, EXAMPLES),
     recordedApiIdsPlivoNeverAnswered: unanswered,
     order,
@@ -290,13 +293,15 @@ function checkOutcome(inv, { stuck, lost, transfers, repeatBound }) {
   inv.check("each call's transfers reach Plivo in its line's order", transfers.order.violations === 0, transfers.order);
 }
 
-/** Drains the accepted intents and reads what Plivo saw, then stops the cluster. */
-async function finishRun(c, accepted) {
+/** Drains the accepted intents and reads what Plivo saw, then stops the cluster; both are kept in the log directory. */
+async function finishRun(c, name, accepted, started) {
   const { records, stuck, statuses } = await drain(c, accepted, 150_000);
   const seen = await (await fetch(`${c.simUrl}/_sim/transfers`, { signal: AbortSignal.timeout(30_000) })).json();
   await c.stop();
+  writeFileSync(join(logDir, `${name}-sim-transfers.json`), JSON.stringify(seen));
+  writeFileSync(join(logDir, `${name}-records.json`), JSON.stringify([...records.values()]));
   const summary = summarize(records);
-  return { records, stuck, polled: statuses, seen, summary, lost: summary.byStatus.lost ?? 0, transfers: checkTransfers(records, seen) };
+  return { records, stuck, polled: statuses, seen, summary, lost: summary.byStatus.lost ?? 0, transfers: checkTransfers(records, seen, started) };
 }
 
 async function durability(seconds) {
@@ -327,7 +332,7 @@ async function durability(seconds) {
       await c.replaceApi(mark);
     },
   });
-  const { records, stuck, polled, summary, lost, transfers } = await finishRun(c, accepted);
+  const { records, stuck, polled, summary, lost, transfers } = await finishRun(c, 'durability', accepted, started);
   // A transfer repeats only when a worker or Redis dies between Plivo's 202 and holdq's record
   // of it: at most one per transfer in flight, WORKER_CONCURRENCY of them, per kill.
   const repeatBound = (kills.worker + kills.redis) * c.workerConcurrency;
@@ -357,8 +362,8 @@ async function durability(seconds) {
 async function upstream(seconds) {
   const c = await startCluster();
   await c.sim('/chaos', { rate: 0.3, retryAfter: '1' }); // 500, 503, 429+Retry-After, timeout, reset
-  const { accepted, stats, sent } = await load(c, seconds, 40);
-  const { records, stuck, polled, seen, summary, lost, transfers } = await finishRun(c, accepted);
+  const { accepted, stats, sent, started } = await load(c, seconds, 40);
+  const { records, stuck, polled, seen, summary, lost, transfers } = await finishRun(c, 'upstream', accepted, started);
   const statusCounts = {};
   for (const t of seen) count(statusCounts, t.status);
   // After a 429 every worker pauses for Retry-After (1 s). Requests already on the wire still
