@@ -32,7 +32,8 @@ export async function waitFor(check, { timeoutMs = 20_000, intervalMs = 50, what
   throw new Error(`timed out waiting for ${what}`);
 }
 
-const portOpen = (port) =>
+/** Whether anything accepts connections on a loopback port. */
+export const portOpen = (port) =>
   new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
     s.once('connect', () => (s.end(), resolve(true)));

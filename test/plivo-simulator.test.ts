@@ -55,7 +55,9 @@ describe('the Plivo simulator', () => {
     sim.createCall('call-1');
     const res = await transfer('call-1', { legs: 'aleg', aleg_url: `${xml.url}/hold?x=1` });
     expect(res.status).toBe(202);
-    expect(await res.json()).toEqual({ message: 'call transferred', api_id: expect.any(String) });
+    const answer = (await res.json()) as { api_id: string };
+    expect(answer).toEqual({ message: 'call transferred', api_id: expect.any(String) });
+    expect(sim.received().map((r) => r.api_id)).toEqual([answer.api_id]);
     const call = await sim.waitForXmlFetch('call-1');
     expect(call.current).toMatchObject({ url: `${xml.url}/hold?x=1`, method: 'POST', fetched_status: 200, xml: expect.stringContaining('<Wait') });
     const [hit] = xml.hits;
@@ -149,6 +151,7 @@ describe('the Plivo simulator', () => {
     await expect(transfer('call-5', body)).rejects.toThrow();
     expect((await transfer('call-5', body)).status).toBe(202);
     expect(sim.received().map((r) => r.status)).toEqual([429, 202, 0, 0, 202]);
+    expect(sim.received().map((r) => r.api_id !== null)).toEqual([false, true, false, false, true]);
   });
 
   it('when driven through its control API, then calls, faults, latency and the request log work over HTTP', async () => {

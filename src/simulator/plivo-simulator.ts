@@ -130,6 +130,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Plivo
       contentType: req.get('content-type') ?? null,
       body: req.body,
       status: 0,
+      api_id: null,
     };
     const answer = (status: number, send: () => void) => {
       entry.status = status;
@@ -164,7 +165,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Plivo
       state.endCall(callUuid);
       return answer(404, () => plivoError(res, 404, 'Loop detected'));
     }
-    answer(202, () => res.status(202).json({ message: 'call transferred', api_id: randomUUID() }));
+    entry.api_id = randomUUID();
+    answer(202, () => res.status(202).json({ message: 'call transferred', api_id: entry.api_id }));
     if (opts.fetchXml === false) return;
     if (body.legs !== 'aleg' && call.bleg_uuid && !state.calls.has(call.bleg_uuid)) {
       // Once moved, the B leg is a call of its own for later transfers.

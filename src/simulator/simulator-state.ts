@@ -28,6 +28,8 @@ export interface ReceivedTransfer {
   body: unknown;
   /** What the simulator answered; 0 when it timed out or reset the connection on purpose. */
   status: number;
+  /** The api_id of a 202 answer (what the caller should have recorded); null for any other answer. */
+  api_id: string | null;
 }
 
 export interface Fault {
