@@ -13,6 +13,7 @@ import { createOpsRouter, type Readiness } from '../observability/ops-routes.js'
 import { acceptIntentRoute, createIntentRoutes } from './intents-routes.js';
 import { authenticate, requireRole } from './auth.js';
 import { mountedAt, observeRequests } from './middleware.js';
+import { AppError } from './errors.js';
 import { errorHandler, notFound } from './problem.js';
 import { HOLDQ_VERSION } from '../version.js';
 import { ADMIN_PATH, createAdminRouter } from './admin.js';
@@ -36,6 +37,8 @@ export interface ApiDeps {
   adminQueues: Queue[];
   /** Per-client rate limit on /v1 (null: off). */
   rateLimit: RequestHandler | null;
+  /** True once shutdown has begun: every answer then closes its connection. */
+  draining?: () => boolean;
 }
 
 /**
@@ -89,6 +92,20 @@ export function createApp(deps: ApiDeps): Express {
   app.set('query parser', 'simple');
   app.use(apiHeaders);
   app.use(observeRequests(deps.metrics, deps.logger));
+  // While shutting down, every answer asks its client to reconnect (to another replica), and a new
+  // intent is refused with a 503 to retry elsewhere: a busy keep-alive connection would otherwise
+  // keep this process taking intents until it is killed. Plivo's XML fetches are still served.
+  const draining = deps.draining;
+  if (draining) {
+    app.use((req, res, next) => {
+      if (!draining()) return next();
+      res.setHeader('connection', 'close');
+      if (req.method === 'POST' && req.path === '/v1/intents') {
+        return next(new AppError('unavailable', 'this holdq API is shutting down; retry, another replica will take it', [], { headers: { 'retry-after': '1' } }));
+      }
+      next();
+    });
+  }
   // Posting an intent takes nearly all the traffic, so it comes first, as a route of the app
   // itself (a router mounted at /v1 rewrites and re-parses the URL at every layer), and ahead
   // of the request limiter: the accept script counts intents in its own round trip.

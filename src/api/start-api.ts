@@ -67,6 +67,7 @@ export async function startApi(config: Readonly<Config>, deps: ApiStartDeps): Pr
     readiness: createReadiness({ redis, simulated: config.simulated, isShuttingDown: () => shuttingDown }),
     redisAvailable: () => redis.status === 'ready',
     adminQueues: [callbackQueue],
+    draining: () => shuttingDown,
     rateLimit: config.API_RATE_LIMIT_RPS > 0 ? clientRateLimit({ redis, prefix: config.QUEUE_PREFIX, perSecond: config.API_RATE_LIMIT_RPS }) : null,
   });
   const server = await listen(app, deps.port ?? config.PORT);
@@ -77,8 +78,14 @@ export async function startApi(config: Readonly<Config>, deps: ApiStartDeps): Pr
   releasers.add('http server', async () => {
     shuttingDown = true;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Idle keep-alive connections close now; busy ones after their answer, which says Connection: close.
     server.closeIdleConnections();
-    await closed;
+    const idle = setInterval(() => server.closeIdleConnections(), 100);
+    try {
+      await closed;
+    } finally {
+      clearInterval(idle);
+    }
   });
   const port = (server.address() as { port: number }).port;
   logger.info({ port }, 'api listening');
