@@ -92,6 +92,8 @@ const intent = {
                 'invalid_intent',
                 'queue_full',
                 'queue_empty',
+                'outcome_unknown',
+                'worker_failed',
               ],
             },
             message: { type: 'string' },
@@ -108,6 +110,7 @@ const json = (s: object) => ({ 'application/json': { schema: s } });
 const problemResponse = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
 const errors = {
   '401': problemResponse('No bearer key, or an unknown one'),
+  '403': problemResponse("The key's role may not do this (a READ_KEYS key posting, an API key retrying)"),
   '503': problemResponse('Redis is unreachable; nothing was done. Retry after the Retry-After header.'),
 };
 
@@ -231,7 +234,7 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
         post: {
           tags: ['intents'],
           operationId: 'retryIntent',
-          summary: 'Run a failed intent again',
+          summary: 'Run a failed intent again (ADMIN_KEYS only)',
           parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
           responses: {
             '202': { description: 'Back in its call’s line', content: json(ref('Intent')) },
@@ -254,13 +257,18 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
                 type: 'object',
                 properties: {
                   call_uuid: { type: 'string' },
-                  state: { enum: ['on_hold', 'queued', 'bridged', 'transferred', 'ended', null] },
+                  state: {
+                    enum: ['on_hold', 'queued', 'bridged', 'transferred', 'ended', 'unknown', null],
+                    description: 'unknown: an intent was cut short after it may have reached Plivo; the next XML fetch Plivo makes for the call settles it',
+                  },
                   queue: { type: ['string', 'null'] },
                   position: { type: ['integer', 'null'] },
                   since: { type: ['string', 'null'] },
                   transfer_count: { type: 'integer' },
                   transfer_budget: { type: 'integer' },
                   last_intent_id: { type: ['string', 'null'] },
+                  held_legs: { enum: ['aleg', 'bleg', 'both', null], description: 'the legs the hold in force moved' },
+                  bleg_uuid: { type: ['string', 'null'], description: "the B leg's own UUID, once Plivo fetched the park XML for it" },
                 },
               }),
             },
@@ -273,21 +281,32 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
         get: {
           tags: ['state'],
           operationId: 'listQueues',
-          summary: 'Every queue with its depth and oldest wait',
+          summary: 'Queues with their depth and oldest wait, page by page in name order',
+          description: 'Configured queues, and those created on demand until they have been empty for QUEUE_IDLE_SECONDS.',
+          parameters: [
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 } },
+            { name: 'cursor', in: 'query', description: 'next_cursor of the previous page', schema: { type: 'string' } },
+          ],
           responses: {
             '200': {
-              description: 'Queues',
+              description: 'A page of queues',
               content: json({
                 type: 'object',
+                required: ['items', 'next_cursor'],
                 properties: {
                   items: {
                     type: 'array',
-                    items: { type: 'object', properties: { name: { type: 'string' }, waiting: { type: 'integer' }, oldest_wait_seconds: { type: 'number' } } },
+                    items: {
+                      type: 'object',
+                      properties: { name: { type: 'string' }, waiting: { type: 'integer' }, oldest_wait_seconds: { type: 'number' }, configured: { type: 'boolean' } },
+                    },
                   },
+                  next_cursor: { type: ['string', 'null'], description: 'pass as cursor for the next page; null on the last' },
                 },
               }),
             },
             ...errors,
+            '422': problemResponse('Bad query parameters'),
           },
         },
       },
@@ -305,6 +324,9 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
                 properties: {
                   name: { type: 'string' },
                   waiting: { type: 'integer' },
+                  oldest_wait_seconds: { type: 'number' },
+                  max_size: { type: 'integer' },
+                  configured: { type: 'boolean' },
                   members: {
                     type: 'array',
                     items: {
@@ -332,7 +354,7 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
       },
       '/metrics': { get: { tags: ['operations'], operationId: 'metrics', security: [], summary: 'Prometheus metrics', responses: { '200': { description: 'Metrics' } } } },
     },
-    components: { schemas, securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A secret from API_KEYS' } } },
+    components: { schemas, securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A secret from API_KEYS (post and read), ADMIN_KEYS (also retry) or READ_KEYS (read only)' } } },
   };
 }
 
