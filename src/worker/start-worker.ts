@@ -77,6 +77,8 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
   const calls = createCallStore(state, keys);
   const queues = createQueueStore(state, keys);
   const callbackQueue = createCallbackQueue(redis, config.QUEUE_PREFIX);
+  // Without a listener BullMQ prints every connection error of the queue with its stack.
+  callbackQueue.on('error', (err) => logger.warn({ err: err.message }, 'callback queue error'));
   releasers.add('callback queue', () => callbackQueue.close());
   const callbackWorker = startCallbackWorker({
     connection: redis,
