@@ -1,4 +1,5 @@
 import js from '@eslint/js';
+import jest from 'eslint-plugin-jest';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -28,5 +29,17 @@ export default tseslint.config(
       },
     },
     rules: { 'no-console': 'off' },
+  },
+  {
+    // A focused or skipped test passes CI while checking less than the suite claims; a test
+    // that asserts nothing passes whatever the code does.
+    files: ['test/**'],
+    plugins: { jest },
+    rules: {
+      'jest/no-focused-tests': 'error',
+      'jest/no-disabled-tests': 'error',
+      // Helpers that assert: fast-check's fc.assert, and the suite's own checkers of a response.
+      'jest/expect-expect': ['error', { assertFunctionNames: ['expect', 'fc.assert', 'problem', 'accepted', 'acceptAndRead', 'expectSane'] }],
+    },
   },
 );

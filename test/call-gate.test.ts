@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import type { IntentRecord } from '../src/domain/intent.js';
 import type { CallStore } from '../src/infra/call-state.js';
 import type { IntentStore } from '../src/infra/intent-store.js';
 import type { Keys } from '../src/infra/keys.js';
 import { createRateLimiter, type RateLimiter } from '../src/infra/rate-limiter.js';
+import { until } from './helpers/stack.js';
 import { openStores, type Stores } from './helpers/stores.js';
 
 /**
@@ -84,10 +85,40 @@ describe('the call gate marks the run in the record it opens on', () => {
 
   it('when the gate marks a run, then it books and admits the first transfer\'s rate slot in the same script', async () => {
     const { id, callUuid } = await accept();
-    const gate = await open(id, callUuid, true);
-    const permit = await gate.slot!;
-    expect(await redis.zcard(`${keys.plivoRate()}:sent`)).toBeGreaterThanOrEqual(1);
-    permit.discard();
+    // MONITOR lists every command this Redis runs, in order, a script's own commands (source
+    // "lua") right after the EVALSHA that ran them.
+    const base = new Redis(process.env.HOLDQ_TEST_REDIS_URL!);
+    const monitor = await base.monitor(); // a connection of its own
+    const seen: { source: string; command: string; args: string[] }[] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => seen.push({ source, command: String(args[0]).toLowerCase(), args: args.slice(1) }));
+    const sentinel = `gate-done-${randomUUID()}`;
+    try {
+      const gate = await open(id, callUuid, true);
+      const permit = await gate.slot!;
+      await redis.echo(sentinel);
+      await until(() => seen.some((c) => c.command === 'echo' && c.args[0] === sentinel), 'MONITOR to show the sentinel');
+      permit.discard();
+
+      const begin = seen.findIndex((c) => c.command === 'evalsha' && c.args.includes(keys.pending(callUuid)));
+      expect(begin).toBeGreaterThanOrEqual(0);
+      const client = seen[begin]!.source;
+      // What this client sent, from the gate to the sentinel: the gate's script and the lock release. No third round trip.
+      const sent = seen.slice(begin).filter((c) => c.source === client && c.command !== 'echo');
+      expect(sent.map((c) => c.command)).toEqual(['evalsha', 'evalsha']);
+      expect(sent[1]!.args).toContain(keys.lock(callUuid));
+      // The gate's script took the lock, marked the record and put the slot in the plan and in the guard's set.
+      const end = seen.findIndex((c, i) => i > begin && c.source !== 'lua');
+      const inScript = seen.slice(begin + 1, end).map((c) => `${c.command} ${c.args[0]}`);
+      expect(inScript).toEqual(
+        expect.arrayContaining([`set ${keys.lock(callUuid)}`, `set ${keys.intent(id)}`, `zadd ${keys.plivoRate()}:window`, `zadd ${keys.plivoRate()}:sent`]),
+      );
+      const touchingRate = seen.filter((c) => c.source !== 'lua' && c.args.some((a) => a.startsWith(keys.plivoRate())));
+      expect(touchingRate).toEqual([seen[begin]]);
+      expect(await redis.zcard(`${keys.plivoRate()}:sent`)).toBeGreaterThanOrEqual(1);
+    } finally {
+      monitor.disconnect();
+      base.disconnect();
+    }
   });
 
   it('when a newer intent of the call has taken effect, then the record is left for the worker to supersede', async () => {

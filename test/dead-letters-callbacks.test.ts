@@ -1,43 +1,9 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { ADMIN_KEY, startStack, TEST_KEY, type IntentView, type Stack } from './helpers/stack.js';
 
 const SECRET = 'callback-secret-0123456789';
-
-/** A receiver for completion callbacks that fails its first `failFirst` deliveries. */
-async function startReceiver(failFirst: number) {
-  const deliveries: { body: string; signature: string | undefined; status: number }[] = [];
-  const waiters: (() => void)[] = [];
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
-      const status = deliveries.length < failFirst ? 500 : 200;
-      deliveries.push({ body, signature: req.headers['x-holdq-signature'] as string | undefined, status });
-      res.writeHead(status).end();
-      for (const w of waiters.splice(0)) w();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-    deliveries,
-    async waitFor(n: number, timeoutMs = 20_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (deliveries.length < n) {
-        if (Date.now() > deadline) throw new Error(`only ${deliveries.length} of ${n} callbacks arrived`);
-        await new Promise<void>((resolve) => {
-          waiters.push(resolve);
-          setTimeout(resolve, 200);
-        });
-      }
-      return deliveries;
-    },
-    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 describe('dead letters and retry', () => {
   let stack: Stack;
@@ -93,13 +59,36 @@ describe('dead letters and retry', () => {
     const again = await fetch(`${stack.apiUrl}/v1/intents/${id}/retry`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}` } });
     expect(again.status).toBe(409);
   });
+
+  it('when a failed intent is retried after a newer intent for its call took effect, then it ends superseded and Plivo hears nothing of it', async () => {
+    const callUuid = `dl-${randomUUID()}`;
+    stack.sim.injectFault({ status: 400, callUuid });
+    const first = (await (await stack.post({ type: 'hold', call_uuid: callUuid })).json()) as IntentView;
+    expect(await stack.waitForIntent(first.id)).toMatchObject({ status: 'failed', error: { code: 'upstream_rejected' } });
+    const second = (await (await stack.post({ type: 'enqueue', call_uuid: callUuid, queue: 'dl-q' })).json()) as IntentView;
+    expect(await stack.waitForIntent(second.id)).toMatchObject({ status: 'completed' });
+    const sent = () => stack.sim.received().filter((t) => t.call_uuid === callUuid).map((t) => t.status);
+    expect(sent()).toEqual([400, 202]);
+
+    const retry = await fetch(`${stack.apiUrl}/v1/intents/${first.id}/retry`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    expect(retry.status).toBe(202);
+    // The retry answered 202 with the record queued again, so the next finish is the retry's own.
+    const done = await stack.waitForIntent(first.id);
+    expect(done).toMatchObject({ status: 'superseded', error: null });
+    expect(done.transfers.map((t) => t.status_code)).toEqual([400]);
+    // Finished without a transfer: Plivo got none, and the call stays where the newer intent put it.
+    expect(sent()).toEqual([400, 202]);
+    expect(await (await stack.get(`/v1/calls/${callUuid}`)).json()).toMatchObject({ state: 'queued', queue: 'dl-q', last_intent_id: second.id });
+    expect(await (await stack.get('/metrics', { key: null })).text()).toMatch(/holdq_intents_finished_total\{type="hold",outcome="superseded"\} 1/);
+  });
 });
 
 describe('completion callbacks', () => {
   let stack: Stack;
-  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let receiver: Receiver;
   beforeAll(async () => {
-    receiver = await startReceiver(2);
+    // Fails its first two deliveries.
+    receiver = await startReceiver((before) => ({ status: before < 2 ? 500 : 200 }));
     stack = await startStack({ env: { CALLBACK_SECRET: SECRET } });
   });
   afterAll(async () => {
@@ -116,7 +105,7 @@ describe('completion callbacks', () => {
     expect(deliveries.map((d) => d.status)).toEqual([500, 500, 200]);
     const last = deliveries[2]!;
     expect(JSON.parse(last.body)).toMatchObject({ id, status: 'completed', callback_url: receiver.url });
-    const [, t, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(last.signature ?? '') ?? [];
+    const [, t, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(String(last.headers['x-holdq-signature'])) ?? [];
     expect(v1).toBe(createHmac('sha256', SECRET).update(`${t}.${last.body}`).digest('hex'));
     expect(Math.abs(Number(t) - Date.now() / 1000)).toBeLessThan(60);
   });

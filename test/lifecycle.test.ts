@@ -1,9 +1,60 @@
 import { randomUUID } from 'node:crypto';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { removeDir, startRedisServer, type RedisProcess } from './helpers/redis-server.js';
-import { startStack, type IntentView, type Stack } from './helpers/stack.js';
+import { startStack, TEST_KEY, until, type IntentView, type Stack } from './helpers/stack.js';
+
+/**
+ * A raw HTTP/1.1 connection, to send requests on one connection exactly when a test wants:
+ * `continued` resolves on the server's 100 Continue, `responses(n)` on n final answers.
+ */
+async function openHttp(port: number) {
+  const socket = net.connect(port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  let buffer = '';
+  const answers: { status: number; body: string }[] = [];
+  let resolveContinue!: () => void;
+  const continued = new Promise<void>((resolve) => (resolveContinue = resolve));
+  const parse = () => {
+    for (;;) {
+      const end = buffer.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const head = buffer.slice(0, end);
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]);
+      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+      if (buffer.length < end + 4 + length) return;
+      const body = buffer.slice(end + 4, end + 4 + length);
+      buffer = buffer.slice(end + 4 + length);
+      if (status === 100) resolveContinue();
+      else answers.push({ status, body });
+      socket.emit('answer');
+    }
+  };
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    buffer += chunk;
+    parse();
+  });
+  return {
+    continued,
+    write: (text: string) => socket.write(text),
+    responses(n: number): Promise<{ status: number; body: string }[]> {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (answers.length < n) return;
+          socket.off('answer', check).off('close', closed);
+          socket.destroy();
+          resolve(answers);
+        };
+        const closed = () => (answers.length >= n ? check() : reject(new Error(`the connection closed after ${answers.length} of ${n} answers`)));
+        socket.on('answer', check).on('close', closed);
+        check();
+      });
+    },
+  };
+}
 
 describe('graceful shutdown', () => {
   let stack: Stack;
@@ -29,7 +80,26 @@ describe('graceful shutdown', () => {
   it('when the API is stopping, then /readyz answers 503 and new connections are refused afterwards', async () => {
     const ready = await stack.get('/readyz', { key: null });
     expect(ready.status).toBe(200);
-    await stack.api!.stop();
+    // A request in flight keeps its connection, and so the API, stopping: its headers are in
+    // (the 100 Continue says so), its body is not. /readyz comes next on that same connection.
+    const conn = await openHttp(stack.api!.port);
+    const body = JSON.stringify({ type: 'hold', call_uuid: `stopping-${randomUUID()}` });
+    conn.write(
+      `POST /v1/intents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TEST_KEY}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nExpect: 100-continue\r\n\r\n`,
+    );
+    await conn.continued;
+    const stopped = stack.api!.stop();
+    await new Promise((resolve) => setImmediate(resolve)); // its first step, closing the listener, has run
+    // Stopping has begun: the API takes no new connection...
+    await expect(fetch(`${stack.apiUrl}/livez`)).rejects.toThrow();
+    // ...and answers the requests of the one it still serves.
+    conn.write(`${body}GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    const [accept, readyz] = await conn.responses(2);
+    expect(accept!.status).toBe(202);
+    expect(readyz!.status).toBe(503);
+    expect(JSON.parse(readyz!.body)).toMatchObject({ status: 'not_ready', checks: { shutdown: 'in progress', redis: 'ok' } });
+    await stopped;
     await expect(fetch(`${stack.apiUrl}/livez`)).rejects.toThrow();
   });
 });
@@ -66,15 +136,13 @@ describe('readiness follows Redis', () => {
     expect(Date.now() - started).toBeLessThan(5000); // no hanging requests
 
     redis = await startRedisServer({ port: redis.port, dir: redis.dir });
-    let status = 0;
-    for (let i = 0; i < 100 && status !== 202; i++) {
-      status = (await stack.post({ type: 'hold', call_uuid: 'call-after-outage' })).status;
-      if (status !== 202) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(status).toBe(202);
-    expect((await stack.get('/readyz', { key: null })).status).toBe(200);
+    // The API's connection comes back by itself (backing off to 2 s between tries); /readyz says when.
+    await until(async () => (await stack.get('/readyz', { key: null })).status === 200, 'readiness to recover', 20_000);
+    expect((await stack.post({ type: 'hold', call_uuid: 'call-after-outage' })).status).toBe(202);
   });
 });
+
+const WORKER_CONNECTION_ERRORS = ['worker redis connection error', 'worker state redis connection error', 'worker error'];
 
 describe('the worker after a Redis outage', () => {
   let stack: Stack;
@@ -93,19 +161,18 @@ describe('the worker after a Redis outage', () => {
     const before = (await (await stack.post({ type: 'hold', call_uuid: `out-${randomUUID()}` })).json()) as IntentView;
     expect(await stack.waitForIntent(before.id)).toMatchObject({ status: 'completed' });
 
+    // The worker has seen the outage when one of its connections fails to reconnect.
+    const outage = stack.waitForLog((l) => WORKER_CONNECTION_ERRORS.includes(l.msg ?? ''));
     await redis.stop('SIGKILL');
-    await new Promise((r) => setTimeout(r, 1500)); // the worker sees the outage and keeps reconnecting
+    await outage;
     redis = await startRedisServer({ port: redis.port, dir: redis.dir, args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
 
-    let accepted: IntentView | undefined;
-    for (let i = 0; i < 100 && !accepted; i++) {
-      const res = await stack.post({ type: 'hold', call_uuid: `out-${randomUUID()}` });
-      if (res.status === 202) accepted = (await res.json()) as IntentView;
-      else await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(accepted).toBeDefined();
-    expect(await stack.waitForIntent(accepted!.id, undefined, 20_000)).toMatchObject({ status: 'completed' });
-  });
+    await until(async () => (await stack.get('/readyz', { key: null })).status === 200, 'the API to see Redis again', 20_000);
+    const res = await stack.post({ type: 'hold', call_uuid: `out-${randomUUID()}` });
+    expect(res.status).toBe(202);
+    const accepted = (await res.json()) as IntentView;
+    expect(await stack.waitForIntent(accepted.id, undefined, 20_000)).toMatchObject({ status: 'completed' });
+  }, 60_000);
 
   it('when Redis forgets its cached scripts (SCRIPT FLUSH), then intents are still accepted and run', async () => {
     const admin = new Redis(redis.url);

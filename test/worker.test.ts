@@ -86,6 +86,21 @@ describe('worker: intents become Plivo transfers', () => {
     expect(second!.at - first!.at).toBeGreaterThanOrEqual(2000);
   });
 
+  it('when Plivo answers 429 with Retry-After: 2 for one call, then a transfer for another call waits out the pause too', async () => {
+    const [limited, other] = [newCall(), newCall()];
+    stack.sim.injectFault({ status: 429, retryAfter: '2', callUuid: limited });
+    const first = await accept(stack, { type: 'hold', call_uuid: limited });
+    // The worker records the 429 on the intent after it has told the pacer to pause.
+    await stack.waitForIntent(first.id, (r) => r.transfers.some((t) => t.status_code === 429));
+    const second = await accept(stack, { type: 'hold', call_uuid: other });
+    expect(await stack.waitForIntent(second.id)).toMatchObject({ status: 'completed', attempts: 1 });
+    const refusedAt = stack.sim.received().find((r) => r.call_uuid === limited && r.status === 429)!.at;
+    const [sent] = stack.sim.received().filter((r) => r.call_uuid === other);
+    // A lower bound: nothing reached Plivo for the other call before the 2 s pause ended.
+    expect(sent!.at - refusedAt).toBeGreaterThanOrEqual(1950);
+    expect(await stack.waitForIntent(first.id)).toMatchObject({ status: 'completed', attempts: 2 });
+  });
+
   it('when a request times out, then it is retried and completes', async () => {
     stack.sim.injectFault({ timeout: true });
     const intent = await accept(stack, { type: 'hold', call_uuid: newCall() });

@@ -142,6 +142,10 @@ export function createAdminRouter(deps: AdminDeps): Router {
     }
     res.status(200).json({ retried, refused });
   });
-  router.use((req, res, next) => (hasRole(caller(res), 'admin') ? admin : viewer)(req, res, next));
+  // Admins get the board that acts; everyone else who got this far the read-only one.
+  const forAdmins = Router();
+  forAdmins.use((_req, res, next) => (hasRole(caller(res), 'admin') ? next() : next('router')));
+  forAdmins.use(admin);
+  router.use(forAdmins, viewer);
   return router;
 }

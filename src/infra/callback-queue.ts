@@ -7,18 +7,25 @@ import type { IntentRecord } from '../domain/intent.js';
  */
 export const CALLBACK_QUEUE = 'callbacks';
 export const CALLBACK_ATTEMPTS = 8;
+export const CALLBACK_BACKOFF_MS = 1000;
 
 export interface CallbackJobData {
   intentId: string;
 }
 
-export function createCallbackQueue(connection: ConnectionOptions, prefix: string): Queue<CallbackJobData> {
+/** How often a delivery is tried, and the first retry's delay (doubling after). Tests make both small. */
+export interface CallbackRetry {
+  attempts?: number;
+  backoffMs?: number;
+}
+
+export function createCallbackQueue(connection: ConnectionOptions, prefix: string, retry: CallbackRetry = {}): Queue<CallbackJobData> {
   return new Queue<CallbackJobData>(CALLBACK_QUEUE, {
     connection,
     prefix,
     defaultJobOptions: {
-      attempts: CALLBACK_ATTEMPTS,
-      backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
+      attempts: retry.attempts ?? CALLBACK_ATTEMPTS,
+      backoff: { type: 'exponential', delay: retry.backoffMs ?? CALLBACK_BACKOFF_MS, jitter: 0.5 },
       removeOnComplete: true,
       removeOnFail: { age: 7 * 24 * 3600 },
     },

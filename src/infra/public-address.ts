@@ -53,7 +53,8 @@ export function isPrivateUrl(url: string): boolean {
 }
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
-type Resolve = (hostname: string, cb: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+/** Resolves a name to all its addresses, as dns.lookup with `all: true` does. */
+export type Resolve = (hostname: string, cb: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
 
 const systemResolve: Resolve = (hostname, cb) => dns.lookup(hostname, { all: true }, cb);
 

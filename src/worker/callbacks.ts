@@ -4,7 +4,7 @@ import got from 'got';
 import { intentView } from '../domain/intent.js';
 import { CALLBACK_QUEUE, type CallbackJobData } from '../infra/callback-queue.js';
 import type { IntentStore } from '../infra/intent-store.js';
-import { isPrivateUrl, publicOnlyLookup } from '../infra/public-address.js';
+import { isPrivateUrl, publicOnlyLookup, type Resolve } from '../infra/public-address.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 
@@ -25,6 +25,8 @@ export interface CallbackWorkerDeps {
   secret: string | undefined;
   /** Let callbacks reach loopback, private and link-local addresses (CALLBACK_ALLOW_PRIVATE). */
   allowPrivate: boolean;
+  /** The DNS the SSRF guard checks (the system's by default; tests give names of their own). */
+  resolve?: Resolve;
   timeoutMs: number;
   metrics: Metrics;
   logger: Logger;
@@ -36,7 +38,7 @@ export function startCallbackWorker(deps: CallbackWorkerDeps): Worker<CallbackJo
     timeout: { request: deps.timeoutMs },
     throwHttpErrors: false,
     followRedirect: false,
-    ...(deps.allowPrivate ? {} : { dnsLookup: publicOnlyLookup() as never }),
+    ...(deps.allowPrivate ? {} : { dnsLookup: publicOnlyLookup(deps.resolve) as never }),
   });
   const worker = new Worker<CallbackJobData>(
     CALLBACK_QUEUE,

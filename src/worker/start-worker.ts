@@ -18,7 +18,8 @@ import type { Logger } from '../observability/logger.js';
 import { observeState, type Metrics } from '../observability/metrics.js';
 import { createOpsRouter } from '../observability/ops-routes.js';
 import { createReadiness } from '../observability/readiness.js';
-import { createCallbackQueue, scheduleCallback } from '../infra/callback-queue.js';
+import { createCallbackQueue, scheduleCallback, type CallbackRetry } from '../infra/callback-queue.js';
+import type { Resolve } from '../infra/public-address.js';
 import { startCallbackWorker } from './callbacks.js';
 import { createFailedJobHandler } from './failed-jobs.js';
 import { startJobSweeper, SWEEP_INTERVAL_MS } from './job-sweeper.js';
@@ -36,6 +37,8 @@ export interface WorkerDeps {
   opsPort: number | null;
   /** How BullMQ detects a lost worker, and how soon an unfinished intent is mended (tests shorten them). */
   timing?: Partial<WorkerTiming>;
+  /** Completion-callback delivery: fewer or faster attempts, and the DNS its SSRF guard asks (tests set these). */
+  callbacks?: CallbackRetry & { resolve?: Resolve };
 }
 
 export interface WorkerTiming {
@@ -110,7 +113,9 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
   const store = createIntentStore(state, keys, { retentionSeconds: config.INTENT_RETENTION_SECONDS, jobs: createJobInsert(queue) });
   const calls = createCallStore(state, keys);
   const queues = createQueueStore(state, keys);
-  const callbackQueue = createCallbackQueue(redis, config.QUEUE_PREFIX);
+  const callbackQueue = createCallbackQueue(redis, config.QUEUE_PREFIX, deps.callbacks);
+  // Without a listener BullMQ prints every connection error of the queue with its stack.
+  callbackQueue.on('error', (err) => logger.warn({ err: err.message }, 'callback queue error'));
   releasers.add('callback queue', () => callbackQueue.close());
   const callbackWorker = startCallbackWorker({
     connection: redis,
@@ -118,6 +123,7 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     store,
     secret: config.CALLBACK_SECRET,
     allowPrivate: config.CALLBACK_ALLOW_PRIVATE,
+    resolve: deps.callbacks?.resolve,
     timeoutMs: config.PLIVO_TIMEOUT_MS,
     metrics,
     logger,

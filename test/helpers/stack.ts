@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { startApi, type StartedApi } from '../../src/api/start-api.js';
@@ -10,7 +11,7 @@ export type IntentView = ReturnType<typeof intentView>;
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { startSimulator, type PlivoSimulator, type SimulatorOptions } from '../../src/simulator/plivo-simulator.js';
-import { startWorker, type StartedWorker, type WorkerTiming } from '../../src/worker/start-worker.js';
+import { startWorker, type StartedWorker, type WorkerDeps, type WorkerTiming } from '../../src/worker/start-worker.js';
 import { freePort } from './redis-server.js';
 
 export const TEST_KEY = 'test-secret-0123456789';
@@ -37,16 +38,36 @@ export function testConfig(env: Record<string, string | undefined> = {}): Readon
   });
 }
 
-/** Log lines, captured so tests can read them (and so test output stays quiet). */
+/** Log lines, captured so tests can read them (and so test output stays quiet); `events` emits each as 'line'. */
 export function captureLogs() {
   const lines: string[] = [];
+  const events = new EventEmitter();
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
+        lines.push(line);
+        events.emit('line', line);
+      }
       cb();
     },
   });
-  return { lines, stream };
+  return { lines, stream, events };
+}
+
+export type LogLine = Record<string, unknown> & { msg?: string; level?: string };
+
+/**
+ * Polls `probe` until it returns something other than undefined or false, for conditions no
+ * event announces (a Redis that is back, a key that is gone); fails with `what` after `timeoutMs`.
+ */
+export async function until<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 export interface Stack {
@@ -57,43 +78,69 @@ export interface Stack {
   apiUrl: string;
   registry: Registry;
   logs: string[];
+  /** Resolves with the first log line, logged from now on (or already, with `past`), that `match` accepts. */
+  waitForLog(match: (line: LogLine) => boolean, opts?: { timeoutMs?: number; past?: boolean }): Promise<LogLine>;
+  /** The value of a counter or gauge of this stack's registry for these labels (0 when it has none yet). */
+  metric(name: string, labels?: Record<string, string>): Promise<number>;
   post(body: unknown, opts?: { key?: string | null; idempotencyKey?: string; contentType?: string; raw?: string }): Promise<Response>;
   get(path: string, opts?: { key?: string | null }): Promise<Response>;
-  /** Calls a /plivo path as Plivo does: form-encoded, signed with the account's auth token. */
-  plivo(path: string, opts?: { method?: 'GET' | 'POST'; form?: Record<string, string>; sign?: boolean; token?: string }): Promise<Response>;
+  /**
+   * Calls a /plivo path as Plivo does: form-encoded, signed with the account's auth token (or `token`).
+   * `signedForm`: the form the signature covers, when it is not the one sent (a tampered request).
+   */
+  plivo(
+    path: string,
+    opts?: { method?: 'GET' | 'POST'; form?: Record<string, string>; sign?: boolean; token?: string; signedForm?: Record<string, string> },
+  ): Promise<Response>;
   waitForIntent(id: string, until?: (r: IntentView) => boolean, timeoutMs?: number): Promise<IntentView>;
   stop(): Promise<void>;
 }
 
 const TERMINAL = new Set(['completed', 'failed', 'superseded']);
 
+/**
+ * The API, the worker and a Plivo simulator, on this test file's Redis. `workerEnv` gives the worker
+ * settings of its own (an API and workers that disagree, or a setting changed since an intent was
+ * accepted); `callbacks` tunes completion-callback delivery (WorkerDeps.callbacks).
+ */
 export async function startStack(
-  opts: { env?: Record<string, string>; simulator?: SimulatorOptions; api?: boolean; worker?: boolean; workerTiming?: Partial<WorkerTiming> } = {},
+  opts: {
+    env?: Record<string, string>;
+    workerEnv?: Record<string, string>;
+    callbacks?: WorkerDeps['callbacks'];
+    simulator?: SimulatorOptions;
+    api?: boolean;
+    worker?: boolean;
+    workerTiming?: Partial<WorkerTiming>;
+  } = {},
 ): Promise<Stack> {
   const sim = await startSimulator({ autoCreateCalls: true, ...opts.simulator });
   const port = await freePort();
-  const config = testConfig({
+  const env = {
     PORT: String(port),
     PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
     PLIVO_AUTH_ID: sim.authId,
     PLIVO_AUTH_TOKEN: sim.authToken,
     PLIVO_BASE_URL: sim.url,
     ...opts.env,
-  });
-  const { lines, stream } = captureLogs();
+  };
+  const config = testConfig(env);
+  const workerConfig = opts.workerEnv ? testConfig({ ...env, QUEUE_PREFIX: config.QUEUE_PREFIX, ...opts.workerEnv }) : config;
+  const { lines, stream, events } = captureLogs();
   const logger = createLogger(config.LOG_LEVEL, stream);
   const registry = new Registry();
   const metrics = createMetrics(registry, { defaults: false, queueLabels: { configured: Object.keys(config.QUEUES), max: config.METRICS_MAX_QUEUES } });
   const worker =
     opts.worker === false
       ? null
-      : await startWorker(config, {
+      : await startWorker(workerConfig, {
           logger,
           registry,
           metrics,
           plivo: { baseUrl: config.PLIVO_BASE_URL, authId: sim.authId, authToken: sim.authToken },
           opsPort: null,
           ...(opts.workerTiming ? { timing: opts.workerTiming } : {}),
+          ...(opts.callbacks ? { callbacks: opts.callbacks } : {}),
         });
   const api = opts.api === false ? null : await startApi(config, { logger, registry, metrics, observeJobs: false });
   const apiUrl = `http://127.0.0.1:${port}`;
@@ -108,6 +155,44 @@ export async function startStack(
     apiUrl,
     registry,
     logs: lines,
+    waitForLog(match, o = {}) {
+      const parse = (line: string): LogLine | undefined => {
+        try {
+          return JSON.parse(line) as LogLine;
+        } catch {
+          return undefined;
+        }
+      };
+      if (o.past) {
+        const seen = lines.map(parse).find((l) => l && match(l));
+        if (seen) return Promise.resolve(seen);
+      }
+      const timeoutMs = o.timeoutMs ?? 15_000;
+      return new Promise((resolve, reject) => {
+        const onLine = (line: string) => {
+          const parsed = parse(line);
+          if (!parsed || !match(parsed)) return;
+          cleanup();
+          resolve(parsed);
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`no matching log line in ${timeoutMs} ms; the last ones: ${lines.slice(-5).join('\n')}`));
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          events.off('line', onLine);
+        };
+        events.on('line', onLine);
+      });
+    },
+    async metric(name, labels = {}) {
+      const metric = registry.getSingleMetric(name);
+      if (!metric) throw new Error(`no metric ${name}`);
+      const { values } = await metric.get();
+      const value = values.find((v) => Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want));
+      return value?.value ?? 0;
+    },
     post(body, o = {}) {
       return fetch(`${apiUrl}/v1/intents`, {
         method: 'POST',
@@ -128,7 +213,7 @@ export async function startStack(
       const nonce = String(Date.now());
       const headers: Record<string, string> = {};
       if (o.sign !== false) {
-        headers['x-plivo-signature-v3'] = signV3(o.token ?? sim.authToken, method, url, nonce, method === 'POST' ? (o.form ?? {}) : {});
+        headers['x-plivo-signature-v3'] = signV3(o.token ?? sim.authToken, method, url, nonce, method === 'POST' ? (o.signedForm ?? o.form ?? {}) : {});
         headers['x-plivo-signature-v3-nonce'] = nonce;
       }
       if (method === 'GET') return fetch(url, { headers });
