@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
-import { AppError, type FieldError } from '../domain/errors.js';
+import { AppError, problemDocument, type FieldError } from '../domain/errors.js';
 import { INTENT_TYPES } from '../domain/intent.js';
 import { isRedisUnavailable } from '../infra/redis.js';
 import type { Logger } from '../observability/logger.js';
@@ -24,17 +24,7 @@ export function fieldErrors(issues: readonly z.core.$ZodIssue[]): FieldError[] {
 
 export function sendProblem(res: Response, err: AppError, requestId: string | undefined): void {
   for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
-  res
-    .status(err.status)
-    .type('application/problem+json')
-    .json({
-      type: `https://holdq.dev/problems/${err.code.replaceAll('_', '-')}`,
-      title: err.title,
-      status: err.status,
-      detail: err.detail,
-      ...(requestId ? { instance: `urn:request:${requestId}` } : {}),
-      ...(err.errors.length > 0 ? { errors: err.errors } : {}),
-    });
+  res.status(err.status).type('application/problem+json').json(problemDocument(err, requestId));
 }
 
 /** body-parser's and the router's client errors, mapped to our codes: a 4xx never becomes a 5xx. */
