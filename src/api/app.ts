@@ -22,6 +22,8 @@ import { createXmlRoutes, plivoSignature } from './xml-routes.js';
 
 export interface ApiDeps {
   config: Readonly<Config>;
+  /** This API's id, served by /livez. */
+  instance: string;
   store: IntentStore;
   calls: CallStore;
   queues: QueueStore;
@@ -98,7 +100,7 @@ export function createApp(deps: ApiDeps): Express {
   if (deps.rateLimit) v1.use(deps.rateLimit);
   v1.use(createIntentRoutes(deps), createStateRoutes(deps));
   app.use('/v1', v1);
-  app.use(createOpsRouter(deps.registry, deps.readiness));
+  app.use(createOpsRouter(deps.registry, deps.readiness, deps.instance));
   const openapi = JSON.stringify(buildOpenApi({ publicBaseUrl: deps.config.PUBLIC_BASE_URL, version: HOLDQ_VERSION }));
   app.get('/openapi.json', (_req, res) => {
     res.type('application/json').send(openapi);

@@ -320,7 +320,16 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
           },
         },
       },
-      '/livez': { get: { tags: ['operations'], operationId: 'livez', security: [], summary: 'The process is up', responses: { '200': { description: 'Alive' } } } },
+      '/livez': {
+        get: {
+          tags: ['operations'],
+          operationId: 'livez',
+          security: [],
+          summary: 'The process is up',
+          description: 'Names the service and this instance (a random id per process), so a start-up check can tell holdq from anything else.',
+          responses: { '200': { description: 'Alive: {"status":"ok","service":"holdq","instance":"…"}' } },
+        },
+      },
       '/readyz': {
         get: {
           tags: ['operations'],

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Express } from 'express';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
@@ -12,6 +13,7 @@ import { closeRedis, createRedis, waitForRedis } from '../infra/redis.js';
 import { createReleasers, listen } from '../lifecycle.js';
 import type { Logger } from '../observability/logger.js';
 import { observeState, type Metrics } from '../observability/metrics.js';
+import { startPublicUrlCheck, type PublicUrlCheck } from '../observability/public-url-check.js';
 import { createReadiness } from '../observability/readiness.js';
 import { createApp } from './app.js';
 import { clientRateLimit } from './rate-limit.js';
@@ -53,8 +55,12 @@ export async function startApi(config: Readonly<Config>, deps: ApiStartDeps): Pr
     observeState(deps.metrics, { jobCounts: () => queue.getJobCounts(), queues: () => queues.summary(), onHold: () => redis.zcard(keys.onHold()) });
   }
 
+  const instance = randomUUID();
+  let publicUrlCheck: PublicUrlCheck | null = null;
+  const advisories = () => ({ ...(publicUrlCheck ? { public_base_url: publicUrlCheck.status() } : {}) });
   const app = createApp({
     config,
+    instance,
     store: createIntentStore(redis, keys, { retentionSeconds: config.INTENT_RETENTION_SECONDS, jobs: createJobInsert(queue) }),
     calls: createCallStore(redis, keys),
     queues,
@@ -62,7 +68,7 @@ export async function startApi(config: Readonly<Config>, deps: ApiStartDeps): Pr
     logger,
     registry: deps.registry,
     metrics: deps.metrics,
-    readiness: createReadiness({ redis, simulated: config.simulated, isShuttingDown: () => shuttingDown }),
+    readiness: createReadiness({ redis, simulated: config.simulated, isShuttingDown: () => shuttingDown, advisories }),
     redisAvailable: () => redis.status === 'ready',
     adminQueues: [queue, callbackQueue],
     rateLimit: config.API_RATE_LIMIT_RPS > 0 ? clientRateLimit({ redis, prefix: config.QUEUE_PREFIX, perSecond: config.API_RATE_LIMIT_RPS }) : null,
@@ -80,6 +86,15 @@ export async function startApi(config: Readonly<Config>, deps: ApiStartDeps): Pr
   });
   const port = (server.address() as { port: number }).port;
   logger.info({ port }, 'api listening');
+  if (config.PUBLIC_BASE_URL_CHECK) {
+    // Once listening, the API should reach itself (or a replica) there; it says so at once if not.
+    const check = startPublicUrlCheck({ baseUrl: config.PUBLIC_BASE_URL, instance, listening: `:${port}`, attempts: 6, warnAfter: 1, logger });
+    publicUrlCheck = check;
+    releasers.add('public url check', () => {
+      check.stop();
+      return check.done;
+    });
+  }
 
   return {
     port,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { Worker, type Job } from 'bullmq';
 import express from 'express';
@@ -17,6 +18,7 @@ import { createReleasers, listen } from '../lifecycle.js';
 import type { Logger } from '../observability/logger.js';
 import { observeState, type Metrics } from '../observability/metrics.js';
 import { createOpsRouter } from '../observability/ops-routes.js';
+import { startPublicUrlCheck, type PublicUrlCheck } from '../observability/public-url-check.js';
 import { createReadiness } from '../observability/readiness.js';
 import { createCallbackQueue, scheduleCallback } from '../infra/callback-queue.js';
 import { startCallbackWorker } from './callbacks.js';
@@ -67,10 +69,22 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
   if (deps.opsPort !== null) {
     const app = express();
     app.disable('x-powered-by');
-    app.use(createOpsRouter(deps.registry, createReadiness({ redis, simulated: config.simulated, isShuttingDown: () => shuttingDown })));
+    // A lone worker serves its own /readyz, so it checks PUBLIC_BASE_URL itself, quietly retrying
+    // for about 30 s since the API may start after it (in one process, the API checks).
+    let check: PublicUrlCheck | null = null;
+    const advisories = () => ({ ...(check ? { public_base_url: check.status() } : {}) });
+    app.use(createOpsRouter(deps.registry, createReadiness({ redis, simulated: config.simulated, isShuttingDown: () => shuttingDown, advisories }), randomUUID()));
     const server: Server = await listen(app, deps.opsPort);
     opsPort = (server.address() as { port: number }).port;
     releasers.add('ops server', () => new Promise<void>((resolve) => server.close(() => resolve())));
+    if (config.PUBLIC_BASE_URL_CHECK) {
+      const started = startPublicUrlCheck({ baseUrl: config.PUBLIC_BASE_URL, instance: null, attempts: 6, warnAfter: 6, logger });
+      check = started;
+      releasers.add('public url check', () => {
+        started.stop();
+        return started.done;
+      });
+    }
   }
 
   const store = createIntentStore(state, keys, { retentionSeconds: config.INTENT_RETENTION_SECONDS, jobs: createJobInsert(queue) });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { startApi, type StartedApi } from '../../src/api/start-api.js';
@@ -32,16 +33,37 @@ export function testConfig(env: Record<string, string | undefined> = {}): Readon
   });
 }
 
-/** Log lines, captured so tests can read them (and so test output stays quiet). */
+/** Log lines, captured so tests can read them (and so test output stays quiet); `waitFor` resolves on the first line that matches. */
 export function captureLogs() {
   const lines: string[] = [];
+  const written = new EventEmitter();
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
+        lines.push(line);
+        written.emit('line', line);
+      }
       cb();
     },
   });
-  return { lines, stream };
+  const waitFor = (pattern: RegExp, timeoutMs = 10_000): Promise<string> => {
+    const seen = lines.find((l) => pattern.test(l));
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const onLine = (line: string) => {
+        if (!pattern.test(line)) return;
+        clearTimeout(timer);
+        written.off('line', onLine);
+        resolve(line);
+      };
+      const timer = setTimeout(() => {
+        written.off('line', onLine);
+        reject(new Error(`no log line matched ${pattern} within ${timeoutMs} ms; lines: ${lines.slice(-5).join('\n')}`));
+      }, timeoutMs);
+      written.on('line', onLine);
+    });
+  };
+  return { lines, stream, waitFor };
 }
 
 export interface Stack {
@@ -52,6 +74,8 @@ export interface Stack {
   apiUrl: string;
   registry: Registry;
   logs: string[];
+  /** Resolves on the first log line (of the API and worker) that matches. */
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
   post(body: unknown, opts?: { key?: string | null; idempotencyKey?: string; contentType?: string; raw?: string }): Promise<Response>;
   get(path: string, opts?: { key?: string | null }): Promise<Response>;
   /** Calls a /plivo path as Plivo does: form-encoded, signed with the account's auth token. */
@@ -75,7 +99,7 @@ export async function startStack(
     PLIVO_BASE_URL: sim.url,
     ...opts.env,
   });
-  const { lines, stream } = captureLogs();
+  const { lines, stream, waitFor } = captureLogs();
   const logger = createLogger(config.LOG_LEVEL, stream);
   const registry = new Registry();
   const metrics = createMetrics(registry, { defaults: false });
@@ -102,6 +126,7 @@ export async function startStack(
     apiUrl,
     registry,
     logs: lines,
+    waitForLog: waitFor,
     post(body, o = {}) {
       return fetch(`${apiUrl}/v1/intents`, {
         method: 'POST',
