@@ -10,6 +10,7 @@ import { createJobInsert } from '../infra/job-insert.js';
 import { createKeys } from '../infra/keys.js';
 import { createQueueStore } from '../infra/queue-store.js';
 import { closeRedis, createRedis, waitForRedis } from '../infra/redis.js';
+import { createRedisOutageLog, type RedisOutageLog } from '../infra/redis-outage-log.js';
 import { createReleasers, listen } from '../lifecycle.js';
 import type { Logger } from '../observability/logger.js';
 import { observeState, type Metrics } from '../observability/metrics.js';
@@ -26,6 +27,10 @@ export interface ApiStartDeps {
   observeJobs: boolean;
   /** Overrides config.PORT (tests pass 0). */
   port?: number;
+  /** Aborted: a start-up still waiting for Redis gives up at once and releases what it made (a signal during start-up). */
+  signal?: AbortSignal;
+  /** Shared by the roles of one process, so a Redis outage is one line, not one per role. */
+  redisOutage?: RedisOutageLog;
 }
 
 export interface StartedApi {
@@ -38,17 +43,26 @@ export async function startApi(config: Readonly<Config>, deps: ApiStartDeps): Pr
   const { logger } = deps;
   const releasers = createReleasers(logger);
   let shuttingDown = false;
+  const outage = deps.redisOutage ?? createRedisOutageLog(logger, { url: config.REDIS_URL });
   const redis = createRedis(config.REDIS_URL, 'command', 'holdq-api', config.REDIS_CLUSTER);
   releasers.add('redis', () => closeRedis(redis));
-  redis.on('error', (err) => logger.warn({ err: err.message }, 'api redis connection error'));
-  await waitForRedis(redis, 30_000);
+  redis.on('error', outage.connectionError);
+  redis.on('ready', outage.ready);
+  // A start-up that fails or is stopped releases what it made, so nothing keeps reconnecting.
+  const orRelease = <T>(step: Promise<T>) =>
+    step.catch(async (err: unknown) => {
+      await releasers.release(config.SHUTDOWN_TIMEOUT_MS);
+      throw err;
+    });
+  const waitMs = 30_000;
+  await orRelease(waitForRedis(redis, { timeoutMs: waitMs, signal: deps.signal, describe: () => outage.notReady(waitMs) }));
 
   const keys = createKeys(config.QUEUE_PREFIX);
   const queue = createIntentQueue(redis, { prefix: config.QUEUE_PREFIX, attempts: config.TRANSFER_MAX_ATTEMPTS });
-  queue.on('error', (err) => logger.warn({ err: err.message }, 'queue error'));
+  queue.on('error', (err) => outage.report('queue', err));
   releasers.add('queue', () => queue.close());
   const callbackQueue = createCallbackQueue(redis, config.QUEUE_PREFIX);
-  callbackQueue.on('error', (err) => logger.warn({ err: err.message }, 'callback queue error'));
+  callbackQueue.on('error', (err) => outage.report('callback queue', err));
   releasers.add('callback queue', () => callbackQueue.close());
   const queues = createQueueStore(redis, keys);
   if (deps.observeJobs) {
@@ -73,7 +87,7 @@ export async function startApi(config: Readonly<Config>, deps: ApiStartDeps): Pr
     adminQueues: [queue, callbackQueue],
     rateLimit: config.API_RATE_LIMIT_RPS > 0 ? clientRateLimit({ redis, prefix: config.QUEUE_PREFIX, perSecond: config.API_RATE_LIMIT_RPS }) : null,
   });
-  const server = await listen(app, deps.port ?? config.PORT);
+  const server = await orRelease(listen(app, deps.port ?? config.PORT));
   // Longer than the usual load balancer idle timeout, so the balancer closes first.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;

@@ -14,6 +14,7 @@ import { createKeys } from '../infra/keys.js';
 import { createPlivoClient } from '../infra/plivo-client.js';
 import { createRateLimiter } from '../infra/rate-limiter.js';
 import { closeRedis, createRedis, waitForRedis } from '../infra/redis.js';
+import { createRedisOutageLog, type RedisOutageLog } from '../infra/redis-outage-log.js';
 import { createReleasers, listen } from '../lifecycle.js';
 import type { Logger } from '../observability/logger.js';
 import { observeState, type Metrics } from '../observability/metrics.js';
@@ -34,6 +35,10 @@ export interface WorkerDeps {
   plivo: { baseUrl: string; authId: string; authToken: string };
   /** Serve /livez /readyz /metrics on this port (a lone worker); null when the API serves them. */
   opsPort: number | null;
+  /** Aborted: a start-up still waiting for Redis gives up at once and releases what it made (a signal during start-up). */
+  signal?: AbortSignal;
+  /** Shared by the roles of one process, so a Redis outage is one line, not one per role. */
+  redisOutage?: RedisOutageLog;
 }
 
 export interface StartedWorker {
@@ -48,18 +53,30 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
   const { logger, metrics } = deps;
   const releasers = createReleasers(logger);
   let shuttingDown = false;
+  // One outage log for all of the role's connections, queues and workers: one line per outage, not one per retry.
+  const outage = deps.redisOutage ?? createRedisOutageLog(logger, { url: config.REDIS_URL });
   const redis = createRedis(config.REDIS_URL, 'worker', 'holdq-worker', config.REDIS_CLUSTER);
   releasers.add('redis', () => closeRedis(redis));
-  redis.on('error', (err) => logger.warn({ err: err.message }, 'worker redis connection error'));
+  redis.on('error', outage.connectionError);
+  redis.on('ready', outage.ready);
   const state = createRedis(config.REDIS_URL, 'state', 'holdq-worker-state', config.REDIS_CLUSTER);
   releasers.add('state redis', () => closeRedis(state));
-  state.on('error', (err) => logger.warn({ err: err.message }, 'worker state redis connection error'));
-  await Promise.all([waitForRedis(redis, 30_000), waitForRedis(state, 30_000)]);
+  state.on('error', outage.connectionError);
+  state.on('ready', outage.ready);
+  // A start-up that fails or is stopped releases what it made, so nothing keeps reconnecting.
+  const orRelease = <T>(step: Promise<T>) =>
+    step.catch(async (err: unknown) => {
+      await releasers.release(config.SHUTDOWN_TIMEOUT_MS);
+      throw err;
+    });
+  const waitMs = 30_000;
+  const wait = { timeoutMs: waitMs, signal: deps.signal, describe: () => outage.notReady(waitMs) };
+  await orRelease(Promise.all([waitForRedis(redis, wait), waitForRedis(state, wait)]));
 
   const keys = createKeys(config.QUEUE_PREFIX);
   const queue = createIntentQueue(redis, { prefix: config.QUEUE_PREFIX, attempts: config.TRANSFER_MAX_ATTEMPTS });
   releasers.add('queue', () => queue.close());
-  queue.on('error', (err) => logger.warn({ err: err.message }, 'queue error'));
+  queue.on('error', (err) => outage.report('queue', err));
   const plivo = createPlivoClient({ ...deps.plivo, timeoutMs: config.PLIVO_TIMEOUT_MS, maxSockets: config.WORKER_CONCURRENCY * 2 });
   releasers.add('plivo client', () => plivo.close());
 
@@ -74,7 +91,7 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     let check: PublicUrlCheck | null = null;
     const advisories = () => ({ ...(check ? { public_base_url: check.status() } : {}) });
     app.use(createOpsRouter(deps.registry, createReadiness({ redis, simulated: config.simulated, isShuttingDown: () => shuttingDown, advisories }), randomUUID()));
-    const server: Server = await listen(app, deps.opsPort);
+    const server: Server = await orRelease(listen(app, deps.opsPort));
     opsPort = (server.address() as { port: number }).port;
     releasers.add('ops server', () => new Promise<void>((resolve) => server.close(() => resolve())));
     if (config.PUBLIC_BASE_URL_CHECK) {
@@ -91,6 +108,7 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
   const calls = createCallStore(state, keys);
   const queues = createQueueStore(state, keys);
   const callbackQueue = createCallbackQueue(redis, config.QUEUE_PREFIX);
+  callbackQueue.on('error', (err) => outage.report('callback queue', err));
   releasers.add('callback queue', () => callbackQueue.close());
   const callbackWorker = startCallbackWorker({
     connection: redis,
@@ -101,8 +119,13 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     timeoutMs: config.PLIVO_TIMEOUT_MS,
     metrics,
     logger,
+    onError: (err) => outage.report('callback worker', err),
   });
-  releasers.add('callback worker', () => callbackWorker.close());
+  // With Redis away, in-flight jobs cannot finish (they end by writing to Redis): waiting for them
+  // would wait out SHUTDOWN_TIMEOUT_MS for nothing. Closing without waiting leaves their locks to
+  // lapse, and another worker runs them again (at least once, README "What holdq guarantees").
+  const redisAway = () => redis.status !== 'ready' || state.status !== 'ready';
+  releasers.add('callback worker', () => callbackWorker.close(redisAway()));
 
   const processor = createIntentProcessor({
     config,
@@ -135,15 +158,15 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     autorun: false,
     },
   );
-  worker.on('error', (err) => logger.warn({ err: err.message }, 'worker error'));
+  worker.on('error', (err) => outage.report('worker', err));
   worker.on('failed', (job, err) => {
     processor.onJobFailed(job as Job<IntentJobData> | undefined, err).catch(() => undefined);
   });
   const sweeper = startJobSweeper({ store, queue, metrics, logger });
-  releasers.add('job sweeper', () => sweeper.stop());
+  releasers.add('job sweeper', () => sweeper.stop(!redisAway()));
   releasers.add('worker', async () => {
     shuttingDown = true;
-    await worker.close();
+    await worker.close(redisAway());
   });
 
   void worker.run().catch((err: unknown) => logger.error({ err }, 'worker stopped'));
