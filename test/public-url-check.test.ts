@@ -96,8 +96,14 @@ describe('PUBLIC_BASE_URL from a lone worker', () => {
     const late = await api(config, port);
     try {
       await logs.waitFor(/PUBLIC_BASE_URL reaches holdq \(instance/);
+      await logs.waitFor(/Redis settings read/);
       expect(logs.lines.filter((l) => l.includes('"level":"error"'))).toEqual([]);
-      expect((await readyz(`http://127.0.0.1:${worker.opsPort}`)).body.checks.public_base_url).toMatch(/^ok: reaches holdq/);
+      // The lone worker serves its own /readyz, with the same start-up findings as the API's.
+      expect((await readyz(`http://127.0.0.1:${worker.opsPort}`)).body.checks).toMatchObject({
+        public_base_url: expect.stringMatching(/^ok: reaches holdq/),
+        redis_persistence: 'appendonly no: a Redis restart loses accepted intents',
+        redis_eviction: 'noeviction',
+      });
     } finally {
       await late.started.stop();
       await worker.stop();

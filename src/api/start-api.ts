@@ -10,7 +10,8 @@ import { createJobInsert } from '../infra/job-insert.js';
 import { createKeys } from '../infra/keys.js';
 import { createQueueStore } from '../infra/queue-store.js';
 import { closeRedis, createRedis, waitForRedis } from '../infra/redis.js';
-import { createRedisOutageLog, type RedisOutageLog } from '../infra/redis-outage-log.js';
+import { createRedisOutageLog, redisUrlForLogs, type RedisOutageLog } from '../infra/redis-outage-log.js';
+import { readRedisSettings, type RedisSettings } from '../infra/redis-settings.js';
 import { createReleasers, listen } from '../lifecycle.js';
 import type { Logger } from '../observability/logger.js';
 import { observeState, type Metrics } from '../observability/metrics.js';
@@ -56,6 +57,15 @@ export async function startApi(config: Readonly<Config>, deps: ApiStartDeps): Pr
     });
   const waitMs = 30_000;
   await orRelease(waitForRedis(redis, { timeoutMs: waitMs, signal: deps.signal, describe: () => outage.notReady(waitMs) }));
+  // appendonly and maxmemory-policy, read once: warned about, shown in /readyz, never fatal.
+  let settings: RedisSettings | null = null;
+  const settingsRead = readRedisSettings(redis).then((s) => {
+    settings = s;
+    const redisUrl = redisUrlForLogs(config.REDIS_URL);
+    logger.info({ redis: redisUrl, persistence: s.redis_persistence, eviction: s.redis_eviction }, 'Redis settings read');
+    for (const warning of s.warnings) logger.warn({ redis: redisUrl }, warning);
+  });
+  releasers.add('redis settings', () => settingsRead);
 
   const keys = createKeys(config.QUEUE_PREFIX);
   const queue = createIntentQueue(redis, { prefix: config.QUEUE_PREFIX, attempts: config.TRANSFER_MAX_ATTEMPTS });
@@ -71,7 +81,11 @@ export async function startApi(config: Readonly<Config>, deps: ApiStartDeps): Pr
 
   const instance = randomUUID();
   let publicUrlCheck: PublicUrlCheck | null = null;
-  const advisories = () => ({ ...(publicUrlCheck ? { public_base_url: publicUrlCheck.status() } : {}) });
+  const advisories = () => ({
+    redis_persistence: settings?.redis_persistence ?? 'checking',
+    redis_eviction: settings?.redis_eviction ?? 'checking',
+    ...(publicUrlCheck ? { public_base_url: publicUrlCheck.status() } : {}),
+  });
   const app = createApp({
     config,
     instance,

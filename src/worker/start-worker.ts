@@ -14,7 +14,8 @@ import { createKeys } from '../infra/keys.js';
 import { createPlivoClient } from '../infra/plivo-client.js';
 import { createRateLimiter } from '../infra/rate-limiter.js';
 import { closeRedis, createRedis, waitForRedis } from '../infra/redis.js';
-import { createRedisOutageLog, type RedisOutageLog } from '../infra/redis-outage-log.js';
+import { createRedisOutageLog, redisUrlForLogs, type RedisOutageLog } from '../infra/redis-outage-log.js';
+import { readRedisSettings, type RedisSettings } from '../infra/redis-settings.js';
 import { createReleasers, listen } from '../lifecycle.js';
 import type { Logger } from '../observability/logger.js';
 import { observeState, type Metrics } from '../observability/metrics.js';
@@ -89,7 +90,20 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     // A lone worker serves its own /readyz, so it checks PUBLIC_BASE_URL itself, quietly retrying
     // for about 30 s since the API may start after it (in one process, the API checks).
     let check: PublicUrlCheck | null = null;
-    const advisories = () => ({ ...(check ? { public_base_url: check.status() } : {}) });
+    // appendonly and maxmemory-policy, read once: warned about, shown in /readyz, never fatal.
+    let settings: RedisSettings | null = null;
+    const settingsRead = readRedisSettings(state).then((s) => {
+      settings = s;
+      const redisUrl = redisUrlForLogs(config.REDIS_URL);
+    logger.info({ redis: redisUrl, persistence: s.redis_persistence, eviction: s.redis_eviction }, 'Redis settings read');
+    for (const warning of s.warnings) logger.warn({ redis: redisUrl }, warning);
+    });
+    releasers.add('redis settings', () => settingsRead);
+    const advisories = () => ({
+      redis_persistence: settings?.redis_persistence ?? 'checking',
+      redis_eviction: settings?.redis_eviction ?? 'checking',
+      ...(check ? { public_base_url: check.status() } : {}),
+    });
     app.use(createOpsRouter(deps.registry, createReadiness({ redis, simulated: config.simulated, isShuttingDown: () => shuttingDown, advisories }), randomUUID()));
     const server: Server = await orRelease(listen(app, deps.opsPort));
     opsPort = (server.address() as { port: number }).port;
