@@ -344,11 +344,3 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
     components: { schemas, securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A secret from API_KEYS' } } },
   };
 }
-
-/** A readable rendering of the document (Redoc, loaded by the reader's browser). */
-export const DOCS_HTML = `<!doctype html>
-<html><head><meta charset="utf-8"><title>holdq API</title><meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><redoc spec-url="/openapi.json"></redoc>
-<script src="https://cdn.redoc.ly/redoc/v2.1.5/bundles/redoc.standalone.js"></script>
-<noscript>The raw document is at <a href="/openapi.json">/openapi.json</a>.</noscript></body></html>
-`;
