@@ -10,7 +10,7 @@ import type { IntentStore } from '../infra/intent-store.js';
 import { enqueueIntent, type IntentQueue } from '../infra/intent-queue.js';
 import { requestLog } from './middleware.js';
 import type { Metrics } from '../observability/metrics.js';
-import { fieldErrors } from './problem.js';
+import { CLIENT_PARSE, fieldErrors } from './problem.js';
 
 export interface IntentRoutesDeps {
   config: Readonly<Config>;
@@ -22,7 +22,9 @@ export interface IntentRoutesDeps {
 export const BODY_LIMIT = '16kb';
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const listQuery = z.strictObject({
-  status: z.literal('failed', { error: 'only status=failed (the dead letters) can be listed' }),
+  status: z.literal('failed', {
+    error: (issue) => `${issue.input === undefined ? 'required: ' : ''}only status=failed (the dead letters) can be listed`,
+  }),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.coerce.number().int().min(0).default(0),
 });
@@ -59,7 +61,7 @@ function parseIntent(req: Request, config: Readonly<Config>): IntentInput {
       { field: 'Content-Type', message: 'must be application/json' },
     ]);
   }
-  const parsed = intentInput.safeParse(req.body);
+  const parsed = intentInput.safeParse(req.body, CLIENT_PARSE);
   if (!parsed.success) throw new AppError('validation_failed', 'the intent is not valid', fieldErrors(parsed.error.issues));
   const errors = configRules(parsed.data, config);
   if (errors.length > 0) throw new AppError('validation_failed', 'the intent is not valid', errors);
@@ -147,7 +149,7 @@ export function createIntentRoutes(deps: Pick<IntentRoutesDeps, 'store' | 'queue
   }
 
   router.get('/intents', async (req, res) => {
-    const query = listQuery.safeParse(req.query);
+    const query = listQuery.safeParse(req.query, CLIENT_PARSE);
     if (!query.success) throw new AppError('validation_failed', 'the query is not valid', fieldErrors(query.error.issues));
     const { limit, cursor } = query.data;
     const { records, total } = await store.listFailed(cursor, limit);
