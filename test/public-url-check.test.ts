@@ -17,6 +17,8 @@ async function api(config: Readonly<Config>, port = 0) {
   return { started, logs, url: `http://127.0.0.1:${started.port}` };
 }
 
+const on = (env: Record<string, string> = {}) => testConfig({ PUBLIC_BASE_URL_CHECK: 'true', ...env });
+
 const readyz = async (url: string) => {
   const res = await fetch(`${url}/readyz`);
   return { status: res.status, body: (await res.json()) as { checks: Record<string, string> } };
@@ -25,7 +27,7 @@ const readyz = async (url: string) => {
 describe('PUBLIC_BASE_URL at start-up', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ worker: false });
+    stack = await startStack({ worker: false, env: { PUBLIC_BASE_URL_CHECK: 'true' } });
   });
   afterAll(() => stack.stop());
   const extra: StartedApi[] = [];
@@ -45,7 +47,7 @@ describe('PUBLIC_BASE_URL at start-up', () => {
   });
 
   it('when PUBLIC_BASE_URL reaches another holdq (a replica), then that is fine', async () => {
-    const replica = await api(testConfig({ PUBLIC_BASE_URL: stack.apiUrl }));
+    const replica = await api(on({ PUBLIC_BASE_URL: stack.apiUrl }));
     extra.push(replica.started);
     await replica.logs.waitFor(/PUBLIC_BASE_URL reaches another holdq instance/);
     expect((await readyz(replica.url)).body.checks.public_base_url).toMatch(/^ok: reaches another holdq instance \([0-9a-f-]+\): a replica/);
@@ -54,7 +56,7 @@ describe('PUBLIC_BASE_URL at start-up', () => {
   it('when PORT is not the port PUBLIC_BASE_URL names, then one error line says so and how to fix it, and /readyz stays 200 with the warning', async () => {
     const port = await freePort();
     const wrong = `http://127.0.0.1:${await freePort()}`;
-    const lone = await api(testConfig({ PORT: String(port), PUBLIC_BASE_URL: wrong }), port);
+    const lone = await api(on({ PORT: String(port), PUBLIC_BASE_URL: wrong }), port);
     extra.push(lone.started);
     const line = await lone.logs.waitFor(/does not reach/);
     expect(JSON.parse(line)).toMatchObject({ level: 'error', msg: expect.stringContaining(`PUBLIC_BASE_URL=${wrong} does not reach this holdq (listening on :${port})`) });
@@ -66,7 +68,7 @@ describe('PUBLIC_BASE_URL at start-up', () => {
   });
 
   it('when PUBLIC_BASE_URL answers but is not holdq, then that is a warning too', async () => {
-    const foreign = await api(testConfig({ PUBLIC_BASE_URL: stack.sim.url }));
+    const foreign = await api(on({ PUBLIC_BASE_URL: stack.sim.url }));
     extra.push(foreign.started);
     await foreign.logs.waitFor(/does not reach/);
     expect((await readyz(foreign.url)).body.checks.public_base_url).toMatch(/^WARNING: answered 404, not holdq's \/livez/);
@@ -83,7 +85,7 @@ describe('PUBLIC_BASE_URL at start-up', () => {
 describe('PUBLIC_BASE_URL from a lone worker', () => {
   it('when the API starts after the worker, then the worker reaches it on a retry, with no error line', async () => {
     const port = await freePort();
-    const config = testConfig({ PORT: String(port), PUBLIC_BASE_URL: `http://127.0.0.1:${port}` });
+    const config = on({ PORT: String(port), PUBLIC_BASE_URL: `http://127.0.0.1:${port}` });
     const logs = captureLogs();
     const registry = new Registry();
     const worker: StartedWorker = await startWorker(config, {
