@@ -191,6 +191,11 @@ describe('the intents API (no worker: accepted intents stay queued)', () => {
       expect(await list('?status=failed&limit=0')).toEqual([{ field: 'limit', message: expect.stringMatching(/>=\s?1/) }]);
     });
 
+    it('when music names a profile that is not configured, then the message lists default and the configured profiles', async () => {
+      const p = await problem(await stack.post({ type: 'hold', call_uuid: 'c1', music: 'polka' }), 422);
+      expect(p.errors).toEqual([{ field: 'music', message: 'unknown music profile; configured: default, jazz' }]);
+    });
+
     it('when a transfer URL is off the allowlist, then the message points at TRANSFER_URL_ALLOWLIST', async () => {
       const p = await problem(await stack.post({ type: 'transfer', call_uuid: 'c1', legs: 'aleg', aleg_url: 'https://evil.example/x' }), 422);
       expect(p.errors).toEqual([{ field: 'aleg_url', message: expect.stringContaining('TRANSFER_URL_ALLOWLIST') }]);

@@ -34,7 +34,7 @@ const INTENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 function configRules(intent: IntentInput, config: Readonly<Config>): FieldError[] {
   const errors: FieldError[] = [];
   if (intent.type === 'hold' && intent.music && !Object.hasOwn(config.HOLD_MUSIC_PROFILES, intent.music) && intent.music !== 'default') {
-    errors.push({ field: 'music', message: `unknown music profile; configured: default, ${Object.keys(config.HOLD_MUSIC_PROFILES).join(', ')}` });
+    errors.push({ field: 'music', message: `unknown music profile; configured: ${['default', ...Object.keys(config.HOLD_MUSIC_PROFILES)].join(', ')}` });
   }
   for (const field of disallowedTransferUrls(intent, config.TRANSFER_URL_ALLOWLIST)) {
     errors.push({ field, message: `host is not on TRANSFER_URL_ALLOWLIST (${config.TRANSFER_URL_ALLOWLIST.join(', ')})` });
