@@ -36,6 +36,23 @@ if (!existsSync(schemaPath)) {
   const redis = compose.services?.redis?.command?.join(' ') ?? '';
   if (!/--appendonly yes/.test(redis) || !/--maxmemory-policy noeviction/.test(redis)) fail('docker-compose.yml: redis needs appendonly yes and noeviction');
   for (const s of ['redis', 'api', 'worker', 'simulator', 'prometheus', 'grafana']) if (!compose.services?.[s]) fail(`docker-compose.yml: no ${s} service`);
+
+  // The model Compose builds for each set of active profiles: with none (real Plivo, README) the
+  // simulator is left out, and in every model each depends_on names a service that is in it or
+  // says required: false (else Compose refuses: "service ... is required by ... but is disabled").
+  const services = compose.services ?? {};
+  const profiles = [...new Set(Object.values(services).flatMap((svc) => svc.profiles ?? []))];
+  for (const active of [[], ...profiles.map((p) => [p])]) {
+    const on = (name) => Boolean(services[name]) && (!services[name].profiles || services[name].profiles.some((p) => active.includes(p)));
+    for (const [name, svc] of Object.entries(services)) {
+      if (!on(name)) continue;
+      const deps = Array.isArray(svc.depends_on) ? Object.fromEntries(svc.depends_on.map((d) => [d, {}])) : (svc.depends_on ?? {});
+      for (const [dep, cfg] of Object.entries(deps)) {
+        if (!on(dep) && cfg.required !== false) fail(`docker-compose.yml: with profiles [${active.join(', ')}], ${name} depends on ${dep}, which is not started (mark it required: false)`);
+      }
+    }
+    if (active.length === 0 && on('simulator')) fail('docker-compose.yml: the simulator starts with no profile active; real Plivo must run without it (profiles: ["simulator"])');
+  }
 }
 
 // --- the V8 heap cap: the image and `npm start` run holdq with the same node flags ---

@@ -85,7 +85,10 @@ export const envSchema = z
     PLIVO_AUTH_ID: z.string().regex(/^[A-Za-z0-9]{1,64}$/, 'letters and digits only').optional(),
     PLIVO_AUTH_TOKEN: z.string().min(1).optional(),
     PLIVO_BASE_URL: url.default('https://api.plivo.com'),
-    PUBLIC_BASE_URL: url.default('http://127.0.0.1:3000'),
+    /** Unset: http://127.0.0.1:${PORT} (loadConfig), so a PORT of its own does not leave the XML links on :3000. */
+    PUBLIC_BASE_URL: url.optional(),
+    /** Ask ${PUBLIC_BASE_URL}/livez at start-up and warn when it is not holdq (off where the public URL is unreachable from inside). */
+    PUBLIC_BASE_URL_CHECK: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
     PLIVO_TIMEOUT_MS: positiveInt(60_000).default(5000),
     PLIVO_MAX_RPS: positiveInt(10_000).default(50),
     TRANSFER_MAX_ATTEMPTS: positiveInt(50).default(5),
@@ -150,8 +153,9 @@ export interface AccessKey {
   role: KeyRole;
 }
 
-export interface Config extends Omit<Env, 'TRANSFER_URL_ALLOWLIST'> {
+export interface Config extends Omit<Env, 'TRANSFER_URL_ALLOWLIST' | 'PUBLIC_BASE_URL'> {
   TRANSFER_URL_ALLOWLIST: string[];
+  PUBLIC_BASE_URL: string;
   /** Every key of API_KEYS, ADMIN_KEYS and READ_KEYS, with its role. */
   keys: readonly AccessKey[];
   /** True when no Plivo credentials are set: transfers go to the built-in simulator. */
@@ -176,10 +180,12 @@ export function loadConfig(source: Record<string, string | undefined>, opts: { r
   }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
+  const publicBaseUrl = e.PUBLIC_BASE_URL ?? `http://127.0.0.1:${e.PORT}`;
   return Object.freeze({
     ...e,
     keys: accessKeys(e),
-    TRANSFER_URL_ALLOWLIST: e.TRANSFER_URL_ALLOWLIST ?? [new URL(e.PUBLIC_BASE_URL).host],
+    PUBLIC_BASE_URL: publicBaseUrl,
+    TRANSFER_URL_ALLOWLIST: e.TRANSFER_URL_ALLOWLIST ?? [new URL(publicBaseUrl).host],
     simulated: !e.PLIVO_AUTH_ID,
   });
 }

@@ -14,6 +14,7 @@ import { createMetrics } from './observability/metrics.js';
 const loadApi = () => import('./api/start-api.js');
 const loadWorker = () => import('./worker/start-worker.js');
 const loadSimulator = () => import('./simulator/plivo-simulator.js');
+const loadOutageLog = () => import('./infra/redis-outage-log.js');
 const ROLES = ['all', 'api', 'worker', 'simulator'] as const;
 type Role = (typeof ROLES)[number];
 
@@ -98,7 +99,13 @@ async function main(): Promise<void> {
   });
 
   const releasers = createReleasers(logger);
-  installSignals(logger, () => releasers.release(config.SHUTDOWN_TIMEOUT_MS + 5000));
+  installSignals(logger, async () => {
+    // A signal during start-up stops it (a wait for Redis gives up at once, releasing what it
+    // made), then everything that did start is released.
+    starting.abort();
+    await startup.catch(() => undefined);
+    await releasers.release(config.SHUTDOWN_TIMEOUT_MS + 5000);
+  });
 
   if (role === 'simulator') {
     const { startSimulator } = await loadSimulator();
@@ -138,20 +145,28 @@ async function main(): Promise<void> {
     );
   }
 
+  // One outage log for the process: with Redis away, `all` says so once, not once per role.
+  const { createRedisOutageLog } = await loadOutageLog();
+  const redisOutage = createRedisOutageLog(logger, { url: config.REDIS_URL });
   // Released in reverse: the API stops taking intents first, then the worker drains what is in flight.
   if (role === 'all' || role === 'worker') {
     const { startWorker } = await loadWorker();
-    const worker = await startWorker(config, { logger, registry, metrics, plivo, opsPort: role === 'worker' ? config.METRICS_PORT : null });
+    const worker = await startWorker(config, { logger, registry, metrics, plivo, opsPort: role === 'worker' ? config.METRICS_PORT : null, signal: starting.signal, redisOutage });
     releasers.add('worker', () => worker.stop());
   }
+  if (starting.signal.aborted) return;
   if (role === 'all' || role === 'api') {
     const { startApi } = await loadApi();
-    const api = await startApi(config, { logger, registry, metrics, observeJobs: role === 'api' });
+    const api = await startApi(config, { logger, registry, metrics, observeJobs: role === 'api', signal: starting.signal, redisOutage });
     releasers.add('api', () => api.stop());
   }
 }
 
-main().catch((err: unknown) => {
+/** Aborted by the first signal: a start-up still under way stops and the signal handler exits. */
+const starting = new AbortController();
+const startup = main();
+startup.catch((err: unknown) => {
+  if (starting.signal.aborted) return; // stopped by a signal: its handler releases and exits
   console.error('holdq: failed to start:', err instanceof Error ? err.message : err);
   process.exit(1);
 });

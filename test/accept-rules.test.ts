@@ -24,6 +24,11 @@ describe('refusals known at accept time, and signatures behind a proxy', () => {
     expect(await res.json()).toMatchObject({ status: 409, errors: [{ field: 'call_uuid', message: 'transfer budget spent' }] });
   });
 
+  it('when no music profiles are configured and an intent names one, then the 422 lists just default, with no trailing comma', async () => {
+    const res = await stack.post({ type: 'hold', call_uuid: 'c1', music: 'polka' });
+    expect(await res.json()).toMatchObject({ status: 422, errors: [{ field: 'music', message: 'unknown music profile; configured: default' }] });
+  });
+
   it('when QUEUES_STRICT is on, then an unknown queue or overflow queue is a 422 naming the field', async () => {
     const res = await stack.post({ type: 'enqueue', call_uuid: 'c1', queue: 'nope', overflow: 'nowhere' });
     expect(res.status).toBe(422);

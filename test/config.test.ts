@@ -96,6 +96,15 @@ describe('configuration', () => {
     expect(problems({ QUEUES: '{"support": {"max_size": 0, "colour": "red"}}' }).length).toBeGreaterThanOrEqual(2);
   });
 
+  it('when PORT is set and PUBLIC_BASE_URL is not, then PUBLIC_BASE_URL (and the default allowlist) follow PORT; a PUBLIC_BASE_URL given wins', () => {
+    expect(loadConfig({ PORT: '3203' })).toMatchObject({ PUBLIC_BASE_URL: 'http://127.0.0.1:3203', TRANSFER_URL_ALLOWLIST: ['127.0.0.1:3203'] });
+    expect(loadConfig({ PORT: '3203', PUBLIC_BASE_URL: '' }).PUBLIC_BASE_URL).toBe('http://127.0.0.1:3203');
+    expect(loadConfig({ PORT: '3203', PUBLIC_BASE_URL: 'https://holdq.example.com' })).toMatchObject({
+      PUBLIC_BASE_URL: 'https://holdq.example.com',
+      TRANSFER_URL_ALLOWLIST: ['holdq.example.com'],
+    });
+  });
+
   it('when a value is an empty string, then it counts as unset', () => {
     expect(loadConfig({ PORT: '', API_KEYS: '' }).PORT).toBe(3000);
   });

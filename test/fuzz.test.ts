@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { XMLValidator } from 'fast-xml-parser';
+import { rawRequest } from './helpers/raw-http.js';
 import { startStack, TEST_KEY, type Stack } from './helpers/stack.js';
 
 /**
@@ -121,5 +122,24 @@ describe('fuzzing the edges', () => {
       { numRuns: NUM_RUNS },
     );
     await expectSane(await stack.plivo('/plivo/events/hangup', { form: { CallUUID: '<x>', HangupCause: '\u0000' } }), 'hangup');
+  });
+
+  it('when the request target is any shape (absolute form, odd schemes, broken authorities), then holdq never answers 5xx', async () => {
+    // What an HTTP/1.1 request line can carry: visible ASCII, no spaces. fetch only sends origin form.
+    const visible = fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 24 });
+    const scheme = fc.constantFrom('http://', 'https://', 'HTTP://', 'ftp://', 'http:', '//', '', 'http:///', 'http://[');
+    const authority = fc.oneof(fc.domain(), fc.constantFrom('127.0.0.1:99999', '[::1', '[::1]:80', 'a:b', 'user:pw@host', 'evil.example:', '%00', ''), visible);
+    const path = fc.constantFrom('/plivo/xml/hold', '/plivo/xml/park', '/plivo/xml/queue/q', '/plivo/xml/bridge/r', '/plivo/events/hangup', '/v1/intents', '/livez', '/readyz', '/docs', '/openapi.json', '/admin/queues', '', '/');
+    const target = fc.tuple(scheme, authority, path, visible).map(([s, a, p, q]) => `${s}${a}${p}${q ? `?${q}` : ''}`);
+    await fc.assert(
+      fc.asyncProperty(target, fc.constantFrom('GET', 'POST'), async (t, method) => {
+        const res = await rawRequest(stack.api!.port, t, { method, headers: { 'x-plivo-signature-v3': 'x', 'x-plivo-signature-v3-nonce': '1', authorization: `Bearer ${TEST_KEY}` } });
+        // 0: Node's HTTP parser refused the request line itself and closed the socket; 400 with no body: the same, answered.
+        if (res.status === 0 || (res.status === 400 && res.body === '')) return;
+        if (res.status >= 500 || res.status < 200) throw new Error(`${res.status} for ${method} ${t}: ${res.body.slice(0, 300)}`);
+        if (res.status >= 400) expect({ t, type: res.headers['content-type'] }).toEqual({ t, type: expect.stringMatching(/^application\/problem\+json/) });
+      }),
+      { numRuns: Math.ceil(NUM_RUNS / 4) },
+    );
   });
 });

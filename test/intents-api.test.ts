@@ -169,6 +169,33 @@ describe('the intents API (no worker: accepted intents stay queued)', () => {
       });
     }
 
+    it('when fields are missing, then each is named with "required" (and its allowed values), not zod\'s "expected string, received undefined"', async () => {
+      const errorsOf = async (body: unknown) => (await problem(await stack.post(body), 422)).errors;
+      expect(await errorsOf({ type: 'hold' })).toEqual([{ field: 'call_uuid', message: 'required' }]);
+      expect(await errorsOf({ type: 'enqueue', call_uuid: 'c1' })).toEqual([{ field: 'queue', message: 'required' }]);
+      expect(await errorsOf({ type: 'dequeue', queue: 'q' })).toEqual([{ field: 'agent_call_uuid', message: 'required' }]);
+      expect(await errorsOf({ type: 'transfer', call_uuid: 'c1' })).toEqual([{ field: 'legs', message: 'required: one of aleg, bleg, both' }]);
+      expect(await errorsOf({ call_uuid: 'c1' })).toEqual([{ field: 'type', message: 'required: one of hold, unhold, enqueue, dequeue, transfer' }]);
+      // The other messages stay: a wrong type, a wrong value, a schema's own words.
+      expect(await errorsOf({ type: 'park', call_uuid: 'c1' })).toEqual([{ field: 'type', message: 'must be one of hold, unhold, enqueue, dequeue, transfer' }]);
+      expect(await errorsOf({ type: 'hold', call_uuid: 42 })).toEqual([{ field: 'call_uuid', message: 'Invalid input: expected string, received number' }]);
+      expect(await errorsOf({ type: 'hold', call_uuid: 'a b' })).toEqual([{ field: 'call_uuid', message: expect.stringMatching(/^call UUID must be 1-64 characters/) }]);
+      expect(await errorsOf({ type: 'hold', call_uuid: 'c1', legs: 'cleg' })).toEqual([{ field: 'legs', message: 'Invalid option: expected one of "aleg"|"bleg"|"both"' }]);
+    });
+
+    it('when a query lacks status or has a limit that is no number, then the problem says so in words', async () => {
+      const list = async (query: string) => (await problem(await stack.get(`/v1/intents${query}`), 422)).errors;
+      expect(await list('')).toEqual([{ field: 'status', message: 'required: only status=failed (the dead letters) can be listed' }]);
+      expect(await list('?status=queued')).toEqual([{ field: 'status', message: 'only status=failed (the dead letters) can be listed' }]);
+      expect(await list('?status=failed&limit=ten')).toEqual([{ field: 'limit', message: 'must be a number' }]);
+      expect(await list('?status=failed&limit=0')).toEqual([{ field: 'limit', message: expect.stringMatching(/>=\s?1/) }]);
+    });
+
+    it('when music names a profile that is not configured, then the message lists default and the configured profiles', async () => {
+      const p = await problem(await stack.post({ type: 'hold', call_uuid: 'c1', music: 'polka' }), 422);
+      expect(p.errors).toEqual([{ field: 'music', message: 'unknown music profile; configured: default, jazz' }]);
+    });
+
     it('when a transfer URL is off the allowlist, then the message points at TRANSFER_URL_ALLOWLIST', async () => {
       const p = await problem(await stack.post({ type: 'transfer', call_uuid: 'c1', legs: 'aleg', aleg_url: 'https://evil.example/x' }), 422);
       expect(p.errors).toEqual([{ field: 'aleg_url', message: expect.stringContaining('TRANSFER_URL_ALLOWLIST') }]);

@@ -47,10 +47,27 @@ describe('the OpenAPI document', () => {
     expect(body.errors.map((e) => e.field).sort()).toEqual(documented.errors.map((e) => e.field).sort());
   });
 
-  it('when a person opens /docs, then a page renders the same document', async () => {
+  it('when a person opens /docs, then the page, its script and Redoc all come from holdq itself, and render /openapi.json', async () => {
     const res = await stack.get('/docs', { key: null });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/html/);
-    expect(await res.text()).toContain('spec-url="/openapi.json"');
+    const page = await res.text();
+    expect(page).not.toMatch(/https?:\/\//); // no CDN, no fonts: it works without internet
+    const scripts = [...page.matchAll(/<script[^>]*\ssrc="([^"]+)"/g)].map((m) => m[1]!);
+    expect(scripts).toEqual(['/docs/holdq-docs.js']);
+    const start = await stack.get(scripts[0]!, { key: null });
+    expect(start.status).toBe(200);
+    expect(start.headers.get('content-type')).toMatch(/^text\/javascript/);
+    const code = await start.text();
+    expect(code).toContain("init('/openapi.json'");
+    expect(code).toContain('disableTelemetry: true');
+    const imports = [...code.matchAll(/from '([^']+)'/g)].map((m) => m[1]!);
+    expect(imports).toEqual(['/docs/redoc.standalone.js']);
+    const redoc = await stack.get(imports[0]!, { key: null });
+    expect(redoc.status).toBe(200);
+    expect(redoc.headers.get('content-type')).toMatch(/^text\/javascript/);
+    const bundle = await redoc.text();
+    expect(bundle.slice(0, 400)).toMatch(/Version: 3\./);
+    expect(bundle).toContain('export{RedocStandalone,hydrate,init}');
   });
 });

@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { verifyV3 } from '../src/domain/plivo-signature.js';
 import { startSimulator, type PlivoSimulator } from '../src/simulator/plivo-simulator.js';
+import { freePort } from './helpers/redis-server.js';
+import { startStack, type IntentView } from './helpers/stack.js';
 
 interface XmlHit {
   method: string;
@@ -19,7 +21,10 @@ async function startXmlServer() {
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
       hits.push({ method: req.method ?? '', url: req.url ?? '', body, headers: req.headers });
-      res.writeHead(200, { 'content-type': 'application/xml' }).end('<Response><Wait length="1"/></Response>');
+      // /status/503 answers 503; /html answers a page that is no Plivo document; the rest, a <Response>.
+      const status = Number(/^\/status\/(\d{3})/.exec(req.url ?? '')?.[1] ?? 200);
+      const doc = req.url?.startsWith('/html') ? '<html><body>It works!</body></html>' : '<?xml version="1.0"?>\n<Response><Wait length="1"/></Response>\n';
+      res.writeHead(status, { 'content-type': 'application/xml' }).end(doc);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -154,6 +159,26 @@ describe('the Plivo simulator', () => {
     expect(sim.received().map((r) => r.api_id !== null)).toEqual([false, true, false, false, true]);
   });
 
+  it('when a leg XML fetch fails (refused, non-2xx, not a <Response> document), then Plivo-style the call is hung up and later transfers get 404', async () => {
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    const cases = [
+      ['fetch-refused', `${closed}/hold`, /^xml_fetch_failed: .*ECONNREFUSED/],
+      ['fetch-503', `${xml.url}/status/503`, /^xml_fetch_failed: answered 503$/],
+      ['fetch-html', `${xml.url}/html`, /^xml_fetch_failed: not a Plivo <Response> document$/],
+    ] as const;
+    for (const [uuid, url, cause] of cases) {
+      sim.createCall(uuid);
+      expect((await transfer(uuid, { legs: 'aleg', aleg_url: url })).status).toBe(202);
+      await sim.waitForXmlFetch(uuid);
+      const seen = (await (await fetch(`${sim.url}/_sim/calls/${uuid}`)).json()) as Record<string, unknown>;
+      expect(seen).toMatchObject({ status: 'ended', hangup_cause: expect.stringMatching(cause), current: { url, fetch_error: expect.any(String) } });
+      expect((await transfer(uuid, { legs: 'aleg', aleg_url: `${xml.url}/hold` })).status).toBe(404);
+    }
+    sim.createCall('fetch-ok');
+    expect((await transfer('fetch-ok', { legs: 'aleg', aleg_url: `${xml.url}/hold` })).status).toBe(202);
+    expect(await sim.waitForXmlFetch('fetch-ok')).toMatchObject({ status: 'live', hangup_cause: null, current: { fetch_error: null } });
+  });
+
   it('when driven through its control API, then calls, faults, latency and the request log work over HTTP', async () => {
     const post = (path: string, body: unknown) =>
       fetch(`${sim.url}/_sim${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -168,5 +193,20 @@ describe('the Plivo simulator', () => {
     expect((await post('/latency', { ms: 5 })).status).toBe(204);
     expect((await post('/reset', {})).status).toBe(204);
     expect((await fetch(`${sim.url}/_sim/calls/ctl-1`)).status).toBe(404);
+  });
+});
+
+describe('the simulator behind holdq, when Plivo cannot fetch holdq\'s XML', () => {
+  it('when PUBLIC_BASE_URL does not reach the API, then the hold is completed (Plivo accepted it) but the simulated call ends, and the next intent fails call_not_found', async () => {
+    const stack = await startStack({ env: { PUBLIC_BASE_URL: `http://127.0.0.1:${await freePort()}` } });
+    try {
+      const first = (await (await stack.post({ type: 'hold', call_uuid: 'misrouted-1' })).json()) as IntentView;
+      expect(await stack.waitForIntent(first.id)).toMatchObject({ status: 'completed' });
+      expect(await stack.sim.waitForXmlFetch('misrouted-1')).toMatchObject({ status: 'ended', hangup_cause: expect.stringMatching(/^xml_fetch_failed: .*ECONNREFUSED/) });
+      const second = (await (await stack.post({ type: 'unhold', call_uuid: 'misrouted-1' })).json()) as IntentView;
+      expect(await stack.waitForIntent(second.id)).toMatchObject({ status: 'failed', error: { code: 'call_not_found' } });
+    } finally {
+      await stack.stop();
+    }
   });
 });

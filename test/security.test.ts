@@ -113,7 +113,10 @@ describe('security', () => {
     // Browser-only headers stay off machine-facing answers; the pages people open get them.
     expect(res.headers.get('referrer-policy')).toBeNull();
     const docs = await stack.get('/docs', { key: null });
-    expect(docs.headers.get('content-security-policy')).toContain('https://cdn.redoc.ly');
+    // /docs loads nothing from elsewhere: every source is 'self' (styles may be inline, for Redoc).
+    const csp = docs.headers.get('content-security-policy')!;
+    expect(csp).toContain("script-src 'self';");
+    expect(csp).not.toMatch(/https?:|unsafe-eval|script-src[^;]*unsafe-inline/);
     expect(docs.headers.get('referrer-policy')).toBe('no-referrer');
     expect(docs.headers.get('cross-origin-opener-policy')).toBe('same-origin');
   });

@@ -18,12 +18,15 @@ import { errorHandler, notFound } from './problem.js';
 import { HOLDQ_VERSION } from '../version.js';
 import { ADMIN_PATH, createAdminRouter } from './admin.js';
 import { createEventRoutes } from './event-routes.js';
-import { buildOpenApi, DOCS_HTML } from './openapi.js';
+import { createDocsRouter } from './docs.js';
+import { buildOpenApi } from './openapi.js';
 import { createStateRoutes } from './state-routes.js';
 import { createXmlRoutes, plivoSignature } from './xml-routes.js';
 
 export interface ApiDeps {
   config: Readonly<Config>;
+  /** This API's id, served by /livez. */
+  instance: string;
   store: IntentStore;
   calls: CallStore;
   queues: QueueStore;
@@ -59,16 +62,24 @@ const apiHeaders = helmet({
   xPermittedCrossDomainPolicies: false,
   xXssProtection: false,
 });
+/**
+ * /docs is served whole by the API (docs.ts): scripts from 'self' only, no CDN, no fonts or
+ * images from elsewhere. Styles stay 'unsafe-inline': Redoc's styled-components write <style>.
+ */
 const docsHeaders = helmet({
   contentSecurityPolicy: {
     useDefaults: false,
     directives: {
       defaultSrc: ["'self'"],
-      scriptSrc: ["'self'", 'https://cdn.redoc.ly', 'blob:'],
-      styleSrc: ["'self'", "'unsafe-inline'", 'https://fonts.googleapis.com'],
-      fontSrc: ['https://fonts.gstatic.com'],
-      imgSrc: ["'self'", 'data:', 'https:'],
-      workerSrc: ['blob:'],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'", "'unsafe-inline'"],
+      imgSrc: ["'self'", 'data:'],
+      fontSrc: ["'self'", 'data:'],
+      connectSrc: ["'self'"],
+      workerSrc: ["'self'", 'blob:'],
+      objectSrc: ["'none'"],
+      baseUri: ["'self'"],
+      formAction: ["'self'"],
       frameAncestors: ["'none'"],
     },
   },
@@ -118,14 +129,12 @@ export function createApp(deps: ApiDeps): Express {
   if (deps.rateLimit) v1.use(deps.rateLimit);
   v1.use(createIntentRoutes(deps), createStateRoutes(deps));
   app.use('/v1', v1);
-  app.use(createOpsRouter(deps.registry, deps.readiness));
+  app.use(createOpsRouter(deps.registry, deps.readiness, deps.instance));
   const openapi = JSON.stringify(buildOpenApi({ publicBaseUrl: deps.config.PUBLIC_BASE_URL, version: HOLDQ_VERSION }));
   app.get('/openapi.json', (_req, res) => {
     res.type('application/json').send(openapi);
   });
-  app.get('/docs', docsHeaders, (_req, res) => {
-    res.type('text/html').send(DOCS_HTML);
-  });
+  app.use(createDocsRouter(docsHeaders));
   app.use('/plivo', mountedAt('/plivo'), ...plivoSignature(deps.config));
   app.use('/plivo/xml', mountedAt('/plivo/xml'), createXmlRoutes(deps));
   app.use('/plivo/events', mountedAt('/plivo/events'), createEventRoutes(deps));

@@ -5,6 +5,7 @@
 export const ERROR_CODES = {
   validation_failed: { status: 422, title: 'The request is not valid' },
   malformed_body: { status: 400, title: 'The body is not valid JSON' },
+  malformed_request_target: { status: 400, title: 'The request target is not a valid URL' },
   unsupported_media_type: { status: 415, title: 'Send application/json' },
   body_too_large: { status: 413, title: 'The body is larger than 16 KiB' },
   unauthorized: { status: 401, title: 'A valid bearer key is required' },
@@ -44,4 +45,16 @@ export class AppError extends Error {
     this.headers = options?.headers ?? {};
   }
   readonly headers: Record<string, string>;
+}
+
+/** An error as the body of an RFC 9457 problem+json answer (written by the error handler, and by the server for a request Express cannot route). */
+export function problemDocument(err: AppError, requestId?: string) {
+  return {
+    type: `https://holdq.dev/problems/${err.code.replaceAll('_', '-')}`,
+    title: err.title,
+    status: err.status,
+    detail: err.detail,
+    ...(requestId ? { instance: `urn:request:${requestId}` } : {}),
+    ...(err.errors.length > 0 ? { errors: err.errors } : {}),
+  };
 }

@@ -12,7 +12,7 @@ import { caller, requireRole } from './auth.js';
 import { requestLog } from './middleware.js';
 import { retryIntent } from './retry-intent.js';
 import type { Metrics } from '../observability/metrics.js';
-import { fieldErrors } from './problem.js';
+import { CLIENT_PARSE, fieldErrors } from './problem.js';
 
 export interface IntentRoutesDeps {
   config: Readonly<Config>;
@@ -24,7 +24,9 @@ export interface IntentRoutesDeps {
 export const BODY_LIMIT = '16kb';
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const listQuery = z.strictObject({
-  status: z.literal('failed', { error: 'only status=failed (the dead letters) can be listed' }),
+  status: z.literal('failed', {
+    error: (issue) => `${issue.input === undefined ? 'required: ' : ''}only status=failed (the dead letters) can be listed`,
+  }),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.coerce.number().int().min(0).default(0),
 });
@@ -34,7 +36,7 @@ const INTENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 function configRules(intent: IntentInput, config: Readonly<Config>): FieldError[] {
   const errors: FieldError[] = [];
   if (intent.type === 'hold' && intent.music && !Object.hasOwn(config.HOLD_MUSIC_PROFILES, intent.music) && intent.music !== 'default') {
-    errors.push({ field: 'music', message: `unknown music profile; configured: default, ${Object.keys(config.HOLD_MUSIC_PROFILES).join(', ')}` });
+    errors.push({ field: 'music', message: `unknown music profile; configured: ${['default', ...Object.keys(config.HOLD_MUSIC_PROFILES)].join(', ')}` });
   }
   for (const field of disallowedTransferUrls(intent, config.TRANSFER_URL_ALLOWLIST)) {
     errors.push({ field, message: `host is not on TRANSFER_URL_ALLOWLIST (${config.TRANSFER_URL_ALLOWLIST.join(', ')})` });
@@ -61,7 +63,7 @@ function parseIntent(req: Request, config: Readonly<Config>): IntentInput {
       { field: 'Content-Type', message: 'must be application/json' },
     ]);
   }
-  const parsed = intentInput.safeParse(req.body);
+  const parsed = intentInput.safeParse(req.body, CLIENT_PARSE);
   if (!parsed.success) throw new AppError('validation_failed', 'the intent is not valid', fieldErrors(parsed.error.issues));
   const errors = configRules(parsed.data, config);
   if (errors.length > 0) throw new AppError('validation_failed', 'the intent is not valid', errors);
@@ -149,7 +151,7 @@ export function createIntentRoutes(deps: Pick<IntentRoutesDeps, 'store' | 'queue
   }
 
   router.get('/intents', async (req, res) => {
-    const query = listQuery.safeParse(req.query);
+    const query = listQuery.safeParse(req.query, CLIENT_PARSE);
     if (!query.success) throw new AppError('validation_failed', 'the query is not valid', fieldErrors(query.error.issues));
     const { limit, cursor } = query.data;
     const { records, total } = await store.listFailed(cursor, limit);

@@ -342,7 +342,16 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
           },
         },
       },
-      '/livez': { get: { tags: ['operations'], operationId: 'livez', security: [], summary: 'The process is up', responses: { '200': { description: 'Alive' } } } },
+      '/livez': {
+        get: {
+          tags: ['operations'],
+          operationId: 'livez',
+          security: [],
+          summary: 'The process is up',
+          description: 'Names the service and this instance (a random id per process), so a start-up check can tell holdq from anything else.',
+          responses: { '200': { description: 'Alive: {"status":"ok","service":"holdq","instance":"…"}' } },
+        },
+      },
       '/readyz': {
         get: {
           tags: ['operations'],
@@ -357,11 +366,3 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
     components: { schemas, securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A secret from API_KEYS (post and read), ADMIN_KEYS (also retry) or READ_KEYS (read only)' } } },
   };
 }
-
-/** A readable rendering of the document (Redoc, loaded by the reader's browser). */
-export const DOCS_HTML = `<!doctype html>
-<html><head><meta charset="utf-8"><title>holdq API</title><meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><redoc spec-url="/openapi.json"></redoc>
-<script src="https://cdn.redoc.ly/redoc/v2.1.5/bundles/redoc.standalone.js"></script>
-<noscript>The raw document is at <a href="/openapi.json">/openapi.json</a>.</noscript></body></html>
-`;

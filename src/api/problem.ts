@@ -1,10 +1,29 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
-import { AppError, type FieldError } from './errors.js';
+import { AppError, problemDocument, type FieldError } from './errors.js';
 import { INTENT_TYPES } from '../domain/intent.js';
 import { isRedisUnavailable } from '../infra/redis.js';
 import type { Logger } from '../observability/logger.js';
 import { requestLog } from './middleware.js';
+
+/**
+ * How everything a client sends is parsed (intents, query strings). For a missing field zod
+ * says "Invalid input: expected string, received undefined"; this says "required" (with the
+ * allowed values, for an enum), and "must be a number" for a query value that does not
+ * coerce ("received NaN"). Messages a schema sets itself win over these; zod's own stay for
+ * everything else. `reportInput` lets fieldErrors tell a missing `type` from a wrong one.
+ */
+export const CLIENT_PARSE: z.core.ParseContext<z.core.$ZodIssue> = {
+  reportInput: true,
+  error(issue) {
+    if (issue.input === undefined) {
+      const values = issue.code === 'invalid_value' ? issue.values : [];
+      return values.length > 0 ? `required: one of ${values.map(String).join(', ')}` : 'required';
+    }
+    if (issue.code === 'invalid_type' && (issue as { received?: unknown }).received === 'NaN') return 'must be a number';
+    return undefined;
+  },
+};
 
 /** Zod issues → the `errors` member of a problem, one entry per offending field. */
 export function fieldErrors(issues: readonly z.core.$ZodIssue[]): FieldError[] {
@@ -13,8 +32,12 @@ export function fieldErrors(issues: readonly z.core.$ZodIssue[]): FieldError[] {
     const at = issue.path.map(String).join('.');
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) out.push({ field: at ? `${at}.${key}` : key, message: 'unknown field' });
-    } else if (issue.code === 'invalid_union' && issue.path.length === 0 && 'discriminator' in issue) {
-      out.push({ field: String(issue.discriminator), message: `must be one of ${INTENT_TYPES.join(', ')}` });
+    } else if (issue.code === 'invalid_union' && issue.path.length <= 1 && 'discriminator' in issue) {
+      // The intent's `type` (zod 4 puts the discriminator in the path and the body in `input`).
+      const field = String(issue.discriminator);
+      const input = issue.input as Record<string, unknown> | null | undefined;
+      const missing = input !== null && typeof input === 'object' && input[field] === undefined;
+      out.push({ field, message: `${missing ? 'required: one of' : 'must be one of'} ${INTENT_TYPES.join(', ')}` });
     } else {
       out.push({ field: at || '(body)', message: issue.message });
     }
@@ -24,17 +47,7 @@ export function fieldErrors(issues: readonly z.core.$ZodIssue[]): FieldError[] {
 
 export function sendProblem(res: Response, err: AppError, requestId: string | undefined): void {
   for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
-  res
-    .status(err.status)
-    .type('application/problem+json')
-    .json({
-      type: `https://holdq.dev/problems/${err.code.replaceAll('_', '-')}`,
-      title: err.title,
-      status: err.status,
-      detail: err.detail,
-      ...(requestId ? { instance: `urn:request:${requestId}` } : {}),
-      ...(err.errors.length > 0 ? { errors: err.errors } : {}),
-    });
+  res.status(err.status).type('application/problem+json').json(problemDocument(err, requestId));
 }
 
 /** body-parser's and the router's client errors, mapped to our codes: a 4xx never becomes a 5xx. */

@@ -26,9 +26,17 @@ function plivoParams(req: Request): Record<string, string> {
   return out;
 }
 
-/** The URL Plivo called: our public base plus the path, so it verifies behind proxies too. */
+/**
+ * The URL Plivo called: our public base plus the path and query, so it verifies behind
+ * proxies too. The server hands every request over in origin form (lifecycle.ts,
+ * originFormOnly); anything else here would make no URL, so it is refused, never thrown.
+ */
 export function publicUrl(config: Readonly<Config>, req: Request): string {
-  return `${config.PUBLIC_BASE_URL.replace(/\/+$/, '')}${req.originalUrl}`;
+  const target = req.originalUrl;
+  if (!target.startsWith('/')) {
+    throw new AppError('malformed_request_target', 'the request target is not a path', [{ field: '(request-target)', message: 'not a path' }]);
+  }
+  return `${config.PUBLIC_BASE_URL.replace(/\/+$/, '')}${target}`;
 }
 
 /**

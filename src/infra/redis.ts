@@ -43,36 +43,63 @@ export function createRedis(url: string, role: RedisRole, name = `holdq-${role}`
   }) as unknown as Redis;
 }
 
-/** Resolves once the connection is ready, or rejects after `timeoutMs`. */
-export function waitForRedis(redis: Redis, timeoutMs = 10_000): Promise<void> {
+/** Start-up gave up waiting for Redis: because it was stopped (`aborted`), or after its timeout. */
+export class RedisWaitError extends Error {
+  constructor(
+    message: string,
+    readonly aborted: boolean,
+  ) {
+    super(message);
+    this.name = 'RedisWaitError';
+  }
+}
+
+/**
+ * Resolves once the connection is ready; rejects after `timeoutMs`, or at once when `signal`
+ * aborts (a signal during start-up must not wait out the timeout). `describe` names what was
+ * waited for in the timeout's message (the URL, the last error, the remedy).
+ */
+export function waitForRedis(redis: Redis, opts: { timeoutMs: number; signal?: AbortSignal; describe?: () => string }): Promise<void> {
   if (redis.status === 'ready') return Promise.resolve();
+  if (opts.signal?.aborted) return Promise.reject(new RedisWaitError('start-up stopped while waiting for Redis', true));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      redis.off('ready', onReady);
-      reject(new Error(`Redis not ready after ${timeoutMs} ms`));
-    }, timeoutMs);
-    const onReady = () => {
+    const done = (err?: Error) => {
       clearTimeout(timer);
-      resolve();
+      redis.off('ready', onReady);
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (err) reject(err);
+      else resolve();
     };
+    const onReady = () => done();
+    const onAbort = () => done(new RedisWaitError('start-up stopped while waiting for Redis', true));
+    const timer = setTimeout(
+      () => done(new RedisWaitError(opts.describe?.() ?? `Redis not ready after ${opts.timeoutMs} ms`, false)),
+      opts.timeoutMs,
+    );
     redis.once('ready', onReady);
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 
-/** Closes a connection politely, and for sure even when Redis is gone. */
+/**
+ * Closes a connection politely, and for sure even when Redis is gone: QUIT only on a ready
+ * connection (on one that is reconnecting, QUIT would wait in the offline queue), else at once.
+ */
 export async function closeRedis(redis: Redis): Promise<void> {
   if (redis.status === 'end') return;
-  try {
-    await Promise.race([redis.quit(), new Promise((r) => setTimeout(r, 1000).unref())]);
-  } catch {
-    // quit fails when the connection is already down; disconnect below is enough
+  if (redis.status === 'ready') {
+    try {
+      await Promise.race([redis.quit(), new Promise((r) => setTimeout(r, 1000).unref())]);
+    } catch {
+      // quit fails when the connection is already down; disconnect below is enough
+    }
   }
   redis.disconnect();
 }
 
 /** Errors that mean "Redis is away or not ready yet", as opposed to a bug: the API answers them with 503. */
 const UNAVAILABLE =
-  /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Command timed out|max retries per request|^OOM|^LOADING|^CLUSTERDOWN|^TRYAGAIN|^MASTERDOWN|^READONLY/i;
+  /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|Command timed out|max retries per request|^OOM|^LOADING|^CLUSTERDOWN|^TRYAGAIN|^MASTERDOWN|^READONLY/i;
 
 export function isRedisUnavailable(err: unknown): boolean {
   const e = err as { name?: string; message?: string; code?: string } | undefined;

@@ -6,11 +6,16 @@ export interface Readiness {
   check(): Promise<{ ok: boolean; checks: Record<string, string>; mode: string }>;
 }
 
-/** /livez, /readyz and /metrics: served by the API on PORT and by a lone worker on METRICS_PORT. */
-export function createOpsRouter(registry: Registry, readiness: Readiness): Router {
+/**
+ * /livez, /readyz and /metrics: served by the API on PORT and by a lone worker on METRICS_PORT.
+ * /livez names the service and this instance (a random id per started API or worker), so the
+ * start-up check of PUBLIC_BASE_URL can tell this holdq from a replica and from anything else.
+ */
+export function createOpsRouter(registry: Registry, readiness: Readiness, instance: string): Router {
   const router = Router();
+  const live = JSON.stringify({ status: 'ok', service: 'holdq', instance });
   router.get('/livez', (_req, res) => {
-    res.json({ status: 'ok' });
+    res.type('application/json').send(live);
   });
   router.get('/readyz', async (_req, res) => {
     const r = await readiness.check();

@@ -1,8 +1,16 @@
 import type { Redis } from 'ioredis';
 import type { Readiness } from './ops-routes.js';
 
-/** Ready = not shutting down and Redis answers a PING within a second. */
-export function createReadiness(opts: { redis: Redis; simulated: boolean; isShuttingDown: () => boolean }): Readiness {
+/**
+ * Ready = not shutting down and Redis answers a PING within a second. `advisories` are shown
+ * with the checks (start-up findings such as PUBLIC_BASE_URL's) but never make holdq unready.
+ */
+export function createReadiness(opts: {
+  redis: Redis;
+  simulated: boolean;
+  isShuttingDown: () => boolean;
+  advisories?: () => Record<string, string>;
+}): Readiness {
   const mode = opts.simulated ? 'simulator' : 'plivo';
   return {
     async check() {
@@ -24,6 +32,7 @@ export function createReadiness(opts: { redis: Redis; simulated: boolean; isShut
         ok = false;
       }
       if (opts.simulated) checks.plivo = 'SIMULATOR: transfers go to the built-in Plivo simulator, not to Plivo';
+      Object.assign(checks, opts.advisories?.());
       return { ok, checks, mode };
     },
   };

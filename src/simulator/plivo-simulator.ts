@@ -47,6 +47,8 @@ export interface PlivoSimulator {
 const LEGS = new Set(['aleg', 'bleg', 'both']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const isHttpUrl = (v: unknown) => typeof v === 'string' && /^https?:\/\/[^\s]+$/i.test(v);
+/** A Plivo XML document: an optional declaration, then one <Response> element. */
+const PLIVO_RESPONSE = /^\s*(<\?xml\s[^>]*\?>\s*)?<Response(\s[^>]*)?(\/>|>[\s\S]*<\/Response>)\s*$/;
 
 function plivoError(res: Response, status: number, error: string, headers: Record<string, string> = {}) {
   res.set(headers).status(status).json({ api_id: randomUUID(), error });
@@ -88,7 +90,12 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Plivo
   const sockets = new Set<Socket>();
   const http = got.extend({ retry: { limit: 0 }, timeout: { request: 5000 }, throwHttpErrors: false, followRedirect: false });
 
-  /** Fetches a leg's XML as Plivo does: form body for POST, query for GET, signed either way. */
+  /**
+   * Fetches a leg's XML as Plivo does: form body for POST, query for GET, signed either way.
+   * Like Plivo, a leg whose XML cannot be fetched (a connection error, a non-2xx answer, or a
+   * body that is not a <Response> document) is hung up: the transfer was accepted, the call
+   * ends, and later transfers for it get 404.
+   */
   async function fetchLeg(call: SimulatedCall, legUuid: string, url: string, method: 'GET' | 'POST', slot: 'current' | 'bleg_current') {
     const params = { CallUUID: legUuid, From: '+15550001111', To: '+15550002222', CallStatus: 'in-progress', Direction: 'inbound' };
     const nonce = String(randomInt(1e9, 1e10));
@@ -110,10 +117,17 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Plivo
       });
       doc.fetched_status = res.statusCode;
       doc.xml = res.body;
+      if (res.statusCode < 200 || res.statusCode > 299) doc.fetch_error = `answered ${res.statusCode}`;
+      else if (!PLIVO_RESPONSE.test(res.body)) doc.fetch_error = 'not a Plivo <Response> document';
     } catch (err) {
       doc.fetch_error = (err as Error).message;
-      opts.logger?.warn({ url, err: doc.fetch_error }, 'simulator: XML fetch failed');
     } finally {
+      // A leg moved on meanwhile runs its newer document; only the current one's failure ends it.
+      const current = leg && leg !== call ? leg.current : call[slot];
+      if (doc.fetch_error !== null && current === doc && !abort.signal.aborted) {
+        state.endCall(legUuid, `xml_fetch_failed: ${doc.fetch_error}`);
+        opts.logger?.warn({ url, callUuid: legUuid, err: doc.fetch_error }, 'simulator: XML fetch failed; the call is hung up, as Plivo would');
+      }
       fetches.delete(abort);
       state.fetched(call.call_uuid);
       if (leg && leg !== call) state.fetched(legUuid);
@@ -162,7 +176,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Plivo
     if (body.legs !== 'aleg' && !call.bleg_uuid) return answer(400, () => plivoError(res, 400, 'call has no B leg'));
     call.transfers += 1;
     if (call.transfers > PLIVO_TRANSFER_CAP) {
-      state.endCall(callUuid);
+      state.endCall(callUuid, 'loop_detected');
       return answer(404, () => plivoError(res, 404, 'Loop detected'));
     }
     entry.api_id = randomUUID();

@@ -14,6 +14,8 @@ export interface SimulatedCall {
   call_uuid: string;
   bleg_uuid: string | null;
   status: 'live' | 'ended';
+  /** Why the call ended: `hangup` (the control API), `loop_detected`, or `xml_fetch_failed: …`; null while live. */
+  hangup_cause: string | null;
   transfers: number;
   current: LegDocument | null;
   bleg_current: LegDocument | null;
@@ -64,6 +66,7 @@ export class SimulatorState extends EventEmitter {
       call_uuid: callUuid,
       bleg_uuid: opts.blegUuid ?? null,
       status: 'live',
+      hangup_cause: null,
       transfers: 0,
       current: null,
       bleg_current: null,
@@ -72,9 +75,12 @@ export class SimulatorState extends EventEmitter {
     return call;
   }
 
-  endCall(callUuid: string): void {
+  endCall(callUuid: string, cause = 'hangup'): void {
     const call = this.calls.get(callUuid);
-    if (call) call.status = 'ended';
+    if (call && call.status !== 'ended') {
+      call.status = 'ended';
+      call.hangup_cause = cause;
+    }
   }
 
   injectFault(f: Fault): void {

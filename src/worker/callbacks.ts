@@ -30,6 +30,8 @@ export interface CallbackWorkerDeps {
   timeoutMs: number;
   metrics: Metrics;
   logger: Logger;
+  /** The worker's `error` events (Redis away, mostly): the role's outage log. */
+  onError: (err: Error) => void;
 }
 
 export function startCallbackWorker(deps: CallbackWorkerDeps): Worker<CallbackJobData> {
@@ -69,6 +71,6 @@ export function startCallbackWorker(deps: CallbackWorkerDeps): Worker<CallbackJo
     deps.metrics.callbacks.labels(final ? 'dropped' : 'retried').inc();
     if (final) deps.logger.warn({ intentId: job?.data.intentId, err: err.message }, 'completion callback dropped after retries');
   });
-  worker.on('error', (err) => deps.logger.warn({ err: err.message }, 'callback worker error'));
+  worker.on('error', deps.onError);
   return worker;
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { Worker, type Job } from 'bullmq';
 import express from 'express';
@@ -13,10 +14,13 @@ import { createKeys } from '../infra/keys.js';
 import { createPlivoClient } from '../infra/plivo-client.js';
 import { createRateLimiter } from '../infra/rate-limiter.js';
 import { closeRedis, createRedis, waitForRedis } from '../infra/redis.js';
+import { createRedisOutageLog, redisUrlForLogs, type RedisOutageLog } from '../infra/redis-outage-log.js';
+import { readRedisSettings, type RedisSettings } from '../infra/redis-settings.js';
 import { createReleasers, listen } from '../lifecycle.js';
 import type { Logger } from '../observability/logger.js';
 import { observeState, type Metrics } from '../observability/metrics.js';
 import { createOpsRouter } from '../observability/ops-routes.js';
+import { startPublicUrlCheck, type PublicUrlCheck } from '../observability/public-url-check.js';
 import { createReadiness } from '../observability/readiness.js';
 import { createCallbackQueue, scheduleCallback, type CallbackRetry } from '../infra/callback-queue.js';
 import type { Resolve } from '../infra/public-address.js';
@@ -39,6 +43,10 @@ export interface WorkerDeps {
   timing?: Partial<WorkerTiming>;
   /** Completion-callback delivery: fewer or faster attempts, and the DNS its SSRF guard asks (tests set these). */
   callbacks?: CallbackRetry & { resolve?: Resolve };
+  /** Aborted: a start-up still waiting for Redis gives up at once and releases what it made (a signal during start-up). */
+  signal?: AbortSignal;
+  /** Shared by the roles of one process, so a Redis outage is one line, not one per role. */
+  redisOutage?: RedisOutageLog;
 }
 
 export interface WorkerTiming {
@@ -83,18 +91,30 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
   const timing = workerTiming(config, deps.timing);
   const releasers = createReleasers(logger);
   let shuttingDown = false;
+  // One outage log for all of the role's connections, queues and workers: one line per outage, not one per retry.
+  const outage = deps.redisOutage ?? createRedisOutageLog(logger, { url: config.REDIS_URL });
   const redis = createRedis(config.REDIS_URL, 'worker', 'holdq-worker', config.REDIS_CLUSTER);
   releasers.add('redis', () => closeRedis(redis));
-  redis.on('error', (err) => logger.warn({ err: err.message }, 'worker redis connection error'));
+  redis.on('error', outage.connectionError);
+  redis.on('ready', outage.ready);
   const state = createRedis(config.REDIS_URL, 'state', 'holdq-worker-state', config.REDIS_CLUSTER);
   releasers.add('state redis', () => closeRedis(state));
-  state.on('error', (err) => logger.warn({ err: err.message }, 'worker state redis connection error'));
-  await Promise.all([waitForRedis(redis, 30_000), waitForRedis(state, 30_000)]);
+  state.on('error', outage.connectionError);
+  state.on('ready', outage.ready);
+  // A start-up that fails or is stopped releases what it made, so nothing keeps reconnecting.
+  const orRelease = <T>(step: Promise<T>) =>
+    step.catch(async (err: unknown) => {
+      await releasers.release(config.SHUTDOWN_TIMEOUT_MS);
+      throw err;
+    });
+  const waitMs = 30_000;
+  const wait = { timeoutMs: waitMs, signal: deps.signal, describe: () => outage.notReady(waitMs) };
+  await orRelease(Promise.all([waitForRedis(redis, wait), waitForRedis(state, wait)]));
 
   const keys = createKeys(config.QUEUE_PREFIX);
   const queue = createIntentQueue(redis, { prefix: config.QUEUE_PREFIX, attempts: config.TRANSFER_MAX_ATTEMPTS });
   releasers.add('queue', () => queue.close());
-  queue.on('error', (err) => logger.warn({ err: err.message }, 'queue error'));
+  queue.on('error', (err) => outage.report('queue', err));
   const plivo = createPlivoClient({ ...deps.plivo, timeoutMs: config.PLIVO_TIMEOUT_MS, maxSockets: config.WORKER_CONCURRENCY * 2 });
   releasers.add('plivo client', () => plivo.close());
 
@@ -104,10 +124,35 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
   if (deps.opsPort !== null) {
     const app = express();
     app.disable('x-powered-by');
-    app.use(createOpsRouter(deps.registry, createReadiness({ redis, simulated: config.simulated, isShuttingDown: () => shuttingDown })));
-    const server: Server = await listen(app, deps.opsPort);
+    // A lone worker serves its own /readyz, so it checks PUBLIC_BASE_URL itself, quietly retrying
+    // for about 30 s since the API may start after it (in one process, the API checks).
+    let check: PublicUrlCheck | null = null;
+    // appendonly and maxmemory-policy, read once: warned about, shown in /readyz, never fatal.
+    let settings: RedisSettings | null = null;
+    const settingsRead = readRedisSettings(state).then((s) => {
+      settings = s;
+      const redisUrl = redisUrlForLogs(config.REDIS_URL);
+    logger.info({ redis: redisUrl, persistence: s.redis_persistence, eviction: s.redis_eviction }, 'Redis settings read');
+    for (const warning of s.warnings) logger.warn({ redis: redisUrl }, warning);
+    });
+    releasers.add('redis settings', () => settingsRead);
+    const advisories = () => ({
+      redis_persistence: settings?.redis_persistence ?? 'checking',
+      redis_eviction: settings?.redis_eviction ?? 'checking',
+      ...(check ? { public_base_url: check.status() } : {}),
+    });
+    app.use(createOpsRouter(deps.registry, createReadiness({ redis, simulated: config.simulated, isShuttingDown: () => shuttingDown, advisories }), randomUUID()));
+    const server: Server = await orRelease(listen(app, deps.opsPort));
     opsPort = (server.address() as { port: number }).port;
     releasers.add('ops server', () => new Promise<void>((resolve) => server.close(() => resolve())));
+    if (config.PUBLIC_BASE_URL_CHECK) {
+      const started = startPublicUrlCheck({ baseUrl: config.PUBLIC_BASE_URL, instance: null, attempts: 6, warnAfter: 6, logger });
+      check = started;
+      releasers.add('public url check', () => {
+        started.stop();
+        return started.done;
+      });
+    }
   }
 
   const store = createIntentStore(state, keys, { retentionSeconds: config.INTENT_RETENTION_SECONDS, jobs: createJobInsert(queue) });
@@ -115,7 +160,7 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
   const queues = createQueueStore(state, keys);
   const callbackQueue = createCallbackQueue(redis, config.QUEUE_PREFIX, deps.callbacks);
   // Without a listener BullMQ prints every connection error of the queue with its stack.
-  callbackQueue.on('error', (err) => logger.warn({ err: err.message }, 'callback queue error'));
+  callbackQueue.on('error', (err) => outage.report('callback queue', err));
   releasers.add('callback queue', () => callbackQueue.close());
   const callbackWorker = startCallbackWorker({
     connection: redis,
@@ -127,8 +172,13 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     timeoutMs: config.PLIVO_TIMEOUT_MS,
     metrics,
     logger,
+    onError: (err) => outage.report('callback worker', err),
   });
-  releasers.add('callback worker', () => callbackWorker.close());
+  // With Redis away, in-flight jobs cannot finish (they end by writing to Redis): waiting for them
+  // would wait out SHUTDOWN_TIMEOUT_MS for nothing. Closing without waiting leaves their locks to
+  // lapse, and another worker runs them again (at least once, README "What holdq guarantees").
+  const redisAway = () => redis.status !== 'ready' || state.status !== 'ready';
+  releasers.add('callback worker', () => callbackWorker.close(redisAway()));
 
   const processor = createIntentProcessor({
     config,
@@ -162,19 +212,20 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     autorun: false,
     },
   );
-  worker.on('error', (err) => logger.warn({ err }, 'worker error'));
+  worker.on('error', (err) => outage.report('worker', err));
   const failed = createFailedJobHandler((job, err) => processor.onJobFailed(job as Job<IntentJobData> | undefined, err), logger);
   worker.on('failed', failed.onFailed);
   await queues.migrate();
   const janitor = startQueueJanitor({ queues, idleSeconds: config.QUEUE_IDLE_SECONDS, configured: Object.keys(config.QUEUES), logger });
   releasers.add('queue janitor', () => janitor.stop());
   const sweeper = startJobSweeper({ store, revive: processor.revive, logger, intervalMs: timing.sweepIntervalMs, graceMs: timing.reviveGraceMs });
-  releasers.add('job sweeper', () => sweeper.stop());
+  releasers.add('job sweeper', () => sweeper.stop(!redisAway()));
   releasers.add('worker', async () => {
     shuttingDown = true;
-    await worker.close();
-    // Jobs that failed while the worker drained still get their intents finished, before Redis closes.
-    await failed.settled();
+    await worker.close(redisAway());
+    // Jobs that failed while the worker drained still get their intents finished, before Redis
+    // closes (with Redis away they could not: the sweeper of a later worker will).
+    if (!redisAway()) await failed.settled();
   });
 
   void worker.run().catch((err: unknown) => logger.error({ err }, 'worker stopped'));

@@ -34,11 +34,16 @@ export function testConfig(env: Record<string, string | undefined> = {}): Readon
     LOG_LEVEL: 'info',
     API_RATE_LIMIT_RPS: '0',
     CALLBACK_ALLOW_PRIVATE: 'true',
+    // Off unless a test is about it: some tests' PUBLIC_BASE_URL is a public name (holdq.example.com).
+    PUBLIC_BASE_URL_CHECK: 'false',
     ...env,
   });
 }
 
-/** Log lines, captured so tests can read them (and so test output stays quiet); `events` emits each as 'line'. */
+/**
+ * Log lines, captured so tests can read them (and so test output stays quiet); `events` emits each
+ * as 'line', and `waitFor` resolves on the first line, logged already or from now on, that matches.
+ */
 export function captureLogs() {
   const lines: string[] = [];
   const events = new EventEmitter();
@@ -51,7 +56,24 @@ export function captureLogs() {
       cb();
     },
   });
-  return { lines, stream, events };
+  const waitFor = (pattern: RegExp, timeoutMs = 10_000): Promise<string> => {
+    const seen = lines.find((l) => pattern.test(l));
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const onLine = (line: string) => {
+        if (!pattern.test(line)) return;
+        clearTimeout(timer);
+        events.off('line', onLine);
+        resolve(line);
+      };
+      const timer = setTimeout(() => {
+        events.off('line', onLine);
+        reject(new Error(`no log line matched ${pattern} within ${timeoutMs} ms; lines: ${lines.slice(-5).join('\n')}`));
+      }, timeoutMs);
+      events.on('line', onLine);
+    });
+  };
+  return { lines, stream, events, waitFor };
 }
 
 export type LogLine = Record<string, unknown> & { msg?: string; level?: string };
@@ -80,6 +102,8 @@ export interface Stack {
   logs: string[];
   /** Resolves with the first log line, logged from now on (or already, with `past`), that `match` accepts. */
   waitForLog(match: (line: LogLine) => boolean, opts?: { timeoutMs?: number; past?: boolean }): Promise<LogLine>;
+  /** Resolves on the first raw log line (of the API and worker), logged already or from now on, that matches. */
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** The value of a counter or gauge of this stack's registry for these labels (0 when it has none yet). */
   metric(name: string, labels?: Record<string, string>): Promise<number>;
   post(body: unknown, opts?: { key?: string | null; idempotencyKey?: string; contentType?: string; raw?: string }): Promise<Response>;
@@ -126,7 +150,7 @@ export async function startStack(
   };
   const config = testConfig(env);
   const workerConfig = opts.workerEnv ? testConfig({ ...env, QUEUE_PREFIX: config.QUEUE_PREFIX, ...opts.workerEnv }) : config;
-  const { lines, stream, events } = captureLogs();
+  const { lines, stream, events, waitFor } = captureLogs();
   const logger = createLogger(config.LOG_LEVEL, stream);
   const registry = new Registry();
   const metrics = createMetrics(registry, { defaults: false, queueLabels: { configured: Object.keys(config.QUEUES), max: config.METRICS_MAX_QUEUES } });
@@ -155,6 +179,7 @@ export async function startStack(
     apiUrl,
     registry,
     logs: lines,
+    waitForLine: waitFor,
     waitForLog(match, o = {}) {
       const parse = (line: string): LogLine | undefined => {
         try {
