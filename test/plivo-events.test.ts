@@ -19,6 +19,52 @@ interface QueueView {
   members: { call_uuid: string; position: number }[];
 }
 
+describe('a hangup that comes while an intent for the call is on its way', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ simulator: { fetchXml: false } });
+  });
+  afterAll(() => stack.stop());
+
+  const view = async (uuid: string) => (await (await stack.get(`/v1/calls/${uuid}`)).json()) as CallView;
+  /** The queue's members; none when holdq does not know the queue (no caller ever joined it). */
+  const members = async (name: string) => {
+    const res = await stack.get(`/v1/queues/${name}`);
+    return res.status === 404 ? [] : ((await res.json()) as QueueView).members.map((m) => m.call_uuid);
+  };
+  /** Posts the intent, and hangs the call up while Plivo (800 ms slow) has not yet answered its transfer. */
+  async function hangUpDuring(body: { type: 'enqueue'; call_uuid: string; queue: string }) {
+    stack.sim.setLatency(800);
+    try {
+      const { id } = (await (await stack.post(body)).json()) as IntentView;
+      await stack.waitForIntent(id, (r) => r.status === 'running');
+      const res = await stack.plivo('/plivo/events/hangup', { form: { CallUUID: body.call_uuid, HangupCause: 'NORMAL_CLEARING', CallStatus: 'completed' } });
+      expect(res.status).toBe(204);
+      return await stack.waitForIntent(id);
+    } finally {
+      stack.sim.setLatency(0);
+    }
+  }
+
+  it("when it is the call's first intent (an enqueue), then the call stays ended and no ghost caller is left in the queue", async () => {
+    const name = `race-${randomUUID().slice(0, 8)}`;
+    const uuid = `race-${randomUUID()}`;
+    await hangUpDuring({ type: 'enqueue', call_uuid: uuid, queue: name });
+    expect(await view(uuid)).toMatchObject({ state: 'ended', queue: null, position: null });
+    expect(await members(name)).toEqual([]);
+  });
+
+  it('when a held call is being enqueued, then it stays ended and out of the queue', async () => {
+    const name = `race-${randomUUID().slice(0, 8)}`;
+    const uuid = `race-${randomUUID()}`;
+    const hold = (await (await stack.post({ type: 'hold', call_uuid: uuid })).json()) as IntentView;
+    expect(await stack.waitForIntent(hold.id)).toMatchObject({ status: 'completed' });
+    await hangUpDuring({ type: 'enqueue', call_uuid: uuid, queue: name });
+    expect(await view(uuid)).toMatchObject({ state: 'ended', queue: null });
+    expect(await members(name)).toEqual([]);
+  });
+});
+
 describe('Plivo events, signed', () => {
   let stack: Stack;
   beforeAll(async () => {

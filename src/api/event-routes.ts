@@ -30,7 +30,9 @@ export function createEventRoutes(deps: EventRoutesDeps): Router {
     const uuid = param(req.body, 'CallUUID') ?? (typeof req.query.CallUUID === 'string' ? req.query.CallUUID : undefined);
     if (uuid && SAFE_ID.test(uuid)) {
       const call = await calls.get(uuid);
-      if (call.state && call.state !== 'ended') {
+      // A call holdq has accepted an intent for but not yet moved has no state yet: it ends too, so
+      // the intent on its way cannot bring it back (apply_effect keeps an ended call ended).
+      if (call.state !== 'ended' && call.tracked) {
         if (call.queue) {
           const since = await queues.remove(call.queue, uuid);
           if (since !== null) metrics.queueWaitFor(call.queue, 'abandoned').observe(Math.max(0, (Date.now() - since) / 1000));

@@ -26,6 +26,8 @@ export interface CallState {
   applied_seq: number;
   /** The last of holdq's XML documents Plivo fetched for this call, and when (ms). */
   seen?: SeenFetch | null;
+  /** holdq has a record of this call (an intent for it was accepted), whatever its state. */
+  tracked?: boolean;
 }
 
 /** What one of Plivo's fetches showed: the call runs a hold (or park) document, a queue's waiting room, or a bridge room. */

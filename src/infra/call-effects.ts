@@ -14,6 +14,11 @@ import { memberScore, QUEUE_TOUCHED_FUNCTION } from './queue-store.js';
  */
 export const APPLY_EFFECT_FUNCTION = `${QUEUE_TOUCHED_FUNCTION}
 local function apply_effect(k, a)
+  -- A call that hung up stays ended: an intent whose transfer Plivo accepted just before the hangup
+  -- finishes after it, and must not put a caller who is gone back in a queue or on hold.
+  if a[2] ~= 'ended' and redis.call('HGET', k[1], 'state') == 'ended' then
+    a = {a[1], 'ended', '', '', a[5], a[6], a[7], a[8], a[9], a[10], a[11]}
+  end
   local fields = {'state', a[2], 'queue', a[3], 'held_legs', a[4], 'since', a[5]}
   if a[9] ~= '' then fields[#fields + 1] = 'applied_seq'; fields[#fields + 1] = a[9] end
   if a[10] ~= '' then fields[#fields + 1] = 'last_intent_id'; fields[#fields + 1] = a[10] end

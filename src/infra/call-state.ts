@@ -121,6 +121,7 @@ function parseState(callUuid: string, h: Record<string, string>): CallState {
     held_legs: held && LEGS.includes(held) ? held : null,
     bleg_uuid: orNull(h.bleg_uuid),
     applied_seq: Number(h.applied_seq ?? 0),
+    tracked: Object.keys(h).length > 0,
     seen: h.seen_kind && h.seen_at ? { kind: h.seen_kind as SeenFetch['kind'], queue: orNull(h.seen_queue), at: Number(h.seen_at) } : null,
   };
 }
