@@ -1,5 +1,6 @@
 import type { IntentStore } from '../infra/intent-store.js';
 import type { Logger } from '../observability/logger.js';
+import { startPeriodic } from './periodic.js';
 import { REVIVE_GRACE_MS } from './process-intent.js';
 
 /**
@@ -22,9 +23,7 @@ export interface JobSweeperDeps {
 export const SWEEP_INTERVAL_MS = 15_000;
 
 export function startJobSweeper(deps: JobSweeperDeps) {
-  const intervalMs = deps.intervalMs ?? SWEEP_INTERVAL_MS;
   const graceMs = deps.graceMs ?? REVIVE_GRACE_MS;
-  let running: Promise<number> | null = null;
 
   /** One pass; returns how many intents it put back on their way (a job again, or finished). */
   async function sweep(): Promise<number> {
@@ -37,26 +36,10 @@ export function startJobSweeper(deps: JobSweeperDeps) {
     return mended;
   }
 
-  const tick = () => {
-    running ??= sweep()
-      .catch((err: unknown) => {
-        deps.logger.warn({ err }, 'job sweep failed; the next one will retry');
-        return 0;
-      })
-      .finally(() => {
-        running = null;
-      });
-  };
-  const timer = setInterval(tick, intervalMs);
-  timer.unref();
-
+  const rounds = startPeriodic(sweep, { intervalMs: deps.intervalMs ?? SWEEP_INTERVAL_MS, logger: deps.logger, what: 'job sweep' });
   return {
     /** One sweep now (tests). */
     sweep,
-    /** `wait: false` (Redis away) leaves a sweep in flight to fail on the closed connections: a sweep is idempotent, the next worker's redoes it. */
-    async stop(wait = true) {
-      clearInterval(timer);
-      if (wait) await running;
-    },
+    stop: rounds.stop,
   };
 }

@@ -1,5 +1,6 @@
 import type { QueueStore } from '../infra/queue-store.js';
 import type { Logger } from '../observability/logger.js';
+import { startPeriodic } from './periodic.js';
 
 /**
  * Forgets queues created on demand once they have been empty for QUEUE_IDLE_SECONDS (SPEC §14):
@@ -9,10 +10,9 @@ import type { Logger } from '../observability/logger.js';
 export const QUEUE_JANITOR_INTERVAL_MS = 60_000;
 
 export function startQueueJanitor(deps: { queues: QueueStore; idleSeconds: number; configured: readonly string[]; logger: Logger; intervalMs?: number }) {
-  let running: Promise<number> | null = null;
   async function tidy(): Promise<number> {
     let total = 0;
-    // A bounded batch per script call, so Redis is never held long; a few batches per tick.
+    // A bounded batch per script call, so Redis is never held long; a few batches per round.
     for (let i = 0; i < 10; i++) {
       const n = await deps.queues.forgetIdle(deps.idleSeconds * 1000, deps.configured);
       total += n;
@@ -21,23 +21,10 @@ export function startQueueJanitor(deps: { queues: QueueStore; idleSeconds: numbe
     if (total > 0) deps.logger.info({ forgotten: total, idleSeconds: deps.idleSeconds }, 'forgot queues left empty');
     return total;
   }
-  const timer = setInterval(() => {
-    running ??= tidy()
-      .catch((err: unknown) => {
-        deps.logger.warn({ err }, 'could not forget idle queues; the next round will retry');
-        return 0;
-      })
-      .finally(() => {
-        running = null;
-      });
-  }, deps.intervalMs ?? QUEUE_JANITOR_INTERVAL_MS);
-  timer.unref();
+  const rounds = startPeriodic(tidy, { intervalMs: deps.intervalMs ?? QUEUE_JANITOR_INTERVAL_MS, logger: deps.logger, what: 'forgetting idle queues' });
   return {
     /** One round now (tests). */
     tidy,
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
+    stop: rounds.stop,
   };
 }

@@ -217,7 +217,7 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
   worker.on('failed', failed.onFailed);
   await queues.migrate();
   const janitor = startQueueJanitor({ queues, idleSeconds: config.QUEUE_IDLE_SECONDS, configured: Object.keys(config.QUEUES), logger });
-  releasers.add('queue janitor', () => janitor.stop());
+  releasers.add('queue janitor', () => janitor.stop(!redisAway()));
   const sweeper = startJobSweeper({ store, revive: processor.revive, logger, intervalMs: timing.sweepIntervalMs, graceMs: timing.reviveGraceMs });
   releasers.add('job sweeper', () => sweeper.stop(!redisAway()));
   releasers.add('worker', async () => {
