@@ -9,7 +9,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 # The build also copies Redoc's bundle from @redocly/cli (a dev dependency) into dist/docs/,
 # so /docs works from this image, which keeps no dev dependencies.
-COPY scripts/build-docs-assets.mjs ./scripts/
+COPY scripts/build-assets.mjs ./scripts/
 RUN npm run build && npm prune --omit=dev
 
 FROM node:24-slim

@@ -5,7 +5,7 @@ import type { IntentRecord } from '../src/domain/intent.js';
 import type { CallStore } from '../src/infra/call-state.js';
 import type { IntentStore } from '../src/infra/intent-store.js';
 import type { Keys } from '../src/infra/keys.js';
-import { createRateLimiter, type RateLimiter } from '../src/infra/rate-limiter.js';
+import { createPlivoPacer, type PlivoPacer } from '../src/infra/plivo-pacer.js';
 import { until } from './helpers/stack.js';
 import { openStores, type Stores } from './helpers/stores.js';
 
@@ -19,12 +19,12 @@ describe('the call gate marks the run in the record it opens on', () => {
   let store: IntentStore;
   let calls: CallStore;
   let keys: Keys;
-  let limiter: RateLimiter;
+  let pacer: PlivoPacer;
   let stores: Stores;
 
   beforeAll(() => {
     ({ redis, keys, store, calls } = stores = openStores('gate'));
-    limiter = createRateLimiter(redis, keys.plivoRate(), 1000, { holdMs: 5000 });
+    pacer = createPlivoPacer(redis, keys.plivoRate(), 1000, { holdMs: 5000 });
   });
   afterAll(() => stores.close());
 
@@ -35,7 +35,7 @@ describe('the call gate marks the run in the record it opens on', () => {
   }
   async function open(id: string, callUuid: string, withSlot = false) {
     const token = randomUUID();
-    const gate = await calls.begin(callUuid, id, token, 30_000, withSlot ? limiter.booking() : undefined);
+    const gate = await calls.begin(callUuid, id, token, 30_000, withSlot ? pacer.booking() : undefined);
     if (gate.kind !== 'ok') throw new Error(`gate ${gate.kind}`);
     await calls.release(callUuid, token);
     return gate;

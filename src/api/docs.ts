@@ -12,7 +12,7 @@ import { Router, type RequestHandler } from 'express';
  *
  * The bundle is Redoc 3's standalone build that @redocly/cli (a dev dependency, for
  * `openapi:lint`) ships for `build-docs --inlineBundle`. The build copies it into
- * dist/docs/ (scripts/build-docs-assets.mjs), so the production image, which has no dev
+ * dist/docs/ (scripts/build-assets.mjs), so the production image, which has no dev
  * dependencies, serves it from there; run from the sources (the tests), it is read where
  * the build takes it from.
  */

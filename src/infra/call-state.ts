@@ -1,86 +1,32 @@
 import type { Redis } from 'ioredis';
 import { LEGS, type Legs } from '../domain/intent.js';
 import { CALL_STATES, type CallEffect, type CallState, type CallStateName, type SeenFetch } from '../domain/call.js';
-import { APPLY_EFFECT_FUNCTION, effectInputs } from './call-effects.js';
+import { effectInputs } from './call-effects.js';
 import { CALL_TTL_SECONDS, type Keys } from './keys.js';
-import { RESERVE_FUNCTION, type Permit, type SlotBooking } from './rate-limiter.js';
-import { MARK_RUNNING_FUNCTION } from './intent-store.js';
-import { memberScore, QUEUE_TOUCHED_FUNCTION } from './queue-store.js';
-import { luaScript } from './redis.js';
+import type { Permit, SlotBooking } from './plivo-pacer.js';
+import { memberScore } from './queue-store.js';
+import { defineScript } from './redis-script.js';
 
-/**
- * The per-call gate. An intent may run only when it is the oldest unfinished
- * intent of its call (head of the call's pending list) AND it holds the call's
- * lock. The first gives per-call FIFO across retries and delays; the second
- * guards against a stalled job being re-run while its first run is still alive.
- * When the gate opens on a record it marks the run (status running, one more attempt,
- * updated_at = ARGV[4]) unless the record is finished or a newer intent of the call has
- * taken effect, and then it can book the first transfer's rate slot (KEYS[5..10], ARGV[5..10]):
- * two round trips fewer before Plivo hears of the intent.
- */
-const BEGIN = luaScript(`${RESERVE_FUNCTION}
-${MARK_RUNNING_FUNCTION}
-local head = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
-if head and head ~= ARGV[1] and redis.call('ZSCORE', KEYS[1], ARGV[1]) then
-  return {'blocked', head}
-end
-if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then
-  local record = redis.call('GET', KEYS[4])
-  local wait = -1
-  if record then
-    local marked = mark_running(KEYS[4], record, tonumber(redis.call('HGET', KEYS[3], 'applied_seq') or '0'), ARGV[4])
-    -- Only a run that is to do the work books a slot (not a finished or superseded intent).
-    if marked ~= record and KEYS[10] then
-      wait = reserve_slot({unpack(KEYS, 5, 10)}, tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9], tonumber(ARGV[10]))
-    end
-    record = marked
-  end
-  return {'ok', '', record or '', redis.call('HGETALL', KEYS[3]), wait}
-end
-return {'locked', ''}
-`);
-/** Deletes a call lock only if this token still holds it (a lapsed lock may belong to another run now). */
-const releaseLock = luaScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`);
-const APPLY = luaScript(`${APPLY_EFFECT_FUNCTION}
-apply_effect(KEYS, ARGV)
-return 1
-`);
-
-/**
- * Plivo fetched one of holdq's XML documents for a call: that shows where the call is. The fetch
- * is remembered on the call (kind, queue, when), as evidence for an intent whose run was cut short
- * (see `repair` in process-intent.ts); and a call whose state is `unknown` takes the state the fetch
- * proves. A hold or park document: on hold. A queue's waiting room: queued there (in the place its
- * enqueue booked, or at the back of a queue it did not name). A bridge room: bridged. Only calls
- * holdq tracks are touched (no key is made for a call it never moved).
- * KEYS: call, on-hold set, queue index, queue activity, queue, queue times.
- * ARGV: call uuid, kind (hold|queue|bridge), queue name (or ''), now ms, now ISO, score at the back.
- * Returns 1 when the state changed.
- */
-const SEEN = luaScript(`${QUEUE_TOUCHED_FUNCTION}
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'seen_kind', ARGV[2], 'seen_queue', ARGV[3], 'seen_at', ARGV[4])
-local h = redis.call('HMGET', KEYS[1], 'state', 'queue', 'queue_score', 'held_legs')
-if h[1] ~= 'unknown' then return 0 end
-if ARGV[2] == 'hold' then
-  redis.call('HSET', KEYS[1], 'state', 'on_hold', 'queue', '', 'since', ARGV[5], 'held_legs', h[4] or 'aleg')
-  redis.call('ZADD', KEYS[2], 'NX', ARGV[4], ARGV[1])
-elseif ARGV[2] == 'queue' then
-  local score = ARGV[6]
-  if h[2] == ARGV[3] and h[3] then score = h[3] end
-  redis.call('HSET', KEYS[1], 'state', 'queued', 'queue', ARGV[3], 'since', ARGV[5], 'held_legs', '')
-  redis.call('ZADD', KEYS[5], score, ARGV[1])
-  redis.call('ZADD', KEYS[6], ARGV[4], ARGV[1])
-  queue_touched(KEYS[3], KEYS[4], ARGV[3], ARGV[4])
-else
-  redis.call('HSET', KEYS[1], 'state', 'bridged', 'queue', '', 'since', ARGV[5], 'held_legs', '')
-end
-redis.call('HDEL', KEYS[1], 'queue_score')
-return 1
-`);
+/** lua/gate.lua: the per-call gate, which also marks the run and books its first rate slot. */
+const GATE = defineScript('gate', {
+  keys: ['pending', 'lock', 'call', 'intent', 'rate_tat', 'rate_plan', 'rate_sent', 'rate_answer', 'rate_pause', 'rate_retry'],
+  args: ['id', 'token', 'lock_ms', 'now_iso', 'book', 'interval_us', 'max', 'window_us', 'margin_us', 'member', 'hold_us'],
+  returns: ['ok', 'blocked', 'locked'],
+});
+/** lua/release-lock.lua */
+const RELEASE_LOCK = defineScript('release-lock', { keys: ['lock'], args: ['token'], returns: ['removed', 'absent'] });
+/** lua/set-call-state.lua */
+const SET_CALL_STATE = defineScript('set-call-state', {
+  keys: ['call', 'on_hold', 'queue_index', 'queue_activity', 'old_queue', 'old_queue_times', 'new_queue', 'new_queue_times'],
+  args: ['call_uuid', 'state', 'queue', 'held_legs', 'since', 'now_ms', 'queue_score', 'old_queue_name', 'applied_seq', 'intent_id', 'call_ttl'],
+  returns: ['ok'],
+});
+/** lua/call-seen.lua: a Plivo fetch remembered, and an unknown state settled by it. */
+const CALL_SEEN = defineScript('call-seen', {
+  keys: ['call', 'on_hold', 'queue_index', 'queue_activity', 'queue', 'queue_times'],
+  args: ['call_uuid', 'kind', 'queue_name', 'now_ms', 'now_iso', 'back_score'],
+  returns: ['changed', 'unchanged'],
+});
 
 /** What an XML fetch shows of where a call is. */
 export type FetchSeen = { kind: 'hold' } | { kind: 'queue'; queue: string } | { kind: 'bridge' };
@@ -133,59 +79,68 @@ export function createCallStore(redis: Redis, keys: Keys): CallStore {
     },
 
     async begin(callUuid, intentId, token, ttlMs, slot) {
-      const gateKeys = [keys.pending(callUuid), keys.lock(callUuid), keys.call(callUuid), keys.intent(intentId)];
-      const [kind, head, recordJson, flat, waitMs] = (await BEGIN(
+      // Without a booking the gate is given the pacer's key names only as placeholders (book = 0).
+      const rate = slot?.keys ?? { tat: '-', plan: '-', sent: '-', answer: '-', pause: '-', retry: '-' };
+      const reply = await GATE.run(
         redis,
-        gateKeys.length + (slot?.keys.length ?? 0),
-        ...gateKeys,
-        ...(slot?.keys ?? []),
-        intentId,
-        token,
-        ttlMs,
-        new Date().toISOString(),
-        ...(slot?.args ?? []),
-      )) as [string, string, string?, string[]?, number?];
-      if (kind === 'ok') {
-        const hash: Record<string, string> = {};
-        for (let i = 0; i + 1 < (flat?.length ?? 0); i += 2) hash[flat![i]!] = flat![i + 1]!;
-        const booked = slot && waitMs !== undefined && waitMs >= 0 ? slot.settle(waitMs) : null;
-        // The worker cancels a booked slot its intent never uses (SlotBooking.cancel).
-        booked?.catch(() => undefined);
-        return { kind: 'ok', recordJson: recordJson || null, call: parseState(callUuid, hash), slot: booked };
-      }
-      if (kind === 'blocked') return { kind: 'blocked', headIntentId: head };
-      return { kind: 'locked' };
+        {
+          pending: keys.pending(callUuid),
+          lock: keys.lock(callUuid),
+          call: keys.call(callUuid),
+          intent: keys.intent(intentId),
+          rate_tat: rate.tat,
+          rate_plan: rate.plan,
+          rate_sent: rate.sent,
+          rate_answer: rate.answer,
+          rate_pause: rate.pause,
+          rate_retry: rate.retry,
+        },
+        {
+          id: intentId,
+          token,
+          lock_ms: ttlMs,
+          now_iso: new Date().toISOString(),
+          book: slot ? '1' : '0',
+          ...(slot?.args ?? { interval_us: 0, max: 0, window_us: 0, margin_us: 0, member: '-', hold_us: 0 }),
+        },
+      );
+      if (reply.status === 'blocked') return { kind: 'blocked', headIntentId: String(reply.values[0]) };
+      if (reply.status === 'locked') return { kind: 'locked' };
+      const [recordJson, flat, waitMs] = reply.values as [string, string[], number];
+      const hash: Record<string, string> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;
+      const booked = slot && waitMs >= 0 ? slot.settle(waitMs) : null;
+      // The worker cancels a booked slot its intent never uses (SlotBooking.cancel).
+      booked?.catch(() => undefined);
+      return { kind: 'ok', recordJson: recordJson || null, call: parseState(callUuid, hash), slot: booked };
     },
 
     async release(callUuid, token) {
-      await releaseLock(redis, 1, keys.lock(callUuid), token);
+      await RELEASE_LOCK.run(redis, { lock: keys.lock(callUuid) }, { token });
     },
 
     async apply(callUuid, effect, from) {
-      const inputs = effectInputs(keys, callUuid, effect, { from, now: Date.now() });
-      await APPLY(redis, inputs.keys.length, ...inputs.keys, ...inputs.args);
+      const now = Date.now();
+      const inputs = effectInputs(keys, callUuid, effect, { from, now });
+      await SET_CALL_STATE.run(redis, inputs.keys, { ...inputs.args, now_ms: now, call_ttl: CALL_TTL_SECONDS });
     },
 
     async seenByPlivo(callUuid, seen) {
       const queue = seen.kind === 'queue' ? seen.queue : '';
       const now = Date.now();
-      const changed = await SEEN(
+      const reply = await CALL_SEEN.run(
         redis,
-        6,
-        keys.call(callUuid),
-        keys.onHold(),
-        keys.queueIndex(),
-        keys.queueActivity(),
-        keys.queue(queue || '-'),
-        keys.queueTimes(queue || '-'),
-        callUuid,
-        seen.kind,
-        queue,
-        now,
-        new Date(now).toISOString(),
-        memberScore(0, now),
+        {
+          call: keys.call(callUuid),
+          on_hold: keys.onHold(),
+          queue_index: keys.queueIndex(),
+          queue_activity: keys.queueActivity(),
+          queue: keys.queue(queue || '-'),
+          queue_times: keys.queueTimes(queue || '-'),
+        },
+        { call_uuid: callUuid, kind: seen.kind, queue_name: queue, now_ms: now, now_iso: new Date(now).toISOString(), back_score: memberScore(0, now) },
       );
-      return changed === 1;
+      return reply.status === 'changed';
     },
 
     async recordBleg(callUuid, blegUuid) {

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Job, optsEncodeMap } from 'bullmq';
 import { INTENT_JOB, type IntentJobData, type IntentQueue } from './intent-queue.js';
+import { luaLongString } from './redis-script.js';
 
 /**
  * BullMQ's own job insert, for a holdq script to run in the same call: the accept
@@ -10,8 +11,8 @@ import { INTENT_JOB, type IntentJobData, type IntentQueue } from './intent-queue
  * intent instead of two.
  *
  * Nothing of BullMQ's storage is rewritten here. The Lua is BullMQ's addStandardJob
- * script as installed, wrapped as a function, and it gets the arguments `Queue.add`
- * would give it: the queue's default options as BullMQ's own Job normalises them,
+ * script as installed, inserted into lua/includes/add-job.lua as a function, and it gets the
+ * arguments `Queue.add` would give it: the queue's default options as BullMQ's own Job normalises them,
  * in BullMQ's short names, and the job id. The script packs them with Redis's
  * cmsgpack, so every argument crosses the wire as plain text (a binary argument
  * switches the client to a much slower way of writing commands).
@@ -21,9 +22,9 @@ import { INTENT_JOB, type IntentJobData, type IntentQueue } from './intent-queue
  * deliberate change that runs them.
  */
 export interface JobInsert {
-  /** Lua that defines `add_job(keys, job_id, timestamp_ms, data_json)`; it returns the job id. */
-  readonly lua: string;
-  /** The keys add_job takes, in its order. */
+  /** The texts add-job.lua's inserts take: BullMQ's script, the queue's job options, prefix and job name. */
+  readonly inserts: Readonly<Record<string, string>>;
+  /** The keys add_job takes, in its order (BullMQ's addStandardJob's nine). */
   readonly keys: readonly string[];
   /** The job's data, as add_job takes it. */
   data(data: IntentJobData): string;
@@ -50,14 +51,6 @@ function addStandardJobScript(): BullScript {
   return script;
 }
 
-/** A Lua long string holding `text` verbatim. */
-function luaString(text: string): string {
-  let level = '';
-  while (text.includes(`]${level}]`)) level += '=';
-  return `[${level}[${text}]${level}]`;
-}
-
-
 export function createJobInsert(queue: IntentQueue): JobInsert {
   const script = addStandardJobScript();
   const k = queue.keys;
@@ -70,16 +63,14 @@ export function createJobInsert(queue: IntentQueue): JobInsert {
   for (const [name, value] of Object.entries(normalised)) {
     if (value !== undefined) opts[(optsEncodeMap as Record<string, string>)[name] ?? name] = value;
   }
-  const lua = `local function bullmq_add_standard_job(KEYS, ARGV)
-${script.content}
-end
-local function add_job(keys, job_id, timestamp, data)
-  local opts = cjson.decode(${luaString(JSON.stringify(opts))})
-  opts['jobId'] = job_id
-  -- BullMQ's arguments: key prefix, job id, name, timestamp (then parent, repeat and deduplication, none here).
-  local args = cmsgpack.pack({${luaString(k[''])}, job_id, ${luaString(INTENT_JOB)}, tonumber(timestamp)})
-  return bullmq_add_standard_job(keys, {args, data, cmsgpack.pack(opts)})
-end
-`;
-  return { lua, keys: keys as string[], data: (data) => JSON.stringify(data) };
+  return {
+    inserts: {
+      bullmq_add_standard_job: script.content,
+      job_options: luaLongString(JSON.stringify(opts)),
+      job_prefix: luaLongString(k['']),
+      job_name: luaLongString(INTENT_JOB),
+    },
+    keys: keys as string[],
+    data: (data) => JSON.stringify(data),
+  };
 }

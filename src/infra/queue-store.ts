@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
-import { luaScript } from './redis.js';
+import { defineScript } from './redis-script.js';
 
 /**
  * Queue membership in Redis. The score packs the service order into one number:
@@ -19,109 +19,23 @@ export function decodeScore(score: number): { priority: number; enqueuedAt: numb
   return { priority: 1000 - band, enqueuedAt: score - band * SLOT + EPOCH_MS };
 }
 
-/**
- * A queue's membership changed: its name is known (the index lists it) and its activity time moves
- * to now, so a queue left empty is forgotten QUEUE_IDLE_SECONDS after the change that emptied it.
- * For every script that adds or removes members.
- */
-export const QUEUE_TOUCHED_FUNCTION = `
-local function queue_touched(index, activity, name, now)
-  redis.call('ZADD', index, 0, name)
-  redis.call('ZADD', activity, now, name)
-end
-`;
-
-/**
- * Takes one member atomically: the named one, or the first in line. Two takers never get the same caller.
- * KEYS: queue, queue times, index, activity. ARGV: call uuid (or ''), queue name, now ms.
- */
-const TAKE = luaScript(`${QUEUE_TOUCHED_FUNCTION}
-local uuid, score
-if ARGV[1] ~= '' then
-  score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-  if not score then return false end
-  uuid = ARGV[1]
-  redis.call('ZREM', KEYS[1], uuid)
-else
-  local head = redis.call('ZPOPMIN', KEYS[1])
-  if #head == 0 then return false end
-  uuid, score = head[1], head[2]
-end
-redis.call('ZREM', KEYS[2], uuid)
-queue_touched(KEYS[3], KEYS[4], ARGV[2], ARGV[3])
-return {uuid, score}
-`);
-
-/** A taken member back in its place. KEYS as TAKE's. ARGV: call uuid, queue name, now ms, score, enqueued at ms. */
-const PUT_BACK = luaScript(`${QUEUE_TOUCHED_FUNCTION}
-redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
-redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
-queue_touched(KEYS[3], KEYS[4], ARGV[2], ARGV[3])
-return 1
-`);
-
-/** Removes a member; answers when it had joined, or false. KEYS as TAKE's. ARGV: call uuid, queue name, now ms. */
-const REMOVE = luaScript(`${QUEUE_TOUCHED_FUNCTION}
-local since = redis.call('ZSCORE', KEYS[2], ARGV[1])
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return false end
-redis.call('ZREM', KEYS[2], ARGV[1])
-queue_touched(KEYS[3], KEYS[4], ARGV[2], ARGV[3])
-return since or false
-`);
-
-/**
- * Forgets queues that have been empty since before ARGV[1] (ms), at most ARGV[2] of them, except
- * the configured ones (ARGV[5..]). KEYS: index, activity. ARGV[3]: the prefix of queue keys; ARGV[4]: now ms.
- * A queue's keys are built from its name here, as BullMQ's scripts build job keys: they share the
- * prefix's hash tag, so on Redis Cluster they are in the script's slot.
- */
-const FORGET_IDLE = luaScript(`
-local keep = {}
-for i = 5, #ARGV do keep[ARGV[i]] = true end
-local forgotten = 0
-for _, name in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))) do
-  local members = ARGV[3] .. name
-  if keep[name] then
-    redis.call('ZREM', KEYS[2], name)
-  elseif redis.call('ZCARD', members) == 0 then
-    redis.call('ZREM', KEYS[1], name)
-    redis.call('ZREM', KEYS[2], name)
-    redis.call('DEL', members, members .. ':since')
-    forgotten = forgotten + 1
-  else
-    -- Callers wait there still: look again an idle period from now.
-    redis.call('ZADD', KEYS[2], ARGV[4], name)
-  end
-end
-return forgotten
-`);
-
-/** Every known queue with members: name, depth, oldest join (ms). KEYS: index. ARGV: the prefix of queue keys. */
-const DEPTHS = luaScript(`
-local out = {}
-for _, name in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local n = redis.call('ZCARD', ARGV[1] .. name)
-  if n > 0 then
-    local oldest = redis.call('ZRANGE', ARGV[1] .. name .. ':since', 0, 0, 'WITHSCORES')[2] or '0'
-    out[#out + 1] = name
-    out[#out + 1] = n
-    out[#out + 1] = oldest
-  end
-end
-return out
-`);
-
-/** The plain set of names of older versions becomes the index, once. KEYS: legacy set, index, activity. ARGV: now ms. */
-const MIGRATE = luaScript(`
-if redis.call('TYPE', KEYS[1]).ok ~= 'set' then return 0 end
-local names = redis.call('SMEMBERS', KEYS[1])
-for _, name in ipairs(names) do
-  redis.call('ZADD', KEYS[2], 0, name)
-  redis.call('ZADD', KEYS[3], 'NX', ARGV[1], name)
-end
-redis.call('DEL', KEYS[1])
-return #names
-`);
+const MEMBER_KEYS = ['queue', 'queue_times', 'queue_index', 'queue_activity'] as const;
+/** lua/queue-take.lua */
+const TAKE = defineScript('queue-take', { keys: MEMBER_KEYS, args: ['call_uuid', 'queue_name', 'now_ms'], returns: ['taken', 'empty'] });
+/** lua/queue-put-back.lua */
+const PUT_BACK = defineScript('queue-put-back', { keys: MEMBER_KEYS, args: ['call_uuid', 'queue_name', 'now_ms', 'score', 'joined_ms'], returns: ['ok'] });
+/** lua/queue-remove.lua */
+const REMOVE = defineScript('queue-remove', { keys: MEMBER_KEYS, args: ['call_uuid', 'queue_name', 'now_ms'], returns: ['removed', 'absent'] });
+/** lua/queue-forget-idle.lua */
+const FORGET_IDLE = defineScript('queue-forget-idle', {
+  keys: ['queue_index', 'queue_activity'],
+  args: ['before_ms', 'batch', 'queue_prefix', 'now_ms', 'configured...'],
+  returns: ['ok'],
+});
+/** lua/queue-depths.lua */
+const DEPTHS = defineScript('queue-depths', { keys: ['queue_index'], args: ['queue_prefix'], returns: ['ok'] });
+/** lua/queue-migrate.lua */
+const MIGRATE = defineScript('queue-migrate', { keys: ['legacy', 'queue_index', 'queue_activity'], args: ['now_ms'], returns: ['ok'] });
 
 export interface QueueMember {
   call_uuid: string;
@@ -167,7 +81,7 @@ export interface QueueStore {
 }
 
 export function createQueueStore(redis: Redis, keys: Keys): QueueStore {
-  const memberKeys = (name: string) => [keys.queue(name), keys.queueTimes(name), keys.queueIndex(), keys.queueActivity()];
+  const memberKeys = (name: string) => ({ queue: keys.queue(name), queue_times: keys.queueTimes(name), queue_index: keys.queueIndex(), queue_activity: keys.queueActivity() });
   const queuePrefix = keys.queue('');
   const depthOf = (name: string, waiting: number, oldestMs: number, now: number): QueueDepth => ({
     name,
@@ -211,31 +125,39 @@ export function createQueueStore(redis: Redis, keys: Keys): QueueStore {
       });
     },
     async busy() {
-      const flat = (await DEPTHS(redis, 1, keys.queueIndex(), queuePrefix)) as (string | number)[];
+      const flat = (await DEPTHS.run(redis, { queue_index: keys.queueIndex() }, { queue_prefix: queuePrefix })).values as (string | number)[];
       const now = Date.now();
       const out: QueueDepth[] = [];
       for (let i = 0; i + 2 < flat.length; i += 3) out.push(depthOf(String(flat[i]), Number(flat[i + 1]), Number(flat[i + 2]), now));
       return out;
     },
     async take(name, callUuid) {
-      const taken = (await TAKE(redis, 4, ...memberKeys(name), callUuid ?? '', name, Date.now())) as [string, string] | null;
-      if (!taken) return null;
-      const score = Number(taken[1]);
-      return { call_uuid: taken[0], score, enqueued_at: decodeScore(score).enqueuedAt };
+      const reply = await TAKE.run(redis, memberKeys(name), { call_uuid: callUuid ?? '', queue_name: name, now_ms: Date.now() });
+      if (reply.status === 'empty') return null;
+      const [uuid, score] = reply.values as [string, string];
+      return { call_uuid: uuid, score: Number(score), enqueued_at: decodeScore(Number(score)).enqueuedAt };
     },
     async putBack(name, member) {
-      await PUT_BACK(redis, 4, ...memberKeys(name), member.call_uuid, name, Date.now(), member.score, member.enqueued_at);
+      await PUT_BACK.run(redis, memberKeys(name), { call_uuid: member.call_uuid, queue_name: name, now_ms: Date.now(), score: member.score, joined_ms: member.enqueued_at });
     },
     async remove(name, callUuid) {
-      const since = (await REMOVE(redis, 4, ...memberKeys(name), callUuid, name, Date.now())) as string | null;
-      return since === null ? null : Number(since);
+      const reply = await REMOVE.run(redis, memberKeys(name), { call_uuid: callUuid, queue_name: name, now_ms: Date.now() });
+      if (reply.status === 'absent') return null;
+      // A member with no join time (written by an older holdq) left all the same.
+      return reply.values[0] ? Number(reply.values[0]) : Date.now();
     },
     async forgetIdle(idleMs, keep, batch = 200) {
       const now = Date.now();
-      return Number(await FORGET_IDLE(redis, 2, keys.queueIndex(), keys.queueActivity(), now - idleMs, batch, queuePrefix, now, ...keep));
+      const reply = await FORGET_IDLE.run(
+        redis,
+        { queue_index: keys.queueIndex(), queue_activity: keys.queueActivity() },
+        { before_ms: now - idleMs, batch, queue_prefix: queuePrefix, now_ms: now, rest: keep },
+      );
+      return Number(reply.values[0]);
     },
     async migrate() {
-      return Number(await MIGRATE(redis, 3, keys.legacyQueues(), keys.queueIndex(), keys.queueActivity(), Date.now()));
+      const reply = await MIGRATE.run(redis, { legacy: keys.legacyQueues(), queue_index: keys.queueIndex(), queue_activity: keys.queueActivity() }, { now_ms: Date.now() });
+      return Number(reply.values[0]);
     },
   };
 }

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 
 /**
@@ -6,7 +5,7 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
  * - `command`: for the API and state reads. It fails fast: no offline queue and
  *   one try per command, so a Redis outage is a 503 at once, never a hanging request.
  * - `worker`: `maxRetriesPerRequest: null`, so BullMQ's blocking calls wait out an outage.
- * - `state`: the worker's own reads and writes (records, call state, the rate limiter).
+ * - `state`: the worker's own reads and writes (records, call state, the Plivo pacer).
  *   It waits out outages like `worker`, but BullMQ never touches it, so it can pipeline
  *   automatically, and a MULTI on it stays cheap (ioredis copies every script defined on
  *   a connection, BullMQ's fifty among them, onto each MULTI it makes).
@@ -104,24 +103,4 @@ const UNAVAILABLE =
 export function isRedisUnavailable(err: unknown): boolean {
   const e = err as { name?: string; message?: string; code?: string } | undefined;
   return e?.name === 'MaxRetriesPerRequestError' || UNAVAILABLE.test(`${e?.code ?? ''} ${e?.message ?? ''}`.trim()) || UNAVAILABLE.test(e?.message ?? '');
-}
-
-export type LuaScript = (redis: Redis, numKeys: number, ...args: (string | number)[]) => Promise<unknown>;
-
-/**
- * A Lua script run by its SHA1 (EVALSHA): its text crosses the wire once, not with
- * every call (the accept script is 1 KiB, and writing it per request was a tenth of
- * the API's CPU under load). NOSCRIPT (Redis restarted, SCRIPT FLUSH, a new cluster
- * node) means nothing ran, so EVAL then sends the text and Redis caches it again.
- */
-export function luaScript(lua: string): LuaScript {
-  const sha = createHash('sha1').update(lua).digest('hex');
-  return async (redis, numKeys, ...args) => {
-    try {
-      return await redis.evalsha(sha, numKeys, ...args);
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return redis.eval(lua, numKeys, ...args);
-    }
-  };
 }

@@ -18,7 +18,7 @@ import { enqueueIntent, enqueueOverflow, INTENT_JOB, type IntentJobData, type In
 import type { IntentStore } from '../infra/intent-store.js';
 import type { PlivoClient, RetryReason, TransferOutcome } from '../infra/plivo-client.js';
 import type { QueueStore } from '../infra/queue-store.js';
-import type { Permit, RateLimiter } from '../infra/rate-limiter.js';
+import type { Permit, PlivoPacer } from '../infra/plivo-pacer.js';
 import { fixedFieldLogger, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 
@@ -61,7 +61,7 @@ export interface ProcessorDeps {
   queues: QueueStore;
   queue: IntentQueue;
   plivo: PlivoClient;
-  limiter: RateLimiter;
+  pacer: PlivoPacer;
   links: XmlLinks;
   metrics: Metrics;
   logger: Logger;
@@ -85,7 +85,7 @@ const seconds = (sinceMs: number) => Math.max(0, (Date.now() - sinceMs) / 1000);
 type JobLog = () => Logger;
 
 export function createIntentProcessor(deps: ProcessorDeps) {
-  const { config, store, calls, queues, queue, plivo, limiter, links, metrics } = deps;
+  const { config, store, calls, queues, queue, plivo, pacer, links, metrics } = deps;
   const finishLine = fixedFieldLogger(deps.logger);
   const jobLog = (intentId: string, jobId: string | undefined): JobLog => {
     let child: Logger | undefined;
@@ -200,7 +200,7 @@ export function createIntentProcessor(deps: ProcessorDeps) {
 
   /** `slot`: a rate slot booked already (by the gate); otherwise one is acquired here. */
   async function send(transfer: TransferRequest, slot?: Promise<Permit> | null): Promise<TransferOutcome> {
-    const permit = await (slot ?? limiter.acquire());
+    const permit = await (slot ?? pacer.acquire());
     metrics.plivoRateWait.observe(permit.waitedMs / 1000);
     const outcome = await plivo.transfer(transfer);
     // An answer ends the exchange: Plivo has had the request. Without one (a timeout, a broken
@@ -210,7 +210,7 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     metrics.plivoRequests.labels(outcome.statusLabel).inc();
     metrics.plivoDuration.observe(outcome.durationMs / 1000);
     if (outcome.kind === 'retryable' && outcome.reason === 'http_429' && outcome.retryAfterMs) {
-      await limiter.penalize(Math.min(outcome.retryAfterMs, MAX_BACKOFF_MS));
+      await pacer.penalize(Math.min(outcome.retryAfterMs, MAX_BACKOFF_MS));
     }
     return outcome;
   }
@@ -365,7 +365,7 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     }
     const lock: CallLock = { callUuid, token: token ?? randomUUID(), released: false };
     // One round trip: the per-call gate and lock, the record and the call's state, and the first transfer's rate slot.
-    const slot = limiter.booking();
+    const slot = pacer.booking();
     const gate = await calls.begin(callUuid, intentId, lock.token, lockTtlMs, slot);
     if (gate.kind !== 'ok') {
       if (gate.kind === 'blocked') await revive(gate.headIntentId, deps.reviveGraceMs ?? REVIVE_GRACE_MS);

@@ -12,7 +12,7 @@ import { createIntentStore } from '../infra/intent-store.js';
 import { createJobInsert } from '../infra/job-insert.js';
 import { createKeys } from '../infra/keys.js';
 import { createPlivoClient } from '../infra/plivo-client.js';
-import { createRateLimiter } from '../infra/rate-limiter.js';
+import { createPlivoPacer } from '../infra/plivo-pacer.js';
 import { closeRedis, createRedis, waitForRedis } from '../infra/redis.js';
 import { createRedisOutageLog, redisUrlForLogs, type RedisOutageLog } from '../infra/redis-outage-log.js';
 import { readRedisSettings, type RedisSettings } from '../infra/redis-settings.js';
@@ -189,7 +189,7 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     onFinished: (record) => scheduleCallback(callbackQueue, record),
     plivo,
     // A request unanswered for its whole timeout can no longer arrive at Plivo.
-    limiter: createRateLimiter(state, keys.plivoRate(), config.PLIVO_MAX_RPS, { holdMs: config.PLIVO_TIMEOUT_MS + 1000 }),
+    pacer: createPlivoPacer(state, keys.plivoRate(), config.PLIVO_MAX_RPS, { holdMs: config.PLIVO_TIMEOUT_MS + 1000 }),
     links: createXmlLinks(config.PUBLIC_BASE_URL),
     metrics,
     logger,

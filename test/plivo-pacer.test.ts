@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { createRateLimiter } from '../src/infra/rate-limiter.js';
+import { createPlivoPacer } from '../src/infra/plivo-pacer.js';
 
 /** Most arrivals in any 1 s window (half-open, as a receiver counting the trailing second sees them). */
 function maxInAnySecond(times: number[]): number {
@@ -25,7 +25,7 @@ function seeded(seed: number) {
  * PLIVO_MAX_RPS is a cap at Plivo: never more than that many requests arriving in any
  * second, however late a request leaves after its slot (a busy event loop, a slow network).
  */
-describe('the Plivo rate limiter', () => {
+describe('the Plivo pacer', () => {
   let redis: Redis;
   let server: http.Server;
   let url: string;
@@ -48,12 +48,12 @@ describe('the Plivo rate limiter', () => {
 
   it('when requests leave up to 300 ms after their slot, then the receiver still never sees more than the rate in any second', async () => {
     arrivals.length = 0;
-    const limiter = createRateLimiter(redis, `rl-${randomUUID()}`, 10, { holdMs: 2000 });
+    const pacer = createPlivoPacer(redis, `rl-${randomUUID()}`, 10, { holdMs: 2000 });
     const delay = seeded(42);
     const delays = Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? 300 * delay() : 0));
     await Promise.all(
       delays.map(async (lateMs) => {
-        const permit = await limiter.acquire();
+        const permit = await pacer.acquire();
         await new Promise((r) => setTimeout(r, lateMs));
         await fetch(url, { method: 'POST', body: '{}' }).then((r) => r.arrayBuffer());
         permit.release();
@@ -68,12 +68,12 @@ describe('the Plivo rate limiter', () => {
   it('when many more requests wait than the rate admits and Plivo takes 100 ms, then none fails, the cap holds, and they do not crowd the guard', async () => {
     arrivals.length = 0;
     const key = `rl-${randomUUID()}`;
-    const limiter = createRateLimiter(redis, key, 20, { holdMs: 2000 });
+    const pacer = createPlivoPacer(redis, key, 20, { holdMs: 2000 });
     const scriptCalls = async () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
     const before = await scriptCalls();
     const loops = Array.from({ length: 40 }, async () => {
       for (let i = 0; i < 3; i++) {
-        const permit = await limiter.acquire();
+        const permit = await pacer.acquire();
         await fetch(url, { method: 'POST', body: '{}' }).then((r) => r.arrayBuffer());
         await new Promise((r) => setTimeout(r, 100)); // Plivo's answer takes 100 ms
         permit.release();
@@ -90,8 +90,8 @@ describe('the Plivo rate limiter', () => {
 
   it('when a permit is discarded (its request will not be sent), then its place is freed; when it is abandoned (a timeout), it keeps it', async () => {
     const key = `rl-${randomUUID()}`;
-    const limiter = createRateLimiter(redis, key, 5, { holdMs: 60_000 });
-    const [unused, timedOut] = [await limiter.acquire(), await limiter.acquire()];
+    const pacer = createPlivoPacer(redis, key, 5, { holdMs: 60_000 });
+    const [unused, timedOut] = [await pacer.acquire(), await pacer.acquire()];
     expect(await redis.zcard(`${key}:sent`)).toBe(2);
     unused.discard();
     timedOut.abandon();
@@ -102,18 +102,18 @@ describe('the Plivo rate limiter', () => {
   });
 
   it('when Plivo answered 429 with Retry-After, then nobody is admitted before it has passed', async () => {
-    const limiter = createRateLimiter(redis, `rl-${randomUUID()}`, 100, { holdMs: 2000 });
-    await limiter.penalize(600);
+    const pacer = createPlivoPacer(redis, `rl-${randomUUID()}`, 100, { holdMs: 2000 });
+    await pacer.penalize(600);
     const started = Date.now();
-    (await limiter.acquire()).release();
+    (await pacer.acquire()).release();
     expect(Date.now() - started).toBeGreaterThanOrEqual(550);
   });
 
   it('when requests are never released (their worker died), then they count until their hold has passed, then free their places', async () => {
-    const limiter = createRateLimiter(redis, `rl-${randomUUID()}`, 3, { holdMs: 300 });
+    const pacer = createPlivoPacer(redis, `rl-${randomUUID()}`, 3, { holdMs: 300 });
     const started = Date.now();
-    for (let i = 0; i < 3; i++) await limiter.acquire(); // never released
-    const fourth = await limiter.acquire();
+    for (let i = 0; i < 3; i++) await pacer.acquire(); // never released
+    const fourth = await pacer.acquire();
     fourth.release();
     // Admitted no sooner than hold (300 ms) + window (1 s) after the first three.
     expect(Date.now() - started).toBeGreaterThanOrEqual(1250);

@@ -1,0 +1,67 @@
+--[[
+  Finishes an intent (intent-store.ts): its final record (kept for the retention), its call's line
+  and the unfinished index, the dead letters, the transfer counts, the call's new state and the
+  release of the call's lock land together, and the next intent of the call (the new head of its
+  line) comes back, so its job can be woken.
+
+  KEYS:
+    intent            the intent's record
+    pending           the call's line
+    unfinished        every unfinished intent
+    dead              failed intents, by when they failed
+    lock              the call's lock
+    call              the call whose state changes (the apply-effect keys, as named there)
+    on_hold           calls on hold
+    queue_index       known queue names
+    queue_activity    queue names by their last change
+    old_queue         the queue the call leaves
+    old_queue_times   its members by join time
+    new_queue         the queue the call joins
+    new_queue_times   its members by join time
+    counted...        calls whose transfer count goes up by one
+
+  ARGV:
+    id                the intent id
+    record            the final record (JSON)
+    retention         seconds the finished record is kept
+    failed            1 when the intent failed (a dead letter), else 0
+    now_ms            now, ms
+    lock_token        the token of the lock to release ('' to leave it)
+    call_ttl          seconds a call's hash lives after its last change
+    effect            1 to change the call's state, 0 to leave it
+    call_uuid         the call (apply-effect's e, as named there)
+    state
+    queue
+    held_legs
+    since
+    queue_score
+    old_queue_name
+    applied_seq
+    intent_id
+
+  Returns:
+    {'ok', next}      next: the intent now at the head of the call's line, or false
+]]
+--- @include "apply-effect"
+
+redis.call('SET', KEY.intent, ARG.record, 'EX', ARG.retention)
+redis.call('ZREM', KEY.pending, ARG.id)
+redis.call('ZREM', KEY.unfinished, ARG.id)
+if ARG.failed == '1' then redis.call('ZADD', KEY.dead, ARG.now_ms, ARG.id) else redis.call('ZREM', KEY.dead, ARG.id) end
+-- Dead letters older than the retention have no record left: the index forgets them too.
+redis.call('ZREMRANGEBYSCORE', KEY.dead, '-inf', tonumber(ARG.now_ms) - tonumber(ARG.retention) * 1000)
+for _, call in ipairs(KEY.counted) do
+  redis.call('HINCRBY', call, 'transfer_count', 1)
+  redis.call('EXPIRE', call, ARG.call_ttl)
+end
+if ARG.effect == '1' then
+  apply_effect(
+    {call = KEY.call, on_hold = KEY.on_hold, queue_index = KEY.queue_index, queue_activity = KEY.queue_activity,
+     old_queue = KEY.old_queue, old_queue_times = KEY.old_queue_times, new_queue = KEY.new_queue,
+     new_queue_times = KEY.new_queue_times},
+    {call_uuid = ARG.call_uuid, state = ARG.state, queue = ARG.queue, held_legs = ARG.held_legs, since = ARG.since,
+     now_ms = ARG.now_ms, queue_score = ARG.queue_score, old_queue = ARG.old_queue_name, applied_seq = ARG.applied_seq,
+     intent_id = ARG.intent_id, ttl = ARG.call_ttl})
+end
+if ARG.lock_token ~= '' and redis.call('GET', KEY.lock) == ARG.lock_token then redis.call('DEL', KEY.lock) end
+return {'ok', redis.call('ZRANGE', KEY.pending, 0, 0)[1] or false}

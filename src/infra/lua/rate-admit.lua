@@ -1,0 +1,33 @@
+--[[
+  Asks the pacer's guard, at the moment of sending, to admit a request whose booked slot was due
+  later than its booking (plivo-pacer.ts, rate-slots.lua).
+
+  KEYS:
+    tat               the plan's next send time
+    plan              booked send times
+    sent              the guard's admitted requests
+    answer            the average answer time
+    pause             set while a 429's Retry-After lasts
+    retry             the retry line's next place
+
+  ARGV:
+    interval_us       1/rate
+    max               requests per window
+    window_us         the guard's window
+    margin_us         the plan's least slack beyond the window
+    member            this request
+    hold_us           how long an unreleased request counts
+
+  Returns:
+    {'due'}           send now: admitted by the guard
+    {'wait', ms}      ask the guard again (rate-admit) in ms
+]]
+--- @include "rate-slots"
+
+local wait = admit(
+  {tat = KEY.tat, plan = KEY.plan, sent = KEY.sent, answer = KEY.answer, pause = KEY.pause, retry = KEY.retry},
+  now_us(),
+  {interval_us = tonumber(ARG.interval_us), max = tonumber(ARG.max), window_us = tonumber(ARG.window_us),
+   margin_us = tonumber(ARG.margin_us), member = ARG.member, hold_us = tonumber(ARG.hold_us)})
+if wait == 0 then return {'due'} end
+return {'wait', wait}

@@ -1,0 +1,31 @@
+--[[
+  Books a Plivo request's slot in the pacer's plan (plivo-pacer.ts, rate-slots.lua).
+
+  KEYS:
+    tat               the plan's next send time
+    plan              booked send times
+    sent              the guard's admitted requests
+    answer            the average answer time
+    pause             set while a 429's Retry-After lasts
+    retry             the retry line's next place
+
+  ARGV:
+    interval_us       1/rate
+    max               requests per window
+    window_us         the guard's window
+    margin_us         the plan's least slack beyond the window
+    member            this request
+    hold_us           how long an unreleased request counts
+
+  Returns:
+    {'due'}           send now: admitted by the guard
+    {'wait', ms}      ask the guard again (rate-admit) in ms
+]]
+--- @include "rate-slots"
+
+local wait = reserve_slot(
+  {tat = KEY.tat, plan = KEY.plan, sent = KEY.sent, answer = KEY.answer, pause = KEY.pause, retry = KEY.retry},
+  {interval_us = tonumber(ARG.interval_us), max = tonumber(ARG.max), window_us = tonumber(ARG.window_us),
+   margin_us = tonumber(ARG.margin_us), member = ARG.member, hold_us = tonumber(ARG.hold_us)})
+if wait == 0 then return {'due'} end
+return {'wait', wait}

@@ -1,0 +1,40 @@
+--[[
+  Sets a call's state outside its own line of intents (call-state.ts): a dequeued caller
+  bridged, a caller who hung up. The same change an intent's finish makes (apply-effect).
+
+  KEYS:
+    call              the call's hash
+    on_hold           calls on hold
+    queue_index       known queue names
+    queue_activity    queue names by their last change
+    old_queue         the queue the call leaves
+    old_queue_times   its members by join time
+    new_queue         the queue the call joins
+    new_queue_times   its members by join time
+
+  ARGV:
+    call_uuid         the call (apply-effect's e, as named there)
+    state
+    queue
+    held_legs
+    since
+    now_ms
+    queue_score
+    old_queue_name
+    applied_seq
+    intent_id
+    call_ttl
+
+  Returns:
+    {'ok'}
+]]
+--- @include "apply-effect"
+
+apply_effect(
+  {call = KEY.call, on_hold = KEY.on_hold, queue_index = KEY.queue_index, queue_activity = KEY.queue_activity,
+   old_queue = KEY.old_queue, old_queue_times = KEY.old_queue_times, new_queue = KEY.new_queue,
+   new_queue_times = KEY.new_queue_times},
+  {call_uuid = ARG.call_uuid, state = ARG.state, queue = ARG.queue, held_legs = ARG.held_legs, since = ARG.since,
+   now_ms = ARG.now_ms, queue_score = ARG.queue_score, old_queue = ARG.old_queue_name, applied_seq = ARG.applied_seq,
+   intent_id = ARG.intent_id, ttl = ARG.call_ttl})
+return {'ok'}

@@ -1,0 +1,191 @@
+import type { Redis } from 'ioredis';
+import { defineScript } from './redis-script.js';
+
+export const WINDOW_MS = 1000;
+/** The plan's least slack beyond the window (the measured answer time replaces it when longer). */
+export const WINDOW_MARGIN_MS = 30;
+/**
+ * Releases leave in batches this often: one command for many answers instead of one each.
+ * A request then counts up to this much longer than it must (later, never earlier: safe).
+ */
+const RELEASE_BATCH_MS = 10;
+
+/**
+ * The global pacer for Plivo requests, shared by every worker through Redis (lua/rate-*.lua and
+ * lua/includes/rate-slots.lua; docs/architecture.md, "The Plivo pacer"). Time comes from Redis, so
+ * workers with skewed clocks still agree; microseconds keep 1/rate exact. Two parts:
+ * - the guard, which makes the cap hold where Plivo counts, at arrival: a request is
+ *   admitted, at the moment it is sent, only while fewer than `rate` others may still
+ *   arrive inside the trailing WINDOW_MS. A request is sure to have arrived once its
+ *   answer is back, so each admitted request holds its place until it is released
+ *   after the answer (or, should its worker die or Plivo not answer, until `hold` has
+ *   passed). A request that waits after admission (a busy event loop, a slow network)
+ *   then never crowds a second at Plivo.
+ * - the plan (GCRA), which keeps the guard from being the one to say no: each request
+ *   books a send time 1/rate after the last, and no planned window holds more than
+ *   `rate`. The planned window is WINDOW_MS plus the time answers take (an average the
+ *   releases keep, at least WINDOW_MARGIN_MS): what a place at the guard really lasts.
+ *   So a burst leaves as a steady stream, in the order it was booked, at the rate the
+ *   guard can admit, and requests do not crowd the guard waiting for the same place.
+ * After a 429 nobody is admitted before its Retry-After has passed.
+ */
+
+/** The pacer's keys, as lua/includes/rate-slots.lua names them. */
+export interface PacerKeys {
+  tat: string;
+  plan: string;
+  sent: string;
+  answer: string;
+  pause: string;
+  retry: string;
+}
+
+/** One request's slot, as rate-slots.lua's `p` names it. */
+export interface SlotArgs {
+  interval_us: number;
+  max: number;
+  window_us: number;
+  margin_us: number;
+  member: string;
+  hold_us: number;
+}
+
+const SLOT_SHAPE = {
+  keys: ['tat', 'plan', 'sent', 'answer', 'pause', 'retry'],
+  args: ['interval_us', 'max', 'window_us', 'margin_us', 'member', 'hold_us'],
+} as const;
+/** lua/rate-reserve.lua: books a slot of the plan. */
+const RESERVE = defineScript('rate-reserve', { ...SLOT_SHAPE, returns: ['due', 'wait'] });
+/** lua/rate-admit.lua: asks the guard at the moment of sending (a slot that was due later than its booking). */
+const ADMIT = defineScript('rate-admit', { ...SLOT_SHAPE, returns: ['due', 'wait'] });
+/** lua/rate-release.lua: answered, abandoned and discarded requests, in one batch. */
+const RELEASE = defineScript('rate-release', { keys: ['sent', 'answer'], args: ['hold_us', 'grace_us', 'answered', 'abandoned', 'members...'], returns: ['ok'] });
+/** lua/rate-penalize.lua: the pause after a 429. */
+const PENALIZE = defineScript('rate-penalize', { keys: ['pause', 'tat'], args: ['ms'], returns: ['ok'] });
+
+/** What a slot script answered, as ms to wait (0: admitted now). */
+const waitOf = (reply: { status: 'due' | 'wait'; values: unknown[] }) => (reply.status === 'due' ? 0 : Number(reply.values[0]));
+
+/** Leave to send one request. Idempotent; after one of them the others do nothing. */
+export interface Permit {
+  /** How long the request waited for this permit, from its booking. */
+  waitedMs: number;
+  /** The request was sent and answered: it counts for one more window. */
+  release(): void;
+  /** The request will not be sent: its place is freed at once. */
+  discard(): void;
+  /** The request was sent but no answer came (a timeout, a broken connection): it may still be on its way, so it counts a while longer. */
+  abandon(): void;
+}
+
+/** A slot for another script to book (the gate does, with rate-slots.lua): its keys, its arguments, and the wait once booked. */
+export interface SlotBooking {
+  keys: PacerKeys;
+  args: SlotArgs;
+  /** Waits out the booked slot (`waitMs`, what reserve_slot answered); resolves when the request may be sent. */
+  settle(waitMs: number): Promise<Permit>;
+  /** The slot will not be used: a wait still under way stops, and an admitted permit is discarded. */
+  cancel(): void;
+}
+
+export interface PlivoPacer {
+  /** Waits for a slot; resolves when the request may be sent. */
+  acquire(): Promise<Permit>;
+  /** A slot to book inside another script, saving the round trip acquire() makes. */
+  booking(): SlotBooking;
+  penalize(ms: number): Promise<void>;
+}
+
+/**
+ * `holdMs`: how long a request never released (its worker died, or Plivo did not answer
+ * in time) keeps counting: at least the request timeout.
+ */
+export function createPlivoPacer(redis: Redis, key: string, maxPerSecond: number, opts: { holdMs: number }): PlivoPacer {
+  const intervalUs = Math.ceil(1_000_000 / maxPerSecond);
+  const holdUs = Math.ceil(opts.holdMs) * 1000;
+  // The same six keys for every booking.
+  const slotKeys: PacerKeys = { tat: key, plan: `${key}:window`, sent: `${key}:sent`, answer: `${key}:answer`, pause: `${key}:pause`, retry: `${key}:retry` };
+  let seq = 0;
+  const tag = Math.random().toString(36).slice(2, 10);
+  let answered: string[] = [];
+  let abandoned: string[] = [];
+  let discarded: string[] = [];
+  let flushing: NodeJS.Timeout | null = null;
+  function flush() {
+    flushing = null;
+    const lists = [answered, abandoned, discarded];
+    [answered, abandoned, discarded] = [[], [], []];
+    // A lost release only makes its request count until its hold runs out: later sends
+    // wait longer, none goes early.
+    RELEASE.run(
+      redis,
+      { sent: slotKeys.sent, answer: slotKeys.answer },
+      { hold_us: holdUs, grace_us: WINDOW_MS * 1000, answered: lists[0]!.length, abandoned: lists[1]!.length, rest: lists.flat() },
+    ).catch(() => undefined);
+  }
+  function later(list: string[], member: string) {
+    list.push(member);
+    flushing ??= setTimeout(flush, RELEASE_BATCH_MS).unref();
+  }
+
+  function permit(member: string, waitedMs: number): Permit {
+    let open = true;
+    return {
+      waitedMs,
+      release() {
+        if (open) later(answered, member);
+        open = false;
+      },
+      discard() {
+        if (open) later(discarded, member);
+        open = false;
+      },
+      abandon() {
+        if (open) later(abandoned, member);
+        open = false;
+      },
+    };
+  }
+  function booking(): SlotBooking {
+    const member = `${tag}:${seq++}`;
+    const booked = performance.now();
+    let cancelled = false;
+    let admitted: Permit | null = null;
+    let wake: (() => void) | null = null;
+    const args: SlotArgs = { interval_us: intervalUs, max: maxPerSecond, window_us: WINDOW_MS * 1000, margin_us: WINDOW_MARGIN_MS * 1000, member, hold_us: holdUs };
+    return {
+      keys: slotKeys,
+      args,
+      async settle(waitMs) {
+        // No deadline: every place at the guard frees within hold + a window, and the plan
+        // spaces requests at the rate the guard admits, so a wait ends; a failed intent would not be better.
+        while (waitMs > 0 && !cancelled) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, waitMs);
+            wake = () => (clearTimeout(timer), resolve());
+          });
+          if (cancelled) break;
+          waitMs = waitOf(await ADMIT.run(redis, slotKeys, args));
+        }
+        admitted = permit(member, performance.now() - booked);
+        if (cancelled) admitted.discard();
+        return admitted;
+      },
+      cancel() {
+        cancelled = true;
+        wake?.();
+        admitted?.discard();
+      },
+    };
+  }
+  return {
+    booking,
+    async acquire() {
+      const slot = booking();
+      return slot.settle(waitOf(await RESERVE.run(redis, slot.keys, slot.args)));
+    },
+    async penalize(ms) {
+      await PENALIZE.run(redis, { pause: slotKeys.pause, tat: slotKeys.tat }, { ms: Math.ceil(ms) });
+    },
+  };
+}

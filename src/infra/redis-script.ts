@@ -1,0 +1,194 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+
+/**
+ * holdq's Redis scripts are files: `src/infra/lua/<name>.lua`, each opened by a header that names
+ * its KEYS, its ARGV and what it returns, with shared pieces in `lua/includes/` brought in by
+ * `--- @include "name"` (docs/architecture.md, "Redis scripts"). This module assembles a script
+ * and runs it:
+ *
+ * - The header is the one source of the inputs' order. The loader binds them by name, so the script
+ *   reads `KEY.intent` and `ARG.now_ms`, never `KEYS[1]`; a name ending in `...` takes the rest.
+ * - `--- @insert name` is replaced by text the wrapper supplies (BullMQ's own job insert).
+ * - Every script answers a table whose first element is a status from SCRIPT_STATUSES, one the
+ *   header's Returns lists; anything else is an error, never a guess.
+ * - A wrapper (`defineScript`) names the keys and arguments again, as TypeScript types; the loader
+ *   checks the two lists agree when it first assembles the script, so a header and its wrapper
+ *   cannot drift apart silently.
+ * - Scripts run by SHA1 (EVALSHA): the text crosses the wire once, not with every call. NOSCRIPT
+ *   (Redis restarted, SCRIPT FLUSH, a new cluster node) means nothing ran, so EVAL then sends the
+ *   text and Redis caches it again.
+ */
+export const SCRIPT_STATUSES = [
+  'ok',
+  'created',
+  'replayed',
+  'budget_spent',
+  'queue_full',
+  'rate_limited',
+  'not_waiting',
+  'blocked',
+  'locked',
+  'taken',
+  'empty',
+  'removed',
+  'absent',
+  'changed',
+  'unchanged',
+  'due',
+  'wait',
+] as const;
+export type ScriptStatus = (typeof SCRIPT_STATUSES)[number];
+
+export interface ScriptShape {
+  /** KEYS in order; a last name ending in `...` takes the rest. */
+  keys: readonly string[];
+  /** ARGV in order; a last name ending in `...` takes the rest. */
+  args: readonly string[];
+  /** The statuses the script may answer. */
+  returns: readonly ScriptStatus[];
+}
+
+export interface AssembledScript extends ScriptShape {
+  name: string;
+  /** The text Redis runs: bindings, includes and the script. */
+  source: string;
+  sha: string;
+}
+
+const LUA_DIR = new URL('./lua/', import.meta.url);
+const NAME = /^[a-z][a-z0-9-]*$/;
+
+function readLua(path: string): string {
+  return readFileSync(new URL(path, LUA_DIR), 'utf8');
+}
+
+/** The header of a script: the names listed under KEYS: and ARGV:, the statuses under Returns:. */
+export function parseHeader(name: string, text: string): ScriptShape {
+  const header = /^--\[\[([\s\S]*?)\]\]/.exec(text)?.[1];
+  if (!header) throw new Error(`lua/${name}.lua: no --[[ header ]] naming its KEYS, ARGV and Returns`);
+  const section = (title: string) => {
+    const m = new RegExp(`^\\s*${title}:\\s*$([\\s\\S]*?)(?=^\\s*(?:KEYS|ARGV|Returns):\\s*$|(?![\\s\\S]))`, 'm').exec(header);
+    if (!m) throw new Error(`lua/${name}.lua: its header has no ${title}: section`);
+    return m[1]!.split('\n').filter((l) => /^\s{4}\S/.test(l) && !/^\s{5}/.test(l));
+  };
+  const names = (lines: string[], title: string) =>
+    lines.map((l) => {
+      const m = /^\s{4}([a-z][a-z0-9_]*(?:\.\.\.)?)(?:\s{2,}\S.*)?$/.exec(l);
+      if (!m) throw new Error(`lua/${name}.lua: ${title} line not "name  what it is": ${l.trim()}`);
+      return m[1]!;
+    });
+  const keys = names(section('KEYS'), 'KEYS');
+  const args = names(section('ARGV'), 'ARGV');
+  const returns = section('Returns').map((l) => {
+    const m = /^\s{4}\{'([a-z_]+)'/.exec(l);
+    if (!m) throw new Error(`lua/${name}.lua: Returns line not "{'status', …}": ${l.trim()}`);
+    if (!(SCRIPT_STATUSES as readonly string[]).includes(m[1]!)) throw new Error(`lua/${name}.lua: status '${m[1]}' is not in SCRIPT_STATUSES`);
+    return m[1] as ScriptStatus;
+  });
+  for (const list of [keys, args]) {
+    if (list.slice(0, -1).some((n) => n.endsWith('...'))) throw new Error(`lua/${name}.lua: only the last name may take the rest (...)`);
+  }
+  return { keys, args, returns };
+}
+
+/** `local KEY = {…}` and `local ARG = {…}`: the header's names bound to KEYS and ARGV. */
+function bindings(list: readonly string[], table: 'KEY' | 'ARG', from: 'KEYS' | 'ARGV'): string {
+  const fields = list.map((n, i) => (n.endsWith('...') ? `${n.slice(0, -3)} = {unpack(${from}, ${i + 1})}` : `${n} = ${from}[${i + 1}]`));
+  return `local ${table} = {${fields.join(', ')}}`;
+}
+
+/**
+ * Assembles one script: its includes (each once, in the order first met, each file's own includes
+ * first), its inserts, and the bindings of its header. Also what `npm run lint:lua` lints.
+ */
+export function assembleScript(name: string, inserts: Record<string, string> = {}): AssembledScript {
+  if (!NAME.test(name)) throw new Error(`not a script name: ${name}`);
+  const text = readLua(`${name}.lua`);
+  const shape = parseHeader(name, text);
+  const included = new Set<string>();
+  const used = new Set<string>();
+  const expand = (source: string, file: string): string =>
+    source
+      .replace(/^--- @include "([a-z0-9-]+)"\s*$/gm, (_, inc: string) => {
+        if (included.has(inc)) return `-- (${inc}: included above)`;
+        included.add(inc);
+        return expand(readLua(`includes/${inc}.lua`), `includes/${inc}.lua`);
+      })
+      .replace(/^--- @insert ([a-z_]+)\s*$/gm, (_, key: string) => {
+        if (!Object.hasOwn(inserts, key)) throw new Error(`lua/${file} wants an insert "${key}" its wrapper does not give`);
+        used.add(key);
+        return inserts[key]!;
+      });
+  const body = expand(text, `${name}.lua`);
+  for (const key of Object.keys(inserts)) if (!used.has(key)) throw new Error(`lua/${name}.lua has no "--- @insert ${key}"`);
+  const source = `${bindings(shape.keys, 'KEY', 'KEYS')}\n${bindings(shape.args, 'ARG', 'ARGV')}\n${body}`;
+  return { name, ...shape, source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+type Names<L extends readonly string[]> = Exclude<L[number], `${string}...`>;
+type Rest<L extends readonly string[]> = Extract<L[number], `${string}...`> extends never ? object : { rest: readonly (string | number)[] };
+export type ScriptKeys<S extends ScriptShape> = Record<Names<S['keys']>, string> & Rest<S['keys']>;
+export type ScriptArgs<S extends ScriptShape> = Record<Names<S['args']>, string | number> & Rest<S['args']>;
+
+/** What a script answered: its status, then the rest of its table. */
+export interface ScriptReply<S extends ScriptShape> {
+  status: S['returns'][number];
+  values: unknown[];
+}
+
+export interface RedisScript<S extends ScriptShape> {
+  readonly name: string;
+  /** Assembled on first use (nothing is read at import). */
+  assembled(): AssembledScript;
+  run(redis: Redis, keys: ScriptKeys<S>, args: ScriptArgs<S>): Promise<ScriptReply<S>>;
+}
+
+const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/**
+ * A typed wrapper of `lua/<name>.lua`. `shape` repeats the header's names (for TypeScript); the two
+ * must agree, or the first use throws.
+ */
+export function defineScript<const S extends ScriptShape>(name: string, shape: S, inserts?: () => Record<string, string>): RedisScript<S> {
+  let script: AssembledScript | null = null;
+  const assembled = () => {
+    if (script) return script;
+    const s = assembleScript(name, inserts?.());
+    for (const part of ['keys', 'args', 'returns'] as const) {
+      if (!same(s[part], shape[part])) throw new Error(`lua/${name}.lua lists ${part} ${s[part].join(', ')}; its wrapper says ${shape[part].join(', ')}`);
+    }
+    return (script = s);
+  };
+  const flatten = (list: readonly string[], values: Record<string, unknown>) =>
+    list.flatMap((n) => (n.endsWith('...') ? ((values as { rest?: unknown[] }).rest ?? []) : [values[n]])) as (string | number)[];
+  return {
+    name,
+    assembled,
+    async run(redis, keys, args) {
+      const s = assembled();
+      const k = flatten(s.keys, keys as Record<string, unknown>);
+      const a = flatten(s.args, args as Record<string, unknown>);
+      const missing = [...k, ...a].findIndex((v) => v === undefined || v === null);
+      if (missing >= 0) throw new Error(`lua/${name}.lua: input ${[...s.keys, ...s.args][missing]} is missing`);
+      let reply: unknown;
+      try {
+        reply = await redis.evalsha(s.sha, k.length, ...k, ...a);
+      } catch (err) {
+        if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+        reply = await redis.eval(s.source, k.length, ...k, ...a);
+      }
+      const [status, ...values] = Array.isArray(reply) ? reply : [];
+      if (!(s.returns as readonly unknown[]).includes(status)) throw new Error(`lua/${name}.lua answered ${JSON.stringify(reply)}, not one of ${s.returns.join(', ')}`);
+      return { status: status as S['returns'][number], values };
+    },
+  };
+}
+
+/** A Lua long string holding `text` verbatim (for an insert of data, such as JSON). */
+export function luaLongString(text: string): string {
+  let level = '';
+  while (text.includes(`]${level}]`)) level += '=';
+  return `[${level}[${text}]${level}]`;
+}
