@@ -96,14 +96,14 @@ export function parseHeader(name: string, text: string): ScriptShape {
 /** `local KEY = {…}` and `local ARG = {…}`: the header's names bound to KEYS and ARGV. */
 function bindings(list: readonly string[], table: 'KEY' | 'ARG', from: 'KEYS' | 'ARGV'): string {
   const fields = list.map((n, i) => (n.endsWith('...') ? `${n.slice(0, -3)} = {unpack(${from}, ${i + 1})}` : `${n} = ${from}[${i + 1}]`));
-  return `local ${table} = {${fields.join(', ')}}`;
+  return `local ${table} = {\n${fields.map((f) => `  ${f},`).join('\n')}\n}`;
 }
 
 /**
  * Assembles one script: its includes (each once, in the order first met, each file's own includes
  * first), its inserts, and the bindings of its header. Also what `npm run lint:lua` lints.
  */
-export function assembleScript(name: string, inserts: Record<string, string> = {}): AssembledScript {
+export function assembleScript(name: string, inserts: Record<string, string> = {}, opts: { allowUnusedInserts?: boolean } = {}): AssembledScript {
   if (!NAME.test(name)) throw new Error(`not a script name: ${name}`);
   const text = readLua(`${name}.lua`);
   const shape = parseHeader(name, text);
@@ -122,7 +122,7 @@ export function assembleScript(name: string, inserts: Record<string, string> = {
         return inserts[key]!;
       });
   const body = expand(text, `${name}.lua`);
-  for (const key of Object.keys(inserts)) if (!used.has(key)) throw new Error(`lua/${name}.lua has no "--- @insert ${key}"`);
+  if (!opts.allowUnusedInserts) for (const key of Object.keys(inserts)) if (!used.has(key)) throw new Error(`lua/${name}.lua has no "--- @insert ${key}"`);
   const source = `${bindings(shape.keys, 'KEY', 'KEYS')}\n${bindings(shape.args, 'ARG', 'ARGV')}\n${body}`;
   return { name, ...shape, source, sha: createHash('sha1').update(source).digest('hex') };
 }

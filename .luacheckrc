@@ -1,0 +1,7 @@
+-- luacheck for holdq's Redis scripts, as Redis runs them: `npm run lint:lua` assembles each
+-- script (its bindings, its includes, its inserts) and lints the result (scripts/lint-lua.mjs).
+std = 'lua51'
+read_globals = { 'redis', 'cjson', 'cmsgpack', 'KEYS', 'ARGV' }
+max_line_length = 160
+-- An include may bring more than one script needs (rate-slots: reserve and admit; clock: both helpers).
+ignore = { '211/reserve_slot', '211/set_until' }
