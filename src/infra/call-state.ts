@@ -5,28 +5,7 @@ import { effectInputs } from './call-effects.js';
 import { CALL_TTL_SECONDS, type Keys } from './keys.js';
 import type { Permit, SlotBooking } from './plivo-pacer.js';
 import { memberScore } from './queue-store.js';
-import { defineScript } from './redis-script.js';
-
-/** lua/gate.lua: the per-call gate, which also marks the run and books its first rate slot. */
-const GATE = defineScript('gate', {
-  keys: ['pending', 'lock', 'call', 'intent', 'rate_tat', 'rate_plan', 'rate_sent', 'rate_answer', 'rate_pause', 'rate_retry'],
-  args: ['id', 'token', 'lock_ms', 'now_iso', 'book', 'interval_us', 'max', 'window_us', 'margin_us', 'member', 'hold_us'],
-  returns: ['ok', 'blocked', 'locked'],
-});
-/** lua/release-lock.lua */
-const RELEASE_LOCK = defineScript('release-lock', { keys: ['lock'], args: ['token'], returns: ['removed', 'absent'] });
-/** lua/set-call-state.lua */
-const SET_CALL_STATE = defineScript('set-call-state', {
-  keys: ['call', 'on_hold', 'queue_index', 'queue_activity', 'old_queue', 'old_queue_times', 'new_queue', 'new_queue_times'],
-  args: ['call_uuid', 'state', 'queue', 'held_legs', 'since', 'now_ms', 'queue_score', 'old_queue_name', 'applied_seq', 'intent_id', 'call_ttl'],
-  returns: ['ok'],
-});
-/** lua/call-seen.lua: a Plivo fetch remembered, and an unknown state settled by it. */
-const CALL_SEEN = defineScript('call-seen', {
-  keys: ['call', 'on_hold', 'queue_index', 'queue_activity', 'queue', 'queue_times'],
-  args: ['call_uuid', 'kind', 'queue_name', 'now_ms', 'now_iso', 'back_score'],
-  returns: ['changed', 'unchanged'],
-});
+import { CALL_SEEN, GATE, RELEASE_LOCK, SET_CALL_STATE } from './scripts.js';
 
 /** What an XML fetch shows of where a call is. */
 export type FetchSeen = { kind: 'hold' } | { kind: 'queue'; queue: string } | { kind: 'bridge' };

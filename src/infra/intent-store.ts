@@ -5,27 +5,7 @@ import type { CallEffect, CallState } from '../domain/call.js';
 import { effectInputs } from './call-effects.js';
 import { CALL_TTL_SECONDS, type Keys } from './keys.js';
 import type { JobInsert } from './job-insert.js';
-import { defineScript } from './redis-script.js';
-
-/** lua/accept.lua: one script per store (its insert of BullMQ's job names this queue). */
-function acceptScript(jobs: JobInsert) {
-  return defineScript(
-    'accept',
-    {
-      keys: ['intent', 'idempotency', 'call', 'pending', 'unfinished', 'queue', 'client_rate', 'claim_queue', 'claim_queue_times', 'queue_index', 'queue_activity', 'job...'],
-      args: ['id', 'record', 'body_hash', 'idempotency_ttl', 'has_key', 'call_ttl', 'now_ms', 'budget', 'queue_name', 'queue_max', 'rate_limit', 'job_data', 'claim_call', 'claim_queue_name'],
-      returns: ['created', 'replayed', 'budget_spent', 'queue_full', 'rate_limited', 'not_waiting'],
-    },
-    () => ({ ...jobs.inserts }),
-  );
-}
-
-/** lua/finish.lua */
-const FINISH = defineScript('finish', {
-  keys: ['intent', 'pending', 'unfinished', 'dead', 'lock', 'call', 'on_hold', 'queue_index', 'queue_activity', 'old_queue', 'old_queue_times', 'new_queue', 'new_queue_times', 'counted...'],
-  args: ['id', 'record', 'retention', 'failed', 'now_ms', 'lock_token', 'call_ttl', 'effect', 'call_uuid', 'state', 'queue', 'held_legs', 'since', 'queue_score', 'old_queue_name', 'applied_seq', 'intent_id'],
-  returns: ['ok'],
-});
+import { acceptScript, FINISH } from './scripts.js';
 
 /** Idempotency keys last 24 h, or less when finished intents are kept less (a key must not outlive its intent). */
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;

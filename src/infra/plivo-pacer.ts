@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { defineScript } from './redis-script.js';
+import { RATE_ADMIT, RATE_PENALIZE, RATE_RELEASE, RATE_RESERVE } from './scripts.js';
 
 export const WINDOW_MS = 1000;
 /** The plan's least slack beyond the window (the measured answer time replaces it when longer). */
@@ -49,19 +49,6 @@ export interface SlotArgs {
   member: string;
   hold_us: number;
 }
-
-const SLOT_SHAPE = {
-  keys: ['tat', 'plan', 'sent', 'answer', 'pause', 'retry'],
-  args: ['interval_us', 'max', 'window_us', 'margin_us', 'member', 'hold_us'],
-} as const;
-/** lua/rate-reserve.lua: books a slot of the plan. */
-const RESERVE = defineScript('rate-reserve', { ...SLOT_SHAPE, returns: ['due', 'wait'] });
-/** lua/rate-admit.lua: asks the guard at the moment of sending (a slot that was due later than its booking). */
-const ADMIT = defineScript('rate-admit', { ...SLOT_SHAPE, returns: ['due', 'wait'] });
-/** lua/rate-release.lua: answered, abandoned and discarded requests, in one batch. */
-const RELEASE = defineScript('rate-release', { keys: ['sent', 'answer'], args: ['hold_us', 'grace_us', 'answered', 'abandoned', 'members...'], returns: ['ok'] });
-/** lua/rate-penalize.lua: the pause after a 429. */
-const PENALIZE = defineScript('rate-penalize', { keys: ['pause', 'tat'], args: ['ms'], returns: ['ok'] });
 
 /** What a slot script answered, as ms to wait (0: admitted now). */
 const waitOf = (reply: { status: 'due' | 'wait'; values: unknown[] }) => (reply.status === 'due' ? 0 : Number(reply.values[0]));
@@ -117,7 +104,7 @@ export function createPlivoPacer(redis: Redis, key: string, maxPerSecond: number
     [answered, abandoned, discarded] = [[], [], []];
     // A lost release only makes its request count until its hold runs out: later sends
     // wait longer, none goes early.
-    RELEASE.run(
+    RATE_RELEASE.run(
       redis,
       { sent: slotKeys.sent, answer: slotKeys.answer },
       { hold_us: holdUs, grace_us: WINDOW_MS * 1000, answered: lists[0]!.length, abandoned: lists[1]!.length, rest: lists.flat() },
@@ -165,7 +152,7 @@ export function createPlivoPacer(redis: Redis, key: string, maxPerSecond: number
             wake = () => (clearTimeout(timer), resolve());
           });
           if (cancelled) break;
-          waitMs = waitOf(await ADMIT.run(redis, slotKeys, args));
+          waitMs = waitOf(await RATE_ADMIT.run(redis, slotKeys, args));
         }
         admitted = permit(member, performance.now() - booked);
         if (cancelled) admitted.discard();
@@ -182,10 +169,10 @@ export function createPlivoPacer(redis: Redis, key: string, maxPerSecond: number
     booking,
     async acquire() {
       const slot = booking();
-      return slot.settle(waitOf(await RESERVE.run(redis, slot.keys, slot.args)));
+      return slot.settle(waitOf(await RATE_RESERVE.run(redis, slot.keys, slot.args)));
     },
     async penalize(ms) {
-      await PENALIZE.run(redis, { pause: slotKeys.pause, tat: slotKeys.tat }, { ms: Math.ceil(ms) });
+      await RATE_PENALIZE.run(redis, { pause: slotKeys.pause, tat: slotKeys.tat }, { ms: Math.ceil(ms) });
     },
   };
 }

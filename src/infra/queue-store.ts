@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
-import { defineScript } from './redis-script.js';
+import { QUEUE_DEPTHS, QUEUE_FORGET_IDLE, QUEUE_MIGRATE, QUEUE_PUT_BACK, QUEUE_REMOVE, QUEUE_TAKE } from './scripts.js';
 
 /**
  * Queue membership in Redis. The score packs the service order into one number:
@@ -18,24 +18,6 @@ export function decodeScore(score: number): { priority: number; enqueuedAt: numb
   const band = Math.floor(score / SLOT);
   return { priority: 1000 - band, enqueuedAt: score - band * SLOT + EPOCH_MS };
 }
-
-const MEMBER_KEYS = ['queue', 'queue_times', 'queue_index', 'queue_activity'] as const;
-/** lua/queue-take.lua */
-const TAKE = defineScript('queue-take', { keys: MEMBER_KEYS, args: ['call_uuid', 'queue_name', 'now_ms'], returns: ['taken', 'empty'] });
-/** lua/queue-put-back.lua */
-const PUT_BACK = defineScript('queue-put-back', { keys: MEMBER_KEYS, args: ['call_uuid', 'queue_name', 'now_ms', 'score', 'joined_ms'], returns: ['ok'] });
-/** lua/queue-remove.lua */
-const REMOVE = defineScript('queue-remove', { keys: MEMBER_KEYS, args: ['call_uuid', 'queue_name', 'now_ms'], returns: ['removed', 'absent'] });
-/** lua/queue-forget-idle.lua */
-const FORGET_IDLE = defineScript('queue-forget-idle', {
-  keys: ['queue_index', 'queue_activity'],
-  args: ['before_ms', 'batch', 'queue_prefix', 'now_ms', 'configured...'],
-  returns: ['ok'],
-});
-/** lua/queue-depths.lua */
-const DEPTHS = defineScript('queue-depths', { keys: ['queue_index'], args: ['queue_prefix'], returns: ['ok'] });
-/** lua/queue-migrate.lua */
-const MIGRATE = defineScript('queue-migrate', { keys: ['legacy', 'queue_index', 'queue_activity'], args: ['now_ms'], returns: ['ok'] });
 
 export interface QueueMember {
   call_uuid: string;
@@ -125,30 +107,30 @@ export function createQueueStore(redis: Redis, keys: Keys): QueueStore {
       });
     },
     async busy() {
-      const flat = (await DEPTHS.run(redis, { queue_index: keys.queueIndex() }, { queue_prefix: queuePrefix })).values as (string | number)[];
+      const flat = (await QUEUE_DEPTHS.run(redis, { queue_index: keys.queueIndex() }, { queue_prefix: queuePrefix })).values as (string | number)[];
       const now = Date.now();
       const out: QueueDepth[] = [];
       for (let i = 0; i + 2 < flat.length; i += 3) out.push(depthOf(String(flat[i]), Number(flat[i + 1]), Number(flat[i + 2]), now));
       return out;
     },
     async take(name, callUuid) {
-      const reply = await TAKE.run(redis, memberKeys(name), { call_uuid: callUuid ?? '', queue_name: name, now_ms: Date.now() });
+      const reply = await QUEUE_TAKE.run(redis, memberKeys(name), { call_uuid: callUuid ?? '', queue_name: name, now_ms: Date.now() });
       if (reply.status === 'empty') return null;
       const [uuid, score] = reply.values as [string, string];
       return { call_uuid: uuid, score: Number(score), enqueued_at: decodeScore(Number(score)).enqueuedAt };
     },
     async putBack(name, member) {
-      await PUT_BACK.run(redis, memberKeys(name), { call_uuid: member.call_uuid, queue_name: name, now_ms: Date.now(), score: member.score, joined_ms: member.enqueued_at });
+      await QUEUE_PUT_BACK.run(redis, memberKeys(name), { call_uuid: member.call_uuid, queue_name: name, now_ms: Date.now(), score: member.score, joined_ms: member.enqueued_at });
     },
     async remove(name, callUuid) {
-      const reply = await REMOVE.run(redis, memberKeys(name), { call_uuid: callUuid, queue_name: name, now_ms: Date.now() });
+      const reply = await QUEUE_REMOVE.run(redis, memberKeys(name), { call_uuid: callUuid, queue_name: name, now_ms: Date.now() });
       if (reply.status === 'absent') return null;
       // A member with no join time (written by an older holdq) left all the same.
       return reply.values[0] ? Number(reply.values[0]) : Date.now();
     },
     async forgetIdle(idleMs, keep, batch = 200) {
       const now = Date.now();
-      const reply = await FORGET_IDLE.run(
+      const reply = await QUEUE_FORGET_IDLE.run(
         redis,
         { queue_index: keys.queueIndex(), queue_activity: keys.queueActivity() },
         { before_ms: now - idleMs, batch, queue_prefix: queuePrefix, now_ms: now, rest: keep },
@@ -156,7 +138,7 @@ export function createQueueStore(redis: Redis, keys: Keys): QueueStore {
       return Number(reply.values[0]);
     },
     async migrate() {
-      const reply = await MIGRATE.run(redis, { legacy: keys.legacyQueues(), queue_index: keys.queueIndex(), queue_activity: keys.queueActivity() }, { now_ms: Date.now() });
+      const reply = await QUEUE_MIGRATE.run(redis, { legacy: keys.legacyQueues(), queue_index: keys.queueIndex(), queue_activity: keys.queueActivity() }, { now_ms: Date.now() });
       return Number(reply.values[0]);
     },
   };

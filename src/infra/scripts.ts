@@ -1,0 +1,117 @@
+import type { JobInsert } from './job-insert.js';
+import { defineScript } from './redis-script.js';
+
+/**
+ * Every Redis script of holdq, one typed wrapper each (lua/<name>.lua; docs/architecture.md lists
+ * them). The names repeat each header's, for TypeScript: the loader checks they agree.
+ */
+
+/** lua/accept.lua: one wrapper per intent queue (its insert of BullMQ's job names that queue). */
+export function acceptScript(jobs: JobInsert) {
+  return defineScript(
+    'accept',
+    {
+      keys: ['intent', 'idempotency', 'call', 'pending', 'unfinished', 'queue', 'client_rate', 'claim_queue', 'claim_queue_times', 'queue_index', 'queue_activity', 'job...'],
+      args: ['id', 'record', 'body_hash', 'idempotency_ttl', 'has_key', 'call_ttl', 'now_ms', 'budget', 'queue_name', 'queue_max', 'rate_limit', 'job_data', 'claim_call', 'claim_queue_name'],
+      returns: ['created', 'replayed', 'budget_spent', 'queue_full', 'rate_limited', 'not_waiting'],
+    },
+    () => ({ ...jobs.inserts }),
+  );
+}
+
+const EFFECT_KEYS = ['call', 'on_hold', 'queue_index', 'queue_activity', 'old_queue', 'old_queue_times', 'new_queue', 'new_queue_times'] as const;
+
+/** lua/finish.lua */
+export const FINISH = defineScript('finish', {
+  keys: ['intent', 'pending', 'unfinished', 'dead', 'lock', ...EFFECT_KEYS, 'counted...'],
+  args: ['id', 'record', 'retention', 'failed', 'now_ms', 'lock_token', 'call_ttl', 'effect', 'call_uuid', 'state', 'queue', 'held_legs', 'since', 'queue_score', 'old_queue_name', 'applied_seq', 'intent_id'],
+  returns: ['ok'],
+});
+
+/** lua/gate.lua: the per-call gate, which also marks the run and books its first rate slot. */
+export const GATE = defineScript('gate', {
+  keys: ['pending', 'lock', 'call', 'intent', 'rate_tat', 'rate_plan', 'rate_sent', 'rate_answer', 'rate_pause', 'rate_retry'],
+  args: ['id', 'token', 'lock_ms', 'now_iso', 'book', 'interval_us', 'max', 'window_us', 'margin_us', 'member', 'hold_us'],
+  returns: ['ok', 'blocked', 'locked'],
+});
+
+/** lua/release-lock.lua */
+export const RELEASE_LOCK = defineScript('release-lock', { keys: ['lock'], args: ['token'], returns: ['removed', 'absent'] });
+
+/** lua/set-call-state.lua */
+export const SET_CALL_STATE = defineScript('set-call-state', {
+  keys: EFFECT_KEYS,
+  args: ['call_uuid', 'state', 'queue', 'held_legs', 'since', 'now_ms', 'queue_score', 'old_queue_name', 'applied_seq', 'intent_id', 'call_ttl'],
+  returns: ['ok'],
+});
+
+/** lua/call-seen.lua: a Plivo fetch remembered, and an unknown state settled by it. */
+export const CALL_SEEN = defineScript('call-seen', {
+  keys: ['call', 'on_hold', 'queue_index', 'queue_activity', 'queue', 'queue_times'],
+  args: ['call_uuid', 'kind', 'queue_name', 'now_ms', 'now_iso', 'back_score'],
+  returns: ['changed', 'unchanged'],
+});
+
+const MEMBER_KEYS = ['queue', 'queue_times', 'queue_index', 'queue_activity'] as const;
+
+/** lua/queue-take.lua */
+export const QUEUE_TAKE = defineScript('queue-take', { keys: MEMBER_KEYS, args: ['call_uuid', 'queue_name', 'now_ms'], returns: ['taken', 'empty'] });
+
+/** lua/queue-put-back.lua */
+export const QUEUE_PUT_BACK = defineScript('queue-put-back', { keys: MEMBER_KEYS, args: ['call_uuid', 'queue_name', 'now_ms', 'score', 'joined_ms'], returns: ['ok'] });
+
+/** lua/queue-remove.lua */
+export const QUEUE_REMOVE = defineScript('queue-remove', { keys: MEMBER_KEYS, args: ['call_uuid', 'queue_name', 'now_ms'], returns: ['removed', 'absent'] });
+
+/** lua/queue-forget-idle.lua */
+export const QUEUE_FORGET_IDLE = defineScript('queue-forget-idle', {
+  keys: ['queue_index', 'queue_activity'],
+  args: ['before_ms', 'batch', 'queue_prefix', 'now_ms', 'configured...'],
+  returns: ['ok'],
+});
+
+/** lua/queue-depths.lua */
+export const QUEUE_DEPTHS = defineScript('queue-depths', { keys: ['queue_index'], args: ['queue_prefix'], returns: ['ok'] });
+
+/** lua/queue-migrate.lua */
+export const QUEUE_MIGRATE = defineScript('queue-migrate', { keys: ['legacy', 'queue_index', 'queue_activity'], args: ['now_ms'], returns: ['ok'] });
+
+const SLOT_SHAPE = {
+  keys: ['tat', 'plan', 'sent', 'answer', 'pause', 'retry'],
+  args: ['interval_us', 'max', 'window_us', 'margin_us', 'member', 'hold_us'],
+} as const;
+
+/** lua/rate-reserve.lua: books a slot of the plan. */
+export const RATE_RESERVE = defineScript('rate-reserve', { ...SLOT_SHAPE, returns: ['due', 'wait'] });
+
+/** lua/rate-admit.lua: asks the guard at the moment of sending (a slot that was due later than its booking). */
+export const RATE_ADMIT = defineScript('rate-admit', { ...SLOT_SHAPE, returns: ['due', 'wait'] });
+
+/** lua/rate-release.lua: answered, abandoned and discarded requests, in one batch. */
+export const RATE_RELEASE = defineScript('rate-release', {
+  keys: ['sent', 'answer'],
+  args: ['hold_us', 'grace_us', 'answered', 'abandoned', 'members...'],
+  returns: ['ok'],
+});
+
+/** lua/rate-penalize.lua: the pause after a 429. */
+export const RATE_PENALIZE = defineScript('rate-penalize', { keys: ['pause', 'tat'], args: ['ms'], returns: ['ok'] });
+
+/** Every script with a fixed wrapper (accept's depends on its queue), for the tests that check each against its file. */
+export const FIXED_SCRIPTS = [
+  FINISH,
+  GATE,
+  RELEASE_LOCK,
+  SET_CALL_STATE,
+  CALL_SEEN,
+  QUEUE_TAKE,
+  QUEUE_PUT_BACK,
+  QUEUE_REMOVE,
+  QUEUE_FORGET_IDLE,
+  QUEUE_DEPTHS,
+  QUEUE_MIGRATE,
+  RATE_RESERVE,
+  RATE_ADMIT,
+  RATE_RELEASE,
+  RATE_PENALIZE,
+] as const;
