@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { enqueueIntent, type IntentJobData, type IntentQueue } from '../src/infra/intent-queue.js';
+import { addIntentJob, type IntentJobData, type IntentJobs } from '../src/infra/intent-queue.js';
 import type { IntentStore } from '../src/infra/intent-store.js';
 import { createJobInsert } from '../src/infra/job-insert.js';
 import { openStores, type Stores } from './helpers/stores.js';
@@ -15,7 +15,7 @@ import { openStores, type Stores } from './helpers/stores.js';
  */
 describe('the job an accept queues is a BullMQ job like any other', () => {
   let redis: Redis;
-  let queue: IntentQueue;
+  let queue: IntentJobs;
   let store: IntentStore;
   let prefix: string;
   let stores: Stores;
@@ -49,7 +49,7 @@ describe('the job an accept queues is a BullMQ job like any other', () => {
     const before = Date.now();
     const viaAccept = await acceptOne(call);
     const viaAdd = randomUUID();
-    await enqueueIntent(queue, viaAdd, call);
+    await addIntentJob(queue, viaAdd, call);
 
     const [a, b] = await Promise.all([stored(viaAccept), stored(viaAdd)]);
     expect(a.jobIdMatches).toBe(true);
@@ -77,7 +77,7 @@ describe('the job an accept queues is a BullMQ job like any other', () => {
       const markerAfterAccept = await redis.zrange(marker, 0, -1, 'WITHSCORES');
       await redis.del(marker);
       const viaAdd = randomUUID();
-      await enqueueIntent(queue, viaAdd, 'x');
+      await addIntentJob(queue, viaAdd, 'x');
       const markerAfterAdd = await redis.zrange(marker, 0, -1, 'WITHSCORES');
       expect(markerAfterAccept).toEqual(markerAfterAdd);
       expect(await queue.getJobState(viaAccept)).toBe(await queue.getJobState(viaAdd));

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { createIntentQueue } from '../src/infra/intent-queue.js';
+import { createIntentJobs } from '../src/infra/intent-queue.js';
 import { createJobInsert } from '../src/infra/job-insert.js';
 import { assembleScript, defineScript, parseHeader } from '../src/infra/redis-script.js';
 import {
@@ -66,11 +66,11 @@ describe('the script files', () => {
 
 describe('accept.lua', () => {
   let accept: ReturnType<typeof acceptScript>;
-  let queue: ReturnType<typeof createIntentQueue>;
+  let queue: ReturnType<typeof createIntentJobs>;
   let jobs: ReturnType<typeof createJobInsert>;
   beforeAll(() => {
     fresh();
-    queue = createIntentQueue(redis, { prefix: p, attempts: 3 });
+    queue = createIntentJobs(redis, { prefix: p, attempts: 3 });
     jobs = createJobInsert(queue);
     accept = acceptScript(jobs);
   });

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { intentInput } from '../src/domain/intent.js';
 import type { CallStore } from '../src/infra/call-state.js';
-import type { IntentQueue } from '../src/infra/intent-queue.js';
+import type { IntentJobs } from '../src/infra/intent-queue.js';
 import type { IntentStore } from '../src/infra/intent-store.js';
 import type { Keys } from '../src/infra/keys.js';
 import type { QueueStore } from '../src/infra/queue-store.js';
@@ -19,7 +19,7 @@ import { openStores, type Stores } from './helpers/stores.js';
  */
 describe('overflow: the caller leaves its queue with the intent that moves it, or not at all', () => {
   let redis: Redis;
-  let queue: IntentQueue;
+  let queue: IntentJobs;
   let store: IntentStore;
   let calls: CallStore;
   let queues: QueueStore;

@@ -1,10 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import { intentInput, type IntentInput } from '../src/domain/intent.js';
 import type { CallState } from '../src/domain/call.js';
-import { createXmlLinks, disallowedTransferUrls, planTransfers } from '../src/domain/transfers.js';
+import { disallowedTransferUrls, planTransfers } from '../src/domain/transfers.js';
+import { createXmlLinks } from '../src/domain/xml-links.js';
 
 const links = createXmlLinks('https://holdq.example/');
-const ctx = { links, defaultMusic: 'default' };
+const ctx = { links, defaultMusicProfile: 'default' };
 const intent = (body: object) => intentInput.parse(body) as IntentInput;
 const call = (over: Partial<CallState> = {}): CallState => ({
   call_uuid: 'ca-1',

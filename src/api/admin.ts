@@ -4,7 +4,7 @@ import { ExpressAdapter } from '@bull-board/express';
 import type { Job, Queue } from 'bullmq';
 import { Router, type RequestHandler } from 'express';
 import type { IntentRecord } from '../domain/intent.js';
-import type { IntentQueue } from '../infra/intent-queue.js';
+import type { IntentJobs } from '../infra/intent-queue.js';
 import { INTENT_JOB } from '../infra/intent-queue.js';
 import type { IntentStore } from '../infra/intent-store.js';
 import { caller, hasRole } from './auth.js';
@@ -68,7 +68,7 @@ class IntentQueueAdapter extends BullMQAdapter {
 
 export interface AdminDeps {
   store: IntentStore;
-  queue: IntentQueue;
+  jobs: IntentJobs;
   /** The other job queues the board shows (completion callbacks). */
   others: Queue[];
 }
@@ -76,7 +76,7 @@ export interface AdminDeps {
 function board(deps: AdminDeps, readOnlyMode: boolean): Router {
   const adapter = new ExpressAdapter();
   adapter.setBasePath(ADMIN_PATH);
-  const queues = [new IntentQueueAdapter(deps.queue, deps.store, readOnlyMode), ...deps.others.map((q) => new BullMQAdapter(q, { readOnlyMode }))];
+  const queues = [new IntentQueueAdapter(deps.jobs, deps.store, readOnlyMode), ...deps.others.map((q) => new BullMQAdapter(q, { readOnlyMode }))];
   createBullBoard({ queues, serverAdapter: adapter, options: { uiConfig: { boardTitle: readOnlyMode ? 'holdq (read only)' : 'holdq' } } });
   return adapter.getRouter() as Router;
 }
@@ -108,7 +108,7 @@ export function createAdminRouter(deps: AdminDeps): Router {
   });
 
   const retry = async (jobId: string, log: ReturnType<typeof requestLog>, by: string): Promise<'retried' | 'passed'> => {
-    const job = await deps.queue.getJob(jobId);
+    const job = await deps.jobs.getJob(jobId);
     if (job && job.name !== INTENT_JOB) return 'passed'; // a max-wait timer: BullMQ's own retry is right for it
     // An intent job's id is its intent's id; a job already gone (completed) still names its intent.
     const record = await deps.store.get(job ? (job.data as { intentId: string }).intentId : jobId);
@@ -118,7 +118,7 @@ export function createAdminRouter(deps: AdminDeps): Router {
     log.info({ intentId: record.id, by, via: 'admin board' }, 'failed intent re-queued');
     return 'retried';
   };
-  const intentQueue = deps.queue.name;
+  const intentQueue = deps.jobs.name;
   router.put('/api/queues/:queueName/:jobId/retry', async (req, res, next) => {
     if (req.params.queueName !== intentQueue) return next();
     if ((await retry(String(req.params.jobId), requestLog(res), caller(res).client)) === 'passed') return next();
@@ -127,7 +127,7 @@ export function createAdminRouter(deps: AdminDeps): Router {
   router.put('/api/queues/:queueName/retry/:queueStatus', async (req, res, next) => {
     if (req.params.queueName !== intentQueue || req.params.queueStatus !== 'failed') return next();
     // Intent jobs go through the intent retry one by one; the rest (max-wait timers) through BullMQ's.
-    const failed = await deps.queue.getJobs(['failed']);
+    const failed = await deps.jobs.getJobs(['failed']);
     let retried = 0;
     const refused: string[] = [];
     for (const job of failed) {

@@ -4,7 +4,7 @@ import helmet from 'helmet';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import type { CallStore } from '../infra/call-state.js';
-import type { IntentQueue } from '../infra/intent-queue.js';
+import type { IntentJobs } from '../infra/intent-queue.js';
 import type { IntentStore } from '../infra/intent-store.js';
 import type { QueueStore } from '../infra/queue-store.js';
 import type { Logger } from '../observability/logger.js';
@@ -30,7 +30,8 @@ export interface ApiDeps {
   store: IntentStore;
   calls: CallStore;
   queues: QueueStore;
-  queue: IntentQueue;
+  /** The BullMQ queue of intent jobs. */
+  jobs: IntentJobs;
   logger: Logger;
   registry: Registry;
   metrics: Metrics;
@@ -38,8 +39,8 @@ export interface ApiDeps {
   redisAvailable: () => boolean;
   /** The job queues Bull Board shows at /admin/queues beside the intent queue (completion callbacks). */
   adminQueues: Queue[];
-  /** Per-client rate limit on /v1 (null: off). */
-  rateLimit: RequestHandler | null;
+  /** The per-key request limit on /v1 (null: off; posting an intent is counted by the accept itself). */
+  requestLimit: RequestHandler | null;
   /** True once shutdown has begun: every answer then closes its connection. */
   draining?: () => boolean;
 }
@@ -126,7 +127,7 @@ export function createApp(deps: ApiDeps): Express {
   v1.use(mountedAt('/v1'), auth);
   // A read key may only read (SPEC §14); routes that change something check their own role.
   v1.use((req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? next() : requireRole('write')(req, res, next)));
-  if (deps.rateLimit) v1.use(deps.rateLimit);
+  if (deps.requestLimit) v1.use(deps.requestLimit);
   v1.use(createIntentRoutes(deps), createStateRoutes(deps));
   app.use('/v1', v1);
   app.use(createOpsRouter(deps.registry, deps.readiness, deps.instance));
@@ -143,7 +144,7 @@ export function createApp(deps: ApiDeps): Express {
     ...adminHeaders,
     mountedAt(ADMIN_PATH),
     authenticate(deps.config.keys, { basic: true, realm: 'holdq admin' }),
-    createAdminRouter({ store: deps.store, queue: deps.queue, others: deps.adminQueues }),
+    createAdminRouter({ store: deps.store, jobs: deps.jobs, others: deps.adminQueues }),
   );
   app.use(notFound);
   app.use(errorHandler({ logger: deps.logger, redisAvailable: deps.redisAvailable }));

@@ -7,7 +7,7 @@ import { resolveQueue } from '../domain/queue-config.js';
 import { disallowedTransferUrls, hostAllowed } from '../domain/transfers.js';
 import { isPrivateUrl } from '../infra/public-address.js';
 import type { IntentStore } from '../infra/intent-store.js';
-import { enqueueIntent, type IntentQueue } from '../infra/intent-queue.js';
+import { addIntentJob, type IntentJobs } from '../infra/intent-queue.js';
 import { caller, requireRole } from './auth.js';
 import { requestLog } from './middleware.js';
 import { retryIntent } from './retry-intent.js';
@@ -17,7 +17,7 @@ import { CLIENT_PARSE, fieldErrors } from './problem.js';
 export interface IntentRoutesDeps {
   config: Readonly<Config>;
   store: IntentStore;
-  queue: IntentQueue;
+  jobs: IntentJobs;
   metrics: Metrics;
 }
 
@@ -86,7 +86,7 @@ function idempotencyKey(req: Request): string | undefined {
  * per-client request limiter, since the accept script counts intents itself.
  */
 export function acceptIntentRoute(deps: IntentRoutesDeps): RequestHandler[] {
-  const { config, store, queue, metrics } = deps;
+  const { config, store, jobs, metrics } = deps;
   const received = Object.fromEntries(INTENT_TYPES.map((type) => [type, metrics.intentsReceived.labels(type)]));
   const json = express.json({ limit: BODY_LIMIT, strict: false, type: ['application/json', 'application/*+json'] });
 
@@ -120,7 +120,7 @@ export function acceptIntentRoute(deps: IntentRoutesDeps): RequestHandler[] {
       case 'replayed':
         // A replay of an intent still queued also gives it its job back, should it have lost it (the sweeper would, later).
         if (result.record.status === 'queued') {
-          const job = await enqueueIntent(queue, result.record.id, orderingCall(request));
+          const job = await addIntentJob(jobs, result.record.id, orderingCall(request));
           requestLog(res).info({ intentId: result.record.id, jobId: job.id }, 'intent replayed; job ensured');
         }
         res.status(200).location(`/v1/intents/${result.record.id}`).json(intentView(result.record));
@@ -138,8 +138,8 @@ export function acceptIntentRoute(deps: IntentRoutesDeps): RequestHandler[] {
 }
 
 /** Reading intents, the dead letters, and re-running a failed one. */
-export function createIntentRoutes(deps: Pick<IntentRoutesDeps, 'store' | 'queue'>): Router {
-  const { store, queue } = deps;
+export function createIntentRoutes(deps: Pick<IntentRoutesDeps, 'store' | 'jobs'>): Router {
+  const { store, jobs } = deps;
   const router = Router();
 
   async function load(rawId: unknown) {
@@ -165,7 +165,7 @@ export function createIntentRoutes(deps: Pick<IntentRoutesDeps, 'store' | 'queue
 
   // Re-running a dead letter is an operator's decision (SPEC §14): admin keys only.
   router.post('/intents/:id/retry', requireRole('admin', 'retry dead letters (ADMIN_KEYS)'), async (req, res) => {
-    const again = await retryIntent({ store, queue }, await load(req.params.id));
+    const again = await retryIntent({ store, jobs }, await load(req.params.id));
     requestLog(res).info({ intentId: again.id, by: caller(res).client }, 'failed intent re-queued');
     res.status(202).location(`/v1/intents/${again.id}`).json(intentView(again));
   });

@@ -1,6 +1,6 @@
 import type { IntentRecord } from '../domain/intent.js';
 import { orderingCall } from '../domain/intent.js';
-import { enqueueIntent, type IntentQueue } from '../infra/intent-queue.js';
+import { addIntentJob, type IntentJobs } from '../infra/intent-queue.js';
 import type { IntentStore } from '../infra/intent-store.js';
 import { AppError } from './errors.js';
 
@@ -11,7 +11,7 @@ import { AppError } from './errors.js';
  * record and job in the same state. If a newer intent of the call has taken effect since,
  * the re-run ends `superseded` instead of undoing it (the worker's gate sees to that).
  */
-export async function retryIntent(deps: { store: IntentStore; queue: IntentQueue }, record: IntentRecord): Promise<IntentRecord> {
+export async function retryIntent(deps: { store: IntentStore; jobs: IntentJobs }, record: IntentRecord): Promise<IntentRecord> {
   if (record.status !== 'failed') {
     throw new AppError('conflict', `only failed intents can be retried; this one is ${record.status}`, [{ field: 'status', message: record.status }]);
   }
@@ -19,8 +19,8 @@ export async function retryIntent(deps: { store: IntentStore; queue: IntentQueue
   // The failed job is usually still kept (removeOnFail keeps a week): BullMQ's own retry moves
   // it back to wait with a fresh count of attempts. A job that is gone is added again; one that
   // is waiting or delayed already will run.
-  const job = await deps.queue.getJob(record.id);
-  if (!job) await enqueueIntent(deps.queue, record.id, orderingCall(record.request));
+  const job = await deps.jobs.getJob(record.id);
+  if (!job) await addIntentJob(deps.jobs, record.id, orderingCall(record.request));
   else if (await job.isFailed()) await job.retry('failed');
   return again;
 }

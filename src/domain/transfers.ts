@@ -1,7 +1,14 @@
 import type { CallEffect, CallState } from './call.js';
 import type { HttpMethod, IntentError, IntentInput, Legs } from './intent.js';
+import type { XmlLinks } from './xml-links.js';
 
-/** One request to Plivo's Transfer a call API (SPEC §1). */
+/**
+ * Plivo hangs a call up on its 71st transfer ("Loop detected"): holdq counts them per call and
+ * keeps TRANSFER_BUDGET below this (docs/plivo.md).
+ */
+export const PLIVO_TRANSFER_CAP = 70;
+
+/** One request to Plivo's Transfer a call API (docs/plivo.md). */
 export interface TransferRequest {
   call_uuid: string;
   legs: Legs;
@@ -11,25 +18,6 @@ export interface TransferRequest {
   bleg_method?: HttpMethod;
 }
 
-/** Where holdq serves its XML (SPEC §4); built from PUBLIC_BASE_URL. */
-export interface XmlLinks {
-  hold(callUuid: string, profile: string): string;
-  park(callUuid: string): string;
-  bridge(room: string): string;
-  queue(name: string, callUuid: string): string;
-}
-
-export function createXmlLinks(publicBaseUrl: string): XmlLinks {
-  const base = publicBaseUrl.replace(/\/+$/, '');
-  const q = (params: Record<string, string>) => new URLSearchParams(params).toString();
-  return {
-    hold: (callUuid, profile) => `${base}/plivo/xml/hold?${q({ call: callUuid, music: profile })}`,
-    park: (callUuid) => `${base}/plivo/xml/park?${q({ call: callUuid })}`,
-    bridge: (room) => `${base}/plivo/xml/bridge/${encodeURIComponent(room)}`,
-    queue: (name, callUuid) => `${base}/plivo/xml/queue/${encodeURIComponent(name)}?${q({ call: callUuid })}`,
-  };
-}
-
 /** The bridge room that reunites the parties of one call. */
 export const bridgeRoom = (callUuid: string) => `holdq-${callUuid}`;
 
@@ -37,7 +25,8 @@ export type TransferPlan = { ok: true; transfers: TransferRequest[]; effect: Cal
 
 export interface PlanContext {
   links: XmlLinks;
-  defaultMusic: string;
+  /** The music profile of a hold that names none. */
+  defaultMusicProfile: string;
   /** For dequeue: the caller taken from the queue. */
   member?: string | null;
 }
@@ -52,7 +41,7 @@ export function planTransfers(intent: IntentInput, call: CallState, ctx: PlanCon
     case 'hold': {
       // A bridged call is held with legs=both in ONE request: moving the A leg alone
       // would end the <Dial> and drop the agent (plivo-node#61).
-      const music = links.hold(intent.call_uuid, intent.music ?? ctx.defaultMusic);
+      const music = links.hold(intent.call_uuid, intent.music ?? ctx.defaultMusicProfile);
       const park = links.park(intent.call_uuid);
       const t: TransferRequest = { call_uuid: intent.call_uuid, legs: intent.legs };
       if (intent.legs !== 'bleg') Object.assign(t, { aleg_url: music, aleg_method: 'POST' });

@@ -24,14 +24,14 @@ export interface OverflowJobData {
 
 export type JobData = IntentJobData | OverflowJobData;
 
-export type IntentQueue = Queue<JobData>;
+export type IntentJobs = Queue<JobData>;
 
-export interface IntentQueueOptions {
+export interface IntentJobsOptions {
   prefix: string;
   attempts: number;
 }
 
-export function jobOptions(opts: IntentQueueOptions): JobsOptions {
+export function jobOptions(opts: IntentJobsOptions): JobsOptions {
   return {
     attempts: opts.attempts,
     backoff: { type: BACKOFF_TYPE },
@@ -42,15 +42,15 @@ export function jobOptions(opts: IntentQueueOptions): JobsOptions {
   };
 }
 
-export function createIntentQueue(connection: ConnectionOptions, opts: IntentQueueOptions): IntentQueue {
+export function createIntentJobs(connection: ConnectionOptions, opts: IntentJobsOptions): IntentJobs {
   return new Queue<JobData>(INTENT_QUEUE, { connection, prefix: opts.prefix, defaultJobOptions: jobOptions(opts) });
 }
 
 /** Job ids derive from intent ids, so adding the same intent twice is harmless (BullMQ ignores the duplicate). */
-export function enqueueIntent(queue: IntentQueue, intentId: string, callUuid?: string) {
+export function addIntentJob(queue: IntentJobs, intentId: string, callUuid?: string) {
   return queue.add(INTENT_JOB, callUuid ? { intentId, callUuid } : { intentId }, { jobId: intentId });
 }
 
-export function enqueueOverflow(queue: IntentQueue, data: OverflowJobData, delayMs: number) {
+export function addOverflowTimer(queue: IntentJobs, data: OverflowJobData, delayMs: number) {
   return queue.add(OVERFLOW_JOB, data, { jobId: `overflow-${data.intentId}`, delay: delayMs });
 }

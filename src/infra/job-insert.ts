@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { Job, optsEncodeMap } from 'bullmq';
-import { INTENT_JOB, type IntentJobData, type IntentQueue } from './intent-queue.js';
+import { INTENT_JOB, type IntentJobData, type IntentJobs } from './intent-queue.js';
 import { luaLongString } from './redis-script.js';
 
 /**
@@ -51,7 +51,7 @@ function addStandardJobScript(): BullScript {
   return script;
 }
 
-export function createJobInsert(queue: IntentQueue): JobInsert {
+export function createJobInsert(queue: IntentJobs): JobInsert {
   const script = addStandardJobScript();
   const k = queue.keys;
   const keys = [k.wait, k.paused, k.meta, k.id, k.completed, k.delayed, k.active, k.events, k.marker];

@@ -161,8 +161,20 @@ export function defineScript<const S extends ScriptShape>(name: string, shape: S
     }
     return (script = s);
   };
-  const flatten = (list: readonly string[], values: Record<string, unknown>) =>
-    list.flatMap((n) => (n.endsWith('...') ? ((values as { rest?: unknown[] }).rest ?? []) : [values[n]])) as (string | number)[];
+  /** The inputs of one call, in the header's order: the named ones, then the rest. */
+  const flatten = (list: readonly string[], values: Record<string, unknown>) => {
+    const out: (string | number)[] = [];
+    for (const n of list) {
+      if (n.endsWith('...')) {
+        for (const v of (values as { rest?: (string | number)[] }).rest ?? []) out.push(v);
+        continue;
+      }
+      const v = values[n];
+      if (v === undefined || v === null) throw new Error(`lua/${name}.lua: input ${n} is missing`);
+      out.push(v as string | number);
+    }
+    return out;
+  };
   return {
     name,
     assembled,
@@ -170,8 +182,6 @@ export function defineScript<const S extends ScriptShape>(name: string, shape: S
       const s = assembled();
       const k = flatten(s.keys, keys as Record<string, unknown>);
       const a = flatten(s.args, args as Record<string, unknown>);
-      const missing = [...k, ...a].findIndex((v) => v === undefined || v === null);
-      if (missing >= 0) throw new Error(`lua/${name}.lua: input ${[...s.keys, ...s.args][missing]} is missing`);
       let reply: unknown;
       try {
         reply = await redis.evalsha(s.sha, k.length, ...k, ...a);

@@ -1,7 +1,7 @@
 import type { IntentStore } from '../infra/intent-store.js';
 import type { Logger } from '../observability/logger.js';
 import { startPeriodic } from './periodic.js';
-import { REVIVE_GRACE_MS } from './process-intent.js';
+import { REVIVE_GRACE_MS, type Revival } from './intent-repair.js';
 
 /**
  * Defence in depth for "an accepted intent is never lost, and never stuck". Every accepted
@@ -13,7 +13,7 @@ import { REVIVE_GRACE_MS } from './process-intent.js';
  */
 export interface JobSweeperDeps {
   store: IntentStore;
-  revive(id: string, graceMs: number): Promise<'finished' | 'on_its_way' | 'requeued' | 'repaired'>;
+  revive(id: string, graceMs: number): Promise<Revival>;
   logger: Logger;
   intervalMs?: number;
   graceMs?: number;

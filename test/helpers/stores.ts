@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createCallStore } from '../../src/infra/call-state.js';
-import { createIntentQueue } from '../../src/infra/intent-queue.js';
+import { createIntentJobs } from '../../src/infra/intent-queue.js';
 import { createIntentStore } from '../../src/infra/intent-store.js';
 import { createJobInsert } from '../../src/infra/job-insert.js';
 import { createKeys } from '../../src/infra/keys.js';
@@ -15,7 +15,7 @@ export function openStores(name: string, opts: { prefix?: string; attempts?: num
   const prefix = opts.prefix ?? `${name}-${randomUUID().slice(0, 8)}`;
   const redis = new Redis(process.env.HOLDQ_TEST_REDIS_URL!);
   const keys = createKeys(prefix);
-  const queue = createIntentQueue(redis, { prefix, attempts: opts.attempts ?? 5 });
+  const queue = createIntentJobs(redis, { prefix, attempts: opts.attempts ?? 5 });
   return {
     prefix,
     redis,

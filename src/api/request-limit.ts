@@ -12,7 +12,7 @@ import { AppError } from './errors.js';
  * count, requests pass: the intent path then answers 503 on its own, and a limiter
  * must never be what takes the API down.
  */
-export function clientRateLimit(opts: { redis: Redis; prefix: string; perSecond: number }): RequestHandler {
+export function requestLimit(opts: { redis: Redis; prefix: string; perSecond: number }): RequestHandler {
   return rateLimit({
     windowMs: 1000,
     limit: opts.perSecond,
