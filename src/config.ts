@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { SAFE_ID } from './domain/intent.js';
 import { queuesConfig } from './domain/queue-config.js';
+import { PLIVO_TRANSFER_CAP } from './domain/transfers.js';
 
 /**
- * The whole environment in one zod schema (SPEC §6). `loadConfig` lists every
+ * The whole environment in one zod schema (README, "Configuration", and .env.example). `loadConfig` lists every
  * bad key in one error; the result is frozen and passed down, never re-read.
  */
 
@@ -93,7 +94,7 @@ export const envSchema = z
     PLIVO_MAX_RPS: positiveInt(10_000).default(50),
     TRANSFER_MAX_ATTEMPTS: positiveInt(50).default(5),
     TRANSFER_BACKOFF_MS: positiveInt(600_000).default(1000),
-    TRANSFER_BUDGET: positiveInt(70).default(60),
+    TRANSFER_BUDGET: positiveInt(PLIVO_TRANSFER_CAP).default(60),
     TRANSFER_URL_ALLOWLIST: z.string().transform(list).optional(),
     HOLD_MUSIC_URL: url.default('https://s3.amazonaws.com/plivocloud/music.mp3'),
     HOLD_MUSIC_PROFILES: musicProfiles.default({}),

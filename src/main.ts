@@ -9,7 +9,8 @@ import { createMetrics } from './observability/metrics.js';
  * The composition root: the only module that reads process.env, installs
  * signal handlers or exits. `node dist/main.js all|api|worker|simulator`.
  * Each role loads only its own code (got and the simulator stay out of an API
- * process): 20 MiB less resident memory for an idle API (120 -> 100 MiB).
+ * process, the API's modules out of a worker): less resident memory per role
+ * (bench/findings.md; test/module-graph.test.ts pins what each role loads).
  */
 const loadApi = () => import('./api/start-api.js');
 const loadWorker = () => import('./worker/start-worker.js');

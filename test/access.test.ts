@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ADMIN_KEY, READ_KEY, startStack, TEST_KEY, type IntentView, type Stack } from './helpers/stack.js';
 
-/** Who may do what (SPEC §14): READ_KEYS read, API_KEYS also post intents, ADMIN_KEYS also act on the board and retry. */
+/** Who may do what: READ_KEYS read, API_KEYS also post intents, ADMIN_KEYS also act on the board and retry. */
 describe('key roles and the admin board', () => {
   let stack: Stack;
   beforeAll(async () => {

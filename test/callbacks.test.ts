@@ -43,7 +43,7 @@ describe('completion callbacks to a receiver that misbehaves', () => {
       const before = await callbackCounts(stack);
       const intent = await finishWithCallback(stack, receiver.url);
       const line = await droppedLine(stack, intent.id);
-      expect(line).toMatchObject({ level: 'warn', err: 'callback answered 500' });
+      expect(line).toMatchObject({ level: 'warn', err: { message: 'callback answered 500' } });
       expect(receiver.deliveries.map((d) => d.status)).toEqual([500, 500, 500]);
       expect(JSON.parse(receiver.deliveries[ATTEMPTS - 1]!.body)).toMatchObject({ id: intent.id, status: 'completed' });
       expect(await callbackCounts(stack)).toEqual({ delivered: before.delivered, retried: before.retried + ATTEMPTS - 1, dropped: before.dropped + 1 });
@@ -76,7 +76,7 @@ describe('completion callbacks to a receiver that misbehaves', () => {
     try {
       const before = await callbackCounts(stack);
       const intent = await finishWithCallback(stack, redirecting.url);
-      expect(await droppedLine(stack, intent.id)).toMatchObject({ level: 'warn', err: 'callback answered 302' });
+      expect(await droppedLine(stack, intent.id)).toMatchObject({ level: 'warn', err: { message: 'callback answered 302' } });
       expect(redirecting.deliveries.map((d) => d.status)).toEqual([302, 302, 302]);
       expect(target.deliveries).toEqual([]);
       expect(await callbackCounts(stack)).toEqual({ delivered: before.delivered, retried: before.retried + ATTEMPTS - 1, dropped: before.dropped + 1 });
@@ -111,7 +111,7 @@ describe('the SSRF guard when a callback is delivered', () => {
     const before = await callbackCounts(stack);
     const intent = await finishWithCallback(stack, receiver.url);
     expect(intent.callback_url).toMatch(/^http:\/\/127\.0\.0\.1:/);
-    expect(await droppedLine(stack, intent.id)).toMatchObject({ level: 'warn', err: 'callback_url targets a non-public address' });
+    expect(await droppedLine(stack, intent.id)).toMatchObject({ level: 'warn', err: { message: 'callback_url targets a non-public address' } });
     expect(receiver.deliveries).toEqual([]);
     expect(await callbackCounts(stack)).toEqual({ delivered: before.delivered, retried: before.retried, dropped: before.dropped + 1 });
   });
@@ -120,7 +120,7 @@ describe('the SSRF guard when a callback is delivered', () => {
     const before = await callbackCounts(stack);
     const intent = await finishWithCallback(stack, `http://inward.test:${receiver.port}/hook`);
     const line = await droppedLine(stack, intent.id);
-    expect(line).toMatchObject({ level: 'warn', err: expect.stringContaining('inward.test resolves only to non-public addresses') });
+    expect(line).toMatchObject({ level: 'warn', err: { message: expect.stringContaining('inward.test resolves only to non-public addresses') } });
     expect(asked).toContain('inward.test');
     expect(receiver.deliveries).toEqual([]);
     expect(await callbackCounts(stack)).toEqual({ delivered: before.delivered, retried: before.retried, dropped: before.dropped + 1 });

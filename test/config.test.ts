@@ -13,7 +13,7 @@ function problems(env: Record<string, string>): string[] {
 }
 
 describe('configuration', () => {
-  it('when nothing is set, then the SPEC defaults apply and holdq runs on the simulator', () => {
+  it('when nothing is set, then the documented defaults apply and holdq runs on the simulator', () => {
     const c = loadConfig({});
     expect(c).toMatchObject({
       PORT: 3000,

@@ -1,5 +1,5 @@
 /**
- * The HTTP contract of POST /v1/intents and GET /v1/intents/{id} (SPEC §2), black-box over HTTP
+ * The HTTP contract of POST /v1/intents and GET /v1/intents/{id} , black-box over HTTP
  * against the real API, the real worker where a test needs one, a real Redis and the Plivo simulator.
  */
 import { randomUUID } from 'node:crypto';
@@ -494,7 +494,7 @@ describe('idempotency with the worker running', () => {
     expect(((await again.json()) as IntentView).id).toBe(id);
     expect(await stack.waitForIntent(id)).toMatchObject({ status: 'completed', attempts: 1 });
 
-    // A later intent for the same call runs only after every earlier one (SPEC §3, per-call order),
+    // A later intent for the same call runs only after every earlier one (per-call order),
     // so once it completes, a duplicate of the first would have reached Plivo too.
     const later = await stack.post({ type: 'transfer', call_uuid: call, legs: 'aleg', aleg_url: `${stack.config.PUBLIC_BASE_URL}/plivo/xml/park` });
     expect(later.status).toBe(202);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { signedString, signV3, verifyV3, type SignatureParams } from '../src/domain/plivo-signature.js';
 
-// The vectors from reference/plivo.md §5, verified there against plivo@4.78.0.
+// The vectors of docs/plivo.md, "Signatures", computed with plivo-node 4.78.0.
 const TOKEN = 'my_auth_token';
 const NONCE = '05429567804466091622';
 

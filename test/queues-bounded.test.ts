@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { redisUrl, startStack, type IntentView, type Stack } from './helpers/stack.js';
 import { openStores } from './helpers/stores.js';
 
-/** Queues created on demand stay bounded (SPEC §14): listed page by page, forgotten when idle, few metric labels. */
+/** Queues created on demand stay bounded: listed page by page, forgotten when idle, few metric labels. */
 interface Listing {
   items: { name: string; waiting: number; configured: boolean }[];
   next_cursor: string | null;

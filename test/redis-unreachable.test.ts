@@ -99,7 +99,7 @@ describe('the outage log', () => {
     outage.connectionError(new Error('WRONGPASS invalid username-password pair or user is disabled.'));
     expect(JSON.parse(logs.lines[4]!).msg).toMatch(/^cannot reach Redis .*: check the user and password in REDIS_URL; holdq keeps retrying$/);
     outage.report('worker', new Error('Missing lock for job 1'));
-    expect(JSON.parse(logs.lines[5]!)).toMatchObject({ level: 'warn', msg: 'worker error', err: 'Missing lock for job 1' });
+    expect(JSON.parse(logs.lines[5]!)).toMatchObject({ level: 'warn', msg: 'worker error', err: { message: 'Missing lock for job 1' } });
     expect(outage.notReady(30_000)).toBe(
       'Redis at rediss://default:***@redis.example:6380/0 did not answer within 30 s (WRONGPASS invalid username-password pair or user is disabled.): check the user and password in REDIS_URL',
     );

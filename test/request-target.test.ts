@@ -12,7 +12,7 @@ import { captureLogs, startStack, testConfig, type Stack } from './helpers/stack
 /**
  * A request target may arrive in absolute form (`GET http://evil.example/plivo/xml/hold`),
  * which fetch cannot send, so these tests write the request line over TCP. RFC 9112 §3.2.2
- * says a server must accept it; holdq treats it as its path and query (SPEC §14: no request
+ * says a server must accept it; holdq treats it as its path and query (no request
  * makes holdq answer 5xx because of what it contains).
  */
 describe('request targets in absolute form', () => {

@@ -9,7 +9,7 @@ import { INTENT_JOB } from '../infra/intent-queue.js';
 import type { IntentStore } from '../infra/intent-store.js';
 import { caller, hasRole } from './auth.js';
 import { AppError } from './errors.js';
-import { requestLog } from './middleware.js';
+import { requestLog } from './request-observer.js';
 import { retryIntent } from './retry-intent.js';
 
 export const ADMIN_PATH = '/admin/queues';
@@ -87,7 +87,7 @@ const refuse =
     next(new AppError('forbidden', `${what} from the admin board is refused: post an intent to /v1/intents, where it is validated`, []));
 
 /**
- * Bull Board over holdq's job queues, mounted under ADMIN_PATH behind authentication (SPEC §14).
+ * Bull Board over holdq's job queues, mounted under ADMIN_PATH behind authentication (README, "The intent API": keys and roles).
  * An API key sees the board read-only; only an admin key may act on it. Nobody may add a job or
  * edit a job's data (that would bypass the intent API's validation), and a retry of an intent job
  * re-runs the intent exactly as POST /v1/intents/{id}/retry does, record and job together.

@@ -10,9 +10,10 @@ import type { QueueStore } from '../infra/queue-store.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { createOpsRouter, type Readiness } from '../observability/ops-routes.js';
+import { XML_MOUNT } from '../domain/xml-links.js';
 import { acceptIntentRoute, createIntentRoutes } from './intents-routes.js';
 import { authenticate, requireRole } from './auth.js';
-import { mountedAt, observeRequests } from './middleware.js';
+import { mountedAt, observeRequests } from './request-observer.js';
 import { AppError } from './errors.js';
 import { errorHandler, notFound } from './problem.js';
 import { HOLDQ_VERSION } from '../version.js';
@@ -21,7 +22,8 @@ import { createEventRoutes } from './event-routes.js';
 import { createDocsRouter } from './docs.js';
 import { buildOpenApi } from './openapi.js';
 import { createStateRoutes } from './state-routes.js';
-import { createXmlRoutes, plivoSignature } from './xml-routes.js';
+import { plivoSignature } from './plivo-signature-check.js';
+import { createXmlRoutes } from './xml-routes.js';
 
 export interface ApiDeps {
   config: Readonly<Config>;
@@ -125,7 +127,7 @@ export function createApp(deps: ApiDeps): Express {
   app.post('/v1/intents', auth, requireRole('write'), ...acceptIntentRoute(deps));
   const v1 = Router();
   v1.use(mountedAt('/v1'), auth);
-  // A read key may only read (SPEC §14); routes that change something check their own role.
+  // A read key may only read; routes that change something check their own role.
   v1.use((req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? next() : requireRole('write')(req, res, next)));
   if (deps.requestLimit) v1.use(deps.requestLimit);
   v1.use(createIntentRoutes(deps), createStateRoutes(deps));
@@ -137,7 +139,7 @@ export function createApp(deps: ApiDeps): Express {
   });
   app.use(createDocsRouter(docsHeaders));
   app.use('/plivo', mountedAt('/plivo'), ...plivoSignature(deps.config));
-  app.use('/plivo/xml', mountedAt('/plivo/xml'), createXmlRoutes(deps));
+  app.use(XML_MOUNT, mountedAt(XML_MOUNT), createXmlRoutes(deps));
   app.use('/plivo/events', mountedAt('/plivo/events'), createEventRoutes(deps));
   app.use(
     ADMIN_PATH,

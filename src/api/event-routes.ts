@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { SAFE_ID } from '../domain/intent.js';
 import type { CallStore } from '../infra/call-state.js';
 import type { QueueStore } from '../infra/queue-store.js';
-import { requestLog } from './middleware.js';
+import { requestLog } from './request-observer.js';
 import type { Metrics } from '../observability/metrics.js';
 
 export interface EventRoutesDeps {

@@ -9,7 +9,7 @@ import { isPrivateUrl } from '../infra/public-address.js';
 import type { IntentStore } from '../infra/intent-store.js';
 import { addIntentJob, type IntentJobs } from '../infra/intent-queue.js';
 import { caller, requireRole } from './auth.js';
-import { requestLog } from './middleware.js';
+import { requestLog } from './request-observer.js';
 import { retryIntent } from './retry-intent.js';
 import type { Metrics } from '../observability/metrics.js';
 import { CLIENT_PARSE, fieldErrors } from './problem.js';
@@ -163,7 +163,7 @@ export function createIntentRoutes(deps: Pick<IntentRoutesDeps, 'store' | 'jobs'
     res.json(intentView(await load(req.params.id)));
   });
 
-  // Re-running a dead letter is an operator's decision (SPEC §14): admin keys only.
+  // Re-running a dead letter is an operator's decision: admin keys only.
   router.post('/intents/:id/retry', requireRole('admin', 'retry dead letters (ADMIN_KEYS)'), async (req, res) => {
     const again = await retryIntent({ store, jobs }, await load(req.params.id));
     requestLog(res).info({ intentId: again.id, by: caller(res).client }, 'failed intent re-queued');

@@ -4,7 +4,7 @@ import { AppError, problemDocument, type FieldError } from './errors.js';
 import { INTENT_TYPES } from '../domain/intent.js';
 import { isRedisUnavailable } from '../infra/redis.js';
 import type { Logger } from '../observability/logger.js';
-import { requestLog } from './middleware.js';
+import { requestLog } from './request-observer.js';
 
 /**
  * How everything a client sends is parsed (intents, query strings). For a missing field zod

@@ -30,7 +30,7 @@ function safeName(raw: unknown, what: string): string {
   return name;
 }
 
-/** What holdq knows of calls and queues (SPEC §2): read-only views of the Redis state. */
+/** What holdq knows of calls and queues: read-only views of the Redis state. */
 export function createStateRoutes(deps: StateRoutesDeps): Router {
   const { config, calls, queues } = deps;
   const router = Router();
@@ -54,7 +54,7 @@ export function createStateRoutes(deps: StateRoutesDeps): Router {
     });
   });
 
-  // Queues page by page in name order (SPEC §14): the configured ones, and those created on demand
+  // Queues page by page in name order: the configured ones, and those created on demand
   // that have not been forgotten (QUEUE_IDLE_SECONDS after they were left empty).
   const configured = Object.keys(config.QUEUES).sort(byCodeUnit);
   router.get('/queues', async (req, res) => {

@@ -1,13 +1,14 @@
-import express, { Router, type Request, type RequestHandler } from 'express';
+import express, { Router, type RequestHandler } from 'express';
 import type { Config } from '../config.js';
 import { AppError } from './errors.js';
 import { SAFE_ID } from '../domain/intent.js';
-import { verifyV3, type SignatureParams } from '../domain/plivo-signature.js';
+import { XML_ROUTES } from '../domain/xml-links.js';
+import { plivoParams, publicUrl } from './plivo-signature-check.js';
 import { bridgeXml, hangupXml, holdXml, parkXml, queueXml } from '../domain/plivo-xml.js';
 import type { CallStore, FetchSeen } from '../infra/call-state.js';
 import type { QueueStore } from '../infra/queue-store.js';
 import { resolveQueue } from '../domain/queue-config.js';
-import { requestLog } from './middleware.js';
+import { requestLog } from './request-observer.js';
 
 export interface XmlRoutesDeps {
   config: Readonly<Config>;
@@ -16,67 +17,6 @@ export interface XmlRoutesDeps {
 }
 
 const ROOM = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
-
-/** Plivo sends its parameters as a form body (POST) or in the query string (GET). */
-function plivoParams(req: Request): Record<string, string> {
-  const source = req.method === 'POST' && req.body && typeof req.body === 'object' ? req.body : req.query;
-  // No prototype: a parameter named __proto__ must stay a parameter (it is signed like any other).
-  const out: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const [k, v] of Object.entries(source as Record<string, unknown>)) if (typeof v === 'string') out[k] = v;
-  return out;
-}
-
-/**
- * The URL Plivo called: our public base plus the path and query, so it verifies behind
- * proxies too. The server hands every request over in origin form (lifecycle.ts,
- * originFormOnly); anything else here would make no URL, so it is refused, never thrown.
- */
-export function publicUrl(config: Readonly<Config>, req: Request): string {
-  const target = req.originalUrl;
-  if (!target.startsWith('/')) {
-    throw new AppError('malformed_request_target', 'the request target is not a path', [{ field: '(request-target)', message: 'not a path' }]);
-  }
-  return `${config.PUBLIC_BASE_URL.replace(/\/+$/, '')}${target}`;
-}
-
-/**
- * X-Plivo-Signature-V3 on every /plivo request when PLIVO_AUTH_TOKEN is set
- * (SPEC §4). GET signs the full URL with its query; POST signs the URL plus the
- * form fields.
- */
-/**
- * Plivo's form bodies, parsed with URLSearchParams into an object without a
- * prototype: every field survives as sent (even one named __proto__), because
- * every field is signed.
- */
-const formText = express.text({ type: 'application/x-www-form-urlencoded', limit: '16kb' });
-const form: RequestHandler = (req, res, next) =>
-  formText(req, res, (err?: unknown) => {
-    if (err) return next(err);
-    if (typeof req.body === 'string') {
-      const fields = Object.create(null) as Record<string, string>;
-      for (const [k, v] of new URLSearchParams(req.body)) fields[k] = v;
-      req.body = fields;
-    }
-    next();
-  });
-
-export function plivoSignature(config: Readonly<Config>): RequestHandler[] {
-  // The signature covers POST form fields, so they are parsed before it is checked.
-  const verify: RequestHandler = (req, _res, next) => {
-    const token = config.PLIVO_AUTH_TOKEN;
-    if (!token) return next();
-    const signature = req.get('x-plivo-signature-v3');
-    const nonce = req.get('x-plivo-signature-v3-nonce');
-    const method = req.method === 'GET' ? 'GET' : 'POST';
-    const params: SignatureParams = method === 'POST' ? plivoParams(req) : {};
-    if (!signature || !nonce || !verifyV3(token, method, publicUrl(config, req), nonce, signature, params)) {
-      return next(new AppError('forbidden', 'missing or invalid X-Plivo-Signature-V3', [{ field: 'X-Plivo-Signature-V3', message: 'invalid' }]));
-    }
-    next();
-  };
-  return [form, verify];
-}
 
 const sendXml = (res: express.Response, xml: string) => res.type('application/xml').send(xml);
 
@@ -108,12 +48,12 @@ export function createXmlRoutes(deps: XmlRoutesDeps): Router {
     }
   };
 
-  route('/hold', async (req, res) => {
+  route(XML_ROUTES.hold, async (req, res) => {
     await confirm(res, req.query.call, { kind: 'hold' });
     sendXml(res, holdXml(musicFor(req.query.music)));
   });
 
-  route('/park', async (req, res) => {
+  route(XML_ROUTES.park, async (req, res) => {
     const call = req.query.call;
     const legUuid = plivoParams(req).CallUUID;
     // Plivo fetches the park XML as the B leg, with the B leg's own UUID: learn it, so unhold can move it later.
@@ -128,7 +68,7 @@ export function createXmlRoutes(deps: XmlRoutesDeps): Router {
     sendXml(res, parkXml(publicUrl(config, req)));
   });
 
-  route('/bridge/:room', async (req, res) => {
+  route(XML_ROUTES.bridge, async (req, res) => {
     const room = String(req.params.room);
     if (!ROOM.test(room)) return sendXml(res, hangupXml());
     await confirm(res, plivoParams(req).CallUUID ?? (room.startsWith('holdq-') ? room.slice(6) : undefined), { kind: 'bridge' });
@@ -136,7 +76,7 @@ export function createXmlRoutes(deps: XmlRoutesDeps): Router {
   });
 
   // Every loop of the waiting room re-reads the caller's place in line.
-  route('/queue/:name', async (req, res) => {
+  route(XML_ROUTES.queue, async (req, res) => {
     const name = String(req.params.name);
     if (!SAFE_ID.test(name)) return sendXml(res, hangupXml());
     const settings = resolveQueue(config.QUEUES, name, config.HOLD_MUSIC_URL);

@@ -112,7 +112,7 @@ export type IntentType = IntentInput['type'];
 export const INTENT_TYPES = ['hold', 'unhold', 'enqueue', 'dequeue', 'transfer'] as const satisfies readonly IntentType[];
 
 /**
- * The call whose line an intent waits in (SPEC §3 per-call order). A dequeue acts
+ * The call whose line an intent waits in (per-call order: docs/architecture.md). A dequeue acts
  * for the agent's call, so intents for one agent run one at a time.
  */
 export function orderingCall(intent: IntentInput): string {
@@ -125,7 +125,7 @@ export type TerminalStatus = Extract<IntentStatus, 'completed' | 'failed' | 'sup
 export const isTerminal = (s: IntentStatus): s is TerminalStatus =>
   s === 'completed' || s === 'failed' || s === 'superseded';
 
-/** The closed set of reasons an intent can fail with (SPEC §2). */
+/** The closed set of reasons an intent can fail with (README, the intent error codes). */
 export type IntentErrorCode =
   | 'call_not_found'
   | 'upstream_rejected'
@@ -178,7 +178,7 @@ export interface IntentRecord {
   member?: { call_uuid: string; score: number; enqueued_at: number } | null;
 }
 
-/** The public shape of an intent (SPEC §2): the request fields, then the record's own. */
+/** The public shape of an intent (README, "GET /v1/intents/{id}"): the request fields, then the record's own. */
 export function intentView(r: IntentRecord) {
   return {
     id: r.id,

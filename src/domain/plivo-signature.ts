@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /**
  * Plivo's X-Plivo-Signature-V3, as plivo-node's validateV3Signature computes it
- * (reference/plivo.md §5): HMAC-SHA256 over the URL, the sorted parameters and
+ * (docs/plivo.md, "Signatures"): HMAC-SHA256 over the URL, the sorted parameters and
  * the nonce, base64. `params` are the decoded POST form fields (POST) or extra
  * query parameters (GET); `url` is the full public URL Plivo called.
  */

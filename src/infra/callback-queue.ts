@@ -2,7 +2,7 @@ import { Queue, type ConnectionOptions } from 'bullmq';
 import type { IntentRecord } from '../domain/intent.js';
 
 /**
- * The queue of completion callbacks (SPEC §5), apart from the intents' own, so a
+ * The queue of completion callbacks (README, "Completion callbacks"), apart from the intents' own, so a
  * slow or failing receiver never delays or fails an intent.
  */
 export const CALLBACK_QUEUE = 'callbacks';

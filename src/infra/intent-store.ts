@@ -21,7 +21,7 @@ export type AcceptResult =
   /** The caller to claim was not in its queue (a dequeue took it, or it left). */
   | { kind: 'not_waiting' };
 
-/** Refusals the accept script checks in the same round trip (SPEC §3). */
+/** Refusals the accept script checks in the same round trip. */
 export interface AcceptLimits {
   transferBudget: number;
   /** For an enqueue: the queue and its max size. */

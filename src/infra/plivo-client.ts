@@ -4,7 +4,7 @@ import got, { type Got } from 'got';
 import type { TransferRequest } from '../domain/transfers.js';
 
 /**
- * Plivo's Transfer a call (SPEC §1), and nothing else. got makes exactly one
+ * Plivo's Transfer a call (docs/plivo.md), and nothing else. got makes exactly one
  * attempt per call: BullMQ is the only retry layer, so a transfer is never
  * multiplied by nested retries (plivo-node's own 5xx retry can apply one twice).
  */
@@ -54,7 +54,7 @@ export function classify(status: number, body: string, retryAfter: string | unde
       const parsed = JSON.parse(body) as { api_id?: unknown };
       if (typeof parsed.api_id === 'string') apiId = parsed.api_id;
     } catch {
-      // Any 2xx is success whatever the body says (reference/plivo.md §1).
+      // Any 2xx is success whatever the body says (docs/plivo.md).
     }
     return { kind: 'accepted', status, apiId };
   }

@@ -78,7 +78,7 @@ export function createRedisOutageLog(logger: OutageLogger, opts: { url: string; 
     connectionError: (err) => failed(err.message),
     report(source, err) {
       if (isRedisUnavailable(err)) failed(err.message);
-      else logger.warn({ err: err.message, source }, `${source} error`);
+      else logger.warn({ err, source }, `${source} error`);
     },
     ready() {
       if (!down) return;

@@ -1,4 +1,5 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { doublingBackoffMs } from './backoff.js';
 
 /**
  * Kinds of Redis connection, as BullMQ's production guide asks:
@@ -16,14 +17,14 @@ export function createRedis(url: string, role: RedisRole, name = `holdq-${role}`
   const options: RedisOptions = {
     connectionName: name,
     // Reconnect for ever, backing off to 2 s: both roles must recover by themselves.
-    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+    retryStrategy: (times) => doublingBackoffMs(times),
     ...(role === 'command'
       ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 2000 }
       : { maxRetriesPerRequest: null, enableReadyCheck: true }),
     // The worker's own commands (a record, a call state, a rate slot, issued together) leave in
     // one write instead of one syscall each; order on the connection is kept. Not on the API's
     // connection: an accept is one command, and batching one command only adds a tick of delay
-    // and a pipeline per request (12 % fewer intents/s, bench/findings.md). Never on BullMQ's
+    // and a pipeline per request (measured slower: bench/findings.md). Never on BullMQ's
     // worker connection (reports of jobs losing their lock with it).
     enableAutoPipelining: role === 'state',
   };

@@ -28,8 +28,8 @@ export const REDACT_PATHS = [
 ];
 
 /**
- * stdout, buffered: lines leave in 4 KiB writes instead of one syscall each (a
- * tenth of the API's CPU under load went to per-line writes). The composition root
+ * stdout, buffered: lines leave in 4 KiB writes instead of one syscall each (per-line writes
+ * were a large share of the API's CPU under load: bench/findings.md). The composition root
  * flushes it before every exit, so nothing is lost on shutdown or a fatal error.
  */
 export function createStdoutDestination() {

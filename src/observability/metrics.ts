@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 
 import { INTENT_TYPES } from '../domain/intent.js';
 
 /**
- * Every holdq metric family (SPEC §7), registered on the registry the process
+ * Every holdq metric family (README, "Operations": the metrics), registered on the registry the process
  * passes in: one per process, a fresh one per test app. Labels are bounded:
  * never a call UUID or an intent id.
  */
@@ -136,7 +136,7 @@ export const OTHER_QUEUES = '_other';
 export const DEFAULT_METRICS_MAX_QUEUES = 50;
 
 /**
- * The `queue` label of every per-queue series, bounded (SPEC §14): a configured queue's own name;
+ * The `queue` label of every per-queue series, bounded: a configured queue's own name;
  * the first `max` other queues this process sees keep theirs too (until the queue is forgotten);
  * all the rest are summed under `_other`. Names stick once given, so a series does not hop
  * between labels from one scrape to the next.

@@ -10,7 +10,7 @@ export type { Fault, ReceivedTransfer, SimulatedCall } from './simulator-state.j
 
 /**
  * The built-in Plivo simulator: a real HTTP server with Plivo's Transfer a call
- * contract (reference/plivo.md §1). After a 202 it fetches the moved legs' XML
+ * contract (docs/plivo.md). After a 202 it fetches the moved legs' XML
  * like Plivo, signed with X-Plivo-Signature-V3. Faults are injected through
  * `injectFault` or the `/_sim` control API, which has no auth: the simulator
  * listens on loopback unless told otherwise.

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { PLIVO_TRANSFER_CAP } from '../domain/transfers.js';
 
 /** What the simulator knows about one call, and what each of its legs runs now. */
 export interface LegDocument {
@@ -49,8 +50,7 @@ export interface Fault {
 export const CHAOS_KINDS = ['500', '503', '429', 'timeout', 'reset'] as const;
 export type ChaosKind = (typeof CHAOS_KINDS)[number];
 
-/** Plivo hangs a call up on its 71st transfer ("Loop detected"). */
-export const PLIVO_TRANSFER_CAP = 70;
+export { PLIVO_TRANSFER_CAP };
 
 /** The simulator's memory: calls, faults and every request seen. Events let tests wait without sleeping. */
 export class SimulatorState extends EventEmitter {

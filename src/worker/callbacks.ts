@@ -9,7 +9,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 
 /**
- * Delivers completion callbacks (SPEC §5). The intent is finished first, then
+ * Delivers completion callbacks (README, "Completion callbacks"). The intent is finished first, then
  * its callback is queued and retried with backoff, so a receiver never holds it up.
  */
 
@@ -69,7 +69,7 @@ export function startCallbackWorker(deps: CallbackWorkerDeps): Worker<CallbackJo
   worker.on('failed', (job, err) => {
     const final = job && (job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError);
     deps.metrics.callbacks.labels(final ? 'dropped' : 'retried').inc();
-    if (final) deps.logger.warn({ intentId: job?.data.intentId, err: err.message }, 'completion callback dropped after retries');
+    if (final) deps.logger.warn({ intentId: job?.data.intentId, err }, 'completion callback dropped after retries');
   });
   worker.on('error', deps.onError);
   return worker;

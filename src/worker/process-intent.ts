@@ -3,6 +3,7 @@ import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Config } from '../config.js';
 import { intentInput, isTerminal, orderingCall, type IntentRecord, type TerminalStatus } from '../domain/intent.js';
 import type { XmlLinks } from '../domain/xml-links.js';
+import { doublingBackoffMs } from '../infra/backoff.js';
 import type { CallStore } from '../infra/call-state.js';
 import type { IntentJobData, IntentJobs } from '../infra/intent-queue.js';
 import type { IntentStore } from '../infra/intent-store.js';
@@ -43,7 +44,7 @@ export interface ProcessorDeps {
 export const callLockMs = (plivoTimeoutMs: number) => 2 * (plivoTimeoutMs + 1000) + 30_000;
 
 /** How long a job waits before it asks its call's gate again: a fallback, for the intent ahead wakes it when it finishes. */
-const gateRetryMs = (attemptsStarted: number) => Math.min(50 * 2 ** Math.min(attemptsStarted, 6), 2000) + Math.floor(Math.random() * 50);
+const gateRetryMs = (attemptsStarted: number) => doublingBackoffMs(attemptsStarted) + Math.floor(Math.random() * 50);
 
 /**
  * The BullMQ processor of intent jobs: the per-call gate (one round trip: the gate and lock, the

@@ -3,7 +3,7 @@ import type { Logger } from '../observability/logger.js';
 import { startPeriodic } from './periodic.js';
 
 /**
- * Forgets queues created on demand once they have been empty for QUEUE_IDLE_SECONDS (SPEC §14):
+ * Forgets queues created on demand once they have been empty for QUEUE_IDLE_SECONDS:
  * they leave GET /v1/queues and the metrics, so thousands of one-off queue names do not pile up.
  * Configured queues are never forgotten. Any worker may run it; the script is idempotent.
  */
