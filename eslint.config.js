@@ -39,7 +39,10 @@ export default tseslint.config(
       'jest/no-focused-tests': 'error',
       'jest/no-disabled-tests': 'error',
       // Helpers that assert: fast-check's fc.assert, and the suite's own checkers of a response.
-      'jest/expect-expect': ['error', { assertFunctionNames: ['expect', 'fc.assert', 'problem', 'accepted', 'acceptAndRead', 'expectSane'] }],
+      'jest/expect-expect': [
+        'error',
+        { assertFunctionNames: ['expect', 'fc.assert', 'problem', 'accepted', 'acceptAndRead', 'expectSane'] },
+      ],
     },
   },
 );

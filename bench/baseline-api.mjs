@@ -10,7 +10,8 @@ const queue = new Queue('intent-jobs', { connection: redis, prefix: process.env.
 const app = express();
 app.post('/v1/intents', express.json({ limit: '16kb' }), async (req, res) => {
   const b = req.body;
-  if (!b || typeof b.type !== 'string' || typeof b.call_uuid !== 'string') return res.status(422).json({ error: 'invalid' });
+  if (!b || typeof b.type !== 'string' || typeof b.call_uuid !== 'string')
+    return res.status(422).json({ error: 'invalid' });
   const job = await queue.add('intent', b, { removeOnComplete: true });
   res.status(202).json({ id: job.id });
 });

@@ -15,8 +15,14 @@ const client = got.extend({
 const worker = new Worker(
   'intent-jobs',
   async (job) => {
-    await client.post(`v1/Account/BENCH/Call/${job.data.call_uuid}/`, { json: { legs: 'aleg', aleg_url: 'http://127.0.0.1/x', aleg_method: 'POST' } });
+    await client.post(`v1/Account/BENCH/Call/${job.data.call_uuid}/`, {
+      json: { legs: 'aleg', aleg_url: 'http://127.0.0.1/x', aleg_method: 'POST' },
+    });
   },
-  { connection: redis, prefix: process.env.QUEUE_PREFIX ?? 'baseline', concurrency: Number(process.env.WORKER_CONCURRENCY ?? 50) },
+  {
+    connection: redis,
+    prefix: process.env.QUEUE_PREFIX ?? 'baseline',
+    concurrency: Number(process.env.WORKER_CONCURRENCY ?? 50),
+  },
 );
 process.on('SIGTERM', () => worker.close().then(() => process.exit(0)));

@@ -41,12 +41,23 @@ function invariants() {
 
 const count = (obj, key) => (obj[key] = (obj[key] ?? 0) + 1);
 /** Statuses of 500 and up other than 503 (the one 5xx holdq promises during a Redis outage). */
-const serverErrors = (statuses) => Object.fromEntries(Object.entries(statuses).filter(([s]) => Number(s) >= 500 && Number(s) !== 503));
+const serverErrors = (statuses) =>
+  Object.fromEntries(Object.entries(statuses).filter(([s]) => Number(s) >= 500 && Number(s) !== 503));
 
 async function startCluster(extraEnv = {}) {
   const redis = await startRedis({ aof: process.env.CHAOS_APPENDFSYNC ?? 'always' });
   const [apiPort, workerPort, simPort] = await Promise.all([freePort(), freePort(), freePort()]);
-  const sim = startNode(['dist/main.js', 'simulator'], { SIMULATOR_PORT: String(simPort), SIMULATOR_AUTO_CALLS: 'true', PLIVO_AUTH_ID: 'CHAOS', PLIVO_AUTH_TOKEN: 'chaos-token', LOG_LEVEL: 'warn' }, join(logDir, 'simulator.log'));
+  const sim = startNode(
+    ['dist/main.js', 'simulator'],
+    {
+      SIMULATOR_PORT: String(simPort),
+      SIMULATOR_AUTO_CALLS: 'true',
+      PLIVO_AUTH_ID: 'CHAOS',
+      PLIVO_AUTH_TOKEN: 'chaos-token',
+      LOG_LEVEL: 'warn',
+    },
+    join(logDir, 'simulator.log'),
+  );
   const simUrl = `http://127.0.0.1:${simPort}`;
   await waitHttp(`${simUrl}/_sim/transfers`);
   const env = {
@@ -87,7 +98,11 @@ async function startCluster(extraEnv = {}) {
     async replaceApi(mark) {
       const old = c.api;
       const exited = old.kill('SIGTERM').then(() => mark('old api exited'));
-      await waitFor(async () => !(await portOpen(apiPort)), { timeoutMs: 10_000, intervalMs: 20, what: 'the old api to stop listening' });
+      await waitFor(async () => !(await portOpen(apiPort)), {
+        timeoutMs: 10_000,
+        intervalMs: 20,
+        what: 'the old api to stop listening',
+      });
       await c.startApi();
       mark('new api ready');
       await exited;
@@ -101,7 +116,12 @@ async function startCluster(extraEnv = {}) {
       await sleep(2000);
       c.redis = await startRedis({ port: redis.port, dir: redis.dir, aof: process.env.CHAOS_APPENDFSYNC ?? 'always' });
     },
-    sim: (path, body) => fetch(`${simUrl}/_sim${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    sim: (path, body) =>
+      fetch(`${simUrl}/_sim${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }),
     async stop() {
       await Promise.all([c.api?.kill('SIGTERM'), c.worker?.kill('SIGTERM')]);
       await sim.kill('SIGTERM');
@@ -139,7 +159,13 @@ async function postIntent(c, body, accepted, stats) {
       count(stats.statuses, res.status);
       if (res.status === 202 || res.status === 200) {
         const r = await res.json();
-        accepted.set(r.id, { call: body.call_uuid, sequence: r.sequence, status: res.status, at: new Date().toISOString(), attempt });
+        accepted.set(r.id, {
+          call: body.call_uuid,
+          sequence: r.sequence,
+          status: res.status,
+          at: new Date().toISOString(),
+          attempt,
+        });
         return;
       }
       await res.arrayBuffer();
@@ -164,7 +190,8 @@ async function load(c, seconds, calls, at = {}) {
   const faults = [];
   for (let tick = 0; tick < seconds * 10; tick++) {
     const second = Math.floor(tick / 10);
-    if (tick % 10 === 0 && at[second]) faults.push(at[second]().catch((err) => console.error('fault action failed:', err)));
+    if (tick % 10 === 0 && at[second])
+      faults.push(at[second]().catch((err) => console.error('fault action failed:', err)));
     const due = Math.floor(((tick + 1) / 10) * RATE) - sent;
     for (let i = 0; i < due; i++, sent++) {
       const type = types[sent % 3];
@@ -192,7 +219,10 @@ async function drain(c, accepted, timeoutMs) {
       await Promise.all(
         batch.map(async (id) => {
           try {
-            const res = await fetch(`${c.apiUrl}/v1/intents/${id}`, { headers: { authorization: `Bearer ${KEY}` }, signal: AbortSignal.timeout(5000) });
+            const res = await fetch(`${c.apiUrl}/v1/intents/${id}`, {
+              headers: { authorization: `Bearer ${KEY}` },
+              signal: AbortSignal.timeout(5000),
+            });
             count(statuses, res.status);
             if (res.status === 404) return records.set(id, { status: 'lost' });
             const r = await res.json();
@@ -243,13 +273,27 @@ function checkTransfers(records, seen, startedMs) {
   seen.forEach((t, index) => {
     if (t.status !== 202) return;
     const r = t.api_id ? holder.get(t.api_id) : undefined;
-    if (!r) return void repeats.push({ index, at_s: Math.round((t.at - startedMs) / 100) / 10, call_uuid: t.call_uuid, aleg_url: t.body?.aleg_url });
+    if (!r)
+      return void repeats.push({
+        index,
+        at_s: Math.round((t.at - startedMs) / 100) / 10,
+        call_uuid: t.call_uuid,
+        aleg_url: t.body?.aleg_url,
+      });
     const prev = last.get(r.call_uuid);
     if (prev && r.sequence < prev.sequence) {
       order.violations++;
       violatingCalls.add(r.call_uuid);
       if (order.examples.length < EXAMPLES) {
-        order.examples.push({ call_uuid: r.call_uuid, index, at_s: Math.round((t.at - startedMs) / 100) / 10, sequence: r.sequence, intent: r.id, after_sequence: prev.sequence, after_intent: prev.id });
+        order.examples.push({
+          call_uuid: r.call_uuid,
+          index,
+          at_s: Math.round((t.at - startedMs) / 100) / 10,
+          sequence: r.sequence,
+          intent: r.id,
+          after_sequence: prev.sequence,
+          after_intent: prev.id,
+        });
       }
     }
     last.set(r.call_uuid, r);
@@ -274,10 +318,18 @@ function checkTransfers(records, seen, startedMs) {
 /** The checks every scenario makes of what the client saw. */
 function checkClient(inv, { sent, accepted, stats, polled }) {
   inv.check('every intent sent was accepted', accepted === sent, { sent, accepted, examples: stats.examples });
-  inv.check('no 5xx but 503 answered to a POST', Object.keys(serverErrors(stats.statuses)).length === 0, { statuses: serverErrors(stats.statuses) });
-  if (polled) inv.check('no 5xx but 503 answered to a GET', Object.keys(serverErrors(polled)).length === 0, { statuses: serverErrors(polled) });
+  inv.check('no 5xx but 503 answered to a POST', Object.keys(serverErrors(stats.statuses)).length === 0, {
+    statuses: serverErrors(stats.statuses),
+  });
+  if (polled)
+    inv.check('no 5xx but 503 answered to a GET', Object.keys(serverErrors(polled)).length === 0, {
+      statuses: serverErrors(polled),
+    });
   inv.check('no intent the client gave up on', stats.gaveUp === 0, { gaveUp: stats.gaveUp });
-  inv.check('every connection error resolved by a retry', stats.networkUnresolved === 0, { networkUnresolved: stats.networkUnresolved, network: stats.network });
+  inv.check('every connection error resolved by a retry', stats.networkUnresolved === 0, {
+    networkUnresolved: stats.networkUnresolved,
+    network: stats.network,
+  });
 }
 
 /** The checks of what reached Plivo and what the records say; `repeatBound` is the at-least-once bound. */
@@ -289,7 +341,9 @@ function checkOutcome(inv, { stuck, lost, transfers, repeatBound }) {
     bound: repeatBound,
     examples: transfers.repeatExamples,
   });
-  inv.check('every recorded api_id was answered by Plivo', transfers.recordedApiIdsPlivoNeverAnswered === 0, { count: transfers.recordedApiIdsPlivoNeverAnswered });
+  inv.check('every recorded api_id was answered by Plivo', transfers.recordedApiIdsPlivoNeverAnswered === 0, {
+    count: transfers.recordedApiIdsPlivoNeverAnswered,
+  });
   inv.check("each call's transfers reach Plivo in its line's order", transfers.order.violations === 0, transfers.order);
 }
 
@@ -301,7 +355,15 @@ async function finishRun(c, name, accepted, started) {
   writeFileSync(join(logDir, `${name}-sim-transfers.json`), JSON.stringify(seen));
   writeFileSync(join(logDir, `${name}-records.json`), JSON.stringify([...records.values()]));
   const summary = summarize(records);
-  return { records, stuck, polled: statuses, seen, summary, lost: summary.byStatus.lost ?? 0, transfers: checkTransfers(records, seen, started) };
+  return {
+    records,
+    stuck,
+    polled: statuses,
+    seen,
+    summary,
+    lost: summary.byStatus.lost ?? 0,
+    transfers: checkTransfers(records, seen, started),
+  };
 }
 
 async function durability(seconds) {
@@ -378,7 +440,10 @@ async function upstream(seconds) {
   checkClient(inv, { sent, accepted: accepted.size, stats, polled });
   // No process dies here, so no 202 can go unrecorded: the bound is 0.
   checkOutcome(inv, { stuck, lost, transfers, repeatBound: 0 });
-  inv.check('no intent over TRANSFER_MAX_ATTEMPTS', summary.maxAttempts <= maxAttempts, { maxAttempts: summary.maxAttempts, bound: maxAttempts });
+  inv.check('no intent over TRANSFER_MAX_ATTEMPTS', summary.maxAttempts <= maxAttempts, {
+    maxAttempts: summary.maxAttempts,
+    bound: maxAttempts,
+  });
   return {
     scenario: 'upstream',
     ...inv.result(),
@@ -395,7 +460,11 @@ async function upstream(seconds) {
     ...summary,
     repeatBound: { kills: 'none', bound: 0 },
     ...transfers,
-    requests_50_950ms_after_a_429: { median: after429[Math.floor(after429.length / 2)] ?? null, max: after429.at(-1) ?? null, of: after429.length },
+    requests_50_950ms_after_a_429: {
+      median: after429[Math.floor(after429.length / 2)] ?? null,
+      max: after429.at(-1) ?? null,
+      of: after429.length,
+    },
   };
 }
 
@@ -442,7 +511,9 @@ async function soak(seconds) {
   const inv = invariants();
   checkClient(inv, { sent, accepted: accepted.size, stats, polled });
   inv.check('nothing accepted is stuck', stuck === 0, { stuck });
-  inv.check('Redis keys flat (last third under 1.2x the middle third)', growth('redis_keys') < 1.2, { growth: growth('redis_keys') });
+  inv.check('Redis keys flat (last third under 1.2x the middle third)', growth('redis_keys') < 1.2, {
+    growth: growth('redis_keys'),
+  });
   inv.check('API RSS flat (under 1.3x)', growth('api_rss_mib') < 1.3, { growth: growth('api_rss_mib') });
   inv.check('worker RSS flat (under 1.3x)', growth('worker_rss_mib') < 1.3, { growth: growth('worker_rss_mib') });
   return {
@@ -456,7 +527,11 @@ async function soak(seconds) {
     polled,
     stuck,
     retention_seconds: 60,
-    growth_last_third_vs_middle_third: { api_rss: growth('api_rss_mib'), worker_rss: growth('worker_rss_mib'), redis_keys: growth('redis_keys') },
+    growth_last_third_vs_middle_third: {
+      api_rss: growth('api_rss_mib'),
+      worker_rss: growth('worker_rss_mib'),
+      redis_keys: growth('redis_keys'),
+    },
     samples,
   };
 }

@@ -18,7 +18,20 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { startFakePlivo } from './fake-plivo.mjs';
-import { BENCH_KEY, benchEnv, cpuMs, freePort, percentile, postIntent, preload, startNode, startRedis, steady, waitFor, waitHttp } from './lib.mjs';
+import {
+  BENCH_KEY,
+  benchEnv,
+  cpuMs,
+  freePort,
+  percentile,
+  postIntent,
+  preload,
+  startNode,
+  startRedis,
+  steady,
+  waitFor,
+  waitHttp,
+} from './lib.mjs';
 
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
@@ -36,7 +49,9 @@ const { values: opts, positionals } = parseArgs({
   },
 });
 if (positionals.length !== 2 || !['api', 'worker', 'e2e'].includes(opts.role)) {
-  throw new Error('usage: node bench/compare.mjs [--role api|worker|e2e] [--rounds N] [--seconds N] [--intents N] [--latency ms] [--rate N] A B');
+  throw new Error(
+    'usage: node bench/compare.mjs [--role api|worker|e2e] [--rounds N] [--seconds N] [--intents N] [--latency ms] [--rate N] A B',
+  );
 }
 const sides = positionals.map((p, i) => {
   const name = `${'AB'[i]}:${p}`;
@@ -52,16 +67,31 @@ const sides = positionals.map((p, i) => {
   if (p === 'baseline') return { name, baseline: true, nodeOptions, env };
   const dir = [resolve(p), resolve(p, 'dist')].find((d) => existsSync(join(d, 'main.js')));
   if (!dir) throw new Error(`${p}: no main.js there or in its dist/ (run npm run build there first)`);
-  return { name: envText ? `${name} (${envText})` : name, baseline: false, main: join(dir, 'main.js'), nodeOptions, env };
+  return {
+    name: envText ? `${name} (${envText})` : name,
+    baseline: false,
+    main: join(dir, 'main.js'),
+    nodeOptions,
+    env,
+  };
 });
 /** The peak resident set of a process so far (VmHWM), in MiB. */
-const peakRssMiB = (pid) => Math.round(Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
+const peakRssMiB = (pid) =>
+  Math.round(Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
 
 async function setUp(side, i) {
   const redis = await startRedis({ aof: 'always' });
   const plivo = await startFakePlivo({ latencyMs: Number(opts.latency) });
   const [port, metricsPort] = await Promise.all([freePort(), freePort()]);
-  const env = benchEnv({ redisUrl: redis.url, plivoUrl: plivo.url, port, metricsPort, baseline: side.baseline, ...(side.nodeOptions !== undefined ? { NODE_OPTIONS: side.nodeOptions } : {}), ...side.env });
+  const env = benchEnv({
+    redisUrl: redis.url,
+    plivoUrl: plivo.url,
+    port,
+    metricsPort,
+    baseline: side.baseline,
+    ...(side.nodeOptions !== undefined ? { NODE_OPTIONS: side.nodeOptions } : {}),
+    ...side.env,
+  });
   const args = (role) => (side.baseline ? [`bench/baseline-${role}.mjs`] : [side.main, role]);
   const api = startNode(args('api'), env, `/tmp/holdq-compare-${i}-api.log`);
   const s = { side, redis, plivo, api };
@@ -73,7 +103,10 @@ async function setUp(side, i) {
     throw new Error(`${side.name} did not start (see /tmp/holdq-compare-${i}-api.log): ${err.message}`);
   }
   const url = `http://127.0.0.1:${port}/v1/intents`;
-  const headers = { 'content-type': 'application/json', ...(side.baseline ? {} : { authorization: `Bearer ${BENCH_KEY}` }) };
+  const headers = {
+    'content-type': 'application/json',
+    ...(side.baseline ? {} : { authorization: `Bearer ${BENCH_KEY}` }),
+  };
   return { ...s, url, headers, start: (role) => startNode(args(role), env, `/tmp/holdq-compare-${i}-${role}.log`) };
 }
 
@@ -102,7 +135,9 @@ function load(s, seconds) {
     duration: seconds,
     method: 'POST',
     headers: s.headers,
-    requests: [{ setupRequest: (req) => ({ ...req, body: JSON.stringify({ type: 'hold', call_uuid: `cmp-${n++ % 5000}` }) }) }],
+    requests: [
+      { setupRequest: (req) => ({ ...req, body: JSON.stringify({ type: 'hold', call_uuid: `cmp-${n++ % 5000}` }) }) },
+    ],
   });
 }
 
@@ -136,13 +171,23 @@ async function workerRound() {
     for (const s of set) s.worker = s.start('worker');
     await waitFor(
       () => {
-        for (const s of set) if (s.cpu0 === undefined && s.plivo.received.length > 0) [s.cpu0, s.redis0] = [cpuMs(s.worker.pid), cpuMs(s.redis.pid)];
-        for (const s of set) if (s.cpu1 === undefined && s.plivo.received.length >= n) [s.cpu1, s.redis1] = [cpuMs(s.worker.pid), cpuMs(s.redis.pid)];
+        for (const s of set)
+          if (s.cpu0 === undefined && s.plivo.received.length > 0)
+            [s.cpu0, s.redis0] = [cpuMs(s.worker.pid), cpuMs(s.redis.pid)];
+        for (const s of set)
+          if (s.cpu1 === undefined && s.plivo.received.length >= n)
+            [s.cpu1, s.redis1] = [cpuMs(s.worker.pid), cpuMs(s.redis.pid)];
         return set.every((s) => s.plivo.received.length >= n);
       },
       { timeoutMs: 300_000, intervalMs: 5, what: 'both drains' },
     );
-    return set.map((s) => ({ rate: n / ((s.plivo.received.at(-1)[0] - s.plivo.received[0][0]) / 1000), cpuUs: ((s.cpu1 - s.cpu0) * 1000) / n, redisUs: ((s.redis1 - s.redis0) * 1000) / n, non2xx: 0, rss: peakRssMiB(s.worker.pid) }));
+    return set.map((s) => ({
+      rate: n / ((s.plivo.received.at(-1)[0] - s.plivo.received[0][0]) / 1000),
+      cpuUs: ((s.cpu1 - s.cpu0) * 1000) / n,
+      redisUs: ((s.redis1 - s.redis0) * 1000) / n,
+      non2xx: 0,
+      rss: peakRssMiB(s.worker.pid),
+    }));
   } finally {
     for (const s of set) await tearDown(s);
   }
@@ -154,14 +199,28 @@ async function e2eRound() {
   try {
     for (const s of set) s.worker = s.start('worker');
     // Warm-up, then measure: every side gets the same intents at the same moments.
-    for (const [phase, rate, seconds] of [['warm', 50, 2], ['run', Number(opts.rate), Number(opts.seconds)]]) {
+    for (const [phase, rate, seconds] of [
+      ['warm', 50, 2],
+      ['run', Number(opts.rate), Number(opts.seconds)],
+    ]) {
       for (const s of set) s.plivo.reset();
-      const sent = await steady(set.map((s) => postIntent(s.url, s.headers)), rate, seconds, phase);
+      const sent = await steady(
+        set.map((s) => postIntent(s.url, s.headers)),
+        rate,
+        seconds,
+        phase,
+      );
       set.forEach((s, i) => (s.sent = sent[i]));
-      await waitFor(() => set.every((s) => s.plivo.received.length >= s.sent.size), { timeoutMs: 60_000, what: 'all transfers' });
+      await waitFor(() => set.every((s) => s.plivo.received.length >= s.sent.size), {
+        timeoutMs: 60_000,
+        what: 'all transfers',
+      });
     }
     return set.map((s) => {
-      const lat = s.plivo.received.map(([at, call]) => at - s.sent.get(call)).filter(Number.isFinite).sort((a, b) => a - b);
+      const lat = s.plivo.received
+        .map(([at, call]) => at - s.sent.get(call))
+        .filter(Number.isFinite)
+        .sort((a, b) => a - b);
       return { p50: percentile(lat, 50), p99: percentile(lat, 99), n: lat.length };
     });
   } finally {
@@ -176,17 +235,26 @@ if (opts.role === 'e2e') {
     const [a, b] = await e2eRound();
     rounds.push({ p50: b.p50 / a.p50, p99: b.p99 / a.p99 });
     const side = (x) => `p50 ${x.p50.toFixed(1)} ms, p99 ${x.p99.toFixed(1)} ms (${x.n} intents)`;
-    console.log(`round ${r + 1}: ${sides[0].name} ${side(a)}; ${sides[1].name} ${side(b)}; B/A p50 ${(b.p50 / a.p50).toFixed(2)}, p99 ${(b.p99 / a.p99).toFixed(2)}`);
+    console.log(
+      `round ${r + 1}: ${sides[0].name} ${side(a)}; ${sides[1].name} ${side(b)}; B/A p50 ${(b.p50 / a.p50).toFixed(2)}, p99 ${(b.p99 / a.p99).toFixed(2)}`,
+    );
   }
-  console.log(`\nB/A (e2e at ${opts.rate}/s each, ${rounds.length} rounds, both sides loaded at once): p50 ${median(rounds.map((r) => r.p50)).toFixed(2)}, p99 ${median(rounds.map((r) => r.p99)).toFixed(2)} (medians)`);
+  console.log(
+    `\nB/A (e2e at ${opts.rate}/s each, ${rounds.length} rounds, both sides loaded at once): p50 ${median(rounds.map((r) => r.p50)).toFixed(2)}, p99 ${median(rounds.map((r) => r.p99)).toFixed(2)} (medians)`,
+  );
   process.exit(0);
 }
 for (let r = 0; r < Number(opts.rounds); r++) {
   const [a, b] = opts.role === 'api' ? await apiRound() : await workerRound();
   const total = (x) => x.cpuUs + x.redisUs;
   rounds.push({ a, b, rate: b.rate / a.rate, cpu: total(b) / total(a) });
-  const side = (x) => `${Math.round(x.rate)}/s, ${Math.round(x.cpuUs)} + ${Math.round(x.redisUs)} µs CPU per intent (${opts.role} + Redis), peak RSS ${x.rss} MiB`;
-  console.log(`round ${r + 1}: ${sides[0].name} ${side(a)}; ${sides[1].name} ${side(b)}; B/A throughput ${(b.rate / a.rate).toFixed(2)}, CPU ${(total(b) / total(a)).toFixed(2)}${a.non2xx + b.non2xx ? `; failed requests ${a.non2xx}/${b.non2xx}` : ''}`);
+  const side = (x) =>
+    `${Math.round(x.rate)}/s, ${Math.round(x.cpuUs)} + ${Math.round(x.redisUs)} µs CPU per intent (${opts.role} + Redis), peak RSS ${x.rss} MiB`;
+  console.log(
+    `round ${r + 1}: ${sides[0].name} ${side(a)}; ${sides[1].name} ${side(b)}; B/A throughput ${(b.rate / a.rate).toFixed(2)}, CPU ${(total(b) / total(a)).toFixed(2)}${a.non2xx + b.non2xx ? `; failed requests ${a.non2xx}/${b.non2xx}` : ''}`,
+  );
 }
-console.log(`\nB/A (${opts.role}, ${rounds.length} rounds, both sides loaded at once): throughput ${median(rounds.map((r) => r.rate)).toFixed(2)}, CPU per intent (${opts.role} + Redis) ${median(rounds.map((r) => r.cpu)).toFixed(2)} (medians)`);
+console.log(
+  `\nB/A (${opts.role}, ${rounds.length} rounds, both sides loaded at once): throughput ${median(rounds.map((r) => r.rate)).toFixed(2)}, CPU per intent (${opts.role} + Redis) ${median(rounds.map((r) => r.cpu)).toFixed(2)} (medians)`,
+);
 process.exit(0);

@@ -16,7 +16,10 @@ export async function startFakePlivo({ latencyMs = 0, limitPerSecond = Infinity 
       const status = window.length > limitPerSecond ? 429 : 202;
       received.push([at, callUuid, status]);
       const send = () => {
-        res.writeHead(status, { 'content-type': 'application/json', ...(status === 429 ? { 'retry-after': '1' } : {}) });
+        res.writeHead(status, {
+          'content-type': 'application/json',
+          ...(status === 429 ? { 'retry-after': '1' } : {}),
+        });
         res.end(status === 202 ? '{"message":"call transferred","api_id":"bench"}' : '{"error":"too many requests"}');
       };
       if (latencyMs > 0) setTimeout(send, latencyMs);

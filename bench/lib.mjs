@@ -44,7 +44,18 @@ export const portOpen = (port) =>
 export async function startRedis({ port, dir, aof = 'everysec' } = {}) {
   port ??= await freePort();
   dir ??= mkdtempSync(join(tmpdir(), 'holdq-bench-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir, '--maxmemory-policy', 'noeviction'];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--dir',
+    dir,
+    '--maxmemory-policy',
+    'noeviction',
+  ];
   if (aof) args.push('--appendonly', 'yes', '--appendfsync', aof);
   const child = spawn('redis-server', args, { stdio: 'ignore' });
   await waitFor(() => portOpen(port), { what: `redis on ${port}` });
@@ -88,7 +99,9 @@ export async function waitHttp(url, timeoutMs = 30_000) {
 
 /** CPU time of a process (all its threads) or of its main thread alone, in ms (Linux /proc). */
 export function cpuMs(pid, mainThreadOnly = false) {
-  const stat = readFileSync(mainThreadOnly ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const stat = readFileSync(mainThreadOnly ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8')
+    .split(') ')[1]
+    .split(' ');
   return (Number(stat[11]) + Number(stat[12])) * 10;
 }
 
@@ -158,7 +171,8 @@ export function percentile(sorted, p) {
 export const BENCH_KEY = 'bench-secret-0123456789';
 
 /** The node flags the image runs holdq with: the Dockerfile's NODE_OPTIONS (read from the checkout). */
-export const IMAGE_NODE_OPTIONS = /^ENV NODE_OPTIONS="([^"]*)"/m.exec(readFileSync(new URL('../Dockerfile', import.meta.url), 'utf8'))?.[1] ?? '';
+export const IMAGE_NODE_OPTIONS =
+  /^ENV NODE_OPTIONS="([^"]*)"/m.exec(readFileSync(new URL('../Dockerfile', import.meta.url), 'utf8'))?.[1] ?? '';
 
 /**
  * The environment of a process under a benchmark: Redis and the fake Plivo given, the Plivo

@@ -15,10 +15,15 @@ import { BENCH_KEY, benchEnv, cpuMs, freePort, startNode, startRedis, waitFor, w
 
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
-  options: { seconds: { type: 'string', default: '10' }, intents: { type: 'string', default: '5000' }, top: { type: 'string', default: '30' } },
+  options: {
+    seconds: { type: 'string', default: '10' },
+    intents: { type: 'string', default: '5000' },
+    top: { type: 'string', default: '30' },
+  },
 });
 const role = positionals[0] ?? 'api';
-if (!['api', 'worker'].includes(role)) throw new Error('usage: node bench/profile.mjs api|worker [--seconds N] [--intents N] [--top N]');
+if (!['api', 'worker'].includes(role))
+  throw new Error('usage: node bench/profile.mjs api|worker [--seconds N] [--intents N] [--top N]');
 const seconds = Number(opts.seconds);
 const total = Number(opts.intents);
 
@@ -41,12 +46,23 @@ async function profileOne(who) {
     const api = startNode([...(role === 'api' ? prof : []), ...script('api')], env, join(dir, 'api.log'));
     await waitHttp(`http://127.0.0.1:${port}/livez`);
     if (role === 'api') {
-      const r = await autocannon({ url, connections: 50, duration: seconds, method: 'POST', headers, requests: [{ setupRequest: (req) => ({ ...req, body: body() }) }] });
+      const r = await autocannon({
+        url,
+        connections: 50,
+        duration: seconds,
+        method: 'POST',
+        headers,
+        requests: [{ setupRequest: (req) => ({ ...req, body: body() }) }],
+      });
       intents = r.requests.total;
       line = `${Math.round(r.requests.average)} intents/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}`;
     } else {
       for (let i = 0; i < total; i += 100) {
-        await Promise.all(Array.from({ length: Math.min(100, total - i) }, () => fetch(url, { method: 'POST', headers, body: body() }).then((r) => r.arrayBuffer())));
+        await Promise.all(
+          Array.from({ length: Math.min(100, total - i) }, () =>
+            fetch(url, { method: 'POST', headers, body: body() }).then((r) => r.arrayBuffer()),
+          ),
+        );
       }
       // Redis's figures below are the worker's alone, not the preload's accepts.
       execFileSync('redis-cli', ['-p', String(redis.port), 'config', 'resetstat']);
@@ -55,7 +71,13 @@ async function profileOne(who) {
       let first = null;
       await waitFor(
         () => {
-          if (!first && plivo.received.length > 0) first = { at: performance.now(), cpu: cpuMs(worker.pid), main: cpuMs(worker.pid, true), redis: cpuMs(redis.pid) };
+          if (!first && plivo.received.length > 0)
+            first = {
+              at: performance.now(),
+              cpu: cpuMs(worker.pid),
+              main: cpuMs(worker.pid, true),
+              redis: cpuMs(redis.pid),
+            };
           return plivo.received.length >= total;
         },
         { timeoutMs: 300_000, intervalMs: 5, what: `${total} transfers` },
@@ -68,7 +90,12 @@ async function profileOne(who) {
     }
     await api.kill();
     const stats = execFileSync('redis-cli', ['-p', String(redis.port), 'info', 'commandstats'], { encoding: 'utf8' });
-    const redisRows = [...stats.matchAll(/cmdstat_(\S+):calls=(\d+),usec=(\d+),usec_per_call=([\d.]+)/g)].map((m) => [m[1], Number(m[2]), Number(m[3]), Number(m[4])]);
+    const redisRows = [...stats.matchAll(/cmdstat_(\S+):calls=(\d+),usec=(\d+),usec_per_call=([\d.]+)/g)].map((m) => [
+      m[1],
+      Number(m[2]),
+      Number(m[3]),
+      Number(m[4]),
+    ]);
     return { who, dir, intents, line, redisRows, ...readProfile(dir) };
   } finally {
     await plivo.stop();
@@ -108,18 +135,26 @@ const runs = [await profileOne('baseline'), await profileOne('holdq')];
 const [base, holdq] = runs;
 const perIntent = (run, map, key) => (map.get(key) ?? 0) / run.intents;
 const fmt = (x) => x.toFixed(1).padStart(8);
-console.log(`\n${role} under load (${role === 'api' ? `50 connections, ${seconds} s` : `${total} queued intents, concurrency 50`}):`);
+console.log(
+  `\n${role} under load (${role === 'api' ? `50 connections, ${seconds} s` : `${total} queued intents, concurrency 50`}):`,
+);
 for (const r of runs) console.log(`  ${r.who.padEnd(8)} ${r.line}; profile ${r.file}`);
 console.log(`\nself time per intent, µs, by package (the whole profile, start-up included): baseline | holdq`);
 const pkgs = new Set(runs.flatMap((r) => [...r.packages.keys()]));
-const rows = [...pkgs].map((k) => [k, perIntent(base, base.packages, k), perIntent(holdq, holdq.packages, k)]).sort((a, b) => b[2] - a[2]);
+const rows = [...pkgs]
+  .map((k) => [k, perIntent(base, base.packages, k), perIntent(holdq, holdq.packages, k)])
+  .sort((a, b) => b[2] - a[2]);
 for (const [k, b, h] of rows) if (Math.max(b, h) >= 1) console.log(`${fmt(b)} ${fmt(h)}  ${k}`);
 console.log(`${fmt(rows.reduce((a, r) => a + r[1], 0))} ${fmt(rows.reduce((a, r) => a + r[2], 0))}  total`);
 console.log(`\nfunctions where holdq spends most more than the baseline, µs per intent: baseline | holdq`);
 const fns = new Set(runs.flatMap((r) => [...r.functions.keys()]));
-const frows = [...fns].map((k) => [k, perIntent(base, base.functions, k), perIntent(holdq, holdq.functions, k)]).sort((a, b) => b[2] - b[1] - (a[2] - a[1]));
+const frows = [...fns]
+  .map((k) => [k, perIntent(base, base.functions, k), perIntent(holdq, holdq.functions, k)])
+  .sort((a, b) => b[2] - b[1] - (a[2] - a[1]));
 for (const [k, b, h] of frows.slice(0, Number(opts.top))) console.log(`${fmt(b)} ${fmt(h)}  ${k}`);
-console.log(`\nRedis (INFO commandstats, per intent, by holdq's total time; a script's own commands count in evalsha and again on their lines): baseline | holdq`);
+console.log(
+  `\nRedis (INFO commandstats, per intent, by holdq's total time; a script's own commands count in evalsha and again on their lines): baseline | holdq`,
+);
 const baseRow = new Map(base.redisRows.map((r) => [r[0], r]));
 for (const [cmd, calls, usec] of holdq.redisRows.sort((a, b) => b[2] - a[2]).slice(0, 12)) {
   const [, bCalls = 0, bUsec = 0] = baseRow.get(cmd) ?? [];

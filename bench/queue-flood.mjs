@@ -11,7 +11,9 @@ import { parseArgs } from 'node:util';
 import { startFakePlivo } from './fake-plivo.mjs';
 import { BENCH_KEY, benchEnv, freePort, percentile, startNode, startRedis, waitFor, waitHttp } from './lib.mjs';
 
-const { values: opts } = parseArgs({ options: { queues: { type: 'string', default: '3000' }, lookups: { type: 'string', default: '400' } } });
+const { values: opts } = parseArgs({
+  options: { queues: { type: 'string', default: '3000' }, lookups: { type: 'string', default: '400' } },
+});
 const QUEUES = Number(opts.queues);
 const LOOKUPS = Number(opts.lookups);
 const auth = { authorization: `Bearer ${BENCH_KEY}` };
@@ -20,7 +22,11 @@ const redis = await startRedis();
 const plivo = await startFakePlivo();
 const [port, metricsPort] = await Promise.all([freePort(), freePort()]);
 const api = `http://127.0.0.1:${port}`;
-const holdq = startNode(['dist/main.js', 'all'], benchEnv({ redisUrl: redis.url, plivoUrl: plivo.url, port, metricsPort, LOG_LEVEL: 'warn' }), join(mkdtempSync(join(tmpdir(), 'holdq-flood-')), 'holdq.log'));
+const holdq = startNode(
+  ['dist/main.js', 'all'],
+  benchEnv({ redisUrl: redis.url, plivoUrl: plivo.url, port, metricsPort, LOG_LEVEL: 'warn' }),
+  join(mkdtempSync(join(tmpdir(), 'holdq-flood-')), 'holdq.log'),
+);
 try {
   await waitHttp(`${api}/readyz`);
   const tag = Date.now().toString(36);
@@ -59,7 +65,9 @@ try {
   const started = performance.now();
   const statuses = {};
   for (let i = 0; i < LOOKUPS; i += 10) {
-    const batch = await Promise.all(Array.from({ length: Math.min(10, LOOKUPS - i) }, (_, j) => timed(`${api}/v1/queues/nosuch-${i + j}`, auth)));
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(10, LOOKUPS - i) }, (_, j) => timed(`${api}/v1/queues/nosuch-${i + j}`, auth)),
+    );
     for (const r of batch) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
   }
   const lookupsMs = Math.round(performance.now() - started);
@@ -70,7 +78,13 @@ try {
     JSON.stringify(
       {
         queues: QUEUES,
-        list: { status: list.status, bytes: list.bytes, ms: list.ms, items: JSON.parse(list.body).items.length, next_cursor: JSON.parse(list.body).next_cursor ?? null },
+        list: {
+          status: list.status,
+          bytes: list.bytes,
+          ms: list.ms,
+          items: JSON.parse(list.body).items.length,
+          next_cursor: JSON.parse(list.body).next_cursor ?? null,
+        },
         metrics: { bytes: metrics.bytes, ms: metrics.ms, holdq_queue_callers_series: series },
         unknown_lookups: { n: LOOKUPS, statuses, total_ms: lookupsMs },
         livez_during_lookups_ms: { n: livez.length, p50: percentile(livez, 50), p99: percentile(livez, 99) },

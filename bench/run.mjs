@@ -9,7 +9,23 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { startFakePlivo } from './fake-plivo.mjs';
-import { BENCH_KEY, benchEnv, cpuMs, freePort, IMAGE_NODE_OPTIONS, percentile, postIntent, preload, rssMiB, sleep, startNode, startRedis, steady, waitFor, waitHttp } from './lib.mjs';
+import {
+  BENCH_KEY,
+  benchEnv,
+  cpuMs,
+  freePort,
+  IMAGE_NODE_OPTIONS,
+  percentile,
+  postIntent,
+  preload,
+  rssMiB,
+  sleep,
+  startNode,
+  startRedis,
+  steady,
+  waitFor,
+  waitHttp,
+} from './lib.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -43,7 +59,9 @@ function rssSampler(pids) {
       }
     }
   }, 200);
-  return { stop: () => (clearInterval(timer), Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, Math.round(v)]))) };
+  return {
+    stop: () => (clearInterval(timer), Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, Math.round(v)]))),
+  };
 }
 
 async function holdqEnv(redis, plivo, extra = {}) {
@@ -54,7 +72,12 @@ async function holdqEnv(redis, plivo, extra = {}) {
 async function startHoldqApi(env) {
   const p = startNode(['dist/main.js', 'api'], env, join(logDir, 'holdq-api.log'));
   await waitHttp(`http://127.0.0.1:${env.PORT}/readyz`);
-  return { ...p, url: `http://127.0.0.1:${env.PORT}`, path: '/v1/intents', headers: { authorization: `Bearer ${BENCH_KEY}` } };
+  return {
+    ...p,
+    url: `http://127.0.0.1:${env.PORT}`,
+    path: '/v1/intents',
+    headers: { authorization: `Bearer ${BENCH_KEY}` },
+  };
 }
 async function startHoldqWorker(env) {
   const p = startNode(['dist/main.js', 'worker'], env, join(logDir, 'holdq-worker.log'));
@@ -63,12 +86,26 @@ async function startHoldqWorker(env) {
 }
 async function startBaselineApi(redis) {
   const port = await freePort();
-  const p = startNode(['bench/baseline-api.mjs'], { PORT: String(port), REDIS_URL: redis.url, QUEUE_PREFIX: 'baseline', NODE_OPTIONS: '' }, join(logDir, 'baseline-api.log'));
+  const p = startNode(
+    ['bench/baseline-api.mjs'],
+    { PORT: String(port), REDIS_URL: redis.url, QUEUE_PREFIX: 'baseline', NODE_OPTIONS: '' },
+    join(logDir, 'baseline-api.log'),
+  );
   await waitHttp(`http://127.0.0.1:${port}/livez`);
   return { ...p, url: `http://127.0.0.1:${port}`, path: '/v1/intents', headers: {} };
 }
 async function startBaselineWorker(redis, plivo) {
-  const p = startNode(['bench/baseline-worker.mjs'], { REDIS_URL: redis.url, QUEUE_PREFIX: 'baseline', PLIVO_BASE_URL: plivo.url, WORKER_CONCURRENCY: '50', NODE_OPTIONS: '' }, join(logDir, 'baseline-worker.log'));
+  const p = startNode(
+    ['bench/baseline-worker.mjs'],
+    {
+      REDIS_URL: redis.url,
+      QUEUE_PREFIX: 'baseline',
+      PLIVO_BASE_URL: plivo.url,
+      WORKER_CONCURRENCY: '50',
+      NODE_OPTIONS: '',
+    },
+    join(logDir, 'baseline-worker.log'),
+  );
   await sleep(500);
   return p;
 }
@@ -99,7 +136,10 @@ async function cannon(api, seconds, prefix) {
     headers: { 'content-type': 'application/json', ...api.headers },
     requests: [
       {
-        setupRequest: (req) => ({ ...req, body: JSON.stringify({ type: 'hold', call_uuid: `${prefix}-${n++ % 5000}` }) }),
+        setupRequest: (req) => ({
+          ...req,
+          body: JSON.stringify({ type: 'hold', call_uuid: `${prefix}-${n++ % 5000}` }),
+        }),
       },
     ],
   });
@@ -142,7 +182,8 @@ const medianRun = (runs, pick) => [...runs].sort((a, b) => pick(a) - pick(b))[Ma
 async function acceptOnce(who, seconds, envExtra = {}) {
   return withRedis(async (redis) => {
     const plivo = await startFakePlivo();
-    const api = who === 'baseline' ? await startBaselineApi(redis) : await startHoldqApi(await holdqEnv(redis, plivo, envExtra));
+    const api =
+      who === 'baseline' ? await startBaselineApi(redis) : await startHoldqApi(await holdqEnv(redis, plivo, envExtra));
     const rss = rssSampler({ api: api.pid });
     await cannon(api, 2, 'warm'); // JIT and connection warm-up, not measured
     const cpu0 = cpuMs(api.pid) + cpuMs(redis.pid);
@@ -161,7 +202,11 @@ async function acceptThroughput() {
   const rounds = [];
   // What the image's heap cap does: the same load on holdq without it, as a third side of every round.
   for (let i = 0; i < ROUNDS; i++) {
-    rounds.push(await runRound(i, ['baseline', 'holdq', 'uncapped'], (side) => (side === 'uncapped' ? acceptOnce('holdq', seconds, { NODE_OPTIONS: '' }) : acceptOnce(side, seconds))));
+    rounds.push(
+      await runRound(i, ['baseline', 'holdq', 'uncapped'], (side) =>
+        side === 'uncapped' ? acceptOnce('holdq', seconds, { NODE_OPTIONS: '' }) : acceptOnce(side, seconds),
+      ),
+    );
   }
   const rps = pairedRatio(rounds, (r) => r.rps);
   const p99 = pairedRatio(rounds, (r) => r.p99_ms);
@@ -174,9 +219,21 @@ async function acceptThroughput() {
   return {
     seconds,
     connections: 50,
-    baseline: medianRun(rounds.map((r) => r.baseline), (r) => r.rps),
-    holdq: medianRun(rounds.map((r) => r.holdq), (r) => r.rps),
-    uncapped: { ...medianRun(rounds.map((r) => r.uncapped), (r) => r.rps), peak_rss_mib: Math.max(...rounds.map((r) => r.uncapped.peak_rss_mib)) },
+    baseline: medianRun(
+      rounds.map((r) => r.baseline),
+      (r) => r.rps,
+    ),
+    holdq: medianRun(
+      rounds.map((r) => r.holdq),
+      (r) => r.rps,
+    ),
+    uncapped: {
+      ...medianRun(
+        rounds.map((r) => r.uncapped),
+        (r) => r.rps,
+      ),
+      peak_rss_mib: Math.max(...rounds.map((r) => r.uncapped.peak_rss_mib)),
+    },
     rounds,
     ratio_rps: rps.median,
     ratio_rps_rounds: rps.rounds,
@@ -209,12 +266,21 @@ async function endToEndOnce(who, rate, seconds) {
     const [sent] = await steady([postIntent(intentsUrl(api), api.headers)], rate, seconds, who);
     await waitFor(() => plivo.received.length >= sent.size, { timeoutMs: 30_000, what: 'all transfers' });
     const peak = rss.stop();
-    const lat = plivo.received.map(([at, call]) => at - sent.get(call)).filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+    const lat = plivo.received
+      .map(([at, call]) => at - sent.get(call))
+      .filter((x) => Number.isFinite(x))
+      .sort((a, b) => a - b);
     await api.kill();
     await worker.kill();
     await plivo.stop();
     const r2 = (x) => Math.round(x * 10) / 10;
-    return { intents: sent.size, p50_ms: r2(percentile(lat, 50)), p95_ms: r2(percentile(lat, 95)), p99_ms: r2(percentile(lat, 99)), peak_rss_mib: peak };
+    return {
+      intents: sent.size,
+      p50_ms: r2(percentile(lat, 50)),
+      p95_ms: r2(percentile(lat, 95)),
+      p99_ms: r2(percentile(lat, 99)),
+      peak_rss_mib: peak,
+    };
   });
 }
 
@@ -232,10 +298,23 @@ async function endToEnd() {
       p50_ms: median(runs.map((r) => r.p50_ms)),
       p95_ms: median(runs.map((r) => r.p95_ms)),
       p99_ms: median(runs.map((r) => r.p99_ms)),
-      peak_rss_mib: { api: Math.max(...runs.map((r) => r.peak_rss_mib.api)), worker: Math.max(...runs.map((r) => r.peak_rss_mib.worker)) },
+      peak_rss_mib: {
+        api: Math.max(...runs.map((r) => r.peak_rss_mib.api)),
+        worker: Math.max(...runs.map((r) => r.peak_rss_mib.worker)),
+      },
     };
   };
-  return { rate, seconds, baseline: side('baseline'), holdq: side('holdq'), rounds, ratio_p50: p50.median, ratio_p50_rounds: p50.rounds, ratio_p99: p99.median, ratio_p99_rounds: p99.rounds };
+  return {
+    rate,
+    seconds,
+    baseline: side('baseline'),
+    holdq: side('holdq'),
+    rounds,
+    ratio_p50: p50.median,
+    ratio_p50_rounds: p50.rounds,
+    ratio_p99: p99.median,
+    ratio_p99_rounds: p99.rounds,
+  };
 }
 
 async function workerOnce(who, n, latencyMs) {
@@ -296,8 +375,17 @@ async function workerThroughput() {
     const rounds = [];
     for (let i = 0; i < ROUNDS; i++) rounds.push(await pairRound(i, (who) => workerOnce(who, n, latencyMs)));
     const r = pairedRatio(rounds, (x) => x.per_second);
-    out[`baseline_${latencyMs}ms`] = medianRun(rounds.map((x) => x.baseline), (x) => x.per_second);
-    out[`holdq_${latencyMs}ms`] = { ...medianRun(rounds.map((x) => x.holdq), (x) => x.per_second), peak_rss_mib: Math.max(...rounds.map((x) => x.holdq.peak_rss_mib)) };
+    out[`baseline_${latencyMs}ms`] = medianRun(
+      rounds.map((x) => x.baseline),
+      (x) => x.per_second,
+    );
+    out[`holdq_${latencyMs}ms`] = {
+      ...medianRun(
+        rounds.map((x) => x.holdq),
+        (x) => x.per_second,
+      ),
+      peak_rss_mib: Math.max(...rounds.map((x) => x.holdq.peak_rss_mib)),
+    };
     out[`ratio_${latencyMs}ms`] = r.median;
     out[`ratio_${latencyMs}ms_rounds`] = r.rounds;
     const perCpu = pairedRatio(rounds, (x) => 1 / x.cpu_us_per_intent);
@@ -317,7 +405,11 @@ async function rateAdherence() {
     const api = await startHoldqApi(env);
     await preload(intentsUrl(api), api.headers, n, 'burst');
     const worker = await startHoldqWorker(env);
-    await waitFor(() => plivo.received.filter(([, , s]) => s === 202).length >= n, { timeoutMs: 200_000, intervalMs: 200, what: 'the burst' });
+    await waitFor(() => plivo.received.filter(([, , s]) => s === 202).length >= n, {
+      timeoutMs: 200_000,
+      intervalMs: 200,
+      what: 'the burst',
+    });
     await worker.kill();
     await api.kill();
     await plivo.stop();
@@ -365,9 +457,9 @@ const lines = [
   '',
   'Every figure comes with a baseline measured in the same run on the same machine: a bare Express 5 app that',
   'only validates JSON and calls `queue.add` (`bench/baseline-api.mjs`), and a bare BullMQ worker that only',
-  'POSTs the transfer with got (`bench/baseline-worker.mjs`), both with Node\'s defaults. Absolute numbers drift',
+  "POSTs the transfer with got (`bench/baseline-worker.mjs`), both with Node's defaults. Absolute numbers drift",
   `on a shared 2-core machine, so each measurement runs ${ROUNDS} interleaved baseline/holdq rounds (which goes first rotates), each run on a fresh`,
-  'Redis, and a ratio is the median of the rounds\' ratios (every round\'s ratio is shown). The tables show the',
+  "Redis, and a ratio is the median of the rounds' ratios (every round's ratio is shown). The tables show the",
   'median round. Plivo is a minimal fake (`bench/fake-plivo.mjs`) on loopback.',
   '',
 ];
@@ -382,11 +474,16 @@ if (results.accept) {
       ['baseline API', a.baseline],
       ['holdq API', a.holdq],
       ['holdq API without the heap cap (`NODE_OPTIONS=`)', a.uncapped],
-    ].map(([name, x]) => `| ${name} | ${x.rps} | ${x.p50_ms} | ${x.p99_ms} | ${x.non2xx} | ${x.cpu_us_per_intent ?? '—'} | ${x.peak_rss_mib} |`),
+    ].map(
+      ([name, x]) =>
+        `| ${name} | ${x.rps} | ${x.p50_ms} | ${x.p99_ms} | ${x.non2xx} | ${x.cpu_us_per_intent ?? '—'} | ${x.peak_rss_mib} |`,
+    ),
     '',
     `Ratio holdq/baseline: throughput **${a.ratio_rps}** ${each(a.ratio_rps_rounds)} (target ≥ 0.9: ${target(a.ratio_rps >= 0.9)}), p99 ${a.ratio_p99}. ${a.seconds} s runs after a 2 s warm-up.`,
     `Without the heap cap (a third run in each round): throughput ${a.ratio_uncapped_rps} ${each(a.ratio_uncapped_rps_rounds)} of the baseline, peak RSS ${a.uncapped.peak_rss_mib} MiB.`,
-    a.ratio_per_cpu ? `Intents per CPU-second (API and its Redis together), holdq/baseline: ${a.ratio_per_cpu} ${each(a.ratio_per_cpu_rounds)}: what each intent costs, with less of the machine's drift in it than throughput (no target; see the findings).` : '',
+    a.ratio_per_cpu
+      ? `Intents per CPU-second (API and its Redis together), holdq/baseline: ${a.ratio_per_cpu} ${each(a.ratio_per_cpu_rounds)}: what each intent costs, with less of the machine's drift in it than throughput (no target; see the findings).`
+      : '',
     '',
   );
 }
@@ -413,7 +510,9 @@ if (results.worker) {
     '|---|---|---|---|---|---|---|',
     ...[0, 50].map((ms) => {
       const [b, h] = [w[`baseline_${ms}ms`], w[`holdq_${ms}ms`]];
-      const perCpu = w[`ratio_per_cpu_${ms}ms`] ? `${w[`ratio_per_cpu_${ms}ms`]} ${each(w[`ratio_per_cpu_${ms}ms_rounds`])}` : '—';
+      const perCpu = w[`ratio_per_cpu_${ms}ms`]
+        ? `${w[`ratio_per_cpu_${ms}ms`]} ${each(w[`ratio_per_cpu_${ms}ms_rounds`])}`
+        : '—';
       return `| ${ms} ms | ${b.per_second} | ${h.per_second} | **${w[`ratio_${ms}ms`]}** ${each(w[`ratio_${ms}ms_rounds`])} | ${b.cpu_us_per_intent ?? '—'} / ${h.cpu_us_per_intent ?? '—'} | ${perCpu} | ${h.peak_rss_mib} |`;
     }),
     '',
@@ -438,19 +537,33 @@ if (results.worker || results.e2e || results.accept) {
   const a = results.accept;
   const e = results.e2e;
   const w = results.worker;
-  const rss = [a?.peak_rss_mib, e?.holdq.peak_rss_mib.api, e?.holdq.peak_rss_mib.worker, w?.holdq_0ms.peak_rss_mib, w?.holdq_50ms.peak_rss_mib].filter(Boolean);
+  const rss = [
+    a?.peak_rss_mib,
+    e?.holdq.peak_rss_mib.api,
+    e?.holdq.peak_rss_mib.worker,
+    w?.holdq_0ms.peak_rss_mib,
+    w?.holdq_50ms.peak_rss_mib,
+  ].filter(Boolean);
   lines.push(
     '## 5. Memory',
     '',
     `Peak RSS of any holdq process under the loads above, in any round: **${Math.max(...rss)} MiB** (target ≤ 150 MB, 143 MiB: ${target(Math.max(...rss) <= 143)}).`,
     [
-      a ? `api under the accept flood ${a.peak_rss_mib} MiB (${a.uncapped.peak_rss_mib} MiB without the heap cap)` : null,
-      e ? `api / worker at a steady ${e.rate}/s ${e.holdq.peak_rss_mib.api} / ${e.holdq.peak_rss_mib.worker} MiB` : null,
-      w ? `worker draining ${w.intents} intents ${w.holdq_0ms.peak_rss_mib} MiB (0 ms Plivo) / ${w.holdq_50ms.peak_rss_mib} MiB (50 ms)` : null,
+      a
+        ? `api under the accept flood ${a.peak_rss_mib} MiB (${a.uncapped.peak_rss_mib} MiB without the heap cap)`
+        : null,
+      e
+        ? `api / worker at a steady ${e.rate}/s ${e.holdq.peak_rss_mib.api} / ${e.holdq.peak_rss_mib.worker} MiB`
+        : null,
+      w
+        ? `worker draining ${w.intents} intents ${w.holdq_0ms.peak_rss_mib} MiB (0 ms Plivo) / ${w.holdq_50ms.peak_rss_mib} MiB (50 ms)`
+        : null,
     ]
       .filter(Boolean)
       .join('; ') + '.',
-    w ? `Redis memory per retained (finished) intent: **${w.holdq_0ms.redis_bytes_per_retained_intent} bytes** (used_memory after ${w.intents} completed intents ÷ ${w.intents}, median round; finished intents are kept \`INTENT_RETENTION_SECONDS\`, 7 days by default).` : '',
+    w
+      ? `Redis memory per retained (finished) intent: **${w.holdq_0ms.redis_bytes_per_retained_intent} bytes** (used_memory after ${w.intents} completed intents ÷ ${w.intents}, median round; finished intents are kept \`INTENT_RETENTION_SECONDS\`, 7 days by default).`
+      : '',
     '',
   );
 }
@@ -459,7 +572,23 @@ try {
 } catch {
   // no findings file: nothing to add
 }
-lines.push('## Reproduce', '', '```sh', 'npm ci && npm run bench            # about 10 minutes; rewrites this file', 'npm run bench -- --quick           # a shorter run (2 rounds, shorter loads)', 'npm run bench -- --only accept,rate # some measurements', 'npm run bench -- --rounds 5        # more rounds', '```', '', `Raw results:`, '', '```json', JSON.stringify(results, null, 2), '```', '');
+lines.push(
+  '## Reproduce',
+  '',
+  '```sh',
+  'npm ci && npm run bench            # about 10 minutes; rewrites this file',
+  'npm run bench -- --quick           # a shorter run (2 rounds, shorter loads)',
+  'npm run bench -- --only accept,rate # some measurements',
+  'npm run bench -- --rounds 5        # more rounds',
+  '```',
+  '',
+  `Raw results:`,
+  '',
+  '```json',
+  JSON.stringify(results, null, 2),
+  '```',
+  '',
+);
 writeFileSync(opts.out, lines.join('\n'));
 process.stderr.write(`bench: wrote ${opts.out} (logs in ${logDir})\n`);
 process.exit(0);

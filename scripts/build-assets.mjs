@@ -16,7 +16,9 @@ const source = redocBundleSource();
 const bundle = readFileSync(source, 'utf8');
 const head = bundle.slice(0, 400);
 if (!/Version: 3\./.test(head) || !bundle.includes('export{RedocStandalone,hydrate,init}')) {
-  console.error(`build-assets: ${source} is not Redoc 3's standalone ES module; @redocly/cli moved it. See src/api/docs.ts.`);
+  console.error(
+    `build-assets: ${source} is not Redoc 3's standalone ES module; @redocly/cli moved it. See src/api/docs.ts.`,
+  );
   process.exit(1);
 }
 const out = new URL('../dist/docs/', import.meta.url);

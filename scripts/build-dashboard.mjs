@@ -22,14 +22,23 @@ function line(...specs) {
       datasource: ds,
       gridPos: { h: 8, w, x: i * w, y },
       fieldConfig: { defaults: { unit }, overrides: [] },
-      options: type === 'stat' ? { reduceOptions: { calcs: ['lastNotNull'] } } : { legend: { displayMode: 'list', placement: 'bottom' } },
-      targets: targets.map(([expr, legendFormat], j) => ({ refId: String.fromCharCode(65 + j), datasource: ds, expr, legendFormat })),
+      options:
+        type === 'stat'
+          ? { reduceOptions: { calcs: ['lastNotNull'] } }
+          : { legend: { displayMode: 'list', placement: 'bottom' } },
+      targets: targets.map(([expr, legendFormat], j) => ({
+        refId: String.fromCharCode(65 + j),
+        datasource: ds,
+        expr,
+        legendFormat,
+      })),
     });
   });
   y += 8;
 }
 
-const q = (p, metric, by = '') => `histogram_quantile(${p}, sum by (le${by ? `, ${by}` : ''}) (rate(${metric}_bucket[5m])))`;
+const q = (p, metric, by = '') =>
+  `histogram_quantile(${p}, sum by (le${by ? `, ${by}` : ''}) (rate(${metric}_bucket[5m])))`;
 
 row('API (RED)');
 line(
@@ -55,7 +64,11 @@ line(
 row('Intents');
 line(
   ['Received by type', 'ops', [['sum by (type) (rate(holdq_intents_received_total[5m]))', '{{type}}']]],
-  ['Finished by type and outcome', 'ops', [['sum by (type, outcome) (rate(holdq_intents_finished_total[5m]))', '{{type}} {{outcome}}']]],
+  [
+    'Finished by type and outcome',
+    'ops',
+    [['sum by (type, outcome) (rate(holdq_intents_finished_total[5m]))', '{{type}} {{outcome}}']],
+  ],
   [
     'Accepted → finished',
     's',
@@ -119,7 +132,19 @@ line(
     ],
   ],
 );
-line(['Wait by outcome (p50)', 's', [[q(0.5, 'holdq_queue_wait_seconds', 'queue, outcome').replace('holdq_queue_wait_seconds_bucket[5m]', 'holdq_queue_wait_seconds_bucket{queue=~"$queue"}[5m]'), '{{queue}} {{outcome}}']]]);
+line([
+  'Wait by outcome (p50)',
+  's',
+  [
+    [
+      q(0.5, 'holdq_queue_wait_seconds', 'queue, outcome').replace(
+        'holdq_queue_wait_seconds_bucket[5m]',
+        'holdq_queue_wait_seconds_bucket{queue=~"$queue"}[5m]',
+      ),
+      '{{queue}} {{outcome}}',
+    ],
+  ],
+]);
 row('Hold');
 line(
   ['Calls on hold', 'short', [['max(holdq_calls_on_hold)', 'on hold']]],

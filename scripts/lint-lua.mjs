@@ -17,14 +17,20 @@ const STUBS = {
 };
 const dir = mkdtempSync(join(tmpdir(), 'holdq-lua-'));
 try {
-  const names = readdirSync(new URL('../src/infra/lua/', import.meta.url)).filter((f) => f.endsWith('.lua')).map((f) => f.slice(0, -4));
+  const names = readdirSync(new URL('../src/infra/lua/', import.meta.url))
+    .filter((f) => f.endsWith('.lua'))
+    .map((f) => f.slice(0, -4));
   const files = [];
   for (const name of names) {
     const file = join(dir, `${name}.lua`);
     writeFileSync(file, assembleScript(name, STUBS, { allowUnusedInserts: true }).source);
     files.push(file);
   }
-  const run = spawnSync('luacheck', ['--config', new URL('../.luacheckrc', import.meta.url).pathname, '--codes', ...files], { stdio: 'inherit' });
+  const run = spawnSync(
+    'luacheck',
+    ['--config', new URL('../.luacheckrc', import.meta.url).pathname, '--codes', ...files],
+    { stdio: 'inherit' },
+  );
   if (run.error) {
     console.error(`lint-lua: could not run luacheck (${run.error.message}); install the Debian package lua-check`);
     process.exit(2);
@@ -33,4 +39,3 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-

@@ -34,8 +34,10 @@ if (!existsSync(schemaPath)) {
   const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true });
   if (!validate(compose)) for (const e of validate.errors) fail(`docker-compose.yml${e.instancePath}: ${e.message}`);
   const redis = compose.services?.redis?.command?.join(' ') ?? '';
-  if (!/--appendonly yes/.test(redis) || !/--maxmemory-policy noeviction/.test(redis)) fail('docker-compose.yml: redis needs appendonly yes and noeviction');
-  for (const s of ['redis', 'api', 'worker', 'simulator', 'prometheus', 'grafana']) if (!compose.services?.[s]) fail(`docker-compose.yml: no ${s} service`);
+  if (!/--appendonly yes/.test(redis) || !/--maxmemory-policy noeviction/.test(redis))
+    fail('docker-compose.yml: redis needs appendonly yes and noeviction');
+  for (const s of ['redis', 'api', 'worker', 'simulator', 'prometheus', 'grafana'])
+    if (!compose.services?.[s]) fail(`docker-compose.yml: no ${s} service`);
 
   // The model Compose builds for each set of active profiles: with none (real Plivo, README) the
   // simulator is left out, and in every model each depends_on names a service that is in it or
@@ -43,15 +45,24 @@ if (!existsSync(schemaPath)) {
   const services = compose.services ?? {};
   const profiles = [...new Set(Object.values(services).flatMap((svc) => svc.profiles ?? []))];
   for (const active of [[], ...profiles.map((p) => [p])]) {
-    const on = (name) => Boolean(services[name]) && (!services[name].profiles || services[name].profiles.some((p) => active.includes(p)));
+    const on = (name) =>
+      Boolean(services[name]) && (!services[name].profiles || services[name].profiles.some((p) => active.includes(p)));
     for (const [name, svc] of Object.entries(services)) {
       if (!on(name)) continue;
-      const deps = Array.isArray(svc.depends_on) ? Object.fromEntries(svc.depends_on.map((d) => [d, {}])) : (svc.depends_on ?? {});
+      const deps = Array.isArray(svc.depends_on)
+        ? Object.fromEntries(svc.depends_on.map((d) => [d, {}]))
+        : (svc.depends_on ?? {});
       for (const [dep, cfg] of Object.entries(deps)) {
-        if (!on(dep) && cfg.required !== false) fail(`docker-compose.yml: with profiles [${active.join(', ')}], ${name} depends on ${dep}, which is not started (mark it required: false)`);
+        if (!on(dep) && cfg.required !== false)
+          fail(
+            `docker-compose.yml: with profiles [${active.join(', ')}], ${name} depends on ${dep}, which is not started (mark it required: false)`,
+          );
       }
     }
-    if (active.length === 0 && on('simulator')) fail('docker-compose.yml: the simulator starts with no profile active; real Plivo must run without it (profiles: ["simulator"])');
+    if (active.length === 0 && on('simulator'))
+      fail(
+        'docker-compose.yml: the simulator starts with no profile active; real Plivo must run without it (profiles: ["simulator"])',
+      );
   }
 }
 
@@ -62,7 +73,8 @@ if (!existsSync(schemaPath)) {
   const { scripts } = JSON.parse(readFileSync('package.json', 'utf8'));
   for (const name of ['start', 'start:api', 'start:worker']) {
     const flags = /^node (.*?) ?dist\/main\.js /.exec(scripts[name] ?? '')?.[1];
-    if (flags !== imageFlags) fail(`package.json ${name}: node flags "${flags}" differ from the image's NODE_OPTIONS "${imageFlags}"`);
+    if (flags !== imageFlags)
+      fail(`package.json ${name}: node flags "${flags}" differ from the image's NODE_OPTIONS "${imageFlags}"`);
   }
 }
 
@@ -82,7 +94,9 @@ const models = {
   'keda.sh/v1alpha1/ScaledObject': keda.ScaledObject,
 };
 const rendered = execFileSync('kubectl', ['kustomize', 'k8s'], { encoding: 'utf8' });
-const objects = parseAllDocuments(rendered).map((d) => d.toJSON()).filter(Boolean);
+const objects = parseAllDocuments(rendered)
+  .map((d) => d.toJSON())
+  .filter(Boolean);
 const secretExample = parse(readFileSync('k8s/secret.example.yaml', 'utf8'));
 const config = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'holdq-config');
 const drainSeconds = Number(config?.data?.SHUTDOWN_TIMEOUT_MS ?? 25000) / 1000;
@@ -109,12 +123,26 @@ for (const obj of [...objects, secretExample]) {
   }
   for (const c of pod.containers) {
     const sc = c.securityContext ?? {};
-    if (sc.readOnlyRootFilesystem !== true || sc.allowPrivilegeEscalation !== false) fail(`${name}/${c.name}: read-only root and no privilege escalation`);
-    if (!c.resources?.requests || !c.resources?.limits?.memory) fail(`${name}/${c.name}: resource requests and a memory limit`);
+    if (sc.readOnlyRootFilesystem !== true || sc.allowPrivilegeEscalation !== false)
+      fail(`${name}/${c.name}: read-only root and no privilege escalation`);
+    if (!c.resources?.requests || !c.resources?.limits?.memory)
+      fail(`${name}/${c.name}: resource requests and a memory limit`);
     if (!c.readinessProbe || !c.livenessProbe) fail(`${name}/${c.name}: readiness and liveness probes`);
   }
 }
-for (const kind of ['Namespace', 'ConfigMap', 'Deployment', 'Service', 'StatefulSet', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'ServiceMonitor', 'PrometheusRule', 'ScaledObject']) {
+for (const kind of [
+  'Namespace',
+  'ConfigMap',
+  'Deployment',
+  'Service',
+  'StatefulSet',
+  'PodDisruptionBudget',
+  'HorizontalPodAutoscaler',
+  'NetworkPolicy',
+  'ServiceMonitor',
+  'PrometheusRule',
+  'ScaledObject',
+]) {
   if (!kinds.has(kind)) fail(`k8s: no ${kind}`);
 }
 
@@ -122,4 +150,6 @@ if (problems.length > 0) {
   console.error(`deployment files: ${problems.length} problem(s)\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   process.exit(1);
 }
-console.log(`deployment files OK: docker-compose.yml against the Compose schema; ${objects.length} Kubernetes objects from kubectl kustomize k8s`);
+console.log(
+  `deployment files OK: docker-compose.yml against the Compose schema; ${objects.length} Kubernetes objects from kubectl kustomize k8s`,
+);

@@ -4,5 +4,8 @@ import { buildOpenApi } from '../dist/api/openapi.js';
 import { HOLDQ_VERSION } from '../dist/version.js';
 
 const out = process.argv[2] ?? 'openapi.json';
-writeFileSync(out, `${JSON.stringify(buildOpenApi({ publicBaseUrl: 'http://127.0.0.1:3000', version: HOLDQ_VERSION }), null, 2)}\n`);
+writeFileSync(
+  out,
+  `${JSON.stringify(buildOpenApi({ publicBaseUrl: 'http://127.0.0.1:3000', version: HOLDQ_VERSION }), null, 2)}\n`,
+);
 console.log(`wrote ${out}`);

@@ -65,7 +65,8 @@ const queuesJson = z.string().transform((s, ctx) => {
   }
   const parsed = queuesConfig.safeParse(raw);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: `${issue.path.join('.')}: ${issue.message}` });
+    for (const issue of parsed.error.issues)
+      ctx.addIssue({ code: 'custom', message: `${issue.path.join('.')}: ${issue.message}` });
     return z.NEVER;
   }
   return parsed.data;
@@ -77,19 +78,31 @@ export const envSchema = z
     REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
     QUEUE_PREFIX: z
       .string()
-      .regex(/^(\{[A-Za-z0-9_-]{1,32}\}|[A-Za-z0-9_-]{1,32})$/, 'letters, digits, _ and -, optionally in {braces} for Redis Cluster')
+      .regex(
+        /^(\{[A-Za-z0-9_-]{1,32}\}|[A-Za-z0-9_-]{1,32})$/,
+        'letters, digits, _ and -, optionally in {braces} for Redis Cluster',
+      )
       .default('holdq'),
-    REDIS_CLUSTER: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+    REDIS_CLUSTER: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((v) => v === 'true'),
     API_KEYS: apiKeys.default([]),
     ADMIN_KEYS: apiKeys.default([]),
     READ_KEYS: apiKeys.default([]),
-    PLIVO_AUTH_ID: z.string().regex(/^[A-Za-z0-9]{1,64}$/, 'letters and digits only').optional(),
+    PLIVO_AUTH_ID: z
+      .string()
+      .regex(/^[A-Za-z0-9]{1,64}$/, 'letters and digits only')
+      .optional(),
     PLIVO_AUTH_TOKEN: z.string().min(1).optional(),
     PLIVO_BASE_URL: url.default('https://api.plivo.com'),
     /** Unset: http://127.0.0.1:${PORT} (loadConfig), so a PORT of its own does not leave the XML links on :3000. */
     PUBLIC_BASE_URL: url.optional(),
     /** Ask ${PUBLIC_BASE_URL}/livez at start-up and warn when it is not holdq (off where the public URL is unreachable from inside). */
-    PUBLIC_BASE_URL_CHECK: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+    PUBLIC_BASE_URL_CHECK: z
+      .enum(['true', 'false'])
+      .default('true')
+      .transform((v) => v === 'true'),
     PLIVO_TIMEOUT_MS: positiveInt(60_000).default(5000),
     PLIVO_MAX_RPS: positiveInt(10_000).default(50),
     TRANSFER_MAX_ATTEMPTS: positiveInt(50).default(5),
@@ -101,18 +114,27 @@ export const envSchema = z
     WORKER_CONCURRENCY: positiveInt(1000).default(50),
     METRICS_PORT: port.default(9464),
     CALLBACK_SECRET: z.string().min(16).optional(),
-    CALLBACK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+    CALLBACK_ALLOW_PRIVATE: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((v) => v === 'true'),
     API_RATE_LIMIT_RPS: z.coerce.number().int().min(0).max(1_000_000).default(200),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     INTENT_RETENTION_SECONDS: positiveInt(90 * 24 * 3600).default(7 * 24 * 3600),
     QUEUES: queuesJson.default({}),
-    QUEUES_STRICT: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+    QUEUES_STRICT: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((v) => v === 'true'),
     QUEUE_IDLE_SECONDS: positiveInt(365 * 24 * 3600).default(24 * 3600),
     METRICS_MAX_QUEUES: z.coerce.number().int().min(0).max(10_000).default(50),
     SHUTDOWN_TIMEOUT_MS: positiveInt(600_000).default(25_000),
     SIMULATOR_PORT: port.default(8089),
     SIMULATOR_HOST: z.string().min(1).default('127.0.0.1'),
-    SIMULATOR_AUTO_CALLS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+    SIMULATOR_AUTO_CALLS: z
+      .enum(['true', 'false'])
+      .default('true')
+      .transform((v) => v === 'true'),
   })
   .superRefine((env, ctx) => {
     if (Boolean(env.PLIVO_AUTH_ID) !== Boolean(env.PLIVO_AUTH_TOKEN)) {
@@ -174,10 +196,14 @@ export class ConfigError extends Error {
 export function loadConfig(source: Record<string, string | undefined>, opts: { role?: string } = {}): Readonly<Config> {
   const env = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = envSchema.safeParse(env);
-  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`);
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`);
   // With real credentials holdq never runs open; the simulator serves no API, so it needs no keys.
   if (opts.role !== 'simulator' && env.PLIVO_AUTH_ID && !env.API_KEYS && !env.ADMIN_KEYS) {
-    problems.push('API_KEYS: required (or ADMIN_KEYS) with real Plivo credentials: holdq never runs open (name:secret,…)');
+    problems.push(
+      'API_KEYS: required (or ADMIN_KEYS) with real Plivo credentials: holdq never runs open (name:secret,…)',
+    );
   }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;

@@ -123,9 +123,15 @@ async function main(): Promise<void> {
   }
 
   const registry = new Registry();
-  const metrics = createMetrics(registry, { queueLabels: { configured: Object.keys(config.QUEUES), max: config.METRICS_MAX_QUEUES } });
+  const metrics = createMetrics(registry, {
+    queueLabels: { configured: Object.keys(config.QUEUES), max: config.METRICS_MAX_QUEUES },
+  });
   metrics.simulated.set(config.simulated ? 1 : 0);
-  let plivo = { baseUrl: config.PLIVO_BASE_URL, authId: config.PLIVO_AUTH_ID ?? '', authToken: config.PLIVO_AUTH_TOKEN ?? '' };
+  let plivo = {
+    baseUrl: config.PLIVO_BASE_URL,
+    authId: config.PLIVO_AUTH_ID ?? '',
+    authToken: config.PLIVO_AUTH_TOKEN ?? '',
+  };
 
   if (config.simulated) {
     config = withDevKey(config);
@@ -152,13 +158,28 @@ async function main(): Promise<void> {
   // Released in reverse: the API stops taking intents first, then the worker drains what is in flight.
   if (role === 'all' || role === 'worker') {
     const { startWorker } = await loadWorker();
-    const worker = await startWorker(config, { logger, registry, metrics, plivo, opsPort: role === 'worker' ? config.METRICS_PORT : null, signal: starting.signal, redisOutage });
+    const worker = await startWorker(config, {
+      logger,
+      registry,
+      metrics,
+      plivo,
+      opsPort: role === 'worker' ? config.METRICS_PORT : null,
+      signal: starting.signal,
+      redisOutage,
+    });
     releasers.add('worker', () => worker.stop());
   }
   if (starting.signal.aborted) return;
   if (role === 'all' || role === 'api') {
     const { startApi } = await loadApi();
-    const api = await startApi(config, { logger, registry, metrics, observeJobs: role === 'api', signal: starting.signal, redisOutage });
+    const api = await startApi(config, {
+      logger,
+      registry,
+      metrics,
+      observeJobs: role === 'api',
+      signal: starting.signal,
+      redisOutage,
+    });
     releasers.add('api', () => api.stop());
   }
 }

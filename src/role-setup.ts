@@ -31,7 +31,10 @@ export interface RoleSetup {
   /** Opens Redis connections (a role and a name each) and waits until all are ready (or the start is stopped). */
   connect(...connections: [role: RedisRole, name: string][]): Promise<Redis[]>;
   /** The intent jobs' and completion callbacks' BullMQ queues on `connection`. */
-  openJobQueues(connection: Redis, callbacks?: CallbackRetry): { jobs: IntentJobs; callbackJobs: ReturnType<typeof createCallbackQueue> };
+  openJobQueues(
+    connection: Redis,
+    callbacks?: CallbackRetry,
+  ): { jobs: IntentJobs; callbackJobs: ReturnType<typeof createCallbackQueue> };
   /** Reads appendonly and maxmemory-policy once, logs them and warns once about wrong ones. */
   watchRedisSettings(redis: Redis): () => RedisSettings | null;
   /** The advisory lines of /readyz: Redis settings and, once it runs, the PUBLIC_BASE_URL check. */
@@ -41,7 +44,10 @@ export interface RoleSetup {
   release(): Promise<void>;
 }
 
-export function createRoleSetup(config: Readonly<Config>, deps: { logger: Logger; signal?: AbortSignal | undefined; redisOutage?: RedisOutageLog | undefined }): RoleSetup {
+export function createRoleSetup(
+  config: Readonly<Config>,
+  deps: { logger: Logger; signal?: AbortSignal | undefined; redisOutage?: RedisOutageLog | undefined },
+): RoleSetup {
   const { logger } = deps;
   const releasers = createReleasers(logger);
   // One outage log for all of a role's connections, queues and workers: one line per outage, not one per retry.
@@ -67,12 +73,19 @@ export function createRoleSetup(config: Readonly<Config>, deps: { logger: Logger
         redis.on('ready', outage.ready);
         return redis;
       });
-      const wait = { timeoutMs: REDIS_START_WAIT_MS, signal: deps.signal, describe: () => outage.notReady(REDIS_START_WAIT_MS) };
+      const wait = {
+        timeoutMs: REDIS_START_WAIT_MS,
+        signal: deps.signal,
+        describe: () => outage.notReady(REDIS_START_WAIT_MS),
+      };
       await step(Promise.all(clients.map((redis) => waitForRedis(redis, wait))));
       return clients;
     },
     openJobQueues(connection, callbacks) {
-      const jobs = createIntentJobs(connection, { prefix: config.QUEUE_PREFIX, attempts: config.TRANSFER_MAX_ATTEMPTS });
+      const jobs = createIntentJobs(connection, {
+        prefix: config.QUEUE_PREFIX,
+        attempts: config.TRANSFER_MAX_ATTEMPTS,
+      });
       // Without a listener BullMQ prints every connection error of a queue with its stack.
       jobs.on('error', (err) => outage.report('queue', err));
       releasers.add('intent jobs', () => jobs.close());
@@ -86,7 +99,10 @@ export function createRoleSetup(config: Readonly<Config>, deps: { logger: Logger
       const read = readRedisSettings(redis).then((s) => {
         settings = s;
         const url = redisUrlForLogs(config.REDIS_URL);
-        logger.info({ redis: url, persistence: s.redis_persistence, eviction: s.redis_eviction }, 'Redis settings read');
+        logger.info(
+          { redis: url, persistence: s.redis_persistence, eviction: s.redis_eviction },
+          'Redis settings read',
+        );
         for (const warning of s.warnings) logger.warn({ redis: url }, warning);
       });
       releasers.add('redis settings', () => read);
@@ -113,4 +129,3 @@ export function createRoleSetup(config: Readonly<Config>, deps: { logger: Logger
     },
   };
 }
-

@@ -13,13 +13,17 @@ describe('key roles and the admin board', () => {
   const call = (method: string, path: string, key: string, body?: unknown) =>
     fetch(`${stack.apiUrl}${path}`, {
       method,
-      headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: {
+        authorization: `Bearer ${key}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
-  const board = (method: string, path: string, key: string, body?: unknown) => call(method, `/admin/queues/api${path}`, key, body);
+  const board = (method: string, path: string, key: string, body?: unknown) =>
+    call(method, `/admin/queues/api${path}`, key, body);
   const jobCount = async () => {
     const res = await board('GET', '/queues', ADMIN_KEY);
-    const queues = ((await res.json()) as { queues: { name: string; counts: Record<string, number> } []}).queues;
+    const queues = ((await res.json()) as { queues: { name: string; counts: Record<string, number> }[] }).queues;
     return Object.values(queues.find((q) => q.name === 'intent-jobs')!.counts).reduce((a, b) => a + b, 0);
   };
 
@@ -65,23 +69,36 @@ describe('key roles and the admin board', () => {
       const res = await board(method, path, TEST_KEY, {});
       expect({ method, path, status: res.status }).toEqual({ method, path, status: 403 });
     }
-    const q = (await (await board('GET', '/queues', ADMIN_KEY)).json()) as { queues: { name: string; isPaused: boolean }[] };
+    const q = (await (await board('GET', '/queues', ADMIN_KEY)).json()) as {
+      queues: { name: string; isPaused: boolean }[];
+    };
     expect(q.queues.every((x) => !x.isPaused)).toBe(true);
   });
 
   it('when anyone adds a job or edits job data from the board, then it is refused and nothing reaches Plivo', async () => {
     // The attack: a transfer to a URL off the allowlist is refused by the API...
     const evil = 'http://127.0.0.1:9/evil.xml';
-    const refused = await stack.post({ type: 'transfer', call_uuid: `e-${randomUUID()}`, legs: 'aleg', aleg_url: evil });
+    const refused = await stack.post({
+      type: 'transfer',
+      call_uuid: `e-${randomUUID()}`,
+      legs: 'aleg',
+      aleg_url: evil,
+    });
     expect(refused.status).toBe(422);
     // ...so it is tried as a raw overflow job from the board, by an API key and by an admin key.
     const before = await jobCount();
-    const job = { name: 'overflow', data: { callUuid: `e-${randomUUID()}`, queue: 'q', intentId: randomUUID(), overflow: evil }, options: {} };
+    const job = {
+      name: 'overflow',
+      data: { callUuid: `e-${randomUUID()}`, queue: 'q', intentId: randomUUID(), overflow: evil },
+      options: {},
+    };
     for (const key of [TEST_KEY, ADMIN_KEY]) {
       const add = await board('POST', '/queues/intent-jobs/add', key, job);
       expect(add.status).toBe(403);
       expect(((await add.json()) as { detail: string }).detail).toMatch(/post an intent/);
-      expect((await board('PATCH', '/queues/intent-jobs/any-id/update-data', key, { jobData: job.data })).status).toBe(403);
+      expect((await board('PATCH', '/queues/intent-jobs/any-id/update-data', key, { jobData: job.data })).status).toBe(
+        403,
+      );
     }
     expect(await jobCount()).toBe(before);
     expect(stack.sim.received().some((t) => JSON.stringify(t.body).includes('evil.xml'))).toBe(false);
@@ -95,12 +112,20 @@ describe('key roles and the admin board', () => {
     await stack.waitForIntent(enq.id);
     // Both attempts of the dequeue's first transfer fail: it is a dead letter and the caller is back in line.
     const failed = await failedIntent({ type: 'dequeue', queue, agent_call_uuid: agent }, 2);
-    const members = async () => ((await (await stack.get(`/v1/queues/${queue}`)).json()) as { members: { call_uuid: string }[] }).members.map((m) => m.call_uuid);
+    const members = async () =>
+      ((await (await stack.get(`/v1/queues/${queue}`)).json()) as { members: { call_uuid: string }[] }).members.map(
+        (m) => m.call_uuid,
+      );
     expect(await members()).toEqual([caller]);
 
     // The card shows the intent, not only ids.
-    const listing = (await (await board('GET', '/queues?activeQueue=intent-jobs&status=failed&jobsPerPage=50', ADMIN_KEY)).json()) as {
-      queues: { name: string; jobs: { id: string; name: string; data: { intent?: { type: string; status: string; error_code: string } } }[] }[];
+    const listing = (await (
+      await board('GET', '/queues?activeQueue=intent-jobs&status=failed&jobsPerPage=50', ADMIN_KEY)
+    ).json()) as {
+      queues: {
+        name: string;
+        jobs: { id: string; name: string; data: { intent?: { type: string; status: string; error_code: string } } }[];
+      }[];
     };
     const card = listing.queues.find((q) => q.name === 'intent-jobs')!.jobs.find((j) => j.id === failed.id)!;
     expect(card.name).toBe('dequeue · failed · upstream_unavailable');
@@ -113,7 +138,9 @@ describe('key roles and the admin board', () => {
     expect(await stack.waitForIntent(failed.id)).toMatchObject({ status: 'completed', call_uuid: caller, error: null });
     expect(await members()).toEqual([]);
     expect((await (await stack.get(`/v1/calls/${caller}`)).json()) as object).toMatchObject({ state: 'bridged' });
-    const line = stack.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'failed intent re-queued' && l.intentId === failed.id);
+    const line = stack.logs
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.msg === 'failed intent re-queued' && l.intentId === failed.id);
     expect(line).toMatchObject({ by: 'ops', via: 'admin board' });
 
     // A second retry of what is no longer failed is refused, as the API refuses it.
@@ -122,7 +149,9 @@ describe('key roles and the admin board', () => {
   });
 
   it('when an admin retries every failed job from the board, then each failed intent runs again', async () => {
-    const failed = await Promise.all([1, 2].map(() => failedIntent({ type: 'hold', call_uuid: `h-${randomUUID()}` }, 2)));
+    const failed = await Promise.all(
+      [1, 2].map(() => failedIntent({ type: 'hold', call_uuid: `h-${randomUUID()}` }, 2)),
+    );
     const res = await board('PUT', '/queues/intent-jobs/retry/failed', ADMIN_KEY);
     expect(res.status).toBe(200);
     for (const f of failed) expect(await stack.waitForIntent(f.id)).toMatchObject({ status: 'completed' });
@@ -130,10 +159,14 @@ describe('key roles and the admin board', () => {
 
   it('when an admin pauses and resumes the queue, then the board obeys', async () => {
     expect((await board('PUT', '/queues/intent-jobs/pause', ADMIN_KEY)).status).toBeLessThan(300);
-    const paused = (await (await board('GET', '/queues', ADMIN_KEY)).json()) as { queues: { name: string; isPaused: boolean }[] };
+    const paused = (await (await board('GET', '/queues', ADMIN_KEY)).json()) as {
+      queues: { name: string; isPaused: boolean }[];
+    };
     expect(paused.queues.find((q) => q.name === 'intent-jobs')!.isPaused).toBe(true);
     expect((await board('PUT', '/queues/intent-jobs/resume', ADMIN_KEY)).status).toBeLessThan(300);
-    const resumed = (await (await board('GET', '/queues', ADMIN_KEY)).json()) as { queues: { name: string; isPaused: boolean }[] };
+    const resumed = (await (await board('GET', '/queues', ADMIN_KEY)).json()) as {
+      queues: { name: string; isPaused: boolean }[];
+    };
     expect(resumed.queues.find((q) => q.name === 'intent-jobs')!.isPaused).toBe(false);
   });
 });

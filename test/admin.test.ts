@@ -9,7 +9,8 @@ describe('the admin UI (Bull Board)', () => {
   afterAll(() => stack.stop());
 
   const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
-  const get = (path: string, authorization?: string) => fetch(`${stack.apiUrl}${path}`, { headers: authorization ? { authorization } : {} });
+  const get = (path: string, authorization?: string) =>
+    fetch(`${stack.apiUrl}${path}`, { headers: authorization ? { authorization } : {} });
 
   it('when opened without a key, then the browser is asked for one (401 Basic)', async () => {
     const res = await get('/admin/queues');

@@ -83,20 +83,25 @@ describe('the call gate marks the run in the record it opens on', () => {
     expect(gate.slot).toBeNull();
   });
 
-  it('when the gate marks a run, then it books and admits the first transfer\'s rate slot in the same script', async () => {
+  it("when the gate marks a run, then it books and admits the first transfer's rate slot in the same script", async () => {
     const { id, callUuid } = await accept();
     // MONITOR lists every command this Redis runs, in order, a script's own commands (source
     // "lua") right after the EVALSHA that ran them.
     const base = new Redis(process.env.HOLDQ_TEST_REDIS_URL!);
     const monitor = await base.monitor(); // a connection of its own
     const seen: { source: string; command: string; args: string[] }[] = [];
-    monitor.on('monitor', (_time: string, args: string[], source: string) => seen.push({ source, command: String(args[0]).toLowerCase(), args: args.slice(1) }));
+    monitor.on('monitor', (_time: string, args: string[], source: string) =>
+      seen.push({ source, command: String(args[0]).toLowerCase(), args: args.slice(1) }),
+    );
     const sentinel = `gate-done-${randomUUID()}`;
     try {
       const gate = await open(id, callUuid, true);
       const permit = await gate.slot!;
       await redis.echo(sentinel);
-      await until(() => seen.some((c) => c.command === 'echo' && c.args[0] === sentinel), 'MONITOR to show the sentinel');
+      await until(
+        () => seen.some((c) => c.command === 'echo' && c.args[0] === sentinel),
+        'MONITOR to show the sentinel',
+      );
       permit.discard();
 
       const begin = seen.findIndex((c) => c.command === 'evalsha' && c.args.includes(keys.pending(callUuid)));
@@ -110,7 +115,12 @@ describe('the call gate marks the run in the record it opens on', () => {
       const end = seen.findIndex((c, i) => i > begin && c.source !== 'lua');
       const inScript = seen.slice(begin + 1, end).map((c) => `${c.command} ${c.args[0]}`);
       expect(inScript).toEqual(
-        expect.arrayContaining([`set ${keys.lock(callUuid)}`, `set ${keys.intent(id)}`, `zadd ${keys.plivoRate()}:window`, `zadd ${keys.plivoRate()}:sent`]),
+        expect.arrayContaining([
+          `set ${keys.lock(callUuid)}`,
+          `set ${keys.intent(id)}`,
+          `zadd ${keys.plivoRate()}:window`,
+          `zadd ${keys.plivoRate()}:sent`,
+        ]),
       );
       const touchingRate = seen.filter((c) => c.source !== 'lua' && c.args.some((a) => a.startsWith(keys.plivoRate())));
       expect(touchingRate).toEqual([seen[begin]]);

@@ -46,7 +46,11 @@ describe('completion callbacks to a receiver that misbehaves', () => {
       expect(line).toMatchObject({ level: 'warn', err: { message: 'callback answered 500' } });
       expect(receiver.deliveries.map((d) => d.status)).toEqual([500, 500, 500]);
       expect(JSON.parse(receiver.deliveries[ATTEMPTS - 1]!.body)).toMatchObject({ id: intent.id, status: 'completed' });
-      expect(await callbackCounts(stack)).toEqual({ delivered: before.delivered, retried: before.retried + ATTEMPTS - 1, dropped: before.dropped + 1 });
+      expect(await callbackCounts(stack)).toEqual({
+        delivered: before.delivered,
+        retried: before.retried + ATTEMPTS - 1,
+        dropped: before.dropped + 1,
+      });
     } finally {
       await receiver.stop();
     }
@@ -63,7 +67,10 @@ describe('completion callbacks to a receiver that misbehaves', () => {
       expect(delivery!.headers).not.toHaveProperty('x-holdq-signature');
       expect(JSON.parse(delivery!.body)).toEqual(intent);
       // The worker counts the delivery once the answer is back, a moment after the receiver saw it.
-      await until(async () => (await callbackCounts(stack)).delivered === before.delivered + 1, 'the delivery to be counted');
+      await until(
+        async () => (await callbackCounts(stack)).delivered === before.delivered + 1,
+        'the delivery to be counted',
+      );
       expect(await callbackCounts(stack)).toEqual({ ...before, delivered: before.delivered + 1 });
     } finally {
       await receiver.stop();
@@ -76,10 +83,17 @@ describe('completion callbacks to a receiver that misbehaves', () => {
     try {
       const before = await callbackCounts(stack);
       const intent = await finishWithCallback(stack, redirecting.url);
-      expect(await droppedLine(stack, intent.id)).toMatchObject({ level: 'warn', err: { message: 'callback answered 302' } });
+      expect(await droppedLine(stack, intent.id)).toMatchObject({
+        level: 'warn',
+        err: { message: 'callback answered 302' },
+      });
       expect(redirecting.deliveries.map((d) => d.status)).toEqual([302, 302, 302]);
       expect(target.deliveries).toEqual([]);
-      expect(await callbackCounts(stack)).toEqual({ delivered: before.delivered, retried: before.retried + ATTEMPTS - 1, dropped: before.dropped + 1 });
+      expect(await callbackCounts(stack)).toEqual({
+        delivered: before.delivered,
+        retried: before.retried + ATTEMPTS - 1,
+        dropped: before.dropped + 1,
+      });
     } finally {
       await Promise.all([target.stop(), redirecting.stop()]);
     }
@@ -100,29 +114,46 @@ describe('the SSRF guard when a callback is delivered', () => {
     receiver = await startReceiver();
     // The intents were accepted while private targets were allowed (the API still allows them);
     // the worker delivering them has CALLBACK_ALLOW_PRIVATE=false.
-    stack = await startStack({ workerEnv: { CALLBACK_ALLOW_PRIVATE: 'false' }, callbacks: { attempts: ATTEMPTS, backoffMs: 10, resolve } });
+    stack = await startStack({
+      workerEnv: { CALLBACK_ALLOW_PRIVATE: 'false' },
+      callbacks: { attempts: ATTEMPTS, backoffMs: 10, resolve },
+    });
   });
   afterAll(async () => {
     await stack.stop();
     await receiver.stop();
   });
 
-  it('when a record\'s callback_url targets a private address, then it is never delivered: dropped at its first attempt', async () => {
+  it("when a record's callback_url targets a private address, then it is never delivered: dropped at its first attempt", async () => {
     const before = await callbackCounts(stack);
     const intent = await finishWithCallback(stack, receiver.url);
     expect(intent.callback_url).toMatch(/^http:\/\/127\.0\.0\.1:/);
-    expect(await droppedLine(stack, intent.id)).toMatchObject({ level: 'warn', err: { message: 'callback_url targets a non-public address' } });
+    expect(await droppedLine(stack, intent.id)).toMatchObject({
+      level: 'warn',
+      err: { message: 'callback_url targets a non-public address' },
+    });
     expect(receiver.deliveries).toEqual([]);
-    expect(await callbackCounts(stack)).toEqual({ delivered: before.delivered, retried: before.retried, dropped: before.dropped + 1 });
+    expect(await callbackCounts(stack)).toEqual({
+      delivered: before.delivered,
+      retried: before.retried,
+      dropped: before.dropped + 1,
+    });
   });
 
   it('when a callback host name resolves only to private addresses, then the connection is refused after DNS and never retried', async () => {
     const before = await callbackCounts(stack);
     const intent = await finishWithCallback(stack, `http://inward.test:${receiver.port}/hook`);
     const line = await droppedLine(stack, intent.id);
-    expect(line).toMatchObject({ level: 'warn', err: { message: expect.stringContaining('inward.test resolves only to non-public addresses') } });
+    expect(line).toMatchObject({
+      level: 'warn',
+      err: { message: expect.stringContaining('inward.test resolves only to non-public addresses') },
+    });
     expect(asked).toContain('inward.test');
     expect(receiver.deliveries).toEqual([]);
-    expect(await callbackCounts(stack)).toEqual({ delivered: before.delivered, retried: before.retried, dropped: before.dropped + 1 });
+    expect(await callbackCounts(stack)).toEqual({
+      delivered: before.delivered,
+      retried: before.retried,
+      dropped: before.dropped + 1,
+    });
   });
 });

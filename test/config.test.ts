@@ -65,7 +65,17 @@ describe('configuration', () => {
       HOLD_MUSIC_PROFILES: 'jazz',
       PUBLIC_BASE_URL: 'not a url',
     });
-    for (const key of ['PORT', 'REDIS_URL', 'PLIVO_MAX_RPS', 'TRANSFER_BUDGET', 'LOG_LEVEL', 'API_KEYS', 'QUEUE_PREFIX', 'HOLD_MUSIC_PROFILES', 'PUBLIC_BASE_URL']) {
+    for (const key of [
+      'PORT',
+      'REDIS_URL',
+      'PLIVO_MAX_RPS',
+      'TRANSFER_BUDGET',
+      'LOG_LEVEL',
+      'API_KEYS',
+      'QUEUE_PREFIX',
+      'HOLD_MUSIC_PROFILES',
+      'PUBLIC_BASE_URL',
+    ]) {
       expect(p.some((line) => line.startsWith(`${key}:`))).toBe(true);
     }
   });
@@ -77,8 +87,12 @@ describe('configuration', () => {
   });
 
   it('when real credentials are set without API_KEYS, then holdq refuses to run open (the simulator role needs none)', () => {
-    expect(problems({ PLIVO_AUTH_ID: 'MAXXXX', PLIVO_AUTH_TOKEN: 't' })).toEqual([expect.stringMatching(/^API_KEYS: required/)]);
-    expect(loadConfig({ PLIVO_AUTH_ID: 'MAXXXX', PLIVO_AUTH_TOKEN: 't' }, { role: 'simulator' }).PLIVO_AUTH_ID).toBe('MAXXXX');
+    expect(problems({ PLIVO_AUTH_ID: 'MAXXXX', PLIVO_AUTH_TOKEN: 't' })).toEqual([
+      expect.stringMatching(/^API_KEYS: required/),
+    ]);
+    expect(loadConfig({ PLIVO_AUTH_ID: 'MAXXXX', PLIVO_AUTH_TOKEN: 't' }, { role: 'simulator' }).PLIVO_AUTH_ID).toBe(
+      'MAXXXX',
+    );
   });
 
   it('when an API key secret is short or a name repeats, then it is rejected', () => {
@@ -97,7 +111,10 @@ describe('configuration', () => {
   });
 
   it('when PORT is set and PUBLIC_BASE_URL is not, then PUBLIC_BASE_URL (and the default allowlist) follow PORT; a PUBLIC_BASE_URL given wins', () => {
-    expect(loadConfig({ PORT: '3203' })).toMatchObject({ PUBLIC_BASE_URL: 'http://127.0.0.1:3203', TRANSFER_URL_ALLOWLIST: ['127.0.0.1:3203'] });
+    expect(loadConfig({ PORT: '3203' })).toMatchObject({
+      PUBLIC_BASE_URL: 'http://127.0.0.1:3203',
+      TRANSFER_URL_ALLOWLIST: ['127.0.0.1:3203'],
+    });
     expect(loadConfig({ PORT: '3203', PUBLIC_BASE_URL: '' }).PUBLIC_BASE_URL).toBe('http://127.0.0.1:3203');
     expect(loadConfig({ PORT: '3203', PUBLIC_BASE_URL: 'https://holdq.example.com' })).toMatchObject({
       PUBLIC_BASE_URL: 'https://holdq.example.com',
@@ -115,7 +132,12 @@ describe('configuration', () => {
     expect([...keys].sort()).toEqual(Object.keys(envSchema.shape).sort());
     for (const key of keys) {
       const at = lines.findIndex((l) => l.startsWith(`${key}=`));
-      expect(lines.slice(0, at).reverse().find((l) => !/^[A-Z_]+=/.test(l))).toMatch(/^# /);
+      expect(
+        lines
+          .slice(0, at)
+          .reverse()
+          .find((l) => !/^[A-Z_]+=/.test(l)),
+      ).toMatch(/^# /);
     }
   });
 });

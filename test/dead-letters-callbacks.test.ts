@@ -21,7 +21,11 @@ describe('dead letters and retry', () => {
       await stack.waitForIntent(id);
       ids.push(id);
     }
-    const page1 = (await (await stack.get('/v1/intents?status=failed&limit=2')).json()) as { items: IntentView[]; total: number; next_cursor: string | null };
+    const page1 = (await (await stack.get('/v1/intents?status=failed&limit=2')).json()) as {
+      items: IntentView[];
+      total: number;
+      next_cursor: string | null;
+    };
     expect(page1.total).toBe(3);
     expect(page1.items.map((i) => i.id)).toEqual([ids[2], ids[1]]);
     expect(page1.items[0]).toMatchObject({ status: 'failed', error: { code: 'call_not_found' } });
@@ -44,19 +48,32 @@ describe('dead letters and retry', () => {
     stack.sim.injectFault({ status: 503, times: 2 });
     const res = await stack.post({ type: 'hold', call_uuid: `dl-${randomUUID()}` });
     const { id } = (await res.json()) as IntentView;
-    expect(await stack.waitForIntent(id)).toMatchObject({ status: 'failed', error: { code: 'upstream_unavailable' }, attempts: 2 });
+    expect(await stack.waitForIntent(id)).toMatchObject({
+      status: 'failed',
+      error: { code: 'upstream_unavailable' },
+      attempts: 2,
+    });
 
     // Re-running a dead letter is for admin keys; an API key is refused and nothing changes.
-    const refused = await fetch(`${stack.apiUrl}/v1/intents/${id}/retry`, { method: 'POST', headers: { authorization: `Bearer ${TEST_KEY}` } });
+    const refused = await fetch(`${stack.apiUrl}/v1/intents/${id}/retry`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_KEY}` },
+    });
     expect(refused.status).toBe(403);
     expect(await stack.waitForIntent(id)).toMatchObject({ status: 'failed' });
-    const retry = await fetch(`${stack.apiUrl}/v1/intents/${id}/retry`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    const retry = await fetch(`${stack.apiUrl}/v1/intents/${id}/retry`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+    });
     expect(retry.status).toBe(202);
     expect(await stack.waitForIntent(id)).toMatchObject({ status: 'completed', attempts: 3, error: null });
     const list = (await (await stack.get('/v1/intents?status=failed&limit=200')).json()) as { items: IntentView[] };
     expect(list.items.map((i) => i.id)).not.toContain(id);
 
-    const again = await fetch(`${stack.apiUrl}/v1/intents/${id}/retry`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    const again = await fetch(`${stack.apiUrl}/v1/intents/${id}/retry`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+    });
     expect(again.status).toBe(409);
   });
 
@@ -64,13 +81,25 @@ describe('dead letters and retry', () => {
     const callUuid = `dl-${randomUUID()}`;
     stack.sim.injectFault({ status: 400, callUuid });
     const first = (await (await stack.post({ type: 'hold', call_uuid: callUuid })).json()) as IntentView;
-    expect(await stack.waitForIntent(first.id)).toMatchObject({ status: 'failed', error: { code: 'upstream_rejected' } });
-    const second = (await (await stack.post({ type: 'enqueue', call_uuid: callUuid, queue: 'dl-q' })).json()) as IntentView;
+    expect(await stack.waitForIntent(first.id)).toMatchObject({
+      status: 'failed',
+      error: { code: 'upstream_rejected' },
+    });
+    const second = (await (
+      await stack.post({ type: 'enqueue', call_uuid: callUuid, queue: 'dl-q' })
+    ).json()) as IntentView;
     expect(await stack.waitForIntent(second.id)).toMatchObject({ status: 'completed' });
-    const sent = () => stack.sim.received().filter((t) => t.call_uuid === callUuid).map((t) => t.status);
+    const sent = () =>
+      stack.sim
+        .received()
+        .filter((t) => t.call_uuid === callUuid)
+        .map((t) => t.status);
     expect(sent()).toEqual([400, 202]);
 
-    const retry = await fetch(`${stack.apiUrl}/v1/intents/${first.id}/retry`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    const retry = await fetch(`${stack.apiUrl}/v1/intents/${first.id}/retry`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+    });
     expect(retry.status).toBe(202);
     // The retry answered 202 with the record queued again, so the next finish is the retry's own.
     const done = await stack.waitForIntent(first.id);
@@ -78,8 +107,14 @@ describe('dead letters and retry', () => {
     expect(done.transfers.map((t) => t.status_code)).toEqual([400]);
     // Finished without a transfer: Plivo got none, and the call stays where the newer intent put it.
     expect(sent()).toEqual([400, 202]);
-    expect(await (await stack.get(`/v1/calls/${callUuid}`)).json()).toMatchObject({ state: 'queued', queue: 'dl-q', last_intent_id: second.id });
-    expect(await (await stack.get('/metrics', { key: null })).text()).toMatch(/holdq_intents_finished_total\{type="hold",outcome="superseded"\} 1/);
+    expect(await (await stack.get(`/v1/calls/${callUuid}`)).json()).toMatchObject({
+      state: 'queued',
+      queue: 'dl-q',
+      last_intent_id: second.id,
+    });
+    expect(await (await stack.get('/metrics', { key: null })).text()).toMatch(
+      /holdq_intents_finished_total\{type="hold",outcome="superseded"\} 1/,
+    );
   });
 });
 

@@ -27,7 +27,12 @@ async function problem(res: Response, status: number): Promise<Problem> {
   expect({ status: res.status, body: text }).toMatchObject({ status });
   expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   const body = JSON.parse(text) as Problem;
-  expect(body).toMatchObject({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String) });
+  expect(body).toMatchObject({
+    type: expect.any(String),
+    title: expect.any(String),
+    status,
+    detail: expect.any(String),
+  });
   return body;
 }
 
@@ -41,7 +46,15 @@ async function accepted(res: Response, expected: Record<string, unknown>, client
   const record = JSON.parse(text) as IntentView;
   expect(record.id).toMatch(UUID);
   expect(res.headers.get('location')).toBe(`/v1/intents/${record.id}`);
-  expect(record).toMatchObject({ ...expected, client, status: 'queued', attempts: 0, transfers: [], error: null, finished_at: null });
+  expect(record).toMatchObject({
+    ...expected,
+    client,
+    status: 'queued',
+    attempts: 0,
+    transfers: [],
+    error: null,
+    finished_at: null,
+  });
   expect(new Date(record.created_at).toISOString()).toBe(record.created_at);
   expect(Math.abs(Date.now() - Date.parse(record.created_at))).toBeLessThan(60_000);
   return record;
@@ -73,7 +86,10 @@ describe('the intents API (no worker: accepted intents stay queued)', () => {
     it('when a valid key is sent with the Basic scheme, then 401', async () => {
       const res = await fetch(`${stack.apiUrl}/v1/intents`, {
         method: 'POST',
-        headers: { authorization: `Basic ${Buffer.from(`test:${TEST_KEY}`).toString('base64')}`, 'content-type': 'application/json' },
+        headers: {
+          authorization: `Basic ${Buffer.from(`test:${TEST_KEY}`).toString('base64')}`,
+          'content-type': 'application/json',
+        },
         body: JSON.stringify({ type: 'hold', call_uuid: newCall() }),
       });
       expect(fieldsOf(await problem(res, 401))).toEqual(['Authorization']);
@@ -90,7 +106,11 @@ describe('the intents API (no worker: accepted intents stay queued)', () => {
 
     it('when the second client key is used, then 202 and the record names client other', async () => {
       const call = newCall();
-      const record = await accepted(await stack.post({ type: 'hold', call_uuid: call }, { key: OTHER_KEY }), { call_uuid: call }, 'other');
+      const record = await accepted(
+        await stack.post({ type: 'hold', call_uuid: call }, { key: OTHER_KEY }),
+        { call_uuid: call },
+        'other',
+      );
       const read = (await (await stack.get(`/v1/intents/${record.id}`, { key: OTHER_KEY })).json()) as IntentView;
       expect(read.client).toBe('other');
     });
@@ -134,29 +154,97 @@ describe('the intents API (no worker: accepted intents stay queued)', () => {
       ['priority is a string', { type: 'enqueue', call_uuid: 'c1', queue: 'q', priority: '5' }, ['priority']],
       ['priority is 1001', { type: 'enqueue', call_uuid: 'c1', queue: 'q', priority: 1001 }, ['priority']],
       ['priority is -1001', { type: 'enqueue', call_uuid: 'c1', queue: 'q', priority: -1001 }, ['priority']],
-      ['max_wait_seconds is 0', { type: 'enqueue', call_uuid: 'c1', queue: 'q', max_wait_seconds: 0 }, ['max_wait_seconds']],
-      ['max_wait_seconds is 86401', { type: 'enqueue', call_uuid: 'c1', queue: 'q', max_wait_seconds: 86_401 }, ['max_wait_seconds']],
-      ['overflow is neither a queue name nor a URL', { type: 'enqueue', call_uuid: 'c1', queue: 'q', overflow: 'no such thing!' }, ['overflow']],
-      ['overflow is an ftp URL', { type: 'enqueue', call_uuid: 'c1', queue: 'q', overflow: 'ftp://files.example/q' }, ['overflow']],
-      ['overflow is a URL off the allowlist', { type: 'enqueue', call_uuid: 'c1', queue: 'q', overflow: 'https://evil.example/x' }, ['overflow']],
+      [
+        'max_wait_seconds is 0',
+        { type: 'enqueue', call_uuid: 'c1', queue: 'q', max_wait_seconds: 0 },
+        ['max_wait_seconds'],
+      ],
+      [
+        'max_wait_seconds is 86401',
+        { type: 'enqueue', call_uuid: 'c1', queue: 'q', max_wait_seconds: 86_401 },
+        ['max_wait_seconds'],
+      ],
+      [
+        'overflow is neither a queue name nor a URL',
+        { type: 'enqueue', call_uuid: 'c1', queue: 'q', overflow: 'no such thing!' },
+        ['overflow'],
+      ],
+      [
+        'overflow is an ftp URL',
+        { type: 'enqueue', call_uuid: 'c1', queue: 'q', overflow: 'ftp://files.example/q' },
+        ['overflow'],
+      ],
+      [
+        'overflow is a URL off the allowlist',
+        { type: 'enqueue', call_uuid: 'c1', queue: 'q', overflow: 'https://evil.example/x' },
+        ['overflow'],
+      ],
       ['dequeue has no agent_call_uuid', { type: 'dequeue', queue: 'q' }, ['agent_call_uuid']],
       ['transfer has no legs', (b: string) => ({ type: 'transfer', call_uuid: 'c1', aleg_url: `${b}/a` }), ['legs']],
       ['transfer has legs=aleg but no aleg_url', { type: 'transfer', call_uuid: 'c1', legs: 'aleg' }, ['aleg_url']],
       ['transfer has legs=bleg but no bleg_url', { type: 'transfer', call_uuid: 'c1', legs: 'bleg' }, ['bleg_url']],
-      ['transfer has legs=both and neither URL', { type: 'transfer', call_uuid: 'c1', legs: 'both' }, ['aleg_url', 'bleg_url']],
-      ['transfer aleg_url has a host off TRANSFER_URL_ALLOWLIST', { type: 'transfer', call_uuid: 'c1', legs: 'aleg', aleg_url: 'https://evil.example/x' }, ['aleg_url']],
+      [
+        'transfer has legs=both and neither URL',
+        { type: 'transfer', call_uuid: 'c1', legs: 'both' },
+        ['aleg_url', 'bleg_url'],
+      ],
+      [
+        'transfer aleg_url has a host off TRANSFER_URL_ALLOWLIST',
+        { type: 'transfer', call_uuid: 'c1', legs: 'aleg', aleg_url: 'https://evil.example/x' },
+        ['aleg_url'],
+      ],
       [
         'transfer bleg_url has a host off the allowlist and aleg_url is allowed',
-        (b: string) => ({ type: 'transfer', call_uuid: 'c1', legs: 'both', aleg_url: `${b}/a`, bleg_url: 'https://evil.example/b' }),
+        (b: string) => ({
+          type: 'transfer',
+          call_uuid: 'c1',
+          legs: 'both',
+          aleg_url: `${b}/a`,
+          bleg_url: 'https://evil.example/b',
+        }),
         ['bleg_url'],
       ],
-      ['transfer aleg_url is the allowed hostname on another port', { type: 'transfer', call_uuid: 'c1', legs: 'aleg', aleg_url: 'http://127.0.0.1:1/x' }, ['aleg_url']],
-      ['transfer aleg_url is an ftp URL', (b: string) => ({ type: 'transfer', call_uuid: 'c1', legs: 'aleg', aleg_url: b.replace(/^https?:/, 'ftp:') + '/a' }), ['aleg_url']],
-      ['transfer aleg_url carries credentials', (b: string) => ({ type: 'transfer', call_uuid: 'c1', legs: 'aleg', aleg_url: b.replace('://', '://u:p@') + '/a' }), ['aleg_url']],
-      ['transfer aleg_url is not a URL', { type: 'transfer', call_uuid: 'c1', legs: 'aleg', aleg_url: 'plivo/xml/hold' }, ['aleg_url']],
-      ['transfer aleg_method is PUT', (b: string) => ({ type: 'transfer', call_uuid: 'c1', legs: 'aleg', aleg_url: `${b}/a`, aleg_method: 'PUT' }), ['aleg_method']],
+      [
+        'transfer aleg_url is the allowed hostname on another port',
+        { type: 'transfer', call_uuid: 'c1', legs: 'aleg', aleg_url: 'http://127.0.0.1:1/x' },
+        ['aleg_url'],
+      ],
+      [
+        'transfer aleg_url is an ftp URL',
+        (b: string) => ({
+          type: 'transfer',
+          call_uuid: 'c1',
+          legs: 'aleg',
+          aleg_url: b.replace(/^https?:/, 'ftp:') + '/a',
+        }),
+        ['aleg_url'],
+      ],
+      [
+        'transfer aleg_url carries credentials',
+        (b: string) => ({
+          type: 'transfer',
+          call_uuid: 'c1',
+          legs: 'aleg',
+          aleg_url: b.replace('://', '://u:p@') + '/a',
+        }),
+        ['aleg_url'],
+      ],
+      [
+        'transfer aleg_url is not a URL',
+        { type: 'transfer', call_uuid: 'c1', legs: 'aleg', aleg_url: 'plivo/xml/hold' },
+        ['aleg_url'],
+      ],
+      [
+        'transfer aleg_method is PUT',
+        (b: string) => ({ type: 'transfer', call_uuid: 'c1', legs: 'aleg', aleg_url: `${b}/a`, aleg_method: 'PUT' }),
+        ['aleg_method'],
+      ],
       ['callback_url is not a URL', { type: 'hold', call_uuid: 'c1', callback_url: 'call me' }, ['callback_url']],
-      ['callback_url is a javascript: URL', { type: 'hold', call_uuid: 'c1', callback_url: 'javascript:alert(1)' }, ['callback_url']],
+      [
+        'callback_url is a javascript: URL',
+        { type: 'hold', call_uuid: 'c1', callback_url: 'javascript:alert(1)' },
+        ['callback_url'],
+      ],
       ['the body is a JSON array', [{ type: 'hold', call_uuid: 'c1' }], ['(body)']],
       ['the body is a JSON string', 'hold', ['(body)']],
       ['the body is JSON null', null, ['(body)']],
@@ -173,22 +261,42 @@ describe('the intents API (no worker: accepted intents stay queued)', () => {
       const errorsOf = async (body: unknown) => (await problem(await stack.post(body), 422)).errors;
       expect(await errorsOf({ type: 'hold' })).toEqual([{ field: 'call_uuid', message: 'required' }]);
       expect(await errorsOf({ type: 'enqueue', call_uuid: 'c1' })).toEqual([{ field: 'queue', message: 'required' }]);
-      expect(await errorsOf({ type: 'dequeue', queue: 'q' })).toEqual([{ field: 'agent_call_uuid', message: 'required' }]);
-      expect(await errorsOf({ type: 'transfer', call_uuid: 'c1' })).toEqual([{ field: 'legs', message: 'required: one of aleg, bleg, both' }]);
-      expect(await errorsOf({ call_uuid: 'c1' })).toEqual([{ field: 'type', message: 'required: one of hold, unhold, enqueue, dequeue, transfer' }]);
+      expect(await errorsOf({ type: 'dequeue', queue: 'q' })).toEqual([
+        { field: 'agent_call_uuid', message: 'required' },
+      ]);
+      expect(await errorsOf({ type: 'transfer', call_uuid: 'c1' })).toEqual([
+        { field: 'legs', message: 'required: one of aleg, bleg, both' },
+      ]);
+      expect(await errorsOf({ call_uuid: 'c1' })).toEqual([
+        { field: 'type', message: 'required: one of hold, unhold, enqueue, dequeue, transfer' },
+      ]);
       // The other messages stay: a wrong type, a wrong value, a schema's own words.
-      expect(await errorsOf({ type: 'park', call_uuid: 'c1' })).toEqual([{ field: 'type', message: 'must be one of hold, unhold, enqueue, dequeue, transfer' }]);
-      expect(await errorsOf({ type: 'hold', call_uuid: 42 })).toEqual([{ field: 'call_uuid', message: 'Invalid input: expected string, received number' }]);
-      expect(await errorsOf({ type: 'hold', call_uuid: 'a b' })).toEqual([{ field: 'call_uuid', message: expect.stringMatching(/^call UUID must be 1-64 characters/) }]);
-      expect(await errorsOf({ type: 'hold', call_uuid: 'c1', legs: 'cleg' })).toEqual([{ field: 'legs', message: 'Invalid option: expected one of "aleg"|"bleg"|"both"' }]);
+      expect(await errorsOf({ type: 'park', call_uuid: 'c1' })).toEqual([
+        { field: 'type', message: 'must be one of hold, unhold, enqueue, dequeue, transfer' },
+      ]);
+      expect(await errorsOf({ type: 'hold', call_uuid: 42 })).toEqual([
+        { field: 'call_uuid', message: 'Invalid input: expected string, received number' },
+      ]);
+      expect(await errorsOf({ type: 'hold', call_uuid: 'a b' })).toEqual([
+        { field: 'call_uuid', message: expect.stringMatching(/^call UUID must be 1-64 characters/) },
+      ]);
+      expect(await errorsOf({ type: 'hold', call_uuid: 'c1', legs: 'cleg' })).toEqual([
+        { field: 'legs', message: 'Invalid option: expected one of "aleg"|"bleg"|"both"' },
+      ]);
     });
 
     it('when a query lacks status or has a limit that is no number, then the problem says so in words', async () => {
       const list = async (query: string) => (await problem(await stack.get(`/v1/intents${query}`), 422)).errors;
-      expect(await list('')).toEqual([{ field: 'status', message: 'required: only status=failed (the dead letters) can be listed' }]);
-      expect(await list('?status=queued')).toEqual([{ field: 'status', message: 'only status=failed (the dead letters) can be listed' }]);
+      expect(await list('')).toEqual([
+        { field: 'status', message: 'required: only status=failed (the dead letters) can be listed' },
+      ]);
+      expect(await list('?status=queued')).toEqual([
+        { field: 'status', message: 'only status=failed (the dead letters) can be listed' },
+      ]);
       expect(await list('?status=failed&limit=ten')).toEqual([{ field: 'limit', message: 'must be a number' }]);
-      expect(await list('?status=failed&limit=0')).toEqual([{ field: 'limit', message: expect.stringMatching(/>=\s?1/) }]);
+      expect(await list('?status=failed&limit=0')).toEqual([
+        { field: 'limit', message: expect.stringMatching(/>=\s?1/) },
+      ]);
     });
 
     it('when music names a profile that is not configured, then the message lists default and the configured profiles', async () => {
@@ -197,25 +305,33 @@ describe('the intents API (no worker: accepted intents stay queued)', () => {
     });
 
     it('when a transfer URL is off the allowlist, then the message points at TRANSFER_URL_ALLOWLIST', async () => {
-      const p = await problem(await stack.post({ type: 'transfer', call_uuid: 'c1', legs: 'aleg', aleg_url: 'https://evil.example/x' }), 422);
+      const p = await problem(
+        await stack.post({ type: 'transfer', call_uuid: 'c1', legs: 'aleg', aleg_url: 'https://evil.example/x' }),
+        422,
+      );
       expect(p.errors).toEqual([{ field: 'aleg_url', message: expect.stringContaining('TRANSFER_URL_ALLOWLIST') }]);
     });
 
     it('when several fields are wrong at once, then one 422 names all of them', async () => {
-      const p = await problem(await stack.post({ type: 'enqueue', call_uuid: 'a b', queue: 'q', priority: 5000, foo: 1 }), 422);
+      const p = await problem(
+        await stack.post({ type: 'enqueue', call_uuid: 'a b', queue: 'q', priority: 5000, foo: 1 }),
+        422,
+      );
       expect(fieldsOf(p)).toEqual(['call_uuid', 'foo', 'priority']);
     });
 
     it('when __proto__ arrives as a real JSON key, then 422 names __proto__ and no prototype is polluted', async () => {
       const res = await stack.post(null, { raw: '{"type":"hold","call_uuid":"c1","__proto__":{"polluted":true}}' });
       expect(fieldsOf(await problem(res, 422))).toEqual(['__proto__']);
-      expect((({}) as Record<string, unknown>).polluted).toBeUndefined();
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     });
 
     it('when constructor arrives as a key, then 422 names constructor', async () => {
-      const res = await stack.post(null, { raw: '{"type":"hold","call_uuid":"c1","constructor":{"prototype":{"polluted":true}}}' });
+      const res = await stack.post(null, {
+        raw: '{"type":"hold","call_uuid":"c1","constructor":{"prototype":{"polluted":true}}}',
+      });
       expect(fieldsOf(await problem(res, 422))).toEqual(['constructor']);
-      expect((({}) as Record<string, unknown>).polluted).toBeUndefined();
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     });
 
     it('when the body is not valid JSON, then 400 names (body)', async () => {
@@ -225,7 +341,11 @@ describe('the intents API (no worker: accepted intents stay queued)', () => {
     it('when Content-Encoding says gzip but the body is not gzip, then 400 names (body), not 500', async () => {
       const res = await fetch(`${stack.apiUrl}/v1/intents`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/json', 'content-encoding': 'gzip' },
+        headers: {
+          authorization: `Bearer ${TEST_KEY}`,
+          'content-type': 'application/json',
+          'content-encoding': 'gzip',
+        },
         body: JSON.stringify({ type: 'hold', call_uuid: 'c1' }),
       });
       expect(fieldsOf(await problem(res, 400))).toEqual(['(body)']);
@@ -245,13 +365,19 @@ describe('the intents API (no worker: accepted intents stay queued)', () => {
     });
 
     it('when Content-Type is text/plain, then 415 names Content-Type', async () => {
-      const res = await stack.post(null, { raw: JSON.stringify({ type: 'hold', call_uuid: 'c1' }), contentType: 'text/plain' });
+      const res = await stack.post(null, {
+        raw: JSON.stringify({ type: 'hold', call_uuid: 'c1' }),
+        contentType: 'text/plain',
+      });
       expect(fieldsOf(await problem(res, 415))).toEqual(['Content-Type']);
     });
 
     it('when Content-Type is application/json; charset=utf-8, then the intent is accepted', async () => {
       const call = newCall();
-      await accepted(await stack.post({ type: 'hold', call_uuid: call }, { contentType: 'application/json; charset=utf-8' }), { call_uuid: call });
+      await accepted(
+        await stack.post({ type: 'hold', call_uuid: call }, { contentType: 'application/json; charset=utf-8' }),
+        { call_uuid: call },
+      );
     });
 
     it('when the Idempotency-Key contains a space, then 422 names Idempotency-Key', async () => {
@@ -271,12 +397,18 @@ describe('the intents API (no worker: accepted intents stay queued)', () => {
 
     it('when the Idempotency-Key has 255 visible ASCII characters, then the intent is accepted', async () => {
       const call = newCall();
-      await accepted(await stack.post({ type: 'hold', call_uuid: call }, { idempotencyKey: `${randomUUID()}!~`.padEnd(255, 'k') }), { call_uuid: call });
+      await accepted(
+        await stack.post({ type: 'hold', call_uuid: call }, { idempotencyKey: `${randomUUID()}!~`.padEnd(255, 'k') }),
+        { call_uuid: call },
+      );
     });
   });
 
   describe('accepted intents', () => {
-    async function acceptAndRead(body: Record<string, unknown>, expected: Record<string, unknown> = body): Promise<IntentView> {
+    async function acceptAndRead(
+      body: Record<string, unknown>,
+      expected: Record<string, unknown> = body,
+    ): Promise<IntentView> {
       const record = await accepted(await stack.post(body), expected);
       const read = await stack.get(`/v1/intents/${record.id}`);
       expect(read.status).toBe(200);
@@ -307,24 +439,51 @@ describe('the intents API (no worker: accepted intents stay queued)', () => {
     });
 
     it('when an enqueue with priority, max_wait_seconds and a queue as overflow arrives, then 202, and GET returns the same record', async () => {
-      await acceptAndRead({ type: 'enqueue', call_uuid: newCall(), queue: 'support', priority: 7, max_wait_seconds: 120, overflow: 'voicemail' });
+      await acceptAndRead({
+        type: 'enqueue',
+        call_uuid: newCall(),
+        queue: 'support',
+        priority: 7,
+        max_wait_seconds: 120,
+        overflow: 'voicemail',
+      });
     });
 
     it('when an enqueue overflows to an allowed URL, then 202', async () => {
-      await acceptAndRead({ type: 'enqueue', call_uuid: newCall(), queue: 'support', overflow: `${allowed}/plivo/xml/queue/voicemail` });
+      await acceptAndRead({
+        type: 'enqueue',
+        call_uuid: newCall(),
+        queue: 'support',
+        overflow: `${allowed}/plivo/xml/queue/voicemail`,
+      });
     });
 
     it('when an enqueue has no priority, then 202 with priority 0', async () => {
       const call = newCall();
-      await acceptAndRead({ type: 'enqueue', call_uuid: call, queue: 'support' }, { type: 'enqueue', call_uuid: call, queue: 'support', priority: 0 });
+      await acceptAndRead(
+        { type: 'enqueue', call_uuid: call, queue: 'support' },
+        { type: 'enqueue', call_uuid: call, queue: 'support', priority: 0 },
+      );
     });
 
     it('when priority and max_wait_seconds sit on their lower bounds (-1000, 1), then 202', async () => {
-      await acceptAndRead({ type: 'enqueue', call_uuid: newCall(), queue: 'support', priority: -1000, max_wait_seconds: 1 });
+      await acceptAndRead({
+        type: 'enqueue',
+        call_uuid: newCall(),
+        queue: 'support',
+        priority: -1000,
+        max_wait_seconds: 1,
+      });
     });
 
     it('when priority and max_wait_seconds sit on their upper bounds (1000, 86400), then 202', async () => {
-      await acceptAndRead({ type: 'enqueue', call_uuid: newCall(), queue: 'support', priority: 1000, max_wait_seconds: 86_400 });
+      await acceptAndRead({
+        type: 'enqueue',
+        call_uuid: newCall(),
+        queue: 'support',
+        priority: 1000,
+        max_wait_seconds: 86_400,
+      });
     });
 
     it('when a dequeue arrives, then 202, and GET returns the same record', async () => {
@@ -333,7 +492,12 @@ describe('the intents API (no worker: accepted intents stay queued)', () => {
 
     it('when a transfer to an allowed URL arrives, then 202 with method POST by default, and GET returns the same record', async () => {
       const call = newCall();
-      const body = { type: 'transfer', call_uuid: call, legs: 'aleg', aleg_url: `${allowed}/plivo/xml/hold?music=default` };
+      const body = {
+        type: 'transfer',
+        call_uuid: call,
+        legs: 'aleg',
+        aleg_url: `${allowed}/plivo/xml/hold?music=default`,
+      };
       await acceptAndRead(body, { ...body, aleg_method: 'POST' });
     });
 
@@ -393,10 +557,16 @@ describe('the intents API (no worker: accepted intents stay queued)', () => {
       const call = newCall();
       const key = `k-${randomUUID()}`;
       const first = await accepted(
-        await stack.post({ type: 'enqueue', call_uuid: call, queue: 'support', priority: 3, max_wait_seconds: 30 }, { idempotencyKey: key }),
+        await stack.post(
+          { type: 'enqueue', call_uuid: call, queue: 'support', priority: 3, max_wait_seconds: 30 },
+          { idempotencyKey: key },
+        ),
         { call_uuid: call },
       );
-      const again = await stack.post({ max_wait_seconds: 30, priority: 3, queue: 'support', call_uuid: call, type: 'enqueue' }, { idempotencyKey: key });
+      const again = await stack.post(
+        { max_wait_seconds: 30, priority: 3, queue: 'support', call_uuid: call, type: 'enqueue' },
+        { idempotencyKey: key },
+      );
       expect(again.status).toBe(200);
       expect(((await again.json()) as IntentView).id).toBe(first.id);
     });
@@ -404,7 +574,9 @@ describe('the intents API (no worker: accepted intents stay queued)', () => {
     it('when the same key comes with another body, then 409 problem names Idempotency-Key and the first intent is unchanged', async () => {
       const key = `k-${randomUUID()}`;
       const call = newCall();
-      const first = await accepted(await stack.post({ type: 'hold', call_uuid: call }, { idempotencyKey: key }), { call_uuid: call });
+      const first = await accepted(await stack.post({ type: 'hold', call_uuid: call }, { idempotencyKey: key }), {
+        call_uuid: call,
+      });
       const res = await stack.post({ type: 'hold', call_uuid: newCall() }, { idempotencyKey: key });
       expect(fieldsOf(await problem(res, 409))).toEqual(['Idempotency-Key']);
       expect(await (await stack.get(`/v1/intents/${first.id}`)).json()).toEqual(first);
@@ -413,8 +585,14 @@ describe('the intents API (no worker: accepted intents stay queued)', () => {
     it('when two clients use the same key, then each gets its own intent (keys are per client)', async () => {
       const key = `shared-${randomUUID()}`;
       const call = newCall();
-      const mine = await accepted(await stack.post({ type: 'hold', call_uuid: call }, { idempotencyKey: key }), { call_uuid: call });
-      const theirs = await accepted(await stack.post({ type: 'hold', call_uuid: call }, { idempotencyKey: key, key: OTHER_KEY }), { call_uuid: call }, 'other');
+      const mine = await accepted(await stack.post({ type: 'hold', call_uuid: call }, { idempotencyKey: key }), {
+        call_uuid: call,
+      });
+      const theirs = await accepted(
+        await stack.post({ type: 'hold', call_uuid: call }, { idempotencyKey: key, key: OTHER_KEY }),
+        { call_uuid: call },
+        'other',
+      );
       expect(theirs.id).not.toBe(mine.id);
     });
 
@@ -450,7 +628,11 @@ describe('the intents API (no worker: accepted intents stay queued)', () => {
     it('when a sane X-Request-Id comes in, then it is echoed on success and on errors, and logged', async () => {
       const id = `trace-${randomUUID().slice(0, 8)}.A_1`;
       const headers = { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/json', 'x-request-id': id };
-      const ok = await fetch(`${stack.apiUrl}/v1/intents`, { method: 'POST', headers, body: JSON.stringify({ type: 'hold', call_uuid: newCall() }) });
+      const ok = await fetch(`${stack.apiUrl}/v1/intents`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ type: 'hold', call_uuid: newCall() }),
+      });
       expect(ok.status).toBe(202);
       expect(ok.headers.get('x-request-id')).toBe(id);
       const bad = await fetch(`${stack.apiUrl}/v1/intents`, { method: 'POST', headers, body: '{}' });
@@ -460,12 +642,16 @@ describe('the intents API (no worker: accepted intents stay queued)', () => {
     });
 
     it('when the incoming X-Request-Id has spaces, then it is replaced by a generated one', async () => {
-      const res = await fetch(`${stack.apiUrl}/v1/intents/${randomUUID()}`, { headers: { authorization: `Bearer ${TEST_KEY}`, 'x-request-id': 'has some spaces' } });
+      const res = await fetch(`${stack.apiUrl}/v1/intents/${randomUUID()}`, {
+        headers: { authorization: `Bearer ${TEST_KEY}`, 'x-request-id': 'has some spaces' },
+      });
       expect(res.headers.get('x-request-id')).toMatch(UUID);
     });
 
     it('when the incoming X-Request-Id has 300 characters, then it is replaced by a generated one', async () => {
-      const res = await fetch(`${stack.apiUrl}/v1/intents/${randomUUID()}`, { headers: { authorization: `Bearer ${TEST_KEY}`, 'x-request-id': 'r'.repeat(300) } });
+      const res = await fetch(`${stack.apiUrl}/v1/intents/${randomUUID()}`, {
+        headers: { authorization: `Bearer ${TEST_KEY}`, 'x-request-id': 'r'.repeat(300) },
+      });
       expect(res.headers.get('x-request-id')).toMatch(UUID);
     });
 
@@ -496,7 +682,12 @@ describe('idempotency with the worker running', () => {
 
     // A later intent for the same call runs only after every earlier one (per-call order),
     // so once it completes, a duplicate of the first would have reached Plivo too.
-    const later = await stack.post({ type: 'transfer', call_uuid: call, legs: 'aleg', aleg_url: `${stack.config.PUBLIC_BASE_URL}/plivo/xml/park` });
+    const later = await stack.post({
+      type: 'transfer',
+      call_uuid: call,
+      legs: 'aleg',
+      aleg_url: `${stack.config.PUBLIC_BASE_URL}/plivo/xml/park`,
+    });
     expect(later.status).toBe(202);
     const laterId = ((await later.json()) as IntentView).id;
     expect(await stack.waitForIntent(laterId)).toMatchObject({ status: 'completed' });
@@ -533,7 +724,17 @@ describe('idempotency with the worker running', () => {
     expect(Object.keys(body).sort()).toEqual(expect.arrayContaining(['detail', 'status', 'title', 'type']));
     expect(body).not.toHaveProperty('stack');
     expect(body).not.toHaveProperty('errors');
-    for (const leak of [/OOM/, /maxmemory/i, /redis:\/\//i, /ReplyError/, /\bat .+:\d+:\d+/, /node_modules/, /src\//, /ECONN/, /127\.0\.0\.1/]) {
+    for (const leak of [
+      /OOM/,
+      /maxmemory/i,
+      /redis:\/\//i,
+      /ReplyError/,
+      /\bat .+:\d+:\d+/,
+      /node_modules/,
+      /src\//,
+      /ECONN/,
+      /127\.0\.0\.1/,
+    ]) {
       expect(raw).not.toMatch(leak);
     }
   }

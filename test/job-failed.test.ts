@@ -13,7 +13,8 @@ import { openStores, type Stores } from './helpers/stores.js';
  */
 const READONLY = "READONLY You can't write against a read only replica.";
 /** holdq's finish script: the only script whose fourth key is the dead-letter index. */
-const isFinish = (prefix: string) => (argv: string[]) => /^evalsha$/i.test(argv[0] ?? '') && argv[6] === `${prefix}:dead`;
+const isFinish = (prefix: string) => (argv: string[]) =>
+  /^evalsha$/i.test(argv[0] ?? '') && argv[6] === `${prefix}:dead`;
 
 interface CallView {
   state: string | null;
@@ -30,7 +31,8 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   }
 }
 
-const logLines = (stack: Stack) => stack.logs.map((l) => JSON.parse(l) as { msg: string; err?: { stack?: string }; intentId?: string; level: string });
+const logLines = (stack: Stack) =>
+  stack.logs.map((l) => JSON.parse(l) as { msg: string; err?: { stack?: string }; intentId?: string; level: string });
 
 describe('a finish that Redis refuses on the last attempt', () => {
   let proxy: Awaited<ReturnType<typeof startRedisProxy>>;
@@ -45,7 +47,11 @@ describe('a finish that Redis refuses on the last attempt', () => {
   afterAll(() => proxy.stop());
 
   const start = (opts: { fetchXml: boolean }) =>
-    startStack({ env: { REDIS_URL: proxy.url, TRANSFER_MAX_ATTEMPTS: '1' }, simulator: { fetchXml: opts.fetchXml }, workerTiming: { reviveGraceMs: 0 } });
+    startStack({
+      env: { REDIS_URL: proxy.url, TRANSFER_MAX_ATTEMPTS: '1' },
+      simulator: { fetchXml: opts.fetchXml },
+      workerTiming: { reviveGraceMs: 0 },
+    });
   const callView = async (uuid: string) => (await (await stack.get(`/v1/calls/${uuid}`)).json()) as CallView;
 
   it('when the failed-job handler meets READONLY too, then it logs the stack, tries again, and the intent ends outcome_unknown with the call unknown; an unhold still works', async () => {
@@ -60,9 +66,16 @@ describe('a finish that Redis refuses on the last attempt', () => {
     expect(done).toMatchObject({ status: 'failed', error: { code: 'outcome_unknown' } });
     expect(faults.state.faulted).toBe(3);
     // Plivo did accept the hold; holdq never saw it recorded, so it says it does not know.
-    expect(stack.sim.received().filter((t) => t.call_uuid === call).map((t) => t.status)).toEqual([202]);
+    expect(
+      stack.sim
+        .received()
+        .filter((t) => t.call_uuid === call)
+        .map((t) => t.status),
+    ).toEqual([202]);
     expect(await callView(call)).toMatchObject({ state: 'unknown', held_legs: 'aleg' });
-    const retried = logLines(stack).filter((l) => l.msg === 'could not finish the intent of a failed job; trying again');
+    const retried = logLines(stack).filter(
+      (l) => l.msg === 'could not finish the intent of a failed job; trying again',
+    );
     expect(retried).toHaveLength(2);
     expect(retried[0]!.err?.stack).toMatch(/READONLY/);
 
@@ -86,8 +99,14 @@ describe('a finish that Redis refuses on the last attempt', () => {
     stack = await start({ fetchXml: false });
     const faults = failTimes(isFinish(stack.config.QUEUE_PREFIX), 6, READONLY); // the run's finish and all five of the handler's tries
     proxy.setRule(faults.rule);
-    const { id } = (await (await stack.post({ type: 'hold', call_uuid: `swept-${randomUUID()}` })).json()) as IntentView;
-    await until('the handler to give up', async () => (logLines(stack).some((l) => l.msg.startsWith('could not finish the intent of a failed job; the job sweeper will')) ? true : undefined));
+    const { id } = (await (
+      await stack.post({ type: 'hold', call_uuid: `swept-${randomUUID()}` })
+    ).json()) as IntentView;
+    await until('the handler to give up', async () =>
+      logLines(stack).some((l) => l.msg.startsWith('could not finish the intent of a failed job; the job sweeper will'))
+        ? true
+        : undefined,
+    );
     expect((await stack.waitForIntent(id, () => true)).status).toBe('running');
     expect(await stack.worker!.sweep()).toBe(1);
     expect(await stack.waitForIntent(id)).toMatchObject({ status: 'failed', error: { code: 'outcome_unknown' } });
@@ -102,7 +121,10 @@ describe('a finish that Redis refuses on the last attempt', () => {
     await stack.worker!.stop();
     const redis = new Redis(redisUrl());
     try {
-      const record = JSON.parse((await redis.get(`${stack.config.QUEUE_PREFIX}:intent:${id}`))!) as { status: string; error: { code: string } };
+      const record = JSON.parse((await redis.get(`${stack.config.QUEUE_PREFIX}:intent:${id}`))!) as {
+        status: string;
+        error: { code: string };
+      };
       expect(record).toMatchObject({ status: 'failed', error: { code: 'outcome_unknown' } });
     } finally {
       redis.disconnect();
@@ -141,7 +163,13 @@ describe('a worker lost in the middle of a run', () => {
         taken();
         return new Promise(() => undefined); // never answers
       },
-      { connection: zombieRedis, prefix: stack.config.QUEUE_PREFIX, lockDuration: 500, skipStalledCheck: true, drainDelay: 1 },
+      {
+        connection: zombieRedis,
+        prefix: stack.config.QUEUE_PREFIX,
+        lockDuration: 500,
+        skipStalledCheck: true,
+        drainDelay: 1,
+      },
     );
     await took;
     await zombie.close(true); // no more lock renewals: the job stalls
@@ -158,7 +186,10 @@ describe('a worker lost in the middle of a run', () => {
     const unhold = (await (await stack.post({ type: 'unhold', call_uuid: call })).json()) as IntentView;
     stack.worker!.worker.resume();
 
-    expect(await stack.waitForIntent(hold.id)).toMatchObject({ status: 'failed', error: { code: 'outcome_unknown', message: expect.stringMatching(/stalled/) } });
+    expect(await stack.waitForIntent(hold.id)).toMatchObject({
+      status: 'failed',
+      error: { code: 'outcome_unknown', message: expect.stringMatching(/stalled/) },
+    });
     expect(await stack.waitForIntent(unhold.id)).toMatchObject({ status: 'completed' });
     expect(((await (await stack.get(`/v1/calls/${call}`)).json()) as CallView).state).toBe('bridged');
   });
@@ -170,7 +201,10 @@ describe('a worker lost in the middle of a run', () => {
       const { id } = (await (await stack.post({ type: 'enqueue', call_uuid: caller, queue })).json()) as IntentView;
       await stack.waitForIntent(id);
     }
-    const line = async () => ((await (await stack.get(`/v1/queues/${queue}`)).json()) as { members: { call_uuid: string }[] }).members.map((m) => m.call_uuid);
+    const line = async () =>
+      ((await (await stack.get(`/v1/queues/${queue}`)).json()) as { members: { call_uuid: string }[] }).members.map(
+        (m) => m.call_uuid,
+      );
     expect(await line()).toEqual(callers);
 
     await stack.worker!.worker.pause();
@@ -188,7 +222,10 @@ describe('a worker lost in the middle of a run', () => {
     expect(await line()).toEqual([callers[1]]);
     stack.worker!.worker.resume();
 
-    expect(await stack.waitForIntent(dequeue.id)).toMatchObject({ status: 'failed', error: { code: 'outcome_unknown' } });
+    expect(await stack.waitForIntent(dequeue.id)).toMatchObject({
+      status: 'failed',
+      error: { code: 'outcome_unknown' },
+    });
     expect(await line()).toEqual(callers);
     // The caller was never moved, so nothing had to bring it back to the waiting room.
     expect(stack.sim.received().length).toBe(before);

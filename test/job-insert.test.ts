@@ -32,11 +32,20 @@ describe('the job an accept queues is a BullMQ job like any other', () => {
     const { timestamp, opts, data, ...rest } = hash;
     const { jobId, ...options } = JSON.parse(opts!) as Record<string, unknown>;
     const { intentId, ...payload } = JSON.parse(data!) as Record<string, unknown>;
-    return { hash: rest, options, payload, jobIdMatches: jobId === id && intentId === id, timestamp: Number(timestamp) };
+    return {
+      hash: rest,
+      options,
+      payload,
+      jobIdMatches: jobId === id && intentId === id,
+      timestamp: Number(timestamp),
+    };
   }
   async function eventsFor(id: string) {
     const entries = await redis.xrange(`${prefix}:intent-jobs:events`, '-', '+');
-    return entries.map(([, fields]) => fields).filter((f) => f[f.indexOf('jobId') + 1] === id).map((f) => f[f.indexOf('event') + 1]);
+    return entries
+      .map(([, fields]) => fields)
+      .filter((f) => f[f.indexOf('jobId') + 1] === id)
+      .map((f) => f[f.indexOf('event') + 1]);
   }
   async function acceptOne(callUuid: string) {
     const result = await store.accept({ client: 'test', request: { type: 'hold', call_uuid: callUuid, legs: 'aleg' } });
@@ -88,7 +97,9 @@ describe('the job an accept queues is a BullMQ job like any other', () => {
 
   it("when holdq names BullMQ's keys, then it names them in the order BullMQ's own insert takes them", () => {
     // BullMQ builds addStandardJob's keys in a protected method; reading them from it pins a swap too.
-    const backend = (queue as unknown as { backend: { addStandardJobArgs(job: object, opts: unknown, args: unknown[]): unknown[] } }).backend;
+    const backend = (
+      queue as unknown as { backend: { addStandardJobArgs(job: object, opts: unknown, args: unknown[]): unknown[] } }
+    ).backend;
     const bullmqKeys = backend.addStandardJobArgs({ data: '{}' }, Buffer.alloc(0), []).slice(0, 9);
     expect(createJobInsert(queue).keys).toEqual(bullmqKeys);
   });
@@ -120,7 +131,11 @@ describe('the job an accept queues is a BullMQ job like any other', () => {
     const call = `call-${randomUUID()}`;
     await redis.hset(`${prefix}:call:${call}`, 'transfer_count', 60);
     const jobsBefore = await redis.llen(`${prefix}:intent-jobs:wait`);
-    const result = await store.accept({ client: 'test', request: { type: 'hold', call_uuid: call, legs: 'aleg' }, limits: { transferBudget: 60 } });
+    const result = await store.accept({
+      client: 'test',
+      request: { type: 'hold', call_uuid: call, legs: 'aleg' },
+      limits: { transferBudget: 60 },
+    });
     expect(result.kind).toBe('budget_spent');
     expect(await redis.llen(`${prefix}:intent-jobs:wait`)).toBe(jobsBefore);
   });

@@ -48,7 +48,10 @@ async function openHttp(port: number) {
           socket.destroy();
           resolve(answers);
         };
-        const closed = () => (answers.length >= n ? check() : reject(new Error(`the connection closed after ${answers.length} of ${n} answers`)));
+        const closed = () =>
+          answers.length >= n
+            ? check()
+            : reject(new Error(`the connection closed after ${answers.length} of ${n} answers`));
         socket.on('answer', check).on('close', closed);
         check();
       });
@@ -98,7 +101,10 @@ describe('graceful shutdown', () => {
     const [accept, readyz] = await conn.responses(2);
     expect(accept!.status).toBe(202);
     expect(readyz!.status).toBe(503);
-    expect(JSON.parse(readyz!.body)).toMatchObject({ status: 'not_ready', checks: { shutdown: 'in progress', redis: 'ok' } });
+    expect(JSON.parse(readyz!.body)).toMatchObject({
+      status: 'not_ready',
+      checks: { shutdown: 'in progress', redis: 'ok' },
+    });
     await stopped;
     await expect(fetch(`${stack.apiUrl}/livez`)).rejects.toThrow();
   });
@@ -163,9 +169,17 @@ describe('the worker after a Redis outage', () => {
     const outage = stack.waitForLog((l) => (l.msg ?? '').startsWith('cannot reach Redis'));
     await redis.stop('SIGKILL');
     await outage;
-    redis = await startRedisServer({ port: redis.port, dir: redis.dir, args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
+    redis = await startRedisServer({
+      port: redis.port,
+      dir: redis.dir,
+      args: ['--appendonly', 'yes', '--appendfsync', 'always'],
+    });
 
-    await until(async () => (await stack.get('/readyz', { key: null })).status === 200, 'the API to see Redis again', 20_000);
+    await until(
+      async () => (await stack.get('/readyz', { key: null })).status === 200,
+      'the API to see Redis again',
+      20_000,
+    );
     const res = await stack.post({ type: 'hold', call_uuid: `out-${randomUUID()}` });
     expect(res.status).toBe(202);
     const accepted = (await res.json()) as IntentView;
@@ -198,7 +212,9 @@ describe('the lost-job sweeper', () => {
 
   it('when an accepted intent has lost its BullMQ job, then a sweep gives it back and the intent completes', async () => {
     await stack.worker!.worker.pause(); // nothing runs while the job is taken away
-    const { id } = (await (await stack.post({ type: 'hold', call_uuid: `swept-${randomUUID()}` })).json()) as IntentView;
+    const { id } = (await (
+      await stack.post({ type: 'hold', call_uuid: `swept-${randomUUID()}` })
+    ).json()) as IntentView;
     const redis = new Redis(stack.config.REDIS_URL);
     const queue = new Queue('intent-jobs', { connection: redis, prefix: stack.config.QUEUE_PREFIX });
     try {

@@ -46,13 +46,21 @@ describe('the script files', () => {
 
   it("when a wrapper's names differ from its header's, then its first use says so", async () => {
     const wrong = defineScript('release-lock', { keys: ['lock'], args: ['tok'], returns: ['removed', 'absent'] });
-    await expect(wrong.run(redis, { lock: 'x' }, { tok: 'y' })).rejects.toThrow(/lists args token; its wrapper says tok/);
+    await expect(wrong.run(redis, { lock: 'x' }, { tok: 'y' })).rejects.toThrow(
+      /lists args token; its wrapper says tok/,
+    );
   });
 
   it('when a header lacks a section or names a status not in the list, then it is refused', () => {
-    expect(() => parseHeader('x', '--[[\n  KEYS:\n    a  one\n\n  ARGV:\n    b  two\n]]')).toThrow(/no Returns: section/);
-    expect(() => parseHeader('x', "--[[\n  KEYS:\n    a  one\n\n  ARGV:\n    b  two\n\n  Returns:\n    {'maybe'}  no\n]]")).toThrow(/'maybe' is not in SCRIPT_STATUSES/);
-    expect(() => parseHeader('x', "--[[\n  KEYS:\n    a...  all\n    b  one\n\n  ARGV:\n\n  Returns:\n    {'ok'}\n]]")).toThrow(/only the last name/);
+    expect(() => parseHeader('x', '--[[\n  KEYS:\n    a  one\n\n  ARGV:\n    b  two\n]]')).toThrow(
+      /no Returns: section/,
+    );
+    expect(() =>
+      parseHeader('x', "--[[\n  KEYS:\n    a  one\n\n  ARGV:\n    b  two\n\n  Returns:\n    {'maybe'}  no\n]]"),
+    ).toThrow(/'maybe' is not in SCRIPT_STATUSES/);
+    expect(() =>
+      parseHeader('x', "--[[\n  KEYS:\n    a...  all\n    b  one\n\n  ARGV:\n\n  Returns:\n    {'ok'}\n]]"),
+    ).toThrow(/only the last name/);
   });
 
   it('when a script is assembled, then its includes come once each and its inputs are bound by name', () => {
@@ -143,7 +151,10 @@ describe('accept.lua', () => {
   it('when a waiting caller is claimed, then it leaves its queue with the accept, and its join time comes back', async () => {
     await redis.zadd(k('queue:from'), 5, 'caller');
     await redis.zadd(k('queue:from:since'), 777, 'caller');
-    expect(await run(randomUUID(), { claim_call: 'caller' })).toMatchObject({ status: 'created', values: [expect.any(Number), '777'] });
+    expect(await run(randomUUID(), { claim_call: 'caller' })).toMatchObject({
+      status: 'created',
+      values: [expect.any(Number), '777'],
+    });
     expect(await redis.zscore(k('queue:from'), 'caller')).toBeNull();
     expect(await redis.zscore(k('queue-activity'), 'from')).toBe('1000');
   });
@@ -198,14 +209,29 @@ describe('finish.lua', () => {
     expect(await redis.ttl(k('intent:i1'))).toBeGreaterThan(90);
     expect(await redis.zrange(k('call:c1:pending'), 0, -1)).toEqual(['i2']);
     expect(await redis.zcard(k('unfinished'))).toBe(0);
-    expect(await redis.hgetall(k('call:c1'))).toMatchObject({ state: 'queued', queue: 'q', transfer_count: '1', applied_seq: '1', last_intent_id: 'i1' });
+    expect(await redis.hgetall(k('call:c1'))).toMatchObject({
+      state: 'queued',
+      queue: 'q',
+      transfer_count: '1',
+      applied_seq: '1',
+      last_intent_id: 'i1',
+    });
     expect(await redis.zscore(k('queue:q'), 'c1')).toBe('42');
     expect(await redis.exists(k('call:c1:lock'))).toBe(0);
   });
 
   it('when a failed intent finishes with another run holding the lock, then it is a dead letter and the lock stays', async () => {
     await redis.set(k('call:c1:lock'), 'other');
-    const reply = await FINISH.run(redis, keys([]), { id: 'i2', record: '{}', retention: 100, failed: '1', now_ms: 6000, lock_token: 'tok', call_ttl: 60, ...effect(false) });
+    const reply = await FINISH.run(redis, keys([]), {
+      id: 'i2',
+      record: '{}',
+      retention: 100,
+      failed: '1',
+      now_ms: 6000,
+      lock_token: 'tok',
+      call_ttl: 60,
+      ...effect(false),
+    });
     expect(reply).toEqual({ status: 'ok', values: [null] });
     expect(await redis.zscore(k('dead'), 'i2')).toBe('6000');
     expect(await redis.get(k('call:c1:lock'))).toBe('other');
@@ -214,7 +240,14 @@ describe('finish.lua', () => {
 
 describe('gate.lua and release-lock.lua', () => {
   beforeAll(fresh);
-  const slot = { interval_us: 1000, max: 10, window_us: 1_000_000, margin_us: 30_000, member: 'm1', hold_us: 2_000_000 };
+  const slot = {
+    interval_us: 1000,
+    max: 10,
+    window_us: 1_000_000,
+    margin_us: 30_000,
+    member: 'm1',
+    hold_us: 2_000_000,
+  };
   const gate = (id: string, token: string, book: '0' | '1') =>
     GATE.run(
       redis,
@@ -235,16 +268,29 @@ describe('gate.lua and release-lock.lua', () => {
 
   it('when an older intent waits, then the gate is blocked; when the lock is held, locked; else it opens, marks the run and books a slot', async () => {
     await redis.zadd(k('pending'), 1, 'a', 2, 'b');
-    await redis.set(k('intent:a'), '{"seq":1,"id":"a","client":"c","status":"queued","attempts":0,"created_at":"x","updated_at":"y","transfers":[]}');
+    await redis.set(
+      k('intent:a'),
+      '{"seq":1,"id":"a","client":"c","status":"queued","attempts":0,"created_at":"x","updated_at":"y","transfers":[]}',
+    );
     expect(await gate('b', 't', '1')).toEqual({ status: 'blocked', values: ['a'] });
     const opened = await gate('a', 't', '1');
     expect(opened.status).toBe('ok');
-    expect(JSON.parse(opened.values[0] as string)).toMatchObject({ status: 'running', attempts: 1, updated_at: '2026-01-01T00:00:00.000Z' });
+    expect(JSON.parse(opened.values[0] as string)).toMatchObject({
+      status: 'running',
+      attempts: 1,
+      updated_at: '2026-01-01T00:00:00.000Z',
+    });
     expect(opened.values[2]).toBe(0);
     expect(await redis.zscore(k('rate:sent'), 'm1')).not.toBeNull();
     expect(await gate('a', 'other', '1')).toEqual({ status: 'locked', values: [] });
-    expect(await RELEASE_LOCK.run(redis, { lock: k('lock') }, { token: 'other' })).toEqual({ status: 'absent', values: [] });
-    expect(await RELEASE_LOCK.run(redis, { lock: k('lock') }, { token: 't' })).toEqual({ status: 'removed', values: [] });
+    expect(await RELEASE_LOCK.run(redis, { lock: k('lock') }, { token: 'other' })).toEqual({
+      status: 'absent',
+      values: [],
+    });
+    expect(await RELEASE_LOCK.run(redis, { lock: k('lock') }, { token: 't' })).toEqual({
+      status: 'removed',
+      values: [],
+    });
     // A gate that does not book leaves the pacer alone.
     expect((await gate('a', 't2', '0')).values[2]).toBe(-1);
   });
@@ -265,13 +311,37 @@ describe('set-call-state.lua and call-seen.lua', () => {
   const set = (state: string, queue = '') =>
     SET_CALL_STATE.run(
       redis,
-      { ...effectKeys, call: k('call:c'), new_queue: k(`queue:${queue || '-'}`), new_queue_times: k(`queue:${queue || '-'}:since`) },
-      { call_uuid: 'c', state, queue, held_legs: state === 'on_hold' ? 'aleg' : '', since: 'now', now_ms: 10, queue_score: 7, old_queue_name: '', applied_seq: '', intent_id: '', call_ttl: 60 },
+      {
+        ...effectKeys,
+        call: k('call:c'),
+        new_queue: k(`queue:${queue || '-'}`),
+        new_queue_times: k(`queue:${queue || '-'}:since`),
+      },
+      {
+        call_uuid: 'c',
+        state,
+        queue,
+        held_legs: state === 'on_hold' ? 'aleg' : '',
+        since: 'now',
+        now_ms: 10,
+        queue_score: 7,
+        old_queue_name: '',
+        applied_seq: '',
+        intent_id: '',
+        call_ttl: 60,
+      },
     );
   const seen = (kind: string, queue = '') =>
     CALL_SEEN.run(
       redis,
-      { call: k('call:c'), on_hold: k('onhold'), queue_index: k('queue-index'), queue_activity: k('queue-activity'), queue: k(`queue:${queue || '-'}`), queue_times: k(`queue:${queue || '-'}:since`) },
+      {
+        call: k('call:c'),
+        on_hold: k('onhold'),
+        queue_index: k('queue-index'),
+        queue_activity: k('queue-activity'),
+        queue: k(`queue:${queue || '-'}`),
+        queue_times: k(`queue:${queue || '-'}:since`),
+      },
       { call_uuid: 'c', kind, queue_name: queue, now_ms: 20, now_iso: 'later', back_score: 99 },
     );
 
@@ -292,7 +362,12 @@ describe('set-call-state.lua and call-seen.lua', () => {
   it('when a call is unknown, then a fetch of the hold document, a waiting room or a bridge settles it', async () => {
     await redis.hset(k('call:c'), 'state', 'unknown', 'held_legs', 'both');
     expect(await seen('hold')).toEqual({ status: 'changed', values: [] });
-    expect(await redis.hgetall(k('call:c'))).toMatchObject({ state: 'on_hold', held_legs: 'both', seen_kind: 'hold', seen_at: '20' });
+    expect(await redis.hgetall(k('call:c'))).toMatchObject({
+      state: 'on_hold',
+      held_legs: 'both',
+      seen_kind: 'hold',
+      seen_at: '20',
+    });
     await redis.hset(k('call:c'), 'state', 'unknown', 'queue', 'q2', 'queue_score', '5');
     expect((await seen('queue', 'q2')).status).toBe('changed');
     expect(await redis.zscore(k('queue:q2'), 'c')).toBe('5');
@@ -308,18 +383,42 @@ describe('set-call-state.lua and call-seen.lua', () => {
 
 describe('the queue scripts', () => {
   beforeAll(fresh);
-  const members = (q: string) => ({ queue: k(`queue:${q}`), queue_times: k(`queue:${q}:since`), queue_index: k('queue-index'), queue_activity: k('queue-activity') });
+  const members = (q: string) => ({
+    queue: k(`queue:${q}`),
+    queue_times: k(`queue:${q}:since`),
+    queue_index: k('queue-index'),
+    queue_activity: k('queue-activity'),
+  });
 
   it('when callers are taken, put back and removed, then the queue and its index follow', async () => {
     await redis.zadd(k('queue:q'), 1, 'a', 2, 'b', 3, 'c');
     await redis.zadd(k('queue:q:since'), 11, 'a', 12, 'b', 13, 'c');
-    expect(await QUEUE_TAKE.run(redis, members('q'), { call_uuid: '', queue_name: 'q', now_ms: 100 })).toEqual({ status: 'taken', values: ['a', '1'] });
-    expect(await QUEUE_TAKE.run(redis, members('q'), { call_uuid: 'c', queue_name: 'q', now_ms: 100 })).toEqual({ status: 'taken', values: ['c', '3'] });
-    expect((await QUEUE_TAKE.run(redis, members('q'), { call_uuid: 'zz', queue_name: 'q', now_ms: 100 })).status).toBe('empty');
-    await QUEUE_PUT_BACK.run(redis, members('q'), { call_uuid: 'a', queue_name: 'q', now_ms: 200, score: 1, joined_ms: 11 });
+    expect(await QUEUE_TAKE.run(redis, members('q'), { call_uuid: '', queue_name: 'q', now_ms: 100 })).toEqual({
+      status: 'taken',
+      values: ['a', '1'],
+    });
+    expect(await QUEUE_TAKE.run(redis, members('q'), { call_uuid: 'c', queue_name: 'q', now_ms: 100 })).toEqual({
+      status: 'taken',
+      values: ['c', '3'],
+    });
+    expect((await QUEUE_TAKE.run(redis, members('q'), { call_uuid: 'zz', queue_name: 'q', now_ms: 100 })).status).toBe(
+      'empty',
+    );
+    await QUEUE_PUT_BACK.run(redis, members('q'), {
+      call_uuid: 'a',
+      queue_name: 'q',
+      now_ms: 200,
+      score: 1,
+      joined_ms: 11,
+    });
     expect(await redis.zrange(k('queue:q'), 0, -1)).toEqual(['a', 'b']);
-    expect(await QUEUE_REMOVE.run(redis, members('q'), { call_uuid: 'b', queue_name: 'q', now_ms: 300 })).toEqual({ status: 'removed', values: ['12'] });
-    expect((await QUEUE_REMOVE.run(redis, members('q'), { call_uuid: 'b', queue_name: 'q', now_ms: 300 })).status).toBe('absent');
+    expect(await QUEUE_REMOVE.run(redis, members('q'), { call_uuid: 'b', queue_name: 'q', now_ms: 300 })).toEqual({
+      status: 'removed',
+      values: ['12'],
+    });
+    expect((await QUEUE_REMOVE.run(redis, members('q'), { call_uuid: 'b', queue_name: 'q', now_ms: 300 })).status).toBe(
+      'absent',
+    );
     expect(await redis.zscore(k('queue-activity'), 'q')).toBe('300');
     expect(await redis.zscore(k('queue-index'), 'q')).toBe('0');
   });
@@ -353,8 +452,22 @@ describe('the queue scripts', () => {
 
 describe('the pacer scripts', () => {
   beforeAll(fresh);
-  const keys = () => ({ tat: k('rate'), plan: k('rate:window'), sent: k('rate:sent'), answer: k('rate:answer'), pause: k('rate:pause'), retry: k('rate:retry') });
-  const slot = (member: string) => ({ interval_us: 500_000, max: 2, window_us: 1_000_000, margin_us: 30_000, member, hold_us: 5_000_000 });
+  const keys = () => ({
+    tat: k('rate'),
+    plan: k('rate:window'),
+    sent: k('rate:sent'),
+    answer: k('rate:answer'),
+    pause: k('rate:pause'),
+    retry: k('rate:retry'),
+  });
+  const slot = (member: string) => ({
+    interval_us: 500_000,
+    max: 2,
+    window_us: 1_000_000,
+    margin_us: 30_000,
+    member,
+    hold_us: 5_000_000,
+  });
 
   it('when slots are booked faster than the rate, then the first is due and the next waits about 1/rate', async () => {
     expect(await RATE_RESERVE.run(redis, keys(), slot('a'))).toEqual({ status: 'due', values: [] });
@@ -370,7 +483,13 @@ describe('the pacer scripts', () => {
     expect((await RATE_ADMIT.run(redis, g, slot('x'))).status).toBe('due');
     expect((await RATE_ADMIT.run(redis, g, slot('y'))).status).toBe('due');
     expect((await RATE_ADMIT.run(redis, g, slot('z'))).status).toBe('wait');
-    expect(await RATE_RELEASE.run(redis, { sent: g.sent, answer: g.answer }, { hold_us: 5_000_000, grace_us: 1_000_000, answered: 1, abandoned: 0, rest: ['x', 'y'] })).toEqual({ status: 'ok', values: [] });
+    expect(
+      await RATE_RELEASE.run(
+        redis,
+        { sent: g.sent, answer: g.answer },
+        { hold_us: 5_000_000, grace_us: 1_000_000, answered: 1, abandoned: 0, rest: ['x', 'y'] },
+      ),
+    ).toEqual({ status: 'ok', values: [] });
     // x was answered (it counts a while more), y discarded (gone): one place is free again.
     expect(await redis.zscore(g.sent, 'y')).toBeNull();
     expect(await redis.zscore(g.sent, 'x')).not.toBeNull();
@@ -379,7 +498,10 @@ describe('the pacer scripts', () => {
 
   it('when Plivo answered 429, then nobody is admitted until its Retry-After has passed', async () => {
     fresh();
-    expect(await RATE_PENALIZE.run(redis, { pause: k('rate:pause'), tat: k('rate') }, { ms: 2000 })).toEqual({ status: 'ok', values: [] });
+    expect(await RATE_PENALIZE.run(redis, { pause: k('rate:pause'), tat: k('rate') }, { ms: 2000 })).toEqual({
+      status: 'ok',
+      values: [],
+    });
     const held = await RATE_ADMIT.run(redis, keys(), slot('p'));
     expect(held.status).toBe('wait');
     expect(Number(held.values[0])).toBeGreaterThan(1900);

@@ -22,7 +22,8 @@ function reachable(entry: string): { files: Set<string>; packages: Set<string> }
     for (const [, from, dynamic] of readFileSync(file, 'utf8').matchAll(VALUE_IMPORT)) {
       const spec = from ?? dynamic;
       if (spec!.startsWith('.')) visit(resolve(dirname(file), spec!.replace(/\.js$/, '.ts')));
-      else if (!spec!.startsWith('node:')) packages.add(spec!.startsWith('@') ? spec!.split('/').slice(0, 2).join('/') : spec!.split('/')[0]!);
+      else if (!spec!.startsWith('node:'))
+        packages.add(spec!.startsWith('@') ? spec!.split('/').slice(0, 2).join('/') : spec!.split('/')[0]!);
     }
   };
   visit(join(SRC, entry));
@@ -33,7 +34,11 @@ describe('what each role loads', () => {
   it('the worker loads no module of the API or the simulator, and neither bull-board nor helmet', () => {
     const { files, packages } = reachable('worker/start-worker.ts');
     expect([...files].filter((f) => f.startsWith('api/') || f.startsWith('simulator/'))).toEqual([]);
-    expect([...packages].filter((p) => ['@bull-board/api', '@bull-board/express', 'helmet', 'express-rate-limit', 'rate-limit-redis'].includes(p))).toEqual([]);
+    expect(
+      [...packages].filter((p) =>
+        ['@bull-board/api', '@bull-board/express', 'helmet', 'express-rate-limit', 'rate-limit-redis'].includes(p),
+      ),
+    ).toEqual([]);
     // The walk itself reaches the worker's own modules (a reader that found nothing would pass the lines above).
     expect(files).toContain('worker/process-intent.ts');
     expect(packages).toContain('got');

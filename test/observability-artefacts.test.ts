@@ -8,20 +8,28 @@ import { startStack, type IntentView, type Stack } from './helpers/stack.js';
 /** Every holdq_ metric name an expression uses, histogram suffixes folded into their family. */
 function metricNames(exprs: string[]): Set<string> {
   const names = new Set<string>();
-  for (const expr of exprs) for (const m of expr.matchAll(/\bholdq_[a-z_]+/g)) names.add(m[0].replace(/_(bucket|sum|count)$/, ''));
+  for (const expr of exprs)
+    for (const m of expr.matchAll(/\bholdq_[a-z_]+/g)) names.add(m[0].replace(/_(bucket|sum|count)$/, ''));
   return names;
 }
 
 function dashboardExprs(): string[] {
-  const dash = JSON.parse(readFileSync(new URL('../deploy/grafana/dashboards/holdq.json', import.meta.url), 'utf8')) as {
+  const dash = JSON.parse(
+    readFileSync(new URL('../deploy/grafana/dashboards/holdq.json', import.meta.url), 'utf8'),
+  ) as {
     panels: { targets?: { expr: string }[] }[];
     templating: { list: { definition: string }[] };
   };
-  return [...dash.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)), ...dash.templating.list.map((t) => t.definition)];
+  return [
+    ...dash.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)),
+    ...dash.templating.list.map((t) => t.definition),
+  ];
 }
 
 function ruleExprs(): string[] {
-  const rules = parse(readFileSync(new URL('../deploy/prometheus/alerts.yml', import.meta.url), 'utf8')) as { groups: { rules: { expr: string }[] }[] };
+  const rules = parse(readFileSync(new URL('../deploy/prometheus/alerts.yml', import.meta.url), 'utf8')) as {
+    groups: { rules: { expr: string }[] }[];
+  };
   return rules.groups.flatMap((g) => g.rules.map((r) => r.expr));
 }
 
@@ -64,6 +72,9 @@ describe('dashboards and alerts use only what holdq exports', () => {
       .filter((l) => /^(# (HELP|TYPE) )?holdq_/.test(l))
       .join('\n');
     const result = spawnSync('promtool', ['check', 'metrics'], { input: `${holdq}\n`, encoding: 'utf8' });
-    expect({ status: result.status, output: `${result.stdout}${result.stderr}`.trim() }).toEqual({ status: 0, output: '' });
+    expect({ status: result.status, output: `${result.stdout}${result.stderr}`.trim() }).toEqual({
+      status: 0,
+      output: '',
+    });
   });
 });

@@ -6,7 +6,26 @@ import { startStack, type Stack } from './helpers/stack.js';
 interface Doc {
   openapi: string;
   info: { version: string };
-  paths: Record<string, Record<string, { requestBody?: { content: Record<string, { examples: Record<string, { value: unknown; 'x-holdq-status': number }> }> }; responses: Record<string, { content?: Record<string, { examples?: Record<string, { value: { status: number; errors: { field: string }[] } }> }> }> }>>;
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        requestBody?: {
+          content: Record<string, { examples: Record<string, { value: unknown; 'x-holdq-status': number }> }>;
+        };
+        responses: Record<
+          string,
+          {
+            content?: Record<
+              string,
+              { examples?: Record<string, { value: { status: number; errors: { field: string }[] } }> }
+            >;
+          }
+        >;
+      }
+    >
+  >;
 }
 
 describe('the OpenAPI document', () => {
@@ -26,7 +45,17 @@ describe('the OpenAPI document', () => {
     expect(doc.info.version).toBe(pkg.version);
     expect(HOLDQ_VERSION).toBe(pkg.version);
     expect(Object.keys(doc.paths).sort()).toEqual(
-      ['/livez', '/metrics', '/readyz', '/v1/calls/{call_uuid}', '/v1/intents', '/v1/intents/{id}', '/v1/intents/{id}/retry', '/v1/queues', '/v1/queues/{name}'].sort(),
+      [
+        '/livez',
+        '/metrics',
+        '/readyz',
+        '/v1/calls/{call_uuid}',
+        '/v1/intents',
+        '/v1/intents/{id}',
+        '/v1/intents/{id}/retry',
+        '/v1/queues',
+        '/v1/queues/{name}',
+      ].sort(),
     );
   });
 
@@ -40,7 +69,8 @@ describe('the OpenAPI document', () => {
   });
 
   it('when the documented invalid intent is posted, then the problem names the documented fields', async () => {
-    const documented = doc.paths['/v1/intents']!.post!.responses['422']!.content!['application/problem+json']!.examples!.invalid!.value;
+    const documented =
+      doc.paths['/v1/intents']!.post!.responses['422']!.content!['application/problem+json']!.examples!.invalid!.value;
     const res = await stack.post({ type: 'hold', call_uuid: '../etc', colour: 'blue' });
     expect(res.status).toBe(documented.status);
     const body = (await res.json()) as { errors: { field: string }[] };

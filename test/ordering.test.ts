@@ -9,7 +9,14 @@ describe('per-call order under concurrency, latency and upstream failures', () =
   let stack: Stack;
   beforeAll(async () => {
     fake = await startFakePlivo({ latencyMs: [0, 15], failureRate: 0.15, seed: 7 });
-    stack = await startStack({ env: { PLIVO_BASE_URL: fake.url, TRANSFER_MAX_ATTEMPTS: '25', TRANSFER_BACKOFF_MS: '10', WORKER_CONCURRENCY: '20' } });
+    stack = await startStack({
+      env: {
+        PLIVO_BASE_URL: fake.url,
+        TRANSFER_MAX_ATTEMPTS: '25',
+        TRANSFER_BACKOFF_MS: '10',
+        WORKER_CONCURRENCY: '20',
+      },
+    });
   });
   afterAll(async () => {
     await stack.stop();
@@ -40,11 +47,16 @@ describe('per-call order under concurrency, latency and upstream failures', () =
       expect(mine.map((v) => v.sequence)).toEqual(mine.map((_, i) => i + 1));
       // Every intent ends; unhold of a call that is not on hold fails by design, nothing else does.
       for (const v of mine) {
-        if (v.status !== 'completed') expect(v).toMatchObject({ type: 'unhold', status: 'failed', error: { code: 'not_on_hold' } });
+        if (v.status !== 'completed')
+          expect(v).toMatchObject({ type: 'unhold', status: 'failed', error: { code: 'not_on_hold' } });
       }
       // What Plivo accepted for this call, in time order, is exactly the completed intents' transfers in accept order.
-      const sawAccepted = fake.transfers.filter((t) => t.callUuid === call && t.status === 202).sort((a, b) => a.endedAt - b.endedAt);
-      const expected = mine.filter((v) => v.status === 'completed').flatMap((v) => v.transfers.filter((t) => t.status_code === 202));
+      const sawAccepted = fake.transfers
+        .filter((t) => t.callUuid === call && t.status === 202)
+        .sort((a, b) => a.endedAt - b.endedAt);
+      const expected = mine
+        .filter((v) => v.status === 'completed')
+        .flatMap((v) => v.transfers.filter((t) => t.status_code === 202));
       expect(sawAccepted.map((t) => t.body.aleg_url)).toEqual(expected.map((t) => t.aleg_url));
       const newest = mine.filter((v) => v.status === 'completed').at(-1)!;
       expect(sawAccepted.at(-1)!.body.aleg_url).toBe(newest.transfers.at(-1)!.aleg_url);

@@ -32,7 +32,12 @@ describe('overflow: the caller leaves its queue with the intent that moves it, o
   beforeAll(() => {
     ({ redis, keys, queue, store, calls, queues } = stores = openStores('overflow'));
     registry = new Registry();
-    overflow = createOverflowHandler({ store, calls, metrics: createMetrics(registry, { defaults: false }), logger: createLogger('silent') });
+    overflow = createOverflowHandler({
+      store,
+      calls,
+      metrics: createMetrics(registry, { defaults: false }),
+      logger: createLogger('silent'),
+    });
   });
   afterAll(() => stores.close());
 
@@ -49,7 +54,11 @@ describe('overflow: the caller leaves its queue with the intent that moves it, o
   it('when a waiting caller is claimed, then it leaves both queue indexes and the intent is created with when it had joined', async () => {
     const since = Date.now() - 7000;
     const caller = await waiting('claim-q', 'e1', since);
-    const result = await store.accept({ client: 'holdq', request: intentInput.parse({ type: 'enqueue', call_uuid: caller, queue: 'spill' }), claim: { queue: 'claim-q', callUuid: caller } });
+    const result = await store.accept({
+      client: 'holdq',
+      request: intentInput.parse({ type: 'enqueue', call_uuid: caller, queue: 'spill' }),
+      claim: { queue: 'claim-q', callUuid: caller },
+    });
     expect(result).toMatchObject({ kind: 'created', claimedSince: since });
     expect(await queues.position('claim-q', caller)).toBeNull();
     expect(await redis.zscore(keys.queueTimes('claim-q'), caller)).toBeNull();
@@ -58,7 +67,12 @@ describe('overflow: the caller leaves its queue with the intent that moves it, o
   it('when the caller to claim is no longer in line, then nothing is written: no record, no job', async () => {
     const jobsBefore = await jobCount();
     const id = randomUUID();
-    const result = await store.accept({ id, client: 'holdq', request: intentInput.parse({ type: 'enqueue', call_uuid: 'nobody', queue: 'spill' }), claim: { queue: 'claim-q', callUuid: 'nobody' } });
+    const result = await store.accept({
+      id,
+      client: 'holdq',
+      request: intentInput.parse({ type: 'enqueue', call_uuid: 'nobody', queue: 'spill' }),
+      claim: { queue: 'claim-q', callUuid: 'nobody' },
+    });
     expect(result).toEqual({ kind: 'not_waiting' });
     expect(await store.get(id)).toBeNull();
     expect(await jobCount()).toBe(jobsBefore);
@@ -69,11 +83,17 @@ describe('overflow: the caller leaves its queue with the intent that moves it, o
     expect(await overflow({ callUuid: caller, queue: 'vip', intentId: 'enqueue-1', overflow: 'spill' })).toBe('moved');
     expect(await queues.position('vip', caller)).toBeNull();
     const [pending] = await redis.zrange(keys.pending(caller), 0, -1);
-    expect(await store.get(pending!)).toMatchObject({ client: 'holdq', status: 'queued', request: intentInput.parse({ type: 'enqueue', call_uuid: caller, queue: 'spill' }) });
+    expect(await store.get(pending!)).toMatchObject({
+      client: 'holdq',
+      status: 'queued',
+      request: intentInput.parse({ type: 'enqueue', call_uuid: caller, queue: 'spill' }),
+    });
 
     expect(await overflow({ callUuid: caller, queue: 'vip', intentId: 'enqueue-1', overflow: 'spill' })).toBe('moved');
     expect(await redis.zrange(keys.pending(caller), 0, -1)).toEqual([pending]);
-    expect(await registry.getSingleMetricAsString('holdq_queue_wait_seconds')).toMatch(/holdq_queue_wait_seconds_count\{queue="vip",outcome="overflow"\} 1$/m);
+    expect(await registry.getSingleMetricAsString('holdq_queue_wait_seconds')).toMatch(
+      /holdq_queue_wait_seconds_count\{queue="vip",outcome="overflow"\} 1$/m,
+    );
   });
 
   it('when the overflow intent is refused, then the caller stays in its queue, in its place', async () => {
@@ -82,8 +102,14 @@ describe('overflow: the caller leaves its queue with the intent that moves it, o
     const line = async () => (await queues.members('keep')).map((m) => [m.call_uuid, m.priority]);
     const before = await line();
     // The job's idempotency key already names another request: the accept is refused.
-    await store.accept({ client: 'holdq', request: { type: 'hold', call_uuid: caller, legs: 'aleg' }, idempotencyKey: 'overflow-enqueue-b' });
-    expect(await overflow({ callUuid: caller, queue: 'keep', intentId: 'enqueue-b', overflow: 'spill' })).toBe('skipped');
+    await store.accept({
+      client: 'holdq',
+      request: { type: 'hold', call_uuid: caller, legs: 'aleg' },
+      idempotencyKey: 'overflow-enqueue-b',
+    });
+    expect(await overflow({ callUuid: caller, queue: 'keep', intentId: 'enqueue-b', overflow: 'spill' })).toBe(
+      'skipped',
+    );
     expect(before).toHaveLength(2);
     expect(await line()).toEqual(before);
     expect(await redis.zscore(keys.queueTimes('keep'), caller)).not.toBeNull();
@@ -92,7 +118,9 @@ describe('overflow: the caller leaves its queue with the intent that moves it, o
   it('when a dequeue took the caller first, then the overflow does nothing', async () => {
     const caller = await waiting('race', 'enqueue-r');
     await queues.take('race', caller);
-    expect(await overflow({ callUuid: caller, queue: 'race', intentId: 'enqueue-r', overflow: 'spill' })).toBe('skipped');
+    expect(await overflow({ callUuid: caller, queue: 'race', intentId: 'enqueue-r', overflow: 'spill' })).toBe(
+      'skipped',
+    );
     expect(await redis.zcard(keys.pending(caller))).toBe(0);
   });
 });

@@ -38,7 +38,9 @@ describe('a hangup that comes while an intent for the call is on its way', () =>
     try {
       const { id } = (await (await stack.post(body)).json()) as IntentView;
       await stack.waitForIntent(id, (r) => r.status === 'running');
-      const res = await stack.plivo('/plivo/events/hangup', { form: { CallUUID: body.call_uuid, HangupCause: 'NORMAL_CLEARING', CallStatus: 'completed' } });
+      const res = await stack.plivo('/plivo/events/hangup', {
+        form: { CallUUID: body.call_uuid, HangupCause: 'NORMAL_CLEARING', CallStatus: 'completed' },
+      });
       expect(res.status).toBe(204);
       return await stack.waitForIntent(id);
     } finally {
@@ -75,7 +77,8 @@ describe('Plivo events, signed', () => {
   const call = async (uuid: string) => (await (await stack.get(`/v1/calls/${uuid}`)).json()) as CallView;
   const queue = async (name: string) => (await (await stack.get(`/v1/queues/${name}`)).json()) as QueueView;
   /** holdq_calls_on_hold, as a scrape reads it (the only test of this file that holds a call). */
-  const onHold = async () => Number(/^holdq_calls_on_hold (\d+)$/m.exec(await (await stack.get('/metrics', { key: null })).text())?.[1]);
+  const onHold = async () =>
+    Number(/^holdq_calls_on_hold (\d+)$/m.exec(await (await stack.get('/metrics', { key: null })).text())?.[1]);
 
   /** Two callers waiting in a queue of their own, first and second in line. */
   async function twoWaiting() {
@@ -92,7 +95,9 @@ describe('Plivo events, signed', () => {
 
   it('when a correctly signed hangup arrives for a queued caller, then its call is ended and it leaves its queue', async () => {
     const { name, first, second } = await twoWaiting();
-    const res = await stack.plivo('/plivo/events/hangup', { form: { CallUUID: first, HangupCause: 'NORMAL_CLEARING', CallStatus: 'completed' } });
+    const res = await stack.plivo('/plivo/events/hangup', {
+      form: { CallUUID: first, HangupCause: 'NORMAL_CLEARING', CallStatus: 'completed' },
+    });
     expect(res.status).toBe(204);
     expect(await call(first)).toMatchObject({ state: 'ended', queue: null, position: null });
     expect(await queue(name)).toMatchObject({ waiting: 1, members: [{ call_uuid: second, position: 1 }] });
@@ -114,7 +119,10 @@ describe('Plivo events, signed', () => {
 
   it('when a hangup is signed with another auth token, then 403 and the caller stays in line', async () => {
     const { name, first, second } = await twoWaiting();
-    const res = await stack.plivo('/plivo/events/hangup', { form: { CallUUID: first }, token: 'not-the-account-token' });
+    const res = await stack.plivo('/plivo/events/hangup', {
+      form: { CallUUID: first },
+      token: 'not-the-account-token',
+    });
     expect(res.status).toBe(403);
     expect(await res.json()).toMatchObject({ status: 403, errors: [{ field: 'X-Plivo-Signature-V3' }] });
     expect(await call(first)).toMatchObject({ state: 'queued', queue: name, position: 1 });
@@ -124,7 +132,10 @@ describe('Plivo events, signed', () => {
   it('when a signed hangup has a form field changed after signing, then 403 and nothing changes', async () => {
     const { name, first, second } = await twoWaiting();
     // Signed for the second caller, sent for the first.
-    const res = await stack.plivo('/plivo/events/hangup', { form: { CallUUID: first }, signedForm: { CallUUID: second } });
+    const res = await stack.plivo('/plivo/events/hangup', {
+      form: { CallUUID: first },
+      signedForm: { CallUUID: second },
+    });
     expect(res.status).toBe(403);
     expect(await call(first)).toMatchObject({ state: 'queued', position: 1 });
     expect(await call(second)).toMatchObject({ state: 'queued', position: 2 });

@@ -18,7 +18,7 @@ function maxInAnySecond(times: number[]): number {
 
 /** A deterministic stream of numbers in [0, 1). */
 function seeded(seed: number) {
-  return () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  return () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 }
 
 /**
@@ -69,7 +69,8 @@ describe('the Plivo pacer', () => {
     arrivals.length = 0;
     const key = `rl-${randomUUID()}`;
     const pacer = createPlivoPacer(redis, key, 20, { holdMs: 2000 });
-    const scriptCalls = async () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+    const scriptCalls = async () =>
+      Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
     const before = await scriptCalls();
     const loops = Array.from({ length: 40 }, async () => {
       for (let i = 0; i < 3; i++) {
@@ -95,7 +96,8 @@ describe('the Plivo pacer', () => {
     expect(await redis.zcard(`${key}:sent`)).toBe(2);
     unused.discard();
     timedOut.abandon();
-    for (let i = 0; i < 100 && (await redis.zcard(`${key}:sent`)) !== 1; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && (await redis.zcard(`${key}:sent`)) !== 1; i++)
+      await new Promise((r) => setTimeout(r, 20));
     const [, score] = await redis.zrange(`${key}:sent`, 0, -1, 'WITHSCORES');
     // The one left is the abandoned request, counted until its hold (a minute) runs out.
     expect(Number(score) / 1000).toBeGreaterThan(Date.now() + 50_000);

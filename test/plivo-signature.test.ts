@@ -6,43 +6,44 @@ const TOKEN = 'my_auth_token';
 const NONCE = '05429567804466091622';
 
 describe('Plivo V3 signatures', () => {
-  const vectors: { method: 'GET' | 'POST'; url: string; params: SignatureParams; signed: string; signature: string }[] = [
-    {
-      method: 'POST',
-      url: 'https://example.com/answer/',
-      params: { CallUUID: 'abc', From: '+15551234567', To: '+15557654321' },
-      signed: `https://example.com/answer/?CallUUIDabcFrom+15551234567To+15557654321.${NONCE}`,
-      signature: '/jTxIOU0ZFxZF8EJhe3Dl+tlzq17OCSDZGNCffFbIdo=',
-    },
-    {
-      method: 'POST',
-      url: 'https://example.com/abcd?foo=bar',
-      params: { CallUUID: 'abc', Direction: 'inbound' },
-      signed: `https://example.com/abcd?foo=bar.CallUUIDabcDirectioninbound.${NONCE}`,
-      signature: 'zxjy++i4OTW4rPL0J+bTPU1YfGIB3UjxKM/70f3eU7Y=',
-    },
-    {
-      method: 'POST',
-      url: 'https://example.com/answer/',
-      params: {},
-      signed: `https://example.com/answer/.${NONCE}`,
-      signature: 'OiGJ+lJz4DfjVPt3PD9bQXYUTRZI6XWxIiQv4N/g9HQ=',
-    },
-    {
-      method: 'GET',
-      url: 'https://example.com/answer/',
-      params: { CallUUID: 'abc', From: '+15551234567' },
-      signed: `https://example.com/answer/?CallUUID=abc&From=+15551234567.${NONCE}`,
-      signature: 'OskuV+dZ4Wdg0Xh+15tR9giWAxsDYdD7Hq5qn5amfHk=',
-    },
-    {
-      method: 'GET',
-      url: 'https://example.com/abcd?foo=bar',
-      params: { CallUUID: 'abc' },
-      signed: `https://example.com/abcd?CallUUID=abc&foo=bar.${NONCE}`,
-      signature: 'C1TTLMfPox3cNv0azDxubBr7/iJBc+bLnnZaJ5M0PVk=',
-    },
-  ];
+  const vectors: { method: 'GET' | 'POST'; url: string; params: SignatureParams; signed: string; signature: string }[] =
+    [
+      {
+        method: 'POST',
+        url: 'https://example.com/answer/',
+        params: { CallUUID: 'abc', From: '+15551234567', To: '+15557654321' },
+        signed: `https://example.com/answer/?CallUUIDabcFrom+15551234567To+15557654321.${NONCE}`,
+        signature: '/jTxIOU0ZFxZF8EJhe3Dl+tlzq17OCSDZGNCffFbIdo=',
+      },
+      {
+        method: 'POST',
+        url: 'https://example.com/abcd?foo=bar',
+        params: { CallUUID: 'abc', Direction: 'inbound' },
+        signed: `https://example.com/abcd?foo=bar.CallUUIDabcDirectioninbound.${NONCE}`,
+        signature: 'zxjy++i4OTW4rPL0J+bTPU1YfGIB3UjxKM/70f3eU7Y=',
+      },
+      {
+        method: 'POST',
+        url: 'https://example.com/answer/',
+        params: {},
+        signed: `https://example.com/answer/.${NONCE}`,
+        signature: 'OiGJ+lJz4DfjVPt3PD9bQXYUTRZI6XWxIiQv4N/g9HQ=',
+      },
+      {
+        method: 'GET',
+        url: 'https://example.com/answer/',
+        params: { CallUUID: 'abc', From: '+15551234567' },
+        signed: `https://example.com/answer/?CallUUID=abc&From=+15551234567.${NONCE}`,
+        signature: 'OskuV+dZ4Wdg0Xh+15tR9giWAxsDYdD7Hq5qn5amfHk=',
+      },
+      {
+        method: 'GET',
+        url: 'https://example.com/abcd?foo=bar',
+        params: { CallUUID: 'abc' },
+        signed: `https://example.com/abcd?CallUUID=abc&foo=bar.${NONCE}`,
+        signature: 'C1TTLMfPox3cNv0azDxubBr7/iJBc+bLnnZaJ5M0PVk=',
+      },
+    ];
 
   it.each(vectors)('when signing $method $url, then the string and signature match plivo-node', (v) => {
     expect(signedString(v.method, v.url, NONCE, v.params)).toBe(v.signed);

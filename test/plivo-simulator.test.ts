@@ -23,19 +23,29 @@ async function startXmlServer() {
       hits.push({ method: req.method ?? '', url: req.url ?? '', body, headers: req.headers });
       // /status/503 answers 503; /html answers a page that is no Plivo document; the rest, a <Response>.
       const status = Number(/^\/status\/(\d{3})/.exec(req.url ?? '')?.[1] ?? 200);
-      const doc = req.url?.startsWith('/html') ? '<html><body>It works!</body></html>' : '<?xml version="1.0"?>\n<Response><Wait length="1"/></Response>\n';
+      const doc = req.url?.startsWith('/html')
+        ? '<html><body>It works!</body></html>'
+        : '<?xml version="1.0"?>\n<Response><Wait length="1"/></Response>\n';
       res.writeHead(status, { 'content-type': 'application/xml' }).end(doc);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits, stop: () => new Promise<void>((r) => server.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    hits,
+    stop: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }
 
 describe('the Plivo simulator', () => {
   let sim: PlivoSimulator;
   let xml: Awaited<ReturnType<typeof startXmlServer>>;
   const auth = () => `Basic ${Buffer.from(`${sim.authId}:${sim.authToken}`).toString('base64')}`;
-  const transfer = (callUuid: string, body: unknown, o: { auth?: string; method?: string; path?: string; signal?: AbortSignal } = {}) =>
+  const transfer = (
+    callUuid: string,
+    body: unknown,
+    o: { auth?: string; method?: string; path?: string; signal?: AbortSignal } = {},
+  ) =>
     fetch(`${sim.url}${o.path ?? `/v1/Account/${sim.authId}/Call/${callUuid}/`}`, {
       method: o.method ?? 'POST',
       headers: { authorization: o.auth ?? auth(), 'content-type': 'application/json' },
@@ -64,27 +74,54 @@ describe('the Plivo simulator', () => {
     expect(answer).toEqual({ message: 'call transferred', api_id: expect.any(String) });
     expect(sim.received().map((r) => r.api_id)).toEqual([answer.api_id]);
     const call = await sim.waitForXmlFetch('call-1');
-    expect(call.current).toMatchObject({ url: `${xml.url}/hold?x=1`, method: 'POST', fetched_status: 200, xml: expect.stringContaining('<Wait') });
+    expect(call.current).toMatchObject({
+      url: `${xml.url}/hold?x=1`,
+      method: 'POST',
+      fetched_status: 200,
+      xml: expect.stringContaining('<Wait'),
+    });
     const [hit] = xml.hits;
     const form = Object.fromEntries(new URLSearchParams(hit!.body));
     expect(form).toMatchObject({ CallUUID: 'call-1', CallStatus: 'in-progress' });
-    const ok = verifyV3(sim.authToken, 'POST', `${xml.url}${hit!.url}`, String(hit!.headers['x-plivo-signature-v3-nonce']), String(hit!.headers['x-plivo-signature-v3']), form);
+    const ok = verifyV3(
+      sim.authToken,
+      'POST',
+      `${xml.url}${hit!.url}`,
+      String(hit!.headers['x-plivo-signature-v3-nonce']),
+      String(hit!.headers['x-plivo-signature-v3']),
+      form,
+    );
     expect(ok).toBe(true);
   });
 
   it('when the leg method is GET, then the parameters travel in the signed query string', async () => {
     sim.createCall('call-g');
-    expect((await transfer('call-g', { legs: 'aleg', aleg_url: `${xml.url}/room`, aleg_method: 'GET' })).status).toBe(202);
+    expect((await transfer('call-g', { legs: 'aleg', aleg_url: `${xml.url}/room`, aleg_method: 'GET' })).status).toBe(
+      202,
+    );
     await sim.waitForXmlFetch('call-g');
     const [hit] = xml.hits;
     expect(hit!.method).toBe('GET');
     expect(hit!.url).toContain('CallUUID=call-g');
-    expect(verifyV3(sim.authToken, 'GET', `${xml.url}${hit!.url}`, String(hit!.headers['x-plivo-signature-v3-nonce']), String(hit!.headers['x-plivo-signature-v3']))).toBe(true);
+    expect(
+      verifyV3(
+        sim.authToken,
+        'GET',
+        `${xml.url}${hit!.url}`,
+        String(hit!.headers['x-plivo-signature-v3-nonce']),
+        String(hit!.headers['x-plivo-signature-v3']),
+      ),
+    ).toBe(true);
   });
 
   it('when the body is invalid, then it answers 400 with an error', async () => {
     sim.createCall('call-2', { blegUuid: null });
-    for (const body of [{ legs: 'middle', aleg_url: `${xml.url}/x` }, { legs: 'aleg' }, { legs: 'both', aleg_url: `${xml.url}/x` }, { legs: 'aleg', aleg_url: 'not a url' }]) {
+    for (const body of [
+      { legs: 'middle', aleg_url: `${xml.url}/x` },
+      { legs: 'aleg' },
+      { legs: 'both', aleg_url: `${xml.url}/x` },
+      { legs: 'aleg', aleg_url: 'not a url' },
+    ]) {
       const res = await transfer('call-2', body);
       expect(res.status).toBe(400);
       expect(await res.json()).toEqual({ api_id: expect.any(String), error: expect.any(String) });
@@ -110,7 +147,10 @@ describe('the Plivo simulator', () => {
     try {
       const res = await fetch(`${auto.url}/v1/Account/${auto.authId}/Call/fresh/`, {
         method: 'POST',
-        headers: { authorization: `Basic ${Buffer.from(`${auto.authId}:${auto.authToken}`).toString('base64')}`, 'content-type': 'application/json' },
+        headers: {
+          authorization: `Basic ${Buffer.from(`${auto.authId}:${auto.authToken}`).toString('base64')}`,
+          'content-type': 'application/json',
+        },
         body: JSON.stringify({ legs: 'both', aleg_url: 'http://x/a', bleg_url: 'http://x/b' }),
       });
       expect(res.status).toBe(202);
@@ -127,7 +167,10 @@ describe('the Plivo simulator', () => {
       const send = () =>
         fetch(`${quiet.url}/v1/Account/${quiet.authId}/Call/loop/`, {
           method: 'POST',
-          headers: { authorization: `Basic ${Buffer.from(`${quiet.authId}:${quiet.authToken}`).toString('base64')}`, 'content-type': 'application/json' },
+          headers: {
+            authorization: `Basic ${Buffer.from(`${quiet.authId}:${quiet.authToken}`).toString('base64')}`,
+            'content-type': 'application/json',
+          },
           body: JSON.stringify({ legs: 'aleg', aleg_url: 'http://x/a' }),
         });
       for (let i = 0; i < 70; i++) expect((await send()).status).toBe(202);
@@ -171,19 +214,35 @@ describe('the Plivo simulator', () => {
       expect((await transfer(uuid, { legs: 'aleg', aleg_url: url })).status).toBe(202);
       await sim.waitForXmlFetch(uuid);
       const seen = (await (await fetch(`${sim.url}/_sim/calls/${uuid}`)).json()) as Record<string, unknown>;
-      expect(seen).toMatchObject({ status: 'ended', hangup_cause: expect.stringMatching(cause), current: { url, fetch_error: expect.any(String) } });
+      expect(seen).toMatchObject({
+        status: 'ended',
+        hangup_cause: expect.stringMatching(cause),
+        current: { url, fetch_error: expect.any(String) },
+      });
       expect((await transfer(uuid, { legs: 'aleg', aleg_url: `${xml.url}/hold` })).status).toBe(404);
     }
     sim.createCall('fetch-ok');
     expect((await transfer('fetch-ok', { legs: 'aleg', aleg_url: `${xml.url}/hold` })).status).toBe(202);
-    expect(await sim.waitForXmlFetch('fetch-ok')).toMatchObject({ status: 'live', hangup_cause: null, current: { fetch_error: null } });
+    expect(await sim.waitForXmlFetch('fetch-ok')).toMatchObject({
+      status: 'live',
+      hangup_cause: null,
+      current: { fetch_error: null },
+    });
   });
 
   it('when driven through its control API, then calls, faults, latency and the request log work over HTTP', async () => {
     const post = (path: string, body: unknown) =>
-      fetch(`${sim.url}/_sim${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(`${sim.url}/_sim${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     expect((await post('/calls', { call_uuid: 'ctl-1', bleg_uuid: 'ctl-1b' })).status).toBe(201);
-    expect(await (await fetch(`${sim.url}/_sim/calls/ctl-1`)).json()).toMatchObject({ call_uuid: 'ctl-1', bleg_uuid: 'ctl-1b', status: 'live' });
+    expect(await (await fetch(`${sim.url}/_sim/calls/ctl-1`)).json()).toMatchObject({
+      call_uuid: 'ctl-1',
+      bleg_uuid: 'ctl-1b',
+      status: 'live',
+    });
     expect((await post('/faults', { status: 503, times: 1 })).status).toBe(204);
     expect((await transfer('ctl-1', { legs: 'aleg', aleg_url: `${xml.url}/x` })).status).toBe(503);
     expect((await post('/calls/ctl-1/hangup', {})).status).toBe(200);
@@ -196,15 +255,21 @@ describe('the Plivo simulator', () => {
   });
 });
 
-describe('the simulator behind holdq, when Plivo cannot fetch holdq\'s XML', () => {
+describe("the simulator behind holdq, when Plivo cannot fetch holdq's XML", () => {
   it('when PUBLIC_BASE_URL does not reach the API, then the hold is completed (Plivo accepted it) but the simulated call ends, and the next intent fails call_not_found', async () => {
     const stack = await startStack({ env: { PUBLIC_BASE_URL: `http://127.0.0.1:${await freePort()}` } });
     try {
       const first = (await (await stack.post({ type: 'hold', call_uuid: 'misrouted-1' })).json()) as IntentView;
       expect(await stack.waitForIntent(first.id)).toMatchObject({ status: 'completed' });
-      expect(await stack.sim.waitForXmlFetch('misrouted-1')).toMatchObject({ status: 'ended', hangup_cause: expect.stringMatching(/^xml_fetch_failed: .*ECONNREFUSED/) });
+      expect(await stack.sim.waitForXmlFetch('misrouted-1')).toMatchObject({
+        status: 'ended',
+        hangup_cause: expect.stringMatching(/^xml_fetch_failed: .*ECONNREFUSED/),
+      });
       const second = (await (await stack.post({ type: 'unhold', call_uuid: 'misrouted-1' })).json()) as IntentView;
-      expect(await stack.waitForIntent(second.id)).toMatchObject({ status: 'failed', error: { code: 'call_not_found' } });
+      expect(await stack.waitForIntent(second.id)).toMatchObject({
+        status: 'failed',
+        error: { code: 'call_not_found' },
+      });
     } finally {
       await stack.stop();
     }

@@ -19,7 +19,10 @@ describe('Plivo XML documents', () => {
   it('when parking the agent leg, then it waits and redirects to itself so it never hangs up', () => {
     const doc = parse(parkXml('https://holdq.example/plivo/xml/park?call=abc'));
     expect(doc.Response.Wait).toEqual({ '@length': '300' });
-    expect(doc.Response.Redirect).toEqual({ '#text': 'https://holdq.example/plivo/xml/park?call=abc', '@method': 'POST' });
+    expect(doc.Response.Redirect).toEqual({
+      '#text': 'https://holdq.example/plivo/xml/park?call=abc',
+      '@method': 'POST',
+    });
   });
 
   it('when bridging, then both parties start the conference and leaving ends it', () => {
@@ -33,7 +36,12 @@ describe('Plivo XML documents', () => {
   });
 
   it('when rendering a waiting room with a position, then it announces, plays once and loops back', () => {
-    const xml = queueXml({ musicUrl: 'https://cdn.example/q.mp3', selfUrl: 'https://h/plivo/xml/queue/support?call=c', position: 3, announcement: 'Thanks for waiting' });
+    const xml = queueXml({
+      musicUrl: 'https://cdn.example/q.mp3',
+      selfUrl: 'https://h/plivo/xml/queue/support?call=c',
+      position: 3,
+      announcement: 'Thanks for waiting',
+    });
     const doc = parse(xml);
     expect(doc.Response.Speak).toEqual(['Thanks for waiting', 'You are number 3 in line.']);
     expect(doc.Response.Play).toEqual({ '#text': 'https://cdn.example/q.mp3', '@loop': '1' });
@@ -47,7 +55,13 @@ describe('Plivo XML documents', () => {
   });
 
   it('when values carry markup, quotes or control characters, then every document stays well-formed and escaped', () => {
-    for (const xml of [holdXml(HOSTILE), parkXml(HOSTILE), bridgeXml(HOSTILE), queueXml({ musicUrl: HOSTILE, selfUrl: HOSTILE, announcement: HOSTILE }), hangupXml(HOSTILE)]) {
+    for (const xml of [
+      holdXml(HOSTILE),
+      parkXml(HOSTILE),
+      bridgeXml(HOSTILE),
+      queueXml({ musicUrl: HOSTILE, selfUrl: HOSTILE, announcement: HOSTILE }),
+      hangupXml(HOSTILE),
+    ]) {
       parse(xml);
       expect(xml).not.toContain('<script>');
       expect(xml).not.toContain('\u0000');

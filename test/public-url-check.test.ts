@@ -13,7 +13,13 @@ import { captureLogs, startStack, testConfig, type Stack } from './helpers/stack
 async function api(config: Readonly<Config>, port = 0) {
   const logs = captureLogs();
   const registry = new Registry();
-  const started = await startApi(config, { logger: createLogger('info', logs.stream), registry, metrics: createMetrics(registry, { defaults: false }), observeJobs: false, port });
+  const started = await startApi(config, {
+    logger: createLogger('info', logs.stream),
+    registry,
+    metrics: createMetrics(registry, { defaults: false }),
+    observeJobs: false,
+    port,
+  });
   return { started, logs, url: `http://127.0.0.1:${started.port}` };
 }
 
@@ -50,7 +56,9 @@ describe('PUBLIC_BASE_URL at start-up', () => {
     const replica = await api(on({ PUBLIC_BASE_URL: stack.apiUrl }));
     extra.push(replica.started);
     await replica.logs.waitFor(/PUBLIC_BASE_URL reaches another holdq instance/);
-    expect((await readyz(replica.url)).body.checks.public_base_url).toMatch(/^ok: reaches another holdq instance \([0-9a-f-]+\): a replica/);
+    expect((await readyz(replica.url)).body.checks.public_base_url).toMatch(
+      /^ok: reaches another holdq instance \([0-9a-f-]+\): a replica/,
+    );
   });
 
   it('when PORT is not the port PUBLIC_BASE_URL names, then one error line says so and how to fix it, and /readyz stays 200 with the warning', async () => {
@@ -59,7 +67,10 @@ describe('PUBLIC_BASE_URL at start-up', () => {
     const lone = await api(on({ PORT: String(port), PUBLIC_BASE_URL: wrong }), port);
     extra.push(lone.started);
     const line = await lone.logs.waitFor(/does not reach/);
-    expect(JSON.parse(line)).toMatchObject({ level: 'error', msg: expect.stringContaining(`PUBLIC_BASE_URL=${wrong} does not reach this holdq (listening on :${port})`) });
+    expect(JSON.parse(line)).toMatchObject({
+      level: 'error',
+      msg: expect.stringContaining(`PUBLIC_BASE_URL=${wrong} does not reach this holdq (listening on :${port})`),
+    });
     expect(line).toMatch(/ECONNREFUSED.*Plivo will not be able to fetch holdq's XML; set PUBLIC_BASE_URL/);
     const ready = await readyz(lone.url);
     expect(ready.status).toBe(200);
@@ -71,7 +82,9 @@ describe('PUBLIC_BASE_URL at start-up', () => {
     const foreign = await api(on({ PUBLIC_BASE_URL: stack.sim.url }));
     extra.push(foreign.started);
     await foreign.logs.waitFor(/does not reach/);
-    expect((await readyz(foreign.url)).body.checks.public_base_url).toMatch(/^WARNING: answered 404, not holdq's \/livez/);
+    expect((await readyz(foreign.url)).body.checks.public_base_url).toMatch(
+      /^WARNING: answered 404, not holdq's \/livez/,
+    );
   });
 
   it('when PUBLIC_BASE_URL_CHECK=false, then nothing is asked or shown', async () => {
@@ -115,12 +128,27 @@ describe('PUBLIC_BASE_URL from a lone worker', () => {
   it('when nothing answers through all its attempts, then it logs one error line, and stop() ends the retries at once', async () => {
     const logs = captureLogs();
     const dead = `http://127.0.0.1:${await freePort()}`;
-    const check = startPublicUrlCheck({ baseUrl: dead, instance: null, attempts: 2, warnAfter: 2, logger: createLogger('info', logs.stream) });
+    const check = startPublicUrlCheck({
+      baseUrl: dead,
+      instance: null,
+      attempts: 2,
+      warnAfter: 2,
+      logger: createLogger('info', logs.stream),
+    });
     await check.done;
     expect(logs.lines).toHaveLength(1);
-    expect(JSON.parse(logs.lines[0]!)).toMatchObject({ level: 'error', msg: expect.stringMatching(/^PUBLIC_BASE_URL=.* does not reach a holdq API after 2 attempts: .*ECONNREFUSED/) });
+    expect(JSON.parse(logs.lines[0]!)).toMatchObject({
+      level: 'error',
+      msg: expect.stringMatching(/^PUBLIC_BASE_URL=.* does not reach a holdq API after 2 attempts: .*ECONNREFUSED/),
+    });
 
-    const stopped = startPublicUrlCheck({ baseUrl: dead, instance: null, attempts: 6, warnAfter: 6, logger: createLogger('info', logs.stream) });
+    const stopped = startPublicUrlCheck({
+      baseUrl: dead,
+      instance: null,
+      attempts: 6,
+      warnAfter: 6,
+      logger: createLogger('info', logs.stream),
+    });
     const started = Date.now();
     stopped.stop();
     await stopped.done;

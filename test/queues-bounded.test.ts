@@ -15,7 +15,9 @@ describe('queues created on demand', () => {
   let redis: Redis;
   const tag = randomUUID().slice(0, 6);
   beforeAll(async () => {
-    stack = await startStack({ env: { QUEUES: JSON.stringify({ support: {} }), QUEUE_IDLE_SECONDS: '1', METRICS_MAX_QUEUES: '3' } });
+    stack = await startStack({
+      env: { QUEUES: JSON.stringify({ support: {} }), QUEUE_IDLE_SECONDS: '1', METRICS_MAX_QUEUES: '3' },
+    });
     redis = new Redis(redisUrl());
   });
   afterAll(async () => {
@@ -61,12 +63,15 @@ describe('queues created on demand', () => {
     const caller = `ci-${randomUUID()}`;
     await enqueue(caller, idle);
     await enqueue(`cb-${randomUUID()}`, busy);
-    const dq = (await (await stack.post({ type: 'dequeue', queue: idle, agent_call_uuid: `ag-${randomUUID()}` })).json()) as IntentView;
+    const dq = (await (
+      await stack.post({ type: 'dequeue', queue: idle, agent_call_uuid: `ag-${randomUUID()}` })
+    ).json()) as IntentView;
     expect(await stack.waitForIntent(dq.id)).toMatchObject({ status: 'completed' });
     expect((await stack.get(`/v1/queues/${idle}`)).status).toBe(200);
     // A second later the empty queue is stale; the busy one has a caller and the configured one is configured.
     const deadline = Date.now() + 10_000;
-    while ((await stack.get(`/v1/queues/${idle}`)).status !== 404 && Date.now() < deadline) await stack.worker!.tidyQueues();
+    while ((await stack.get(`/v1/queues/${idle}`)).status !== 404 && Date.now() < deadline)
+      await stack.worker!.tidyQueues();
     expect((await stack.get(`/v1/queues/${idle}`)).status).toBe(404);
     expect((await stack.get(`/v1/queues/${busy}`)).status).toBe(200);
     expect((await stack.get('/v1/queues/support')).status).toBe(200);
@@ -103,23 +108,33 @@ describe('queues created on demand', () => {
     const queues = Array.from({ length: 6 }, (_, i) => `${m}-${i}`);
     for (const q of queues) await enqueue(`cm-${q}`, q);
     const text = await (await stack.get('/metrics', { key: null })).text();
-    const series = [...text.matchAll(/^holdq_queue_callers\{queue="([^"]+)"\} (\S+)$/gm)].map((x) => [x[1]!, Number(x[2])] as const);
+    const series = [...text.matchAll(/^holdq_queue_callers\{queue="([^"]+)"\} (\S+)$/gm)].map(
+      (x) => [x[1]!, Number(x[2])] as const,
+    );
     const labels = series.map(([q]) => q);
     // support (configured), at most three others, and _other.
     expect(labels).toContain('support');
     expect(labels).toContain('_other');
     expect(labels.length).toBeLessThanOrEqual(1 + 3 + 1);
-    const waitingNow = (await Promise.all(queues.map(async (q) => ((await (await stack.get(`/v1/queues/${q}`)).json()) as { waiting: number }).waiting))).reduce((a, b) => a + b, 0);
+    const waitingNow = (
+      await Promise.all(
+        queues.map(async (q) => ((await (await stack.get(`/v1/queues/${q}`)).json()) as { waiting: number }).waiting),
+      )
+    ).reduce((a, b) => a + b, 0);
     expect(waitingNow).toBe(6);
     const total = series.reduce((a, [, v]) => a + v, 0);
     expect(total).toBeGreaterThanOrEqual(6);
     // Leaving callers land in a bounded set of histogram series too.
     for (const q of queues) {
-      const dq = (await (await stack.post({ type: 'dequeue', queue: q, agent_call_uuid: `am-${randomUUID()}` })).json()) as IntentView;
+      const dq = (await (
+        await stack.post({ type: 'dequeue', queue: q, agent_call_uuid: `am-${randomUUID()}` })
+      ).json()) as IntentView;
       await stack.waitForIntent(dq.id);
     }
     const after = await (await stack.get('/metrics', { key: null })).text();
-    const waitLabels = new Set([...after.matchAll(/^holdq_queue_wait_seconds_count\{queue="([^"]+)"/gm)].map((x) => x[1]!));
+    const waitLabels = new Set(
+      [...after.matchAll(/^holdq_queue_wait_seconds_count\{queue="([^"]+)"/gm)].map((x) => x[1]!),
+    );
     expect(waitLabels.size).toBeLessThanOrEqual(1 + 3 + 1);
   });
 });

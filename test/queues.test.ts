@@ -42,9 +42,14 @@ describe('named queues', () => {
     ]);
     const call = await (await stack.get(`/v1/calls/${a}`)).json();
     expect(call).toMatchObject({ call_uuid: a, state: 'queued', queue: 'support', position: 2, transfer_count: 1 });
-    const list = (await (await stack.get('/v1/queues')).json()) as { items: { name: string; waiting: number; oldest_wait_seconds: number }[] };
+    const list = (await (await stack.get('/v1/queues')).json()) as {
+      items: { name: string; waiting: number; oldest_wait_seconds: number }[];
+    };
     expect(list.items).toEqual(
-      expect.arrayContaining([expect.objectContaining({ name: 'support', waiting: 3 }), expect.objectContaining({ name: 'spill', waiting: 0 })]),
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'support', waiting: 3 }),
+        expect.objectContaining({ name: 'spill', waiting: 0 }),
+      ]),
     );
 
     // The waiting room tells each caller its place and loops back to itself.
@@ -98,7 +103,9 @@ describe('named queues', () => {
   it('when many agents dequeue from one queue at once, then no caller is taken twice', async () => {
     const callers = Array.from({ length: 8 }, () => uid('race'));
     for (const c of callers) await done({ type: 'enqueue', call_uuid: c, queue: 'race' });
-    const results = await Promise.all(callers.map(() => done({ type: 'dequeue', queue: 'race', agent_call_uuid: uid('agent') })));
+    const results = await Promise.all(
+      callers.map(() => done({ type: 'dequeue', queue: 'race', agent_call_uuid: uid('agent') })),
+    );
     expect(results.every((r) => r.status === 'completed')).toBe(true);
     expect(new Set(results.map((r) => r.call_uuid))).toEqual(new Set(callers));
     expect((await queueView('race')).waiting).toBe(0);
@@ -131,7 +138,9 @@ describe('named queues', () => {
   it('when Plivo reports a hangup, then the caller leaves its queue as abandoned and the call is ended', async () => {
     const caller = uid('gone');
     await done({ type: 'enqueue', call_uuid: caller, queue: 'hangups' });
-    const res = await stack.plivo('/plivo/events/hangup', { form: { CallUUID: caller, CallStatus: 'completed', HangupCause: 'NORMAL_CLEARING' } });
+    const res = await stack.plivo('/plivo/events/hangup', {
+      form: { CallUUID: caller, CallStatus: 'completed', HangupCause: 'NORMAL_CLEARING' },
+    });
     expect(res.status).toBe(204);
     expect((await queueView('hangups')).waiting).toBe(0);
     expect(await (await stack.get(`/v1/calls/${caller}`)).json()).toMatchObject({ state: 'ended', queue: null });

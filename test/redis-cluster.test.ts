@@ -19,13 +19,22 @@ describeIfRedis('on a Redis Cluster', () => {
   const prefix = `{hq${randomUUID().slice(0, 6)}}`;
 
   beforeAll(async () => {
-    for (let i = 0; i < 3; i++) nodes.push(await startRedisServer({ args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'] }));
-    execFileSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], {
-      stdio: 'ignore',
-    });
+    for (let i = 0; i < 3; i++)
+      nodes.push(await startRedisServer({ args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'] }));
+    execFileSync(
+      'redis-cli',
+      ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'],
+      {
+        stdio: 'ignore',
+      },
+    );
     // Every node must agree the cluster is up before holdq connects (it can take a while on a busy machine).
     for (let i = 0; i < 300; i++) {
-      const ok = nodes.every((n) => execFileSync('redis-cli', ['-p', String(n.port), 'cluster', 'info'], { encoding: 'utf8' }).includes('cluster_state:ok'));
+      const ok = nodes.every((n) =>
+        execFileSync('redis-cli', ['-p', String(n.port), 'cluster', 'info'], { encoding: 'utf8' }).includes(
+          'cluster_state:ok',
+        ),
+      );
       if (ok) break;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -43,14 +52,22 @@ describeIfRedis('on a Redis Cluster', () => {
   it('when an intent is posted, then it is transferred and completed, with every key in one slot', async () => {
     // (a generous timeout below: a cluster on a busy 2-core machine answers slowly)
     const call = `cluster-${randomUUID()}`;
-    const res = await stack.post({ type: 'enqueue', call_uuid: call, queue: 'support' }, { idempotencyKey: 'cluster-1' });
+    const res = await stack.post(
+      { type: 'enqueue', call_uuid: call, queue: 'support' },
+      { idempotencyKey: 'cluster-1' },
+    );
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as IntentView;
     expect(await stack.waitForIntent(id)).toMatchObject({ status: 'completed', transfers: [{ status_code: 202 }] });
-    expect((await stack.post({ type: 'enqueue', call_uuid: call, queue: 'support' }, { idempotencyKey: 'cluster-1' })).status).toBe(200);
+    expect(
+      (await stack.post({ type: 'enqueue', call_uuid: call, queue: 'support' }, { idempotencyKey: 'cluster-1' }))
+        .status,
+    ).toBe(200);
 
     const agent = `agent-${randomUUID()}`;
-    const d = (await (await stack.post({ type: 'dequeue', queue: 'support', agent_call_uuid: agent })).json()) as IntentView;
+    const d = (await (
+      await stack.post({ type: 'dequeue', queue: 'support', agent_call_uuid: agent })
+    ).json()) as IntentView;
     expect(await stack.waitForIntent(d.id)).toMatchObject({ status: 'completed', call_uuid: call });
 
     const cluster = new Cluster([{ host: '127.0.0.1', port: nodes[0]!.port }]);

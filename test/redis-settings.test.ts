@@ -8,7 +8,8 @@ const readyz = async (stack: Stack) => {
   const res = await stack.get('/readyz', { key: null });
   return { status: res.status, checks: ((await res.json()) as { checks: Record<string, string> }).checks };
 };
-const settingWarnings = (stack: Stack) => stack.logs.filter((l) => /Redis runs with/.test(l)).map((l) => JSON.parse(l) as { level: string; msg: string });
+const settingWarnings = (stack: Stack) =>
+  stack.logs.filter((l) => /Redis runs with/.test(l)).map((l) => JSON.parse(l) as { level: string; msg: string });
 
 describe('Redis settings holdq depends on', () => {
   describe('when Redis runs with appendonly no and an evicting maxmemory-policy', () => {
@@ -31,10 +32,22 @@ describe('Redis settings holdq depends on', () => {
     it('then each is warned about once, and /readyz shows them but stays ready', async () => {
       await stack.waitForLine(/maxmemory-policy allkeys-lru/);
       await stack.waitForLine(/appendonly no/);
-      expect(settingWarnings(stack)).toEqual([
-        { level: 'warn', msg: expect.stringMatching(/^Redis runs with appendonly no: a Redis restart loses intents holdq accepted; run it with appendonly yes/) },
-        { level: 'warn', msg: expect.stringMatching(/^Redis runs with maxmemory-policy allkeys-lru: .*; set maxmemory-policy noeviction/) },
-      ].map((m) => expect.objectContaining(m)));
+      expect(settingWarnings(stack)).toEqual(
+        [
+          {
+            level: 'warn',
+            msg: expect.stringMatching(
+              /^Redis runs with appendonly no: a Redis restart loses intents holdq accepted; run it with appendonly yes/,
+            ),
+          },
+          {
+            level: 'warn',
+            msg: expect.stringMatching(
+              /^Redis runs with maxmemory-policy allkeys-lru: .*; set maxmemory-policy noeviction/,
+            ),
+          },
+        ].map((m) => expect.objectContaining(m)),
+      );
       const ready = await readyz(stack);
       expect(ready.status).toBe(200);
       expect(ready.checks).toMatchObject({
@@ -60,7 +73,10 @@ describe('Redis settings holdq depends on', () => {
 
     it('then nothing is warned about and /readyz says both are right', async () => {
       await stack.waitForLine(/Redis settings read/);
-      expect((await readyz(stack)).checks).toMatchObject({ redis_persistence: 'appendonly yes', redis_eviction: 'noeviction' });
+      expect((await readyz(stack)).checks).toMatchObject({
+        redis_persistence: 'appendonly yes',
+        redis_eviction: 'noeviction',
+      });
       expect(settingWarnings(stack)).toEqual([]);
     });
   });

@@ -56,7 +56,11 @@ describe('start-up with no Redis', () => {
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0]!)).toMatchObject({
       level: 'error',
-      msg: expect.stringMatching(new RegExp(`^cannot reach Redis at redis://holdq:\\*\\*\\*@127\\.0\\.0\\.1:${redis.port} \\(.*ECONNRESET.*\\): start Redis or set REDIS_URL; holdq keeps retrying$`)),
+      msg: expect.stringMatching(
+        new RegExp(
+          `^cannot reach Redis at redis://holdq:\\*\\*\\*@127\\.0\\.0\\.1:${redis.port} \\(.*ECONNRESET.*\\): start Redis or set REDIS_URL; holdq keeps retrying$`,
+        ),
+      ),
     });
     expect(logs.lines.join('\n')).not.toContain('s3cret-pw');
   });
@@ -65,7 +69,12 @@ describe('start-up with no Redis', () => {
     const logs = captureLogs();
     const stopping = new AbortController();
     const config = testConfig({ REDIS_URL: `redis://127.0.0.1:${redis.port}` });
-    const starting = startWorker(config, { ...deps(logs), plivo: { baseUrl: 'http://127.0.0.1:9', authId: 'X', authToken: 'y' }, opsPort: 0, signal: stopping.signal });
+    const starting = startWorker(config, {
+      ...deps(logs),
+      plivo: { baseUrl: 'http://127.0.0.1:9', authId: 'X', authToken: 'y' },
+      opsPort: 0,
+      signal: stopping.signal,
+    });
     await redis.attempts(18);
     const aborted = Date.now();
     stopping.abort();
@@ -80,7 +89,10 @@ describe('the outage log', () => {
   it('when the same error repeats, then it is said once, again only when it changes or 10 s later (with the count left out), and once when Redis answers', () => {
     const logs = captureLogs();
     let t = 0;
-    const outage = createRedisOutageLog(createLogger('info', logs.stream), { url: 'rediss://default:pw@redis.example:6380/0', now: () => t });
+    const outage = createRedisOutageLog(createLogger('info', logs.stream), {
+      url: 'rediss://default:pw@redis.example:6380/0',
+      now: () => t,
+    });
     const refused = new Error('connect ECONNREFUSED 10.0.0.7:6380');
     for (let i = 0; i < 20; i++, t += 500) outage.connectionError(refused); // 0 … 9.5 s
     expect(logs.lines).toHaveLength(1);
@@ -95,11 +107,21 @@ describe('the outage log', () => {
     );
     outage.ready();
     outage.ready();
-    expect(JSON.parse(logs.lines[3]!)).toMatchObject({ level: 'info', msg: 'Redis at rediss://default:***@redis.example:6380/0 answers again', failedAttempts: 23 });
+    expect(JSON.parse(logs.lines[3]!)).toMatchObject({
+      level: 'info',
+      msg: 'Redis at rediss://default:***@redis.example:6380/0 answers again',
+      failedAttempts: 23,
+    });
     outage.connectionError(new Error('WRONGPASS invalid username-password pair or user is disabled.'));
-    expect(JSON.parse(logs.lines[4]!).msg).toMatch(/^cannot reach Redis .*: check the user and password in REDIS_URL; holdq keeps retrying$/);
+    expect(JSON.parse(logs.lines[4]!).msg).toMatch(
+      /^cannot reach Redis .*: check the user and password in REDIS_URL; holdq keeps retrying$/,
+    );
     outage.report('worker', new Error('Missing lock for job 1'));
-    expect(JSON.parse(logs.lines[5]!)).toMatchObject({ level: 'warn', msg: 'worker error', err: { message: 'Missing lock for job 1' } });
+    expect(JSON.parse(logs.lines[5]!)).toMatchObject({
+      level: 'warn',
+      msg: 'worker error',
+      err: { message: 'Missing lock for job 1' },
+    });
     expect(outage.notReady(30_000)).toBe(
       'Redis at rediss://default:***@redis.example:6380/0 did not answer within 30 s (WRONGPASS invalid username-password pair or user is disabled.): check the user and password in REDIS_URL',
     );

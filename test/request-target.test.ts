@@ -25,17 +25,24 @@ describe('request targets in absolute form', () => {
   const port = () => stack.api!.port;
   const signed = (method: 'GET' | 'POST', path: string) => {
     const nonce = '12345';
-    return { 'x-plivo-signature-v3': signV3(stack.sim.authToken, method, `${stack.config.PUBLIC_BASE_URL}${path}`, nonce), 'x-plivo-signature-v3-nonce': nonce };
+    return {
+      'x-plivo-signature-v3': signV3(stack.sim.authToken, method, `${stack.config.PUBLIC_BASE_URL}${path}`, nonce),
+      'x-plivo-signature-v3-nonce': nonce,
+    };
   };
 
   it('when an absolute-form target carries a forged signature, then the answer is 403, not 500', async () => {
-    const res = await rawRequest(port(), 'http://evil.example/plivo/xml/hold', { headers: { 'x-plivo-signature-v3': 'forged', 'x-plivo-signature-v3-nonce': '1' } });
+    const res = await rawRequest(port(), 'http://evil.example/plivo/xml/hold', {
+      headers: { 'x-plivo-signature-v3': 'forged', 'x-plivo-signature-v3-nonce': '1' },
+    });
     expect(res.status).toBe(403);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
   });
 
   it('when an absolute-form target is signed for PUBLIC_BASE_URL + its path and query, then it is served, and self-links use PUBLIC_BASE_URL', async () => {
-    const hold = await rawRequest(port(), 'http://evil.example/plivo/xml/hold?music=default', { headers: signed('GET', '/plivo/xml/hold?music=default') });
+    const hold = await rawRequest(port(), 'http://evil.example/plivo/xml/hold?music=default', {
+      headers: signed('GET', '/plivo/xml/hold?music=default'),
+    });
     expect(hold.status).toBe(200);
     expect(hold.body).toContain('<Play loop="0">');
     const park = await rawRequest(port(), 'https://evil.example:8443/plivo/xml/park?call=abs-1', {
@@ -43,28 +50,51 @@ describe('request targets in absolute form', () => {
       headers: { ...signed('POST', '/plivo/xml/park?call=abs-1'), 'content-type': 'application/x-www-form-urlencoded' },
     });
     expect(park.status).toBe(200);
-    expect(park.body).toContain(`<Redirect method="POST">${stack.config.PUBLIC_BASE_URL}/plivo/xml/park?call=abs-1</Redirect>`);
+    expect(park.body).toContain(
+      `<Redirect method="POST">${stack.config.PUBLIC_BASE_URL}/plivo/xml/park?call=abs-1</Redirect>`,
+    );
     expect(park.body).not.toContain('evil.example');
   });
 
   it('when the server writes the 400 itself, then it is the document the API catalogue gives malformed_request_target', () => {
-    const fromCatalogue = problemDocument(new AppError('malformed_request_target', 'the request target is neither a path nor an absolute http(s) URL', [{ field: '(request-target)', message: 'not a valid URL' }]));
+    const fromCatalogue = problemDocument(
+      new AppError('malformed_request_target', 'the request target is neither a path nor an absolute http(s) URL', [
+        { field: '(request-target)', message: 'not a valid URL' },
+      ]),
+    );
     expect(JSON.parse(MALFORMED_TARGET)).toEqual(fromCatalogue);
   });
 
   it('when the target cannot be parsed as a URL at all, then the answer is a 400 problem', async () => {
-    for (const target of ['http://[::1/plivo/xml/hold', 'http://x:99999/plivo/xml/hold', 'http://a b/plivo/xml/hold'.replace(' ', '%20'), 'ftp://evil.example/plivo/xml/hold']) {
-      const res = await rawRequest(port(), target, { headers: { 'x-plivo-signature-v3': 'x', 'x-plivo-signature-v3-nonce': '1' } });
+    for (const target of [
+      'http://[::1/plivo/xml/hold',
+      'http://x:99999/plivo/xml/hold',
+      'http://a b/plivo/xml/hold'.replace(' ', '%20'),
+      'ftp://evil.example/plivo/xml/hold',
+    ]) {
+      const res = await rawRequest(port(), target, {
+        headers: { 'x-plivo-signature-v3': 'x', 'x-plivo-signature-v3-nonce': '1' },
+      });
       expect({ target, status: res.status }).toEqual({ target, status: 400 });
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-      expect(JSON.parse(res.body)).toMatchObject({ status: 400, errors: [{ field: '(request-target)', message: expect.any(String) }] });
+      expect(JSON.parse(res.body)).toMatchObject({
+        status: 400,
+        errors: [{ field: '(request-target)', message: expect.any(String) }],
+      });
     }
   });
 
   it('when other routes are asked in absolute form, then they answer as for the path', async () => {
     expect((await rawRequest(port(), 'http://evil.example/livez')).status).toBe(200);
     expect((await rawRequest(port(), 'http://evil.example/v1/intents/x')).status).toBe(401);
-    expect((await rawRequest(port(), 'http://evil.example/plivo/events/hangup', { method: 'POST', headers: { 'x-plivo-signature-v3': 'x', 'x-plivo-signature-v3-nonce': '1' } })).status).toBe(403);
+    expect(
+      (
+        await rawRequest(port(), 'http://evil.example/plivo/events/hangup', {
+          method: 'POST',
+          headers: { 'x-plivo-signature-v3': 'x', 'x-plivo-signature-v3-nonce': '1' },
+        })
+      ).status,
+    ).toBe(403);
     expect((await rawRequest(port(), 'http://evil.example')).status).toBe(404);
   });
 });

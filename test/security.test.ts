@@ -21,7 +21,13 @@ interface Layer {
  */
 function bullBoardRoutes(mount: string): [string, string][] {
   const defs = [appRoutes.entryPoint, ...appRoutes.api];
-  const routes = defs.flatMap((d) => (Array.isArray(d.route) ? d.route : [d.route]).flatMap((route) => (Array.isArray(d.method) ? d.method : [d.method]).map((m) => [m.toUpperCase(), `${mount}${route}`] as [string, string])));
+  const routes = defs.flatMap((d) =>
+    (Array.isArray(d.route) ? d.route : [d.route]).flatMap((route) =>
+      (Array.isArray(d.method) ? d.method : [d.method]).map(
+        (m) => [m.toUpperCase(), `${mount}${route}`] as [string, string],
+      ),
+    ),
+  );
   return [...routes, ['GET', `${mount}/static/*file`]];
 }
 
@@ -31,7 +37,8 @@ function registeredRoutes(app: Express): [string, string][] {
   const walk = (stack: Layer[], prefix: string) => {
     for (const layer of stack) {
       if (layer.route) {
-        for (const method of Object.keys(layer.route.methods)) if (method !== '_all') out.push([method.toUpperCase(), `${prefix}${layer.route.path}`]);
+        for (const method of Object.keys(layer.route.methods))
+          if (method !== '_all') out.push([method.toUpperCase(), `${prefix}${layer.route.path}`]);
       } else if (layer.handle?.stack) {
         walk(layer.handle.stack, `${prefix}${layer.rawPath === '/' ? '' : (layer.rawPath ?? '')}`);
       } else if (layer.name === 'mounted_app' || layer.name === 'app') {
@@ -53,7 +60,9 @@ describe('security', () => {
   afterAll(() => stack.stop());
 
   it('when every registered /v1 and /admin route is called without a key, then each answers 401', async () => {
-    const routes = registeredRoutes(stack.api!.app).filter(([, path]) => path.startsWith('/v1') || path.startsWith('/admin'));
+    const routes = registeredRoutes(stack.api!.app).filter(
+      ([, path]) => path.startsWith('/v1') || path.startsWith('/admin'),
+    );
     const v1 = routes.filter(([, p]) => p.startsWith('/v1'));
     const admin = routes.filter(([, p]) => p.startsWith('/admin'));
     expect(v1.length).toBeGreaterThanOrEqual(7);
@@ -64,7 +73,11 @@ describe('security', () => {
     const params: Record<string, string> = { queueName: 'intent-jobs', jobId: '1', queueStatus: 'failed' };
     for (const [method, path] of routes) {
       const concrete = path.replace(/:(\w+)/g, (_, name: string) => params[name] ?? 'x').replace(/\*\w*/g, 'x.js');
-      const res = await fetch(`${stack.apiUrl}${concrete}`, { method, headers: { 'content-type': 'application/json' }, ...(method === 'GET' ? {} : { body: '{}' }) });
+      const res = await fetch(`${stack.apiUrl}${concrete}`, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        ...(method === 'GET' ? {} : { body: '{}' }),
+      });
       expect({ method, path, status: res.status }).toEqual({ method, path, status: 401 });
     }
   });
@@ -73,32 +86,62 @@ describe('security', () => {
     for (const [, path] of bullBoardRoutes('/admin/queues')) {
       const concrete = path.replace(/:(\w+)/g, 'x').replace(/\*\w*/g, 'x.js');
       for (const method of ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']) {
-        const res = await fetch(`${stack.apiUrl}${concrete}`, { method, ...(['GET', 'HEAD'].includes(method) ? {} : { body: '{}', headers: { 'content-type': 'application/json' } }) });
+        const res = await fetch(`${stack.apiUrl}${concrete}`, {
+          method,
+          ...(['GET', 'HEAD'].includes(method) ? {} : { body: '{}', headers: { 'content-type': 'application/json' } }),
+        });
         expect({ method, path, status: res.status }).toEqual({ method, path, status: 401 });
       }
     }
   });
 
   it('when callback_url points inward, then it is refused (SSRF); a public URL is accepted', async () => {
-    for (const url of ['http://127.0.0.1:9/x', 'http://localhost/x', 'http://[::1]/x', 'http://169.254.169.254/latest', 'http://10.1.2.3/', 'http://192.168.0.1/', 'http://[::ffff:127.0.0.1]/']) {
+    for (const url of [
+      'http://127.0.0.1:9/x',
+      'http://localhost/x',
+      'http://[::1]/x',
+      'http://169.254.169.254/latest',
+      'http://10.1.2.3/',
+      'http://192.168.0.1/',
+      'http://[::ffff:127.0.0.1]/',
+    ]) {
       const res = await stack.post({ type: 'hold', call_uuid: `ssrf-${randomUUID()}`, callback_url: url });
       expect({ url, status: res.status }).toEqual({ url, status: 422 });
       expect(await res.json()).toMatchObject({ errors: [{ field: 'callback_url' }] });
     }
-    expect((await stack.post({ type: 'hold', call_uuid: `ssrf-${randomUUID()}`, callback_url: 'https://crm.example.com/hook' })).status).toBe(202);
+    expect(
+      (
+        await stack.post({
+          type: 'hold',
+          call_uuid: `ssrf-${randomUUID()}`,
+          callback_url: 'https://crm.example.com/hook',
+        })
+      ).status,
+    ).toBe(202);
   });
 
   it('when a name resolves only to private addresses, then the callback connection is refused after DNS', async () => {
-    const resolver = (answers: LookupAddress[]) => (_host: string, cb: (err: NodeJS.ErrnoException | null, a: LookupAddress[]) => void) => cb(null, answers);
+    const resolver =
+      (answers: LookupAddress[]) =>
+      (_host: string, cb: (err: NodeJS.ErrnoException | null, a: LookupAddress[]) => void) =>
+        cb(null, answers);
     const lookup = publicOnlyLookup(resolver([{ address: '10.0.0.7', family: 4 }]));
-    const err = await new Promise<NodeJS.ErrnoException | null>((resolve) => lookup('inward.example', { all: true }, (e) => resolve(e)));
+    const err = await new Promise<NodeJS.ErrnoException | null>((resolve) =>
+      lookup('inward.example', { all: true }, (e) => resolve(e)),
+    );
     expect(err?.code).toBe('ENOTPUBLIC');
-    const mixed = publicOnlyLookup(resolver([{ address: '127.0.0.1', family: 4 }, { address: '93.184.216.34', family: 4 }]));
+    const mixed = publicOnlyLookup(
+      resolver([
+        { address: '127.0.0.1', family: 4 },
+        { address: '93.184.216.34', family: 4 },
+      ]),
+    );
     const picked = await new Promise<string>((resolve) => mixed('mixed.example', {}, (_e, a) => resolve(String(a))));
     expect(picked).toBe('93.184.216.34');
     expect(isPublicAddress('8.8.8.8')).toBe(true);
     expect(isPublicAddress('2001:4860:4860::8888')).toBe(true);
-    for (const ip of ['100.64.0.1', '172.16.5.5', 'fe80::1', 'fd00::1', '0.0.0.0', '224.0.0.1']) expect(isPublicAddress(ip)).toBe(false);
+    for (const ip of ['100.64.0.1', '172.16.5.5', 'fe80::1', 'fd00::1', '0.0.0.0', '224.0.0.1'])
+      expect(isPublicAddress(ip)).toBe(false);
     expect(isPrivateUrl('https://sub.localhost/x')).toBe(true);
     expect(isPrivateUrl('https://example.com/x')).toBe(false);
   });
@@ -133,7 +176,8 @@ describe('security', () => {
     const basic = Buffer.from(`${stack.sim.authId}:${stack.sim.authToken}`).toString('base64');
     const logs = stack.logs.join('\n');
     expect(logs.length).toBeGreaterThan(1000);
-    for (const secret of [TEST_KEY, 'other-secret-0123456789', wrongKey, stack.sim.authToken, basic, SECRET]) expect(logs).not.toContain(secret);
+    for (const secret of [TEST_KEY, 'other-secret-0123456789', wrongKey, stack.sim.authToken, basic, SECRET])
+      expect(logs).not.toContain(secret);
   });
 });
 
@@ -161,14 +205,13 @@ describe('the per-client rate limit', () => {
     expect((await stack.get('/v1/queues', { key: 'other-secret-0123456789' })).status).toBe(200);
   });
 
-
   it('when a client posts intents faster than API_RATE_LIMIT_RPS, then the accept answers 429 with Retry-After and stores nothing extra', async () => {
     const redis = new Redis(stack.config.REDIS_URL);
     const queue = new Queue('intent-jobs', { connection: redis, prefix: stack.config.QUEUE_PREFIX });
     const prefix = stack.config.QUEUE_PREFIX;
     const keysLike = async (pattern: string) => {
       const found: string[] = [];
-      for (let cursor = '0'; ; ) {
+      for (let cursor = '0'; ;) {
         const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
         found.push(...batch);
         if ((cursor = next) === '0') return found;
@@ -186,7 +229,11 @@ describe('the per-client rate limit', () => {
       // Bursts until one is refused (bounded in count, not in time: a burst may straddle a second).
       for (let burst = 0; burst < 20 && refused.length === 0; burst++) {
         const calls = Array.from({ length: 2 * LIMIT }, () => `rl-${randomUUID()}`);
-        const answers = await Promise.all(calls.map((callUuid) => stack.post({ type: 'hold', call_uuid: callUuid }, { key: 'other-secret-0123456789' })));
+        const answers = await Promise.all(
+          calls.map((callUuid) =>
+            stack.post({ type: 'hold', call_uuid: callUuid }, { key: 'other-secret-0123456789' }),
+          ),
+        );
         for (const [i, res] of answers.entries()) {
           if (res.status === 202) accepted.push((await res.json()) as IntentView);
           else refused.push({ callUuid: calls[i]!, res });

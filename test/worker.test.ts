@@ -38,7 +38,12 @@ describe('worker: intents become Plivo transfers', () => {
     });
     expect(done).toMatchObject({ status: 'completed', attempts: 1, error: null });
     expect(done.transfers).toHaveLength(1);
-    expect(done.transfers[0]).toMatchObject({ call_uuid: callUuid, legs: 'aleg', status_code: 202, api_id: expect.any(String) });
+    expect(done.transfers[0]).toMatchObject({
+      call_uuid: callUuid,
+      legs: 'aleg',
+      status_code: 202,
+      api_id: expect.any(String),
+    });
     expect(done.finished_at).not.toBeNull();
   });
 
@@ -46,9 +51,16 @@ describe('worker: intents become Plivo transfers', () => {
     stack.sim.injectFault({ status: 404 });
     const intent = await accept(stack, { type: 'hold', call_uuid: newCall() });
     await stack.waitForIntent(intent.id);
-    const lines = stack.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'intent finished' && l.intentId === intent.id);
+    const lines = stack.logs
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.msg === 'intent finished' && l.intentId === intent.id);
     expect(lines).toEqual([
-      expect.objectContaining({ level: 'info', status: 'failed', attempts: 1, error: expect.objectContaining({ code: 'call_not_found' }) }),
+      expect.objectContaining({
+        level: 'info',
+        status: 'failed',
+        attempts: 1,
+        error: expect.objectContaining({ code: 'call_not_found' }),
+      }),
     ]);
   });
 
@@ -166,8 +178,14 @@ describe('worker: intents become Plivo transfers', () => {
     const callUuid = newCall();
     const hold = await accept(stack, { type: 'hold', call_uuid: callUuid });
     const enqueue = await accept(stack, { type: 'enqueue', call_uuid: callUuid, queue: 'sales' });
-    const transfer = await accept(stack, { type: 'transfer', call_uuid: callUuid, legs: 'aleg', aleg_url: `${stack.apiUrl}/plivo/xml/hold` });
-    for (const i of [hold, enqueue, transfer]) expect(await stack.waitForIntent(i.id)).toMatchObject({ status: 'completed' });
+    const transfer = await accept(stack, {
+      type: 'transfer',
+      call_uuid: callUuid,
+      legs: 'aleg',
+      aleg_url: `${stack.apiUrl}/plivo/xml/hold`,
+    });
+    for (const i of [hold, enqueue, transfer])
+      expect(await stack.waitForIntent(i.id)).toMatchObject({ status: 'completed' });
     expect(stack.sim.received().map((r) => (r.body as { aleg_url: string }).aleg_url)).toEqual([
       expect.stringContaining('/plivo/xml/hold?'),
       expect.stringContaining('/plivo/xml/queue/sales'),

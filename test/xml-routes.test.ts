@@ -11,7 +11,10 @@ describe('the XML holdq serves to Plivo', () => {
   beforeAll(async () => {
     stack = await startStack({
       worker: false,
-      env: { HOLD_MUSIC_PROFILES: 'jazz=https://cdn.example/jazz.mp3', HOLD_MUSIC_URL: 'https://cdn.example/default.mp3' },
+      env: {
+        HOLD_MUSIC_PROFILES: 'jazz=https://cdn.example/jazz.mp3',
+        HOLD_MUSIC_URL: 'https://cdn.example/default.mp3',
+      },
     });
   });
   afterAll(() => stack.stop());
@@ -36,7 +39,9 @@ describe('the XML holdq serves to Plivo', () => {
   });
 
   it('when the B leg fetches the park XML, then holdq records its UUID for unhold', async () => {
-    const doc = await xml(await plivo('/plivo/xml/park?call=ca-park', { form: { CallUUID: 'cb-park', CallStatus: 'in-progress' } }));
+    const doc = await xml(
+      await plivo('/plivo/xml/park?call=ca-park', { form: { CallUUID: 'cb-park', CallStatus: 'in-progress' } }),
+    );
     expect(doc.Response.Wait).toBeDefined();
     const redis = new Redis(stack.config.REDIS_URL);
     try {
@@ -76,7 +81,10 @@ describe('the XML holdq serves to Plivo', () => {
     const url = `${stack.apiUrl}/plivo/xml/hold`;
     const res = await fetch(url, {
       method: 'PUT',
-      headers: { 'x-plivo-signature-v3': signV3(stack.sim.authToken, 'POST', url, '7', {}), 'x-plivo-signature-v3-nonce': '7' },
+      headers: {
+        'x-plivo-signature-v3': signV3(stack.sim.authToken, 'POST', url, '7', {}),
+        'x-plivo-signature-v3-nonce': '7',
+      },
     });
     expect(res.status).toBe(405);
     expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);

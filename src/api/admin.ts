@@ -25,7 +25,13 @@ interface IntentSummary {
 
 function summary(r: IntentRecord): IntentSummary {
   const call = 'call_uuid' in r.request ? (r.request.call_uuid ?? null) : null;
-  return { type: r.request.type, call_uuid: r.member?.call_uuid ?? call, status: r.status, error_code: r.error?.code ?? null, attempts: r.attempts };
+  return {
+    type: r.request.type,
+    call_uuid: r.member?.call_uuid ?? call,
+    status: r.status,
+    error_code: r.error?.code ?? null,
+    attempts: r.attempts,
+  };
 }
 
 /**
@@ -39,7 +45,10 @@ class IntentQueueAdapter extends BullMQAdapter {
     private readonly store: IntentStore,
     readOnlyMode: boolean,
   ) {
-    super(queue, { readOnlyMode, description: 'One job per intent (and one per max-wait timer); the intent record is the source of truth.' });
+    super(queue, {
+      readOnlyMode,
+      description: 'One job per intent (and one per max-wait timer); the intent record is the source of truth.',
+    });
     this.setFormatter('name', (job: { name?: string; data?: { intent?: IntentSummary } }) => {
       const i = job.data?.intent;
       return i ? `${i.type} · ${i.status}${i.error_code ? ` · ${i.error_code}` : ''}` : (job.name ?? '');
@@ -47,7 +56,9 @@ class IntentQueueAdapter extends BullMQAdapter {
   }
 
   private async withIntents(jobs: Job[]): Promise<Job[]> {
-    const ids = jobs.filter((j) => j?.name === INTENT_JOB && typeof (j.data as { intentId?: unknown }).intentId === 'string');
+    const ids = jobs.filter(
+      (j) => j?.name === INTENT_JOB && typeof (j.data as { intentId?: unknown }).intentId === 'string',
+    );
     const records = await this.store.getMany(ids.map((j) => (j.data as { intentId: string }).intentId));
     ids.forEach((job, i) => {
       const r = records[i];
@@ -76,15 +87,28 @@ export interface AdminDeps {
 function board(deps: AdminDeps, readOnlyMode: boolean): Router {
   const adapter = new ExpressAdapter();
   adapter.setBasePath(ADMIN_PATH);
-  const queues = [new IntentQueueAdapter(deps.jobs, deps.store, readOnlyMode), ...deps.others.map((q) => new BullMQAdapter(q, { readOnlyMode }))];
-  createBullBoard({ queues, serverAdapter: adapter, options: { uiConfig: { boardTitle: readOnlyMode ? 'holdq (read only)' : 'holdq' } } });
+  const queues = [
+    new IntentQueueAdapter(deps.jobs, deps.store, readOnlyMode),
+    ...deps.others.map((q) => new BullMQAdapter(q, { readOnlyMode })),
+  ];
+  createBullBoard({
+    queues,
+    serverAdapter: adapter,
+    options: { uiConfig: { boardTitle: readOnlyMode ? 'holdq (read only)' : 'holdq' } },
+  });
   return adapter.getRouter() as Router;
 }
 
 const refuse =
   (what: string): RequestHandler =>
   (_req, _res, next) =>
-    next(new AppError('forbidden', `${what} from the admin board is refused: post an intent to /v1/intents, where it is validated`, []));
+    next(
+      new AppError(
+        'forbidden',
+        `${what} from the admin board is refused: post an intent to /v1/intents, where it is validated`,
+        [],
+      ),
+    );
 
 /**
  * Bull Board over holdq's job queues, mounted under ADMIN_PATH behind authentication (README, "The intent API": keys and roles).
@@ -98,22 +122,37 @@ export function createAdminRouter(deps: AdminDeps): Router {
   const router = Router();
   router.use((_req, res, next) => {
     if (hasRole(caller(res), 'write')) return next();
-    next(new AppError('forbidden', 'the admin board is for operators: use an API key to look, an admin key to act', []));
+    next(
+      new AppError('forbidden', 'the admin board is for operators: use an API key to look, an admin key to act', []),
+    );
   });
   router.post('/api/queues/:queueName/add', refuse('adding a job'));
   router.patch('/api/queues/:queueName/:jobId/update-data', refuse('editing a job'));
   router.use((req, res, next) => {
     if (req.method === 'GET' || req.method === 'HEAD' || hasRole(caller(res), 'admin')) return next();
-    next(new AppError('forbidden', 'this key may look at the admin board; acting on it needs an admin key (ADMIN_KEYS)', []));
+    next(
+      new AppError(
+        'forbidden',
+        'this key may look at the admin board; acting on it needs an admin key (ADMIN_KEYS)',
+        [],
+      ),
+    );
   });
 
-  const retry = async (jobId: string, log: ReturnType<typeof requestLog>, by: string): Promise<'retried' | 'passed'> => {
+  const retry = async (
+    jobId: string,
+    log: ReturnType<typeof requestLog>,
+    by: string,
+  ): Promise<'retried' | 'passed'> => {
     const job = await deps.jobs.getJob(jobId);
     if (job && job.name !== INTENT_JOB) return 'passed'; // a max-wait timer: BullMQ's own retry is right for it
     // An intent job's id is its intent's id; a job already gone (completed) still names its intent.
     const record = await deps.store.get(job ? (job.data as { intentId: string }).intentId : jobId);
     if (!record && !job) return 'passed';
-    if (!record) throw new AppError('conflict', `intent ${jobId} is past its retention; nothing to re-run`, [{ field: 'jobId', message: 'no intent' }]);
+    if (!record)
+      throw new AppError('conflict', `intent ${jobId} is past its retention; nothing to re-run`, [
+        { field: 'jobId', message: 'no intent' },
+      ]);
     await retryIntent(deps, record);
     log.info({ intentId: record.id, by, via: 'admin board' }, 'failed intent re-queued');
     return 'retried';

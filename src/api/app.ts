@@ -54,7 +54,10 @@ export interface ApiDeps {
  * The two pages people open in a browser, /docs and the admin UI, get helmet's full set.
  */
 const apiHeaders = helmet({
-  contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] } },
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] },
+  },
   xFrameOptions: { action: 'deny' },
   crossOriginOpenerPolicy: false,
   crossOriginResourcePolicy: false,
@@ -115,7 +118,11 @@ export function createApp(deps: ApiDeps): Express {
       if (!draining()) return next();
       res.setHeader('connection', 'close');
       if (req.method === 'POST' && req.path === '/v1/intents') {
-        return next(new AppError('unavailable', 'this holdq API is shutting down; retry, another replica will take it', [], { headers: { 'retry-after': '1' } }));
+        return next(
+          new AppError('unavailable', 'this holdq API is shutting down; retry, another replica will take it', [], {
+            headers: { 'retry-after': '1' },
+          }),
+        );
       }
       next();
     });
@@ -128,7 +135,9 @@ export function createApp(deps: ApiDeps): Express {
   const v1 = Router();
   v1.use(mountedAt('/v1'), auth);
   // A read key may only read; routes that change something check their own role.
-  v1.use((req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? next() : requireRole('write')(req, res, next)));
+  v1.use((req, res, next) =>
+    req.method === 'GET' || req.method === 'HEAD' ? next() : requireRole('write')(req, res, next),
+  );
   if (deps.requestLimit) v1.use(deps.requestLimit);
   v1.use(createIntentRoutes(deps), createStateRoutes(deps));
   app.use('/v1', v1);

@@ -24,11 +24,15 @@ const digest = (s: string) => hash('sha256', s, 'buffer');
  * the length nor the position of a match shows in the timing.
  */
 export function createKeyMatcher(keys: readonly AccessKey[]) {
-  const known = keys.map((k) => ({ caller: { client: k.name, role: k.role } satisfies Caller, digest: digest(k.secret) }));
+  const known = keys.map((k) => ({
+    caller: { client: k.name, role: k.role } satisfies Caller,
+    digest: digest(k.secret),
+  }));
   return (secret: string, name: string | null = null): Caller | undefined => {
     const presented = digest(secret);
     let caller: Caller | undefined;
-    for (const k of known) if (timingSafeEqual(k.digest, presented) && (name === null || name === k.caller.client)) caller = k.caller;
+    for (const k of known)
+      if (timingSafeEqual(k.digest, presented) && (name === null || name === k.caller.client)) caller = k.caller;
     return caller;
   };
 }
@@ -54,17 +58,33 @@ export function caller(res: Response): Caller {
  * Authentication for /v1 (Bearer) or for a page people open in a browser (`basic`: HTTP Basic
  * with the key's name and secret as well). Sets res.locals.caller and res.locals.client.
  */
-export function authenticate(keys: readonly AccessKey[], opts: { basic?: boolean; realm?: string } = {}): RequestHandler {
+export function authenticate(
+  keys: readonly AccessKey[],
+  opts: { basic?: boolean; realm?: string } = {},
+): RequestHandler {
   const match = createKeyMatcher(keys);
   const basic = opts.basic === true;
-  const challenge = basic ? `Basic realm="${opts.realm ?? 'holdq'}", charset="UTF-8"` : `Bearer realm="${opts.realm ?? 'holdq'}"`;
+  const challenge = basic
+    ? `Basic realm="${opts.realm ?? 'holdq'}", charset="UTF-8"`
+    : `Bearer realm="${opts.realm ?? 'holdq'}"`;
   return (req, res, next) => {
     const presented = credentials(req.get('authorization') ?? '', basic);
     const found = presented ? match(presented.secret, presented.name) : undefined;
     if (!found) {
-      const detail = presented ? 'the key is not valid' : basic ? 'send an API key (HTTP Basic: key name and secret, or Bearer)' : 'send Authorization: Bearer <key>';
+      const detail = presented
+        ? 'the key is not valid'
+        : basic
+          ? 'send an API key (HTTP Basic: key name and secret, or Bearer)'
+          : 'send Authorization: Bearer <key>';
       const bearerError = !basic && presented ? ', error="invalid_token"' : '';
-      next(new AppError('unauthorized', detail, [{ field: 'Authorization', message: presented ? 'unknown key' : 'missing key' }], { headers: { 'www-authenticate': `${challenge}${bearerError}` } }));
+      next(
+        new AppError(
+          'unauthorized',
+          detail,
+          [{ field: 'Authorization', message: presented ? 'unknown key' : 'missing key' }],
+          { headers: { 'www-authenticate': `${challenge}${bearerError}` } },
+        ),
+      );
       return;
     }
     res.locals.caller = found;
@@ -82,6 +102,10 @@ export function requireRole(least: KeyRole, what = WHAT[least]): RequestHandler 
   return (_req: Request, res, next) => {
     const c = caller(res);
     if (hasRole(c, least)) return next();
-    next(new AppError('forbidden', `this key (${c.role}) may not ${what}`, [{ field: 'Authorization', message: `needs a key with the ${least} role` }]));
+    next(
+      new AppError('forbidden', `this key (${c.role}) may not ${what}`, [
+        { field: 'Authorization', message: `needs a key with the ${least} role` },
+      ]),
+    );
   };
 }

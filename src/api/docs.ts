@@ -64,7 +64,11 @@ export function createDocsRouter(pageHeaders: RequestHandler): Router {
   router.get(REDOC_PATH, (_req, res, next) => {
     if (!bundle) return next(); // a 404 problem: the build did not copy it
     // One file per holdq version; a day of caching spares a 1 MB download per page view.
-    res.sendFile(bundle, { maxAge: '1d', headers: { 'content-type': 'text/javascript; charset=utf-8' } }, (err) => err && next(err));
+    res.sendFile(
+      bundle,
+      { maxAge: '1d', headers: { 'content-type': 'text/javascript; charset=utf-8' } },
+      (err) => err && next(err),
+    );
   });
   return router;
 }

@@ -27,7 +27,8 @@ export function createEventRoutes(deps: EventRoutesDeps): Router {
   const router = Router();
 
   router.post('/hangup', async (req, res) => {
-    const uuid = param(req.body, 'CallUUID') ?? (typeof req.query.CallUUID === 'string' ? req.query.CallUUID : undefined);
+    const uuid =
+      param(req.body, 'CallUUID') ?? (typeof req.query.CallUUID === 'string' ? req.query.CallUUID : undefined);
     if (uuid && SAFE_ID.test(uuid)) {
       const call = await calls.get(uuid);
       // A call holdq has accepted an intent for but not yet moved has no state yet: it ends too, so
@@ -35,11 +36,16 @@ export function createEventRoutes(deps: EventRoutesDeps): Router {
       if (call.state !== 'ended' && call.tracked) {
         if (call.queue) {
           const since = await queues.remove(call.queue, uuid);
-          if (since !== null) metrics.queueWaitFor(call.queue, 'abandoned').observe(Math.max(0, (Date.now() - since) / 1000));
+          if (since !== null)
+            metrics.queueWaitFor(call.queue, 'abandoned').observe(Math.max(0, (Date.now() - since) / 1000));
         }
-        if (call.state === 'on_hold' && call.since) metrics.holdDuration.observe(Math.max(0, (Date.now() - Date.parse(call.since)) / 1000));
+        if (call.state === 'on_hold' && call.since)
+          metrics.holdDuration.observe(Math.max(0, (Date.now() - Date.parse(call.since)) / 1000));
         await calls.apply(uuid, { state: 'ended', queue: null, held_legs: null }, call);
-        requestLog(res).info({ callUuid: uuid, was: call.state, hangupCause: param(req.body, 'HangupCause') }, 'call ended');
+        requestLog(res).info(
+          { callUuid: uuid, was: call.state, hangupCause: param(req.body, 'HangupCause') },
+          'call ended',
+        );
       }
     }
     res.status(204).end();
@@ -47,7 +53,11 @@ export function createEventRoutes(deps: EventRoutesDeps): Router {
 
   router.post('/conference', (req, res) => {
     requestLog(res).debug(
-      { conference: param(req.body, 'ConferenceName'), action: param(req.body, 'ConferenceAction'), callUuid: param(req.body, 'CallUUID') },
+      {
+        conference: param(req.body, 'ConferenceName'),
+        action: param(req.body, 'ConferenceAction'),
+        callUuid: param(req.body, 'CallUUID'),
+      },
       'conference event',
     );
     res.status(204).end();

@@ -2,7 +2,14 @@ import express, { Router, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import { AppError, type FieldError } from './errors.js';
-import { INTENT_TYPES, intentInput, intentView, isQueueTarget, orderingCall, type IntentInput } from '../domain/intent.js';
+import {
+  INTENT_TYPES,
+  intentInput,
+  intentView,
+  isQueueTarget,
+  orderingCall,
+  type IntentInput,
+} from '../domain/intent.js';
 import { resolveQueue } from '../domain/queue-config.js';
 import { disallowedTransferUrls, hostAllowed } from '../domain/transfers.js';
 import { isPrivateUrl } from '../infra/public-address.js';
@@ -25,7 +32,8 @@ export const BODY_LIMIT = '16kb';
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const listQuery = z.strictObject({
   status: z.literal('failed', {
-    error: (issue) => `${issue.input === undefined ? 'required: ' : ''}only status=failed (the dead letters) can be listed`,
+    error: (issue) =>
+      `${issue.input === undefined ? 'required: ' : ''}only status=failed (the dead letters) can be listed`,
   }),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.coerce.number().int().min(0).default(0),
@@ -35,21 +43,43 @@ const INTENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 /** Rules that need the configuration, checked after the schema: profiles and the transfer allowlist. */
 function configRules(intent: IntentInput, config: Readonly<Config>): FieldError[] {
   const errors: FieldError[] = [];
-  if (intent.type === 'hold' && intent.music && !Object.hasOwn(config.HOLD_MUSIC_PROFILES, intent.music) && intent.music !== 'default') {
-    errors.push({ field: 'music', message: `unknown music profile; configured: ${['default', ...Object.keys(config.HOLD_MUSIC_PROFILES)].join(', ')}` });
+  if (
+    intent.type === 'hold' &&
+    intent.music &&
+    !Object.hasOwn(config.HOLD_MUSIC_PROFILES, intent.music) &&
+    intent.music !== 'default'
+  ) {
+    errors.push({
+      field: 'music',
+      message: `unknown music profile; configured: ${['default', ...Object.keys(config.HOLD_MUSIC_PROFILES)].join(', ')}`,
+    });
   }
   for (const field of disallowedTransferUrls(intent, config.TRANSFER_URL_ALLOWLIST)) {
-    errors.push({ field, message: `host is not on TRANSFER_URL_ALLOWLIST (${config.TRANSFER_URL_ALLOWLIST.join(', ')})` });
+    errors.push({
+      field,
+      message: `host is not on TRANSFER_URL_ALLOWLIST (${config.TRANSFER_URL_ALLOWLIST.join(', ')})`,
+    });
   }
   if (intent.callback_url && !config.CALLBACK_ALLOW_PRIVATE && isPrivateUrl(intent.callback_url)) {
-    errors.push({ field: 'callback_url', message: 'must not target loopback, private or link-local addresses (CALLBACK_ALLOW_PRIVATE)' });
+    errors.push({
+      field: 'callback_url',
+      message: 'must not target loopback, private or link-local addresses (CALLBACK_ALLOW_PRIVATE)',
+    });
   }
-  if ((intent.type === 'enqueue' || intent.type === 'dequeue') && config.QUEUES_STRICT && !Object.hasOwn(config.QUEUES, intent.queue)) {
-    errors.push({ field: 'queue', message: `no such queue; configured: ${Object.keys(config.QUEUES).join(', ') || '(none)'}` });
+  if (
+    (intent.type === 'enqueue' || intent.type === 'dequeue') &&
+    config.QUEUES_STRICT &&
+    !Object.hasOwn(config.QUEUES, intent.queue)
+  ) {
+    errors.push({
+      field: 'queue',
+      message: `no such queue; configured: ${Object.keys(config.QUEUES).join(', ') || '(none)'}`,
+    });
   }
   if (intent.type === 'enqueue' && intent.overflow) {
     if (!isQueueTarget(intent.overflow)) {
-      if (!hostAllowed(intent.overflow, config.TRANSFER_URL_ALLOWLIST)) errors.push({ field: 'overflow', message: 'host is not on TRANSFER_URL_ALLOWLIST' });
+      if (!hostAllowed(intent.overflow, config.TRANSFER_URL_ALLOWLIST))
+        errors.push({ field: 'overflow', message: 'host is not on TRANSFER_URL_ALLOWLIST' });
     } else if (config.QUEUES_STRICT && !Object.hasOwn(config.QUEUES, intent.overflow)) {
       errors.push({ field: 'overflow', message: 'no such queue' });
     }
@@ -64,7 +94,8 @@ function parseIntent(req: Request, config: Readonly<Config>): IntentInput {
     ]);
   }
   const parsed = intentInput.safeParse(req.body, CLIENT_PARSE);
-  if (!parsed.success) throw new AppError('validation_failed', 'the intent is not valid', fieldErrors(parsed.error.issues));
+  if (!parsed.success)
+    throw new AppError('validation_failed', 'the intent is not valid', fieldErrors(parsed.error.issues));
   const errors = configRules(parsed.data, config);
   if (errors.length > 0) throw new AppError('validation_failed', 'the intent is not valid', errors);
   return parsed.data;
@@ -96,7 +127,14 @@ export function acceptIntentRoute(deps: IntentRoutesDeps): RequestHandler[] {
     const limits = {
       transferBudget: config.TRANSFER_BUDGET,
       perSecond: config.API_RATE_LIMIT_RPS,
-      ...(request.type === 'enqueue' ? { queue: { name: request.queue, maxSize: resolveQueue(config.QUEUES, request.queue, config.HOLD_MUSIC_URL).max_size } } : {}),
+      ...(request.type === 'enqueue'
+        ? {
+            queue: {
+              name: request.queue,
+              maxSize: resolveQueue(config.QUEUES, request.queue, config.HOLD_MUSIC_URL).max_size,
+            },
+          }
+        : {}),
     };
     // One round trip: the record and its job are stored in one script (intent-store.ts).
     const result = await store.accept({ client: res.locals.client as string, request, idempotencyKey: key, limits });
@@ -104,19 +142,28 @@ export function acceptIntentRoute(deps: IntentRoutesDeps): RequestHandler[] {
 
     switch (result.kind) {
       case 'conflict':
-        throw new AppError('idempotency_conflict', `Idempotency-Key was used for intent ${result.intentId} with a different body`, [
-          { field: 'Idempotency-Key', message: 'already used with a different body' },
-        ]);
+        throw new AppError(
+          'idempotency_conflict',
+          `Idempotency-Key was used for intent ${result.intentId} with a different body`,
+          [{ field: 'Idempotency-Key', message: 'already used with a different body' }],
+        );
       case 'budget_spent':
-        throw new AppError('transfer_limit', `call ${orderingCall(request)} has used all ${config.TRANSFER_BUDGET} transfers of its budget`, [
-          { field: request.type === 'dequeue' ? 'agent_call_uuid' : 'call_uuid', message: 'transfer budget spent' },
-        ]);
+        throw new AppError(
+          'transfer_limit',
+          `call ${orderingCall(request)} has used all ${config.TRANSFER_BUDGET} transfers of its budget`,
+          [{ field: request.type === 'dequeue' ? 'agent_call_uuid' : 'call_uuid', message: 'transfer budget spent' }],
+        );
       case 'rate_limited':
-        throw new AppError('rate_limited', `more than ${config.API_RATE_LIMIT_RPS} intents per second for this key; slow down`, [
-          { field: 'Authorization', message: 'rate limit exceeded for this client' },
-        ], { headers: { 'retry-after': '1' } });
+        throw new AppError(
+          'rate_limited',
+          `more than ${config.API_RATE_LIMIT_RPS} intents per second for this key; slow down`,
+          [{ field: 'Authorization', message: 'rate limit exceeded for this client' }],
+          { headers: { 'retry-after': '1' } },
+        );
       case 'queue_full':
-        throw new AppError('queue_full', `queue ${limits.queue?.name} is full (${limits.queue?.maxSize} callers)`, [{ field: 'queue', message: 'queue_full' }]);
+        throw new AppError('queue_full', `queue ${limits.queue?.name} is full (${limits.queue?.maxSize} callers)`, [
+          { field: 'queue', message: 'queue_full' },
+        ]);
       case 'replayed':
         // A replay of an intent still queued also gives it its job back, should it have lost it (the sweeper would, later).
         if (result.record.status === 'queued') {
@@ -152,7 +199,8 @@ export function createIntentRoutes(deps: Pick<IntentRoutesDeps, 'store' | 'jobs'
 
   router.get('/intents', async (req, res) => {
     const query = listQuery.safeParse(req.query, CLIENT_PARSE);
-    if (!query.success) throw new AppError('validation_failed', 'the query is not valid', fieldErrors(query.error.issues));
+    if (!query.success)
+      throw new AppError('validation_failed', 'the query is not valid', fieldErrors(query.error.issues));
     const { limit, cursor } = query.data;
     const { records, total } = await store.listFailed(cursor, limit);
     const next = cursor + limit < total ? String(cursor + limit) : null;

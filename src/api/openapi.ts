@@ -10,15 +10,24 @@ import { dequeueIntent, enqueueIntent, holdIntent, transferIntent, unholdIntent 
  */
 
 function schema(s: z.ZodType, description: string) {
-  const { $schema: _ignored, ...json } = z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  const { $schema: _ignored, ...json } = z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
   return { ...json, description };
 }
 
 const intentTypes = {
-  HoldIntent: [holdIntent, 'Put a call on hold. legs=both holds a bridged call in one request: A leg to music, B leg parked.'],
+  HoldIntent: [
+    holdIntent,
+    'Put a call on hold. legs=both holds a bridged call in one request: A leg to music, B leg parked.',
+  ],
   UnholdIntent: [unholdIntent, 'Bring the legs put on hold back together in the call bridge conference.'],
   EnqueueIntent: [enqueueIntent, 'Send the A leg to the queue waiting room; the call joins the queue.'],
-  DequeueIntent: [dequeueIntent, 'Connect the first waiting caller (or call_uuid) of the queue to the agent call, in one bridge conference.'],
+  DequeueIntent: [
+    dequeueIntent,
+    'Connect the first waiting caller (or call_uuid) of the queue to the agent call, in one bridge conference.',
+  ],
   TransferIntent: [
     transferIntent,
     'The raw Plivo transfer. aleg_url is required for legs aleg/both and bleg_url for bleg/both; URL hosts must be on TRANSFER_URL_ALLOWLIST.',
@@ -36,7 +45,11 @@ const problem = {
     instance: { type: 'string' },
     errors: {
       type: 'array',
-      items: { type: 'object', required: ['field', 'message'], properties: { field: { type: 'string' }, message: { type: 'string' } } },
+      items: {
+        type: 'object',
+        required: ['field', 'message'],
+        properties: { field: { type: 'string' }, message: { type: 'string' } },
+      },
     },
   },
 };
@@ -61,7 +74,19 @@ const transferRecord = {
 const intent = {
   type: 'object',
   description: 'The intent record: the request fields, then these.',
-  required: ['id', 'sequence', 'type', 'client', 'status', 'attempts', 'created_at', 'updated_at', 'finished_at', 'transfers', 'error'],
+  required: [
+    'id',
+    'sequence',
+    'type',
+    'client',
+    'status',
+    'attempts',
+    'created_at',
+    'updated_at',
+    'finished_at',
+    'transfers',
+    'error',
+  ],
   properties: {
     id: { type: 'string', format: 'uuid' },
     sequence: { type: 'integer', description: "position in its call's line of intents" },
@@ -107,7 +132,10 @@ const intent = {
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (s: object) => ({ 'application/json': { schema: s } });
-const problemResponse = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
+const problemResponse = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: ref('Problem') } },
+});
 const errors = {
   '401': problemResponse('No bearer key, or an unknown one'),
   '403': problemResponse("The key's role may not do this (a READ_KEYS key posting, an API key retrying)"),
@@ -116,14 +144,33 @@ const errors = {
 
 export const INTENT_EXAMPLES: Record<string, { summary: string; value: unknown; 'x-holdq-status': number }> = {
   hold: { summary: 'Hold the caller', value: { type: 'hold', call_uuid: 'example-call-1' }, 'x-holdq-status': 202 },
-  holdBridged: { summary: 'Hold a bridged call (caller to music, agent parked)', value: { type: 'hold', call_uuid: 'example-call-2', legs: 'both' }, 'x-holdq-status': 202 },
-  unhold: { summary: 'Take a call off hold', value: { type: 'unhold', call_uuid: 'example-call-1' }, 'x-holdq-status': 202 },
-  enqueue: {
-    summary: 'Queue a caller with priority, max wait and overflow',
-    value: { type: 'enqueue', call_uuid: 'example-call-3', queue: 'support', priority: 5, max_wait_seconds: 600, overflow: 'voicemail' },
+  holdBridged: {
+    summary: 'Hold a bridged call (caller to music, agent parked)',
+    value: { type: 'hold', call_uuid: 'example-call-2', legs: 'both' },
     'x-holdq-status': 202,
   },
-  dequeue: { summary: 'Connect the next caller to an agent', value: { type: 'dequeue', queue: 'support', agent_call_uuid: 'example-agent-1' }, 'x-holdq-status': 202 },
+  unhold: {
+    summary: 'Take a call off hold',
+    value: { type: 'unhold', call_uuid: 'example-call-1' },
+    'x-holdq-status': 202,
+  },
+  enqueue: {
+    summary: 'Queue a caller with priority, max wait and overflow',
+    value: {
+      type: 'enqueue',
+      call_uuid: 'example-call-3',
+      queue: 'support',
+      priority: 5,
+      max_wait_seconds: 600,
+      overflow: 'voicemail',
+    },
+    'x-holdq-status': 202,
+  },
+  dequeue: {
+    summary: 'Connect the next caller to an agent',
+    value: { type: 'dequeue', queue: 'support', agent_call_uuid: 'example-agent-1' },
+    'x-holdq-status': 202,
+  },
   withCallback: {
     summary: 'Any intent can ask for a completion callback',
     value: { type: 'hold', call_uuid: 'example-call-4', callback_url: 'https://crm.example.com/holdq-callbacks' },
@@ -137,7 +184,10 @@ const validationProblem = {
   status: 422,
   detail: 'the intent is not valid',
   errors: [
-    { field: 'call_uuid', message: 'call UUID must be 1-64 characters of A-Z a-z 0-9 _ - and start with a letter or digit' },
+    {
+      field: 'call_uuid',
+      message: 'call UUID must be 1-64 characters of A-Z a-z 0-9 _ - and start with a letter or digit',
+    },
     { field: 'colour', message: 'unknown field' },
   ],
 };
@@ -145,7 +195,12 @@ const validationProblem = {
 export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
   const transferExample = {
     summary: 'Redirect a call to your own XML (its host must be allowed)',
-    value: { type: 'transfer', call_uuid: 'example-call-5', legs: 'aleg', aleg_url: `${opts.publicBaseUrl.replace(/\/+$/, '')}/plivo/xml/hold` },
+    value: {
+      type: 'transfer',
+      call_uuid: 'example-call-5',
+      legs: 'aleg',
+      aleg_url: `${opts.publicBaseUrl.replace(/\/+$/, '')}/plivo/xml/hold`,
+    },
     'x-holdq-status': 202,
   };
   const schemas: Record<string, unknown> = { Problem: problem, Transfer: transferRecord, Intent: intent };
@@ -157,7 +212,8 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
     info: {
       title: 'holdq',
       version: opts.version,
-      description: 'Hold and queue orchestration for live Plivo calls. Post intents; holdq turns them into Plivo Transfer requests.',
+      description:
+        'Hold and queue orchestration for live Plivo calls. Post intents; holdq turns them into Plivo Transfer requests.',
       license: { name: 'UNLICENSED', identifier: 'LicenseRef-Proprietary' },
     },
     servers: [{ url: opts.publicBaseUrl }],
@@ -179,14 +235,30 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
               name: 'Idempotency-Key',
               in: 'header',
               required: false,
-              description: 'Same key and body: the same intent (200). Same key, other body: 409. Kept 24 h, per client.',
+              description:
+                'Same key and body: the same intent (200). Same key, other body: 409. Kept 24 h, per client.',
               schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' },
             },
           ],
-          requestBody: { required: true, content: { 'application/json': { schema: ref('IntentRequest'), examples: { ...INTENT_EXAMPLES, transfer: transferExample } } } },
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: ref('IntentRequest'),
+                examples: { ...INTENT_EXAMPLES, transfer: transferExample },
+              },
+            },
+          },
           responses: {
-            '202': { description: 'Accepted and stored', headers: { Location: { schema: { type: 'string' } } }, content: json(ref('Intent')) },
-            '200': { description: 'A replay of an Idempotency-Key: the intent it created', content: json(ref('Intent')) },
+            '202': {
+              description: 'Accepted and stored',
+              headers: { Location: { schema: { type: 'string' } } },
+              content: json(ref('Intent')),
+            },
+            '200': {
+              description: 'A replay of an Idempotency-Key: the intent it created',
+              content: json(ref('Intent')),
+            },
             '400': problemResponse('The body is not valid JSON'),
             ...errors,
             '409': problemResponse('Idempotency-Key reused with another body, transfer budget spent, or queue full'),
@@ -194,7 +266,14 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
             '415': problemResponse('Not application/json'),
             '422': {
               description: 'The intent breaks a rule; errors[] names each field',
-              content: { 'application/problem+json': { schema: ref('Problem'), examples: { invalid: { summary: 'An unsafe call UUID and an unknown field', value: validationProblem } } } },
+              content: {
+                'application/problem+json': {
+                  schema: ref('Problem'),
+                  examples: {
+                    invalid: { summary: 'An unsafe call UUID and an unknown field', value: validationProblem },
+                  },
+                },
+              },
             },
           },
         },
@@ -213,7 +292,11 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
               content: json({
                 type: 'object',
                 required: ['items', 'total', 'next_cursor'],
-                properties: { items: { type: 'array', items: ref('Intent') }, total: { type: 'integer' }, next_cursor: { type: ['string', 'null'] } },
+                properties: {
+                  items: { type: 'array', items: ref('Intent') },
+                  total: { type: 'integer' },
+                  next_cursor: { type: ['string', 'null'] },
+                },
               }),
             },
             ...errors,
@@ -227,7 +310,11 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
           operationId: 'getIntent',
           summary: 'Read an intent',
           parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
-          responses: { '200': { description: 'The intent', content: json(ref('Intent')) }, ...errors, '404': problemResponse('No such intent') },
+          responses: {
+            '200': { description: 'The intent', content: json(ref('Intent')) },
+            ...errors,
+            '404': problemResponse('No such intent'),
+          },
         },
       },
       '/v1/intents/{id}/retry': {
@@ -259,7 +346,8 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
                   call_uuid: { type: 'string' },
                   state: {
                     enum: ['on_hold', 'queued', 'bridged', 'transferred', 'ended', 'unknown', null],
-                    description: 'unknown: an intent was cut short after it may have reached Plivo; the next XML fetch Plivo makes for the call settles it',
+                    description:
+                      'unknown: an intent was cut short after it may have reached Plivo; the next XML fetch Plivo makes for the call settles it',
                   },
                   queue: { type: ['string', 'null'] },
                   position: { type: ['integer', 'null'] },
@@ -268,7 +356,10 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
                   transfer_budget: { type: 'integer' },
                   last_intent_id: { type: ['string', 'null'] },
                   held_legs: { enum: ['aleg', 'bleg', 'both', null], description: 'the legs the hold in force moved' },
-                  bleg_uuid: { type: ['string', 'null'], description: "the B leg's own UUID, once Plivo fetched the park XML for it" },
+                  bleg_uuid: {
+                    type: ['string', 'null'],
+                    description: "the B leg's own UUID, once Plivo fetched the park XML for it",
+                  },
                 },
               }),
             },
@@ -282,10 +373,16 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
           tags: ['state'],
           operationId: 'listQueues',
           summary: 'Queues with their depth and oldest wait, page by page in name order',
-          description: 'Configured queues, and those created on demand until they have been empty for QUEUE_IDLE_SECONDS.',
+          description:
+            'Configured queues, and those created on demand until they have been empty for QUEUE_IDLE_SECONDS.',
           parameters: [
             { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 } },
-            { name: 'cursor', in: 'query', description: 'next_cursor of the previous page', schema: { type: 'string' } },
+            {
+              name: 'cursor',
+              in: 'query',
+              description: 'next_cursor of the previous page',
+              schema: { type: 'string' },
+            },
           ],
           responses: {
             '200': {
@@ -298,10 +395,18 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
                     type: 'array',
                     items: {
                       type: 'object',
-                      properties: { name: { type: 'string' }, waiting: { type: 'integer' }, oldest_wait_seconds: { type: 'number' }, configured: { type: 'boolean' } },
+                      properties: {
+                        name: { type: 'string' },
+                        waiting: { type: 'integer' },
+                        oldest_wait_seconds: { type: 'number' },
+                        configured: { type: 'boolean' },
+                      },
                     },
                   },
-                  next_cursor: { type: ['string', 'null'], description: 'pass as cursor for the next page; null on the last' },
+                  next_cursor: {
+                    type: ['string', 'null'],
+                    description: 'pass as cursor for the next page; null on the last',
+                  },
                 },
               }),
             },
@@ -331,7 +436,12 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
                     type: 'array',
                     items: {
                       type: 'object',
-                      properties: { call_uuid: { type: 'string' }, position: { type: 'integer' }, wait_seconds: { type: 'number' }, priority: { type: 'integer' } },
+                      properties: {
+                        call_uuid: { type: 'string' },
+                        position: { type: 'integer' },
+                        wait_seconds: { type: 'number' },
+                        priority: { type: 'integer' },
+                      },
                     },
                   },
                 },
@@ -348,7 +458,8 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
           operationId: 'livez',
           security: [],
           summary: 'The process is up',
-          description: 'Names the service and this instance (a random id per process), so a start-up check can tell holdq from anything else.',
+          description:
+            'Names the service and this instance (a random id per process), so a start-up check can tell holdq from anything else.',
           responses: { '200': { description: 'Alive: {"status":"ok","service":"holdq","instance":"…"}' } },
         },
       },
@@ -361,8 +472,25 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
           responses: { '200': { description: 'Ready' }, '503': { description: 'Redis unreachable, or shutting down' } },
         },
       },
-      '/metrics': { get: { tags: ['operations'], operationId: 'metrics', security: [], summary: 'Prometheus metrics', responses: { '200': { description: 'Metrics' } } } },
+      '/metrics': {
+        get: {
+          tags: ['operations'],
+          operationId: 'metrics',
+          security: [],
+          summary: 'Prometheus metrics',
+          responses: { '200': { description: 'Metrics' } },
+        },
+      },
     },
-    components: { schemas, securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A secret from API_KEYS (post and read), ADMIN_KEYS (also retry) or READ_KEYS (read only)' } } },
+    components: {
+      schemas,
+      securitySchemes: {
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'A secret from API_KEYS (post and read), ADMIN_KEYS (also retry) or READ_KEYS (read only)',
+        },
+      },
+    },
   };
 }

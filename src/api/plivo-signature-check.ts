@@ -20,7 +20,9 @@ export function plivoParams(req: Request): Record<string, string> {
 export function publicUrl(config: Readonly<Config>, req: Request): string {
   const target = req.originalUrl;
   if (!target.startsWith('/')) {
-    throw new AppError('malformed_request_target', 'the request target is not a path', [{ field: '(request-target)', message: 'not a path' }]);
+    throw new AppError('malformed_request_target', 'the request target is not a path', [
+      { field: '(request-target)', message: 'not a path' },
+    ]);
   }
   return `${config.PUBLIC_BASE_URL.replace(/\/+$/, '')}${target}`;
 }
@@ -57,7 +59,11 @@ export function plivoSignature(config: Readonly<Config>): RequestHandler[] {
     const method = req.method === 'GET' ? 'GET' : 'POST';
     const params: SignatureParams = method === 'POST' ? plivoParams(req) : {};
     if (!signature || !nonce || !verifyV3(token, method, publicUrl(config, req), nonce, signature, params)) {
-      return next(new AppError('forbidden', 'missing or invalid X-Plivo-Signature-V3', [{ field: 'X-Plivo-Signature-V3', message: 'invalid' }]));
+      return next(
+        new AppError('forbidden', 'missing or invalid X-Plivo-Signature-V3', [
+          { field: 'X-Plivo-Signature-V3', message: 'invalid' },
+        ]),
+      );
     }
     next();
   };

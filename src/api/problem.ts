@@ -20,7 +20,8 @@ export const CLIENT_PARSE: z.core.ParseContext<z.core.$ZodIssue> = {
       const values = issue.code === 'invalid_value' ? issue.values : [];
       return values.length > 0 ? `required: one of ${values.map(String).join(', ')}` : 'required';
     }
-    if (issue.code === 'invalid_type' && (issue as { received?: unknown }).received === 'NaN') return 'must be a number';
+    if (issue.code === 'invalid_type' && (issue as { received?: unknown }).received === 'NaN')
+      return 'must be a number';
     return undefined;
   },
 };
@@ -61,7 +62,9 @@ function fromBodyParser(err: { type?: string; message?: string; status?: unknown
         { field: '(body)', message: 'invalid JSON' },
       ]);
     case 'entity.too.large':
-      return new AppError('body_too_large', 'the body is larger than 16 KiB', [{ field: '(body)', message: 'too large' }]);
+      return new AppError('body_too_large', 'the body is larger than 16 KiB', [
+        { field: '(body)', message: 'too large' },
+      ]);
     case 'charset.unsupported':
     case 'encoding.unsupported':
       return new AppError('unsupported_media_type', err.message ?? 'unsupported encoding', [
@@ -71,11 +74,15 @@ function fromBodyParser(err: { type?: string; message?: string; status?: unknown
     case 'request.size.invalid':
     case 'stream.encoding.set':
     case 'parameters.too.many':
-      return new AppError('malformed_body', err.message ?? 'the body could not be read', [{ field: '(body)', message: 'unreadable' }]);
+      return new AppError('malformed_body', err.message ?? 'the body could not be read', [
+        { field: '(body)', message: 'unreadable' },
+      ]);
     default:
       // A body that does not inflate (Content-Encoding gzip/deflate/br with other bytes): body-parser's bare 400.
       if (err.expose === true && err.status === 400) {
-        return new AppError('malformed_body', 'the body could not be decoded as its Content-Encoding says', [{ field: '(body)', message: 'undecodable' }]);
+        return new AppError('malformed_body', 'the body could not be decoded as its Content-Encoding says', [
+          { field: '(body)', message: 'undecodable' },
+        ]);
       }
       return null;
   }
@@ -97,7 +104,9 @@ export function errorHandler(opts: { logger: Logger; redisAvailable: () => boole
     const log = res.locals.logger ? requestLog(res) : opts.logger;
     let problem = err instanceof AppError ? err : fromBodyParser(err as { type?: string });
     if (!problem && (!opts.redisAvailable() || isRedisUnavailable(err))) {
-      problem = new AppError('unavailable', 'storage is unavailable; retry shortly', [], { headers: { 'retry-after': '1' } });
+      problem = new AppError('unavailable', 'storage is unavailable; retry shortly', [], {
+        headers: { 'retry-after': '1' },
+      });
       log.warn({ err }, 'request failed: Redis unavailable');
     }
     if (!problem) {

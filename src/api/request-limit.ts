@@ -28,9 +28,14 @@ export function requestLimit(opts: { redis: Redis; prefix: string; perSecond: nu
       const reset = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
       const resetMs = reset ? reset.getTime() - Date.now() : 1000;
       next(
-        new AppError('rate_limited', `more than ${opts.perSecond} requests per second for this key; slow down`, [{ field: 'Authorization', message: 'rate limit exceeded for this client' }], {
-          headers: { 'retry-after': String(Math.max(1, Math.ceil(resetMs / 1000))) },
-        }),
+        new AppError(
+          'rate_limited',
+          `more than ${opts.perSecond} requests per second for this key; slow down`,
+          [{ field: 'Authorization', message: 'rate limit exceeded for this client' }],
+          {
+            headers: { 'retry-after': String(Math.max(1, Math.ceil(resetMs / 1000))) },
+          },
+        ),
       );
     },
   });

@@ -23,7 +23,9 @@ export function observeRequests(metrics: Metrics, logger: Logger): RequestHandle
     res.setHeader('x-request-id', requestId);
     res.once('finish', () => {
       // Express resets baseUrl when a request leaves its router, so the mount path is kept in res.locals.
-      const route = req.route ? `${(res.locals.mount as string | undefined) ?? ''}${String(req.route.path)}` : 'unmatched';
+      const route = req.route
+        ? `${(res.locals.mount as string | undefined) ?? ''}${String(req.route.path)}`
+        : 'unmatched';
       const seconds = (performance.now() - started) / 1000;
       series(req.method, route, res.statusCode).observe(seconds);
       const line = {
@@ -51,7 +53,11 @@ export function requestLog(res: Response): Logger {
   if (!locals.log) {
     const base = locals.logger;
     if (!base) throw new Error('requestLog needs observeRequests in front of the route');
-    locals.log = base.child(locals.client === undefined ? { requestId: locals.requestId } : { requestId: locals.requestId, client: locals.client });
+    locals.log = base.child(
+      locals.client === undefined
+        ? { requestId: locals.requestId }
+        : { requestId: locals.requestId, client: locals.client },
+    );
   }
   return locals.log;
 }

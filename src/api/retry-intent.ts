@@ -11,9 +11,14 @@ import { AppError } from './errors.js';
  * record and job in the same state. If a newer intent of the call has taken effect since,
  * the re-run ends `superseded` instead of undoing it (the worker's gate sees to that).
  */
-export async function retryIntent(deps: { store: IntentStore; jobs: IntentJobs }, record: IntentRecord): Promise<IntentRecord> {
+export async function retryIntent(
+  deps: { store: IntentStore; jobs: IntentJobs },
+  record: IntentRecord,
+): Promise<IntentRecord> {
   if (record.status !== 'failed') {
-    throw new AppError('conflict', `only failed intents can be retried; this one is ${record.status}`, [{ field: 'status', message: record.status }]);
+    throw new AppError('conflict', `only failed intents can be retried; this one is ${record.status}`, [
+      { field: 'status', message: record.status },
+    ]);
   }
   const again = await deps.store.requeue(record);
   // The failed job is usually still kept (removeOnFail keeps a week): BullMQ's own retry moves

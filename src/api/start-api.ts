@@ -55,18 +55,29 @@ export async function startApi(config: Readonly<Config>, deps: ApiStartDeps): Pr
   const app = createApp({
     config,
     instance,
-    store: createIntentStore(redis, keys, { retentionSeconds: config.INTENT_RETENTION_SECONDS, jobs: createJobInsert(jobs) }),
+    store: createIntentStore(redis, keys, {
+      retentionSeconds: config.INTENT_RETENTION_SECONDS,
+      jobs: createJobInsert(jobs),
+    }),
     calls: createCallStore(redis, keys),
     queues,
     jobs,
     logger,
     registry: deps.registry,
     metrics: deps.metrics,
-    readiness: createReadiness({ redis, simulated: config.simulated, isShuttingDown: () => shuttingDown, advisories: role.advisories(settings, () => publicUrlCheck) }),
+    readiness: createReadiness({
+      redis,
+      simulated: config.simulated,
+      isShuttingDown: () => shuttingDown,
+      advisories: role.advisories(settings, () => publicUrlCheck),
+    }),
     redisAvailable: () => redis.status === 'ready',
     adminQueues: [callbackJobs],
     draining: () => shuttingDown,
-    requestLimit: config.API_RATE_LIMIT_RPS > 0 ? requestLimit({ redis, prefix: config.QUEUE_PREFIX, perSecond: config.API_RATE_LIMIT_RPS }) : null,
+    requestLimit:
+      config.API_RATE_LIMIT_RPS > 0
+        ? requestLimit({ redis, prefix: config.QUEUE_PREFIX, perSecond: config.API_RATE_LIMIT_RPS })
+        : null,
   });
   const server = await role.step(listen(app, deps.port ?? config.PORT));
   // Longer than the usual load balancer idle timeout, so the balancer closes first.
@@ -89,7 +100,14 @@ export async function startApi(config: Readonly<Config>, deps: ApiStartDeps): Pr
   logger.info({ port }, 'api listening');
   if (config.PUBLIC_BASE_URL_CHECK) {
     // Once listening, the API should reach itself (or a replica) there; it says so at once if not.
-    const check = startPublicUrlCheck({ baseUrl: config.PUBLIC_BASE_URL, instance, listening: `:${port}`, attempts: 6, warnAfter: 1, logger });
+    const check = startPublicUrlCheck({
+      baseUrl: config.PUBLIC_BASE_URL,
+      instance,
+      listening: `:${port}`,
+      attempts: 6,
+      warnAfter: 1,
+      logger,
+    });
     publicUrlCheck = check;
     releasers.add('public url check', () => {
       check.stop();

@@ -38,7 +38,8 @@ export function createStateRoutes(deps: StateRoutesDeps): Router {
   router.get('/calls/:callUuid', async (req, res) => {
     const uuid = safeName(req.params.callUuid, 'call');
     const call = await calls.get(uuid);
-    if (!call.state && call.transfer_count === 0 && !call.last_intent_id) throw new AppError('not_found', `holdq has not moved call ${uuid}`);
+    if (!call.state && call.transfer_count === 0 && !call.last_intent_id)
+      throw new AppError('not_found', `holdq has not moved call ${uuid}`);
     const position = call.state === 'queued' && call.queue ? await queues.position(call.queue, uuid) : null;
     res.json({
       call_uuid: uuid,
@@ -59,13 +60,20 @@ export function createStateRoutes(deps: StateRoutesDeps): Router {
   const configured = Object.keys(config.QUEUES).sort(byCodeUnit);
   router.get('/queues', async (req, res) => {
     const query = queueListQuery.safeParse(req.query);
-    if (!query.success) throw new AppError('validation_failed', 'the query is not valid', fieldErrors(query.error.issues));
+    if (!query.success)
+      throw new AppError('validation_failed', 'the query is not valid', fieldErrors(query.error.issues));
     const { limit, cursor } = query.data;
     const after = cursor ?? null;
     const known = await queues.names(after, limit + 1);
-    const names = [...new Set([...known, ...configured.filter((n) => after === null || n > after)])].sort(byCodeUnit).slice(0, limit + 1);
+    const names = [...new Set([...known, ...configured.filter((n) => after === null || n > after)])]
+      .sort(byCodeUnit)
+      .slice(0, limit + 1);
     const page = names.slice(0, limit);
-    const items = (await queues.depths(page)).map((q) => ({ ...q, oldest_wait_seconds: round(q.oldest_wait_seconds), configured: Object.hasOwn(config.QUEUES, q.name) }));
+    const items = (await queues.depths(page)).map((q) => ({
+      ...q,
+      oldest_wait_seconds: round(q.oldest_wait_seconds),
+      configured: Object.hasOwn(config.QUEUES, q.name),
+    }));
     res.json({ items, next_cursor: names.length > limit ? page.at(-1)! : null });
   });
 

@@ -30,10 +30,14 @@ export function createXmlRoutes(deps: XmlRoutesDeps): Router {
       .route(path)
       .get(handler)
       .post(handler)
-      .all((req, _res, next) => next(new AppError('method_not_allowed', `${req.method} is not allowed here; use GET or POST`)));
+      .all((req, _res, next) =>
+        next(new AppError('method_not_allowed', `${req.method} is not allowed here; use GET or POST`)),
+      );
 
   const musicFor = (profile: unknown) =>
-    typeof profile === 'string' && Object.hasOwn(config.HOLD_MUSIC_PROFILES, profile) ? config.HOLD_MUSIC_PROFILES[profile]! : config.HOLD_MUSIC_URL;
+    typeof profile === 'string' && Object.hasOwn(config.HOLD_MUSIC_PROFILES, profile)
+      ? config.HOLD_MUSIC_PROFILES[profile]!
+      : config.HOLD_MUSIC_URL;
 
   /**
    * A fetch shows where a call is: a call whose state holdq lost (an intent cut short after it may
@@ -42,7 +46,8 @@ export function createXmlRoutes(deps: XmlRoutesDeps): Router {
   const confirm = async (res: express.Response, callUuid: unknown, seen: FetchSeen) => {
     if (typeof callUuid !== 'string' || !SAFE_ID.test(callUuid)) return;
     try {
-      if (await calls.seenByPlivo(callUuid, seen)) requestLog(res).info({ callUuid, seen: seen.kind }, 'call state confirmed by a Plivo fetch');
+      if (await calls.seenByPlivo(callUuid, seen))
+        requestLog(res).info({ callUuid, seen: seen.kind }, 'call state confirmed by a Plivo fetch');
     } catch (err) {
       requestLog(res).warn({ err, callUuid }, 'could not confirm the call state');
     }
@@ -71,7 +76,9 @@ export function createXmlRoutes(deps: XmlRoutesDeps): Router {
   route(XML_ROUTES.bridge, async (req, res) => {
     const room = String(req.params.room);
     if (!ROOM.test(room)) return sendXml(res, hangupXml());
-    await confirm(res, plivoParams(req).CallUUID ?? (room.startsWith('holdq-') ? room.slice(6) : undefined), { kind: 'bridge' });
+    await confirm(res, plivoParams(req).CallUUID ?? (room.startsWith('holdq-') ? room.slice(6) : undefined), {
+      kind: 'bridge',
+    });
     sendXml(res, bridgeXml(room));
   });
 

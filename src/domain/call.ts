@@ -82,7 +82,9 @@ export function provenEffect(intent: IntentInput, call: CallState, sinceMs: numb
     case 'unhold':
       return seen.kind === 'bridge' ? { state: 'bridged', queue: null, held_legs: null } : null;
     case 'enqueue':
-      return seen.kind === 'queue' && seen.queue === intent.queue ? { state: 'queued', queue: intent.queue, held_legs: null, priority: intent.priority } : null;
+      return seen.kind === 'queue' && seen.queue === intent.queue
+        ? { state: 'queued', queue: intent.queue, held_legs: null, priority: intent.priority }
+        : null;
     default:
       return null;
   }

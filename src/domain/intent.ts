@@ -105,11 +105,23 @@ export const transferIntent = z
     }
   });
 
-export const intentInput = z.discriminatedUnion('type', [holdIntent, unholdIntent, enqueueIntent, dequeueIntent, transferIntent]);
+export const intentInput = z.discriminatedUnion('type', [
+  holdIntent,
+  unholdIntent,
+  enqueueIntent,
+  dequeueIntent,
+  transferIntent,
+]);
 
 export type IntentInput = z.infer<typeof intentInput>;
 export type IntentType = IntentInput['type'];
-export const INTENT_TYPES = ['hold', 'unhold', 'enqueue', 'dequeue', 'transfer'] as const satisfies readonly IntentType[];
+export const INTENT_TYPES = [
+  'hold',
+  'unhold',
+  'enqueue',
+  'dequeue',
+  'transfer',
+] as const satisfies readonly IntentType[];
 
 /**
  * The call whose line an intent waits in (per-call order: docs/architecture.md). A dequeue acts

@@ -46,8 +46,16 @@ export function signedString(method: 'GET' | 'POST', url: string, nonce: string,
   return `${s}.${nonce}`;
 }
 
-export function signV3(authToken: string, method: 'GET' | 'POST', url: string, nonce: string, params: SignatureParams = {}): string {
-  return createHmac('sha256', authToken).update(signedString(method, url, nonce, params)).digest('base64');
+export function signV3(
+  authToken: string,
+  method: 'GET' | 'POST',
+  url: string,
+  nonce: string,
+  params: SignatureParams = {},
+): string {
+  return createHmac('sha256', authToken)
+    .update(signedString(method, url, nonce, params))
+    .digest('base64');
 }
 
 /** Constant-time check of a header that may carry several comma-separated signatures. */

@@ -37,7 +37,10 @@ export function holdXml(musicUrl: string): string {
  * the leg alive without relying on how long a single <Wait> may be.
  */
 export function parkXml(selfUrl: string, waitSeconds = 300): string {
-  return response(element('Wait', { length: waitSeconds }), element('Redirect', { method: 'POST' }, escapeXml(selfUrl)));
+  return response(
+    element('Wait', { length: waitSeconds }),
+    element('Redirect', { method: 'POST' }, escapeXml(selfUrl)),
+  );
 }
 
 /**

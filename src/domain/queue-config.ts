@@ -20,7 +20,10 @@ export const queueSettings = z.strictObject({
 
 export type QueueSettings = z.infer<typeof queueSettings>;
 
-export const queuesConfig = z.record(z.string().regex(SAFE_ID, 'queue names are 1-64 characters of A-Z a-z 0-9 _ -'), queueSettings);
+export const queuesConfig = z.record(
+  z.string().regex(SAFE_ID, 'queue names are 1-64 characters of A-Z a-z 0-9 _ -'),
+  queueSettings,
+);
 
 export type QueuesConfig = z.infer<typeof queuesConfig>;
 

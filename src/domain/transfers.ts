@@ -21,7 +21,8 @@ export interface TransferRequest {
 /** The bridge room that reunites the parties of one call. */
 export const bridgeRoom = (callUuid: string) => `holdq-${callUuid}`;
 
-export type TransferPlan = { ok: true; transfers: TransferRequest[]; effect: CallEffect } | { ok: false; error: IntentError };
+export type TransferPlan =
+  { ok: true; transfers: TransferRequest[]; effect: CallEffect } | { ok: false; error: IntentError };
 
 export interface PlanContext {
   links: XmlLinks;
@@ -66,7 +67,12 @@ export function planTransfers(intent: IntentInput, call: CallState, ctx: PlanCon
         }
         moves.push(call.bleg_uuid);
       }
-      const transfers = moves.map((uuid) => ({ call_uuid: uuid, legs: 'aleg' as const, aleg_url: bridge, aleg_method: 'POST' as const }));
+      const transfers = moves.map((uuid) => ({
+        call_uuid: uuid,
+        legs: 'aleg' as const,
+        aleg_url: bridge,
+        aleg_method: 'POST' as const,
+      }));
       return ok(transfers, { state: 'bridged', queue: null, held_legs: null });
     }
     case 'enqueue': {
@@ -102,7 +108,9 @@ export function planTransfers(intent: IntentInput, call: CallState, ctx: PlanCon
 /** A URL's host is allowed when the list names it, with or without its port. */
 export function hostAllowed(url: string, allowedHosts: readonly string[]): boolean {
   const u = new URL(url);
-  return allowedHosts.some((h) => h.toLowerCase() === u.host.toLowerCase() || h.toLowerCase() === u.hostname.toLowerCase());
+  return allowedHosts.some(
+    (h) => h.toLowerCase() === u.host.toLowerCase() || h.toLowerCase() === u.hostname.toLowerCase(),
+  );
 }
 
 /** Hosts a `transfer` intent may send a call to; returns the offending fields. */

@@ -47,7 +47,10 @@ function parseState(callUuid: string, h: Record<string, string>): CallState {
     bleg_uuid: orNull(h.bleg_uuid),
     applied_seq: Number(h.applied_seq ?? 0),
     tracked: Object.keys(h).length > 0,
-    seen: h.seen_kind && h.seen_at ? { kind: h.seen_kind as SeenFetch['kind'], queue: orNull(h.seen_queue), at: Number(h.seen_at) } : null,
+    seen:
+      h.seen_kind && h.seen_at
+        ? { kind: h.seen_kind as SeenFetch['kind'], queue: orNull(h.seen_queue), at: Number(h.seen_at) }
+        : null,
   };
 }
 
@@ -117,13 +120,24 @@ export function createCallStore(redis: Redis, keys: Keys): CallStore {
           queue: keys.queue(queue || '-'),
           queue_times: keys.queueTimes(queue || '-'),
         },
-        { call_uuid: callUuid, kind: seen.kind, queue_name: queue, now_ms: now, now_iso: new Date(now).toISOString(), back_score: memberScore(0, now) },
+        {
+          call_uuid: callUuid,
+          kind: seen.kind,
+          queue_name: queue,
+          now_ms: now,
+          now_iso: new Date(now).toISOString(),
+          back_score: memberScore(0, now),
+        },
       );
       return reply.status === 'changed';
     },
 
     async recordBleg(callUuid, blegUuid) {
-      await redis.multi().hset(keys.call(callUuid), 'bleg_uuid', blegUuid).expire(keys.call(callUuid), CALL_TTL_SECONDS).exec();
+      await redis
+        .multi()
+        .hset(keys.call(callUuid), 'bleg_uuid', blegUuid)
+        .expire(keys.call(callUuid), CALL_TTL_SECONDS)
+        .exec();
     },
   };
 }

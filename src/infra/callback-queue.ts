@@ -19,7 +19,11 @@ export interface CallbackRetry {
   backoffMs?: number;
 }
 
-export function createCallbackQueue(connection: ConnectionOptions, prefix: string, retry: CallbackRetry = {}): Queue<CallbackJobData> {
+export function createCallbackQueue(
+  connection: ConnectionOptions,
+  prefix: string,
+  retry: CallbackRetry = {},
+): Queue<CallbackJobData> {
   return new Queue<CallbackJobData>(CALLBACK_QUEUE, {
     connection,
     prefix,
@@ -34,6 +38,9 @@ export function createCallbackQueue(connection: ConnectionOptions, prefix: strin
 
 export async function scheduleCallback(queue: Queue<CallbackJobData>, record: IntentRecord): Promise<void> {
   if (!record.request.callback_url) return;
-  await queue.add('deliver', { intentId: record.id }, { jobId: `cb-${record.id}-${Date.parse(record.finished_at ?? '') || Date.now()}` });
+  await queue.add(
+    'deliver',
+    { intentId: record.id },
+    { jobId: `cb-${record.id}-${Date.parse(record.finished_at ?? '') || Date.now()}` },
+  );
 }
-

@@ -1,6 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { orderingCall, type IntentError, type IntentInput, type IntentRecord, type TerminalStatus } from '../domain/intent.js';
+import {
+  orderingCall,
+  type IntentError,
+  type IntentInput,
+  type IntentRecord,
+  type TerminalStatus,
+} from '../domain/intent.js';
 import type { CallEffect, CallState } from '../domain/call.js';
 import { effectInputs } from './call-effects.js';
 import { CALL_TTL_SECONDS, type Keys } from './keys.js';
@@ -90,7 +96,11 @@ function canonical(value: unknown): string {
   return JSON.stringify(value);
 }
 
-export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSeconds: number; jobs: JobInsert }): IntentStore {
+export function createIntentStore(
+  redis: Redis,
+  keys: Keys,
+  opts: { retentionSeconds: number; jobs: JobInsert },
+): IntentStore {
   const ACCEPT = acceptScript(opts.jobs);
   const idemKey = (client: string, key?: string) => keys.idempotency(client, key ? sha256(key) : '-');
 
@@ -179,7 +189,10 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
     },
 
     async listFailed(offset, limit) {
-      const [ids, total] = await Promise.all([redis.zrevrange(keys.deadLetters(), offset, offset + limit - 1), redis.zcard(keys.deadLetters())]);
+      const [ids, total] = await Promise.all([
+        redis.zrevrange(keys.deadLetters(), offset, offset + limit - 1),
+        redis.zcard(keys.deadLetters()),
+      ]);
       const raw = ids.length > 0 ? await redis.mget(ids.map((id) => keys.intent(id))) : [];
       const records: IntentRecord[] = [];
       const expired: string[] = [];
@@ -188,7 +201,8 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
       return { records, total: total - expired.length };
     },
 
-    unfinishedBefore: (olderThanMs, limit) => redis.zrangebyscore(keys.unfinished(), '-inf', olderThanMs, 'LIMIT', 0, limit),
+    unfinishedBefore: (olderThanMs, limit) =>
+      redis.zrangebyscore(keys.unfinished(), '-inf', olderThanMs, 'LIMIT', 0, limit),
 
     async forgetUnfinished(id) {
       await redis.zrem(keys.unfinished(), id);
@@ -230,7 +244,12 @@ export function createIntentStore(redis: Redis, keys: Keys, opts: { retentionSec
       const callUuid = orderingCall(record.request);
       const nowMs = Date.now();
       // Without an effect the script skips apply_effect; its inputs are only placeholders then.
-      const change = effectInputs(keys, callUuid, effect ?? { state: 'ended', queue: null, held_legs: null }, { from, seq: record.seq, intentId: record.id, now: nowMs });
+      const change = effectInputs(keys, callUuid, effect ?? { state: 'ended', queue: null, held_legs: null }, {
+        from,
+        seq: record.seq,
+        intentId: record.id,
+        now: nowMs,
+      });
       const reply = await FINISH.run(
         redis,
         {

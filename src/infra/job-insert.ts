@@ -46,7 +46,9 @@ function addStandardJobScript(): BullScript {
     script = undefined;
   }
   if (typeof script?.content !== 'string' || script.keys !== 9) {
-    throw new Error('bullmq no longer ships addStandardJob with 9 keys: holdq needs a bullmq 6 whose job insert it knows (see src/infra/job-insert.ts)');
+    throw new Error(
+      'bullmq no longer ships addStandardJob with 9 keys: holdq needs a bullmq 6 whose job insert it knows (see src/infra/job-insert.ts)',
+    );
   }
   return script;
 }
@@ -55,7 +57,8 @@ export function createJobInsert(queue: IntentJobs): JobInsert {
   const script = addStandardJobScript();
   const k = queue.keys;
   const keys = [k.wait, k.paused, k.meta, k.id, k.completed, k.delayed, k.active, k.events, k.marker];
-  if (keys.some((key) => typeof key !== 'string') || typeof k[''] !== 'string') throw new Error('bullmq queue keys are not what holdq expects');
+  if (keys.some((key) => typeof key !== 'string') || typeof k[''] !== 'string')
+    throw new Error('bullmq queue keys are not what holdq expects');
   // The queue's default options, normalised by a BullMQ Job (defaults, backoff) and named
   // the way BullMQ stores them, once: per intent only the job id differs.
   const normalised = new Job(queue, INTENT_JOB, {}, { ...queue.defaultJobOptions }).opts as Record<string, unknown>;

@@ -51,7 +51,8 @@ export interface SlotArgs {
 }
 
 /** What a slot script answered, as ms to wait (0: admitted now). */
-const waitOf = (reply: { status: 'due' | 'wait'; values: unknown[] }) => (reply.status === 'due' ? 0 : Number(reply.values[0]));
+const waitOf = (reply: { status: 'due' | 'wait'; values: unknown[] }) =>
+  reply.status === 'due' ? 0 : Number(reply.values[0]);
 
 /** Leave to send one request. Idempotent; after one of them the others do nothing. */
 export interface Permit {
@@ -87,11 +88,23 @@ export interface PlivoPacer {
  * `holdMs`: how long a request never released (its worker died, or Plivo did not answer
  * in time) keeps counting: at least the request timeout.
  */
-export function createPlivoPacer(redis: Redis, key: string, maxPerSecond: number, opts: { holdMs: number }): PlivoPacer {
+export function createPlivoPacer(
+  redis: Redis,
+  key: string,
+  maxPerSecond: number,
+  opts: { holdMs: number },
+): PlivoPacer {
   const intervalUs = Math.ceil(1_000_000 / maxPerSecond);
   const holdUs = Math.ceil(opts.holdMs) * 1000;
   // The same six keys for every booking.
-  const slotKeys: PacerKeys = { tat: key, plan: `${key}:window`, sent: `${key}:sent`, answer: `${key}:answer`, pause: `${key}:pause`, retry: `${key}:retry` };
+  const slotKeys: PacerKeys = {
+    tat: key,
+    plan: `${key}:window`,
+    sent: `${key}:sent`,
+    answer: `${key}:answer`,
+    pause: `${key}:pause`,
+    retry: `${key}:retry`,
+  };
   let seq = 0;
   const tag = Math.random().toString(36).slice(2, 10);
   let answered: string[] = [];
@@ -107,7 +120,13 @@ export function createPlivoPacer(redis: Redis, key: string, maxPerSecond: number
     RATE_RELEASE.run(
       redis,
       { sent: slotKeys.sent, answer: slotKeys.answer },
-      { hold_us: holdUs, grace_us: WINDOW_MS * 1000, answered: lists[0]!.length, abandoned: lists[1]!.length, rest: lists.flat() },
+      {
+        hold_us: holdUs,
+        grace_us: WINDOW_MS * 1000,
+        answered: lists[0]!.length,
+        abandoned: lists[1]!.length,
+        rest: lists.flat(),
+      },
     ).catch(() => undefined);
   }
   function later(list: string[], member: string) {
@@ -139,7 +158,14 @@ export function createPlivoPacer(redis: Redis, key: string, maxPerSecond: number
     let cancelled = false;
     let admitted: Permit | null = null;
     let wake: (() => void) | null = null;
-    const args: SlotArgs = { interval_us: intervalUs, max: maxPerSecond, window_us: WINDOW_MS * 1000, margin_us: WINDOW_MARGIN_MS * 1000, member, hold_us: holdUs };
+    const args: SlotArgs = {
+      interval_us: intervalUs,
+      max: maxPerSecond,
+      window_us: WINDOW_MS * 1000,
+      margin_us: WINDOW_MARGIN_MS * 1000,
+      member,
+      hold_us: holdUs,
+    };
     return {
       keys: slotKeys,
       args,

@@ -54,7 +54,10 @@ export function isPrivateUrl(url: string): boolean {
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
 /** Resolves a name to all its addresses, as dns.lookup with `all: true` does. */
-export type Resolve = (hostname: string, cb: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+export type Resolve = (
+  hostname: string,
+  cb: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
 
 const systemResolve: Resolve = (hostname, cb) => dns.lookup(hostname, { all: true }, cb);
 
@@ -67,7 +70,9 @@ export function publicOnlyLookup(resolve: Resolve = systemResolve) {
       if (err) return cb(err, all ? [] : '');
       const allowed = addresses.filter((a) => isPublicAddress(a.address));
       if (allowed.length === 0) {
-        const e: NodeJS.ErrnoException = new Error(`${hostname} resolves only to non-public addresses; refused (CALLBACK_ALLOW_PRIVATE)`);
+        const e: NodeJS.ErrnoException = new Error(
+          `${hostname} resolves only to non-public addresses; refused (CALLBACK_ALLOW_PRIVATE)`,
+        );
         e.code = 'ENOTPUBLIC';
         return cb(e, all ? [] : '');
       }

@@ -63,7 +63,12 @@ export interface QueueStore {
 }
 
 export function createQueueStore(redis: Redis, keys: Keys): QueueStore {
-  const memberKeys = (name: string) => ({ queue: keys.queue(name), queue_times: keys.queueTimes(name), queue_index: keys.queueIndex(), queue_activity: keys.queueActivity() });
+  const memberKeys = (name: string) => ({
+    queue: keys.queue(name),
+    queue_times: keys.queueTimes(name),
+    queue_index: keys.queueIndex(),
+    queue_activity: keys.queueActivity(),
+  });
   const queuePrefix = keys.queue('');
   const depthOf = (name: string, waiting: number, oldestMs: number, now: number): QueueDepth => ({
     name,
@@ -82,7 +87,12 @@ export function createQueueStore(redis: Redis, keys: Keys): QueueStore {
       const out: QueueMember[] = [];
       for (let i = 0; i < flat.length; i += 2) {
         const { priority, enqueuedAt } = decodeScore(Number(flat[i + 1]));
-        out.push({ call_uuid: flat[i]!, position: i / 2 + 1, wait_seconds: Math.max(0, (now - enqueuedAt) / 1000), priority });
+        out.push({
+          call_uuid: flat[i]!,
+          position: i / 2 + 1,
+          wait_seconds: Math.max(0, (now - enqueuedAt) / 1000),
+          priority,
+        });
       }
       return out;
     },
@@ -94,7 +104,8 @@ export function createQueueStore(redis: Redis, keys: Keys): QueueStore {
       const scores = await redis.zmscore(keys.queueIndex(), ...names);
       return scores.map((x) => x !== null);
     },
-    names: (after, limit) => redis.zrangebylex(keys.queueIndex(), after === null ? '-' : `(${after}`, '+', 'LIMIT', 0, limit),
+    names: (after, limit) =>
+      redis.zrangebylex(keys.queueIndex(), after === null ? '-' : `(${after}`, '+', 'LIMIT', 0, limit),
     async depths(names) {
       if (names.length === 0) return [];
       const tx = redis.multi();
@@ -107,23 +118,39 @@ export function createQueueStore(redis: Redis, keys: Keys): QueueStore {
       });
     },
     async busy() {
-      const flat = (await QUEUE_DEPTHS.run(redis, { queue_index: keys.queueIndex() }, { queue_prefix: queuePrefix })).values as (string | number)[];
+      const flat = (await QUEUE_DEPTHS.run(redis, { queue_index: keys.queueIndex() }, { queue_prefix: queuePrefix }))
+        .values as (string | number)[];
       const now = Date.now();
       const out: QueueDepth[] = [];
-      for (let i = 0; i + 2 < flat.length; i += 3) out.push(depthOf(String(flat[i]), Number(flat[i + 1]), Number(flat[i + 2]), now));
+      for (let i = 0; i + 2 < flat.length; i += 3)
+        out.push(depthOf(String(flat[i]), Number(flat[i + 1]), Number(flat[i + 2]), now));
       return out;
     },
     async take(name, callUuid) {
-      const reply = await QUEUE_TAKE.run(redis, memberKeys(name), { call_uuid: callUuid ?? '', queue_name: name, now_ms: Date.now() });
+      const reply = await QUEUE_TAKE.run(redis, memberKeys(name), {
+        call_uuid: callUuid ?? '',
+        queue_name: name,
+        now_ms: Date.now(),
+      });
       if (reply.status === 'empty') return null;
       const [uuid, score] = reply.values as [string, string];
       return { call_uuid: uuid, score: Number(score), enqueued_at: decodeScore(Number(score)).enqueuedAt };
     },
     async putBack(name, member) {
-      await QUEUE_PUT_BACK.run(redis, memberKeys(name), { call_uuid: member.call_uuid, queue_name: name, now_ms: Date.now(), score: member.score, joined_ms: member.enqueued_at });
+      await QUEUE_PUT_BACK.run(redis, memberKeys(name), {
+        call_uuid: member.call_uuid,
+        queue_name: name,
+        now_ms: Date.now(),
+        score: member.score,
+        joined_ms: member.enqueued_at,
+      });
     },
     async remove(name, callUuid) {
-      const reply = await QUEUE_REMOVE.run(redis, memberKeys(name), { call_uuid: callUuid, queue_name: name, now_ms: Date.now() });
+      const reply = await QUEUE_REMOVE.run(redis, memberKeys(name), {
+        call_uuid: callUuid,
+        queue_name: name,
+        now_ms: Date.now(),
+      });
       if (reply.status === 'absent') return null;
       // A member with no join time (written by an older holdq) left all the same.
       return reply.values[0] ? Number(reply.values[0]) : Date.now();
@@ -138,7 +165,11 @@ export function createQueueStore(redis: Redis, keys: Keys): QueueStore {
       return Number(reply.values[0]);
     },
     async migrate() {
-      const reply = await QUEUE_MIGRATE.run(redis, { legacy: keys.legacyQueues(), queue_index: keys.queueIndex(), queue_activity: keys.queueActivity() }, { now_ms: Date.now() });
+      const reply = await QUEUE_MIGRATE.run(
+        redis,
+        { legacy: keys.legacyQueues(), queue_index: keys.queueIndex(), queue_activity: keys.queueActivity() },
+        { now_ms: Date.now() },
+      );
       return Number(reply.values[0]);
     },
   };

@@ -39,9 +39,13 @@ export function redisUrlForLogs(url: string): string {
 /** What makes two errors the same: their errno code (connect and read ECONNRESET alike), else the message. */
 const errorKind = (message: string) => /\b(E[A-Z_]{3,})\b/.exec(message)?.[1] ?? message;
 const AUTH_ERROR = /WRONGPASS|NOAUTH|invalid password|invalid username/i;
-const remedy = (message: string) => (AUTH_ERROR.test(message) ? 'check the user and password in REDIS_URL' : 'start Redis or set REDIS_URL');
+const remedy = (message: string) =>
+  AUTH_ERROR.test(message) ? 'check the user and password in REDIS_URL' : 'start Redis or set REDIS_URL';
 
-export function createRedisOutageLog(logger: OutageLogger, opts: { url: string; repeatMs?: number; now?: () => number }): RedisOutageLog {
+export function createRedisOutageLog(
+  logger: OutageLogger,
+  opts: { url: string; repeatMs?: number; now?: () => number },
+): RedisOutageLog {
   const url = redisUrlForLogs(opts.url);
   const repeatMs = opts.repeatMs ?? 10_000;
   const now = opts.now ?? Date.now;
@@ -60,12 +64,18 @@ export function createRedisOutageLog(logger: OutageLogger, opts: { url: string; 
       down = true;
       said.add(errorKind(message));
       lastLoggedAt = now();
-      logger.error({ redis: url, err: message }, `cannot reach Redis at ${url} (${message}): ${remedy(message)}; holdq keeps retrying`);
+      logger.error(
+        { redis: url, err: message },
+        `cannot reach Redis at ${url} (${message}): ${remedy(message)}; holdq keeps retrying`,
+      );
       return;
     }
     if (!said.has(errorKind(message)) || now() - lastLoggedAt >= repeatMs) {
       const more = leftOut > 0 ? `; ${leftOut} more failed attempts since the last line` : '';
-      logger.warn({ redis: url, err: message }, `still cannot reach Redis at ${url} (${message})${more}: ${remedy(message)}`);
+      logger.warn(
+        { redis: url, err: message },
+        `still cannot reach Redis at ${url} (${message})${more}: ${remedy(message)}`,
+      );
       said.add(errorKind(message));
       lastLoggedAt = now();
       leftOut = 0;

@@ -69,7 +69,9 @@ export function parseHeader(name: string, text: string): ScriptShape {
   const header = /^--\[\[([\s\S]*?)\]\]/.exec(text)?.[1];
   if (!header) throw new Error(`lua/${name}.lua: no --[[ header ]] naming its KEYS, ARGV and Returns`);
   const section = (title: string) => {
-    const m = new RegExp(`^\\s*${title}:\\s*$([\\s\\S]*?)(?=^\\s*(?:KEYS|ARGV|Returns):\\s*$|(?![\\s\\S]))`, 'm').exec(header);
+    const m = new RegExp(`^\\s*${title}:\\s*$([\\s\\S]*?)(?=^\\s*(?:KEYS|ARGV|Returns):\\s*$|(?![\\s\\S]))`, 'm').exec(
+      header,
+    );
     if (!m) throw new Error(`lua/${name}.lua: its header has no ${title}: section`);
     return m[1]!.split('\n').filter((l) => /^\s{4}\S/.test(l) && !/^\s{5}/.test(l));
   };
@@ -84,18 +86,22 @@ export function parseHeader(name: string, text: string): ScriptShape {
   const returns = section('Returns').map((l) => {
     const m = /^\s{4}\{'([a-z_]+)'/.exec(l);
     if (!m) throw new Error(`lua/${name}.lua: Returns line not "{'status', …}": ${l.trim()}`);
-    if (!(SCRIPT_STATUSES as readonly string[]).includes(m[1]!)) throw new Error(`lua/${name}.lua: status '${m[1]}' is not in SCRIPT_STATUSES`);
+    if (!(SCRIPT_STATUSES as readonly string[]).includes(m[1]!))
+      throw new Error(`lua/${name}.lua: status '${m[1]}' is not in SCRIPT_STATUSES`);
     return m[1] as ScriptStatus;
   });
   for (const list of [keys, args]) {
-    if (list.slice(0, -1).some((n) => n.endsWith('...'))) throw new Error(`lua/${name}.lua: only the last name may take the rest (...)`);
+    if (list.slice(0, -1).some((n) => n.endsWith('...')))
+      throw new Error(`lua/${name}.lua: only the last name may take the rest (...)`);
   }
   return { keys, args, returns };
 }
 
 /** `local KEY = {…}` and `local ARG = {…}`: the header's names bound to KEYS and ARGV. */
 function bindings(list: readonly string[], table: 'KEY' | 'ARG', from: 'KEYS' | 'ARGV'): string {
-  const fields = list.map((n, i) => (n.endsWith('...') ? `${n.slice(0, -3)} = {unpack(${from}, ${i + 1})}` : `${n} = ${from}[${i + 1}]`));
+  const fields = list.map((n, i) =>
+    n.endsWith('...') ? `${n.slice(0, -3)} = {unpack(${from}, ${i + 1})}` : `${n} = ${from}[${i + 1}]`,
+  );
   return `local ${table} = {\n${fields.map((f) => `  ${f},`).join('\n')}\n}`;
 }
 
@@ -103,7 +109,11 @@ function bindings(list: readonly string[], table: 'KEY' | 'ARG', from: 'KEYS' | 
  * Assembles one script: its includes (each once, in the order first met, each file's own includes
  * first), its inserts, and the bindings of its header. Also what `npm run lint:lua` lints.
  */
-export function assembleScript(name: string, inserts: Record<string, string> = {}, opts: { allowUnusedInserts?: boolean } = {}): AssembledScript {
+export function assembleScript(
+  name: string,
+  inserts: Record<string, string> = {},
+  opts: { allowUnusedInserts?: boolean } = {},
+): AssembledScript {
   if (!NAME.test(name)) throw new Error(`not a script name: ${name}`);
   const text = readLua(`${name}.lua`);
   const shape = parseHeader(name, text);
@@ -117,18 +127,22 @@ export function assembleScript(name: string, inserts: Record<string, string> = {
         return expand(readLua(`includes/${inc}.lua`), `includes/${inc}.lua`);
       })
       .replace(/^--- @insert ([a-z_]+)\s*$/gm, (_, key: string) => {
-        if (!Object.hasOwn(inserts, key)) throw new Error(`lua/${file} wants an insert "${key}" its wrapper does not give`);
+        if (!Object.hasOwn(inserts, key))
+          throw new Error(`lua/${file} wants an insert "${key}" its wrapper does not give`);
         used.add(key);
         return inserts[key]!;
       });
   const body = expand(text, `${name}.lua`);
-  if (!opts.allowUnusedInserts) for (const key of Object.keys(inserts)) if (!used.has(key)) throw new Error(`lua/${name}.lua has no "--- @insert ${key}"`);
+  if (!opts.allowUnusedInserts)
+    for (const key of Object.keys(inserts))
+      if (!used.has(key)) throw new Error(`lua/${name}.lua has no "--- @insert ${key}"`);
   const source = `${bindings(shape.keys, 'KEY', 'KEYS')}\n${bindings(shape.args, 'ARG', 'ARGV')}\n${body}`;
   return { name, ...shape, source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
 type Names<L extends readonly string[]> = Exclude<L[number], `${string}...`>;
-type Rest<L extends readonly string[]> = Extract<L[number], `${string}...`> extends never ? object : { rest: readonly (string | number)[] };
+type Rest<L extends readonly string[]> =
+  Extract<L[number], `${string}...`> extends never ? object : { rest: readonly (string | number)[] };
 export type ScriptKeys<S extends ScriptShape> = Record<Names<S['keys']>, string> & Rest<S['keys']>;
 export type ScriptArgs<S extends ScriptShape> = Record<Names<S['args']>, string | number> & Rest<S['args']>;
 
@@ -151,13 +165,20 @@ const same = (a: readonly string[], b: readonly string[]) => a.length === b.leng
  * A typed wrapper of `lua/<name>.lua`. `shape` repeats the header's names (for TypeScript); the two
  * must agree, or the first use throws.
  */
-export function defineScript<const S extends ScriptShape>(name: string, shape: S, inserts?: () => Record<string, string>): RedisScript<S> {
+export function defineScript<const S extends ScriptShape>(
+  name: string,
+  shape: S,
+  inserts?: () => Record<string, string>,
+): RedisScript<S> {
   let script: AssembledScript | null = null;
   const assembled = () => {
     if (script) return script;
     const s = assembleScript(name, inserts?.());
     for (const part of ['keys', 'args', 'returns'] as const) {
-      if (!same(s[part], shape[part])) throw new Error(`lua/${name}.lua lists ${part} ${s[part].join(', ')}; its wrapper says ${shape[part].join(', ')}`);
+      if (!same(s[part], shape[part]))
+        throw new Error(
+          `lua/${name}.lua lists ${part} ${s[part].join(', ')}; its wrapper says ${shape[part].join(', ')}`,
+        );
     }
     return (script = s);
   };
@@ -190,7 +211,8 @@ export function defineScript<const S extends ScriptShape>(name: string, shape: S
         reply = await redis.eval(s.source, k.length, ...k, ...a);
       }
       const [status, ...values] = Array.isArray(reply) ? reply : [];
-      if (!(s.returns as readonly unknown[]).includes(status)) throw new Error(`lua/${name}.lua answered ${JSON.stringify(reply)}, not one of ${s.returns.join(', ')}`);
+      if (!(s.returns as readonly unknown[]).includes(status))
+        throw new Error(`lua/${name}.lua answered ${JSON.stringify(reply)}, not one of ${s.returns.join(', ')}`);
       return { status: status as S['returns'][number], values };
     },
   };

@@ -35,7 +35,12 @@ async function info(redis: Redis, section: string, timeoutMs: number): Promise<s
   }
 }
 
-async function read(redis: Redis, section: string, name: string, timeoutMs: number): Promise<{ value: string } | { unknown: string }> {
+async function read(
+  redis: Redis,
+  section: string,
+  name: string,
+  timeoutMs: number,
+): Promise<{ value: string } | { unknown: string }> {
   try {
     const value = field(await info(redis, section, timeoutMs), name);
     return value === null ? { unknown: `INFO ${section} has no ${name}` } : { value };
@@ -45,21 +50,28 @@ async function read(redis: Redis, section: string, name: string, timeoutMs: numb
 }
 
 export async function readRedisSettings(redis: Redis, timeoutMs = 2000): Promise<RedisSettings> {
-  const [aof, policy] = await Promise.all([read(redis, 'persistence', 'aof_enabled', timeoutMs), read(redis, 'memory', 'maxmemory_policy', timeoutMs)]);
+  const [aof, policy] = await Promise.all([
+    read(redis, 'persistence', 'aof_enabled', timeoutMs),
+    read(redis, 'memory', 'maxmemory_policy', timeoutMs),
+  ]);
   const warnings: string[] = [];
   let persistence: string;
   if ('unknown' in aof) persistence = `unknown (${aof.unknown})`;
   else if (aof.value === '1') persistence = 'appendonly yes';
   else {
     persistence = 'appendonly no: a Redis restart loses accepted intents';
-    warnings.push('Redis runs with appendonly no: a Redis restart loses intents holdq accepted; run it with appendonly yes (README "Redis")');
+    warnings.push(
+      'Redis runs with appendonly no: a Redis restart loses intents holdq accepted; run it with appendonly yes (README "Redis")',
+    );
   }
   let eviction: string;
   if ('unknown' in policy) eviction = `unknown (${policy.unknown})`;
   else if (policy.value === 'noeviction') eviction = 'noeviction';
   else {
     eviction = `${policy.value}: Redis may evict holdq's records and BullMQ's locks when memory runs short`;
-    warnings.push(`Redis runs with maxmemory-policy ${policy.value}: it may evict holdq's records and BullMQ's locks when memory runs short; set maxmemory-policy noeviction (README "Redis")`);
+    warnings.push(
+      `Redis runs with maxmemory-policy ${policy.value}: it may evict holdq's records and BullMQ's locks when memory runs short; set maxmemory-policy noeviction (README "Redis")`,
+    );
   }
   return { redis_persistence: persistence, redis_eviction: eviction, warnings };
 }

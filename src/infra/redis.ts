@@ -39,7 +39,12 @@ export function createRedis(url: string, role: RedisRole, name = `holdq-${role}`
     clusterRetryStrategy: retryStrategy,
     enableOfflineQueue: role !== 'command',
     enableReadyCheck: true,
-    redisOptions: { ...redisOptions, connectionName: name, ...(password ? { password } : {}), ...(u.protocol === 'rediss:' ? { tls: {} } : {}) },
+    redisOptions: {
+      ...redisOptions,
+      connectionName: name,
+      ...(password ? { password } : {}),
+      ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+    },
   }) as unknown as Redis;
 }
 
@@ -59,7 +64,10 @@ export class RedisWaitError extends Error {
  * aborts (a signal during start-up must not wait out the timeout). `describe` names what was
  * waited for in the timeout's message (the URL, the last error, the remedy).
  */
-export function waitForRedis(redis: Redis, opts: { timeoutMs: number; signal?: AbortSignal; describe?: () => string }): Promise<void> {
+export function waitForRedis(
+  redis: Redis,
+  opts: { timeoutMs: number; signal?: AbortSignal; describe?: () => string },
+): Promise<void> {
   if (redis.status === 'ready') return Promise.resolve();
   if (opts.signal?.aborted) return Promise.reject(new RedisWaitError('start-up stopped while waiting for Redis', true));
   return new Promise((resolve, reject) => {
@@ -103,5 +111,9 @@ const UNAVAILABLE =
 
 export function isRedisUnavailable(err: unknown): boolean {
   const e = err as { name?: string; message?: string; code?: string } | undefined;
-  return e?.name === 'MaxRetriesPerRequestError' || UNAVAILABLE.test(`${e?.code ?? ''} ${e?.message ?? ''}`.trim()) || UNAVAILABLE.test(e?.message ?? '');
+  return (
+    e?.name === 'MaxRetriesPerRequestError' ||
+    UNAVAILABLE.test(`${e?.code ?? ''} ${e?.message ?? ''}`.trim()) ||
+    UNAVAILABLE.test(e?.message ?? '')
+  );
 }

@@ -11,37 +11,131 @@ export function acceptScript(jobs: JobInsert) {
   return defineScript(
     'accept',
     {
-      keys: ['intent', 'idempotency', 'call', 'pending', 'unfinished', 'queue', 'client_rate', 'claim_queue', 'claim_queue_times', 'queue_index', 'queue_activity', 'job...'],
-      args: ['id', 'record', 'body_hash', 'idempotency_ttl', 'has_key', 'call_ttl', 'now_ms', 'budget', 'queue_name', 'queue_max', 'rate_limit', 'job_data', 'claim_call', 'claim_queue_name'],
+      keys: [
+        'intent',
+        'idempotency',
+        'call',
+        'pending',
+        'unfinished',
+        'queue',
+        'client_rate',
+        'claim_queue',
+        'claim_queue_times',
+        'queue_index',
+        'queue_activity',
+        'job...',
+      ],
+      args: [
+        'id',
+        'record',
+        'body_hash',
+        'idempotency_ttl',
+        'has_key',
+        'call_ttl',
+        'now_ms',
+        'budget',
+        'queue_name',
+        'queue_max',
+        'rate_limit',
+        'job_data',
+        'claim_call',
+        'claim_queue_name',
+      ],
       returns: ['created', 'replayed', 'budget_spent', 'queue_full', 'rate_limited', 'not_waiting'],
     },
     () => ({ ...jobs.inserts }),
   );
 }
 
-const EFFECT_KEYS = ['call', 'on_hold', 'queue_index', 'queue_activity', 'old_queue', 'old_queue_times', 'new_queue', 'new_queue_times'] as const;
+const EFFECT_KEYS = [
+  'call',
+  'on_hold',
+  'queue_index',
+  'queue_activity',
+  'old_queue',
+  'old_queue_times',
+  'new_queue',
+  'new_queue_times',
+] as const;
 
 /** lua/finish.lua */
 export const FINISH = defineScript('finish', {
   keys: ['intent', 'pending', 'unfinished', 'dead', 'lock', ...EFFECT_KEYS, 'counted...'],
-  args: ['id', 'record', 'retention', 'failed', 'now_ms', 'lock_token', 'call_ttl', 'effect', 'call_uuid', 'state', 'queue', 'held_legs', 'since', 'queue_score', 'old_queue_name', 'applied_seq', 'intent_id'],
+  args: [
+    'id',
+    'record',
+    'retention',
+    'failed',
+    'now_ms',
+    'lock_token',
+    'call_ttl',
+    'effect',
+    'call_uuid',
+    'state',
+    'queue',
+    'held_legs',
+    'since',
+    'queue_score',
+    'old_queue_name',
+    'applied_seq',
+    'intent_id',
+  ],
   returns: ['ok'],
 });
 
 /** lua/gate.lua: the per-call gate, which also marks the run and books its first rate slot. */
 export const GATE = defineScript('gate', {
-  keys: ['pending', 'lock', 'call', 'intent', 'rate_tat', 'rate_plan', 'rate_sent', 'rate_answer', 'rate_pause', 'rate_retry'],
-  args: ['id', 'token', 'lock_ms', 'now_iso', 'book', 'interval_us', 'max', 'window_us', 'margin_us', 'member', 'hold_us'],
+  keys: [
+    'pending',
+    'lock',
+    'call',
+    'intent',
+    'rate_tat',
+    'rate_plan',
+    'rate_sent',
+    'rate_answer',
+    'rate_pause',
+    'rate_retry',
+  ],
+  args: [
+    'id',
+    'token',
+    'lock_ms',
+    'now_iso',
+    'book',
+    'interval_us',
+    'max',
+    'window_us',
+    'margin_us',
+    'member',
+    'hold_us',
+  ],
   returns: ['ok', 'blocked', 'locked'],
 });
 
 /** lua/release-lock.lua */
-export const RELEASE_LOCK = defineScript('release-lock', { keys: ['lock'], args: ['token'], returns: ['removed', 'absent'] });
+export const RELEASE_LOCK = defineScript('release-lock', {
+  keys: ['lock'],
+  args: ['token'],
+  returns: ['removed', 'absent'],
+});
 
 /** lua/set-call-state.lua */
 export const SET_CALL_STATE = defineScript('set-call-state', {
   keys: EFFECT_KEYS,
-  args: ['call_uuid', 'state', 'queue', 'held_legs', 'since', 'now_ms', 'queue_score', 'old_queue_name', 'applied_seq', 'intent_id', 'call_ttl'],
+  args: [
+    'call_uuid',
+    'state',
+    'queue',
+    'held_legs',
+    'since',
+    'now_ms',
+    'queue_score',
+    'old_queue_name',
+    'applied_seq',
+    'intent_id',
+    'call_ttl',
+  ],
   returns: ['ok'],
 });
 
@@ -55,13 +149,25 @@ export const CALL_SEEN = defineScript('call-seen', {
 const MEMBER_KEYS = ['queue', 'queue_times', 'queue_index', 'queue_activity'] as const;
 
 /** lua/queue-take.lua */
-export const QUEUE_TAKE = defineScript('queue-take', { keys: MEMBER_KEYS, args: ['call_uuid', 'queue_name', 'now_ms'], returns: ['taken', 'empty'] });
+export const QUEUE_TAKE = defineScript('queue-take', {
+  keys: MEMBER_KEYS,
+  args: ['call_uuid', 'queue_name', 'now_ms'],
+  returns: ['taken', 'empty'],
+});
 
 /** lua/queue-put-back.lua */
-export const QUEUE_PUT_BACK = defineScript('queue-put-back', { keys: MEMBER_KEYS, args: ['call_uuid', 'queue_name', 'now_ms', 'score', 'joined_ms'], returns: ['ok'] });
+export const QUEUE_PUT_BACK = defineScript('queue-put-back', {
+  keys: MEMBER_KEYS,
+  args: ['call_uuid', 'queue_name', 'now_ms', 'score', 'joined_ms'],
+  returns: ['ok'],
+});
 
 /** lua/queue-remove.lua */
-export const QUEUE_REMOVE = defineScript('queue-remove', { keys: MEMBER_KEYS, args: ['call_uuid', 'queue_name', 'now_ms'], returns: ['removed', 'absent'] });
+export const QUEUE_REMOVE = defineScript('queue-remove', {
+  keys: MEMBER_KEYS,
+  args: ['call_uuid', 'queue_name', 'now_ms'],
+  returns: ['removed', 'absent'],
+});
 
 /** lua/queue-forget-idle.lua */
 export const QUEUE_FORGET_IDLE = defineScript('queue-forget-idle', {
@@ -71,10 +177,18 @@ export const QUEUE_FORGET_IDLE = defineScript('queue-forget-idle', {
 });
 
 /** lua/queue-depths.lua */
-export const QUEUE_DEPTHS = defineScript('queue-depths', { keys: ['queue_index'], args: ['queue_prefix'], returns: ['ok'] });
+export const QUEUE_DEPTHS = defineScript('queue-depths', {
+  keys: ['queue_index'],
+  args: ['queue_prefix'],
+  returns: ['ok'],
+});
 
 /** lua/queue-migrate.lua */
-export const QUEUE_MIGRATE = defineScript('queue-migrate', { keys: ['legacy', 'queue_index', 'queue_activity'], args: ['now_ms'], returns: ['ok'] });
+export const QUEUE_MIGRATE = defineScript('queue-migrate', {
+  keys: ['legacy', 'queue_index', 'queue_activity'],
+  args: ['now_ms'],
+  returns: ['ok'],
+});
 
 const SLOT_SHAPE = {
   keys: ['tat', 'plan', 'sent', 'answer', 'pause', 'retry'],

@@ -6,7 +6,10 @@ import { INTENT_TYPES } from '../domain/intent.js';
  * passes in: one per process, a fresh one per test app. Labels are bounded:
  * never a call UUID or an intent id.
  */
-export function createMetrics(registry: Registry, opts: { defaults?: boolean; queueLabels?: { configured: readonly string[]; max: number } } = {}) {
+export function createMetrics(
+  registry: Registry,
+  opts: { defaults?: boolean; queueLabels?: { configured: readonly string[]; max: number } } = {},
+) {
   if (opts.defaults !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
   const latency = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
@@ -121,7 +124,10 @@ export function createMetrics(registry: Registry, opts: { defaults?: boolean; qu
     }),
   };
   for (const type of INTENT_TYPES) m.intentsReceived.labels(type).inc(0);
-  const queueLabels = createQueueLabels(opts.queueLabels?.configured ?? [], opts.queueLabels?.max ?? DEFAULT_METRICS_MAX_QUEUES);
+  const queueLabels = createQueueLabels(
+    opts.queueLabels?.configured ?? [],
+    opts.queueLabels?.max ?? DEFAULT_METRICS_MAX_QUEUES,
+  );
   return {
     ...m,
     queueLabels,

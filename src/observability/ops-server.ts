@@ -9,7 +9,12 @@ import { createOpsRouter, type Readiness } from './ops-routes.js';
  * serves on its own port (ops-routes.ts). It closes last, so /readyz answers 503 while the worker
  * drains.
  */
-export async function startOpsServer(opts: { port: number; registry: Registry; readiness: Readiness; instance: string }) {
+export async function startOpsServer(opts: {
+  port: number;
+  registry: Registry;
+  readiness: Readiness;
+  instance: string;
+}) {
   const app = express();
   app.disable('x-powered-by');
   app.use(createOpsRouter(opts.registry, opts.readiness, opts.instance));

@@ -47,10 +47,14 @@ async function probe(url: string, instance: string | null, timeoutMs: number, st
   }
   if (res.status !== 200) {
     const location = res.headers.get('location');
-    return { ok: false, reason: `answered ${res.status}${location ? ` (redirect to ${location})` : ''}, not holdq's /livez` };
+    return {
+      ok: false,
+      reason: `answered ${res.status}${location ? ` (redirect to ${location})` : ''}, not holdq's /livez`,
+    };
   }
   const live = (body ?? {}) as { service?: unknown; instance?: unknown };
-  if (live.service !== 'holdq' || typeof live.instance !== 'string') return { ok: false, reason: 'answered 200, but not as holdq (no "service":"holdq")' };
+  if (live.service !== 'holdq' || typeof live.instance !== 'string')
+    return { ok: false, reason: 'answered 200, but not as holdq (no "service":"holdq")' };
   if (instance === null) return { ok: true, detail: `reaches holdq (instance ${live.instance})` };
   if (live.instance === instance) return { ok: true, detail: 'reaches this instance' };
   return { ok: true, detail: `reaches another holdq instance (${live.instance}): a replica behind a load balancer` };
@@ -65,7 +69,8 @@ export function startPublicUrlCheck(opts: PublicUrlCheckOptions): PublicUrlCheck
   let warned = false;
 
   const warning = (reason: string, attempts: number) => {
-    const subject = opts.instance === null ? 'a holdq API' : `this holdq${opts.listening ? ` (listening on ${opts.listening})` : ''}`;
+    const subject =
+      opts.instance === null ? 'a holdq API' : `this holdq${opts.listening ? ` (listening on ${opts.listening})` : ''}`;
     const tries = attempts > 1 ? ` after ${attempts} attempts` : '';
     return `PUBLIC_BASE_URL=${baseUrl} does not reach ${subject}${tries}: GET ${url}: ${reason}. Plivo will not be able to fetch holdq's XML; set PUBLIC_BASE_URL to the URL where Plivo reaches the API`;
   };

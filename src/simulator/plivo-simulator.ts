@@ -4,7 +4,16 @@ import type { Socket } from 'node:net';
 import express, { type Request, type Response } from 'express';
 import got from 'got';
 import { signV3 } from '../domain/plivo-signature.js';
-import { CHAOS_KINDS, PLIVO_TRANSFER_CAP, SimulatorState, type ChaosKind, type Fault, type LegDocument, type ReceivedTransfer, type SimulatedCall } from './simulator-state.js';
+import {
+  CHAOS_KINDS,
+  PLIVO_TRANSFER_CAP,
+  SimulatorState,
+  type ChaosKind,
+  type Fault,
+  type LegDocument,
+  type ReceivedTransfer,
+  type SimulatedCall,
+} from './simulator-state.js';
 
 export type { Fault, ReceivedTransfer, SimulatedCall } from './simulator-state.js';
 
@@ -88,7 +97,12 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Plivo
   const state = new SimulatorState();
   const fetches = new Set<AbortController>();
   const sockets = new Set<Socket>();
-  const http = got.extend({ retry: { limit: 0 }, timeout: { request: 5000 }, throwHttpErrors: false, followRedirect: false });
+  const http = got.extend({
+    retry: { limit: 0 },
+    timeout: { request: 5000 },
+    throwHttpErrors: false,
+    followRedirect: false,
+  });
 
   /**
    * Fetches a leg's XML as Plivo does: form body for POST, query for GET, signed either way.
@@ -96,12 +110,27 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Plivo
    * body that is not a <Response> document) is hung up: the transfer was accepted, the call
    * ends, and later transfers for it get 404.
    */
-  async function fetchLeg(call: SimulatedCall, legUuid: string, url: string, method: 'GET' | 'POST', slot: 'current' | 'bleg_current') {
-    const params = { CallUUID: legUuid, From: '+15550001111', To: '+15550002222', CallStatus: 'in-progress', Direction: 'inbound' };
+  async function fetchLeg(
+    call: SimulatedCall,
+    legUuid: string,
+    url: string,
+    method: 'GET' | 'POST',
+    slot: 'current' | 'bleg_current',
+  ) {
+    const params = {
+      CallUUID: legUuid,
+      From: '+15550001111',
+      To: '+15550002222',
+      CallStatus: 'in-progress',
+      Direction: 'inbound',
+    };
     const nonce = String(randomInt(1e9, 1e10));
     const target = new URL(url);
     if (method === 'GET') for (const [k, v] of Object.entries(params)) target.searchParams.append(k, v);
-    const signature = method === 'GET' ? signV3(authToken, 'GET', target.toString(), nonce) : signV3(authToken, 'POST', url, nonce, params);
+    const signature =
+      method === 'GET'
+        ? signV3(authToken, 'GET', target.toString(), nonce)
+        : signV3(authToken, 'POST', url, nonce, params);
     const doc: LegDocument = { url, method, xml: null, fetched_status: null, fetch_error: null };
     call[slot] = doc;
     const leg = state.calls.get(legUuid);
@@ -112,7 +141,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Plivo
       const res = await http(target, {
         method,
         signal: abort.signal,
-        headers: { 'x-plivo-signature-v3': signature, 'x-plivo-signature-ma-v3': signature, 'x-plivo-signature-v3-nonce': nonce },
+        headers: {
+          'x-plivo-signature-v3': signature,
+          'x-plivo-signature-ma-v3': signature,
+          'x-plivo-signature-v3-nonce': nonce,
+        },
         ...(method === 'POST' ? { form: params } : {}),
       });
       doc.fetched_status = res.statusCode;
@@ -126,7 +159,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Plivo
       const current = leg && leg !== call ? leg.current : call[slot];
       if (doc.fetch_error !== null && current === doc && !abort.signal.aborted) {
         state.endCall(legUuid, `xml_fetch_failed: ${doc.fetch_error}`);
-        opts.logger?.warn({ url, callUuid: legUuid, err: doc.fetch_error }, 'simulator: XML fetch failed; the call is hung up, as Plivo would');
+        opts.logger?.warn(
+          { url, callUuid: legUuid, err: doc.fetch_error },
+          'simulator: XML fetch failed; the call is hung up, as Plivo would',
+        );
       }
       fetches.delete(abort);
       state.fetched(call.call_uuid);
@@ -193,7 +229,12 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Plivo
   const app = express();
   app.disable('x-powered-by');
   app.set('strict routing', true); // Plivo routes only the trailing-slash form
-  app.all('/v1/Account/:authId/Call/:callUuid/', express.json({ limit: '64kb' }), express.urlencoded({ extended: false }), transfer);
+  app.all(
+    '/v1/Account/:authId/Call/:callUuid/',
+    express.json({ limit: '64kb' }),
+    express.urlencoded({ extended: false }),
+    transfer,
+  );
 
   const control = express.Router();
   control.use(express.json());
@@ -220,8 +261,14 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Plivo
   });
   control.post('/chaos', (req, res) => {
     const b = (req.body ?? {}) as { rate?: unknown; retryAfter?: unknown; kinds?: unknown };
-    const kinds = Array.isArray(b.kinds) ? b.kinds.filter((k): k is ChaosKind => CHAOS_KINDS.includes(k as ChaosKind)) : [...CHAOS_KINDS];
-    state.chaos = { rate: Math.min(Math.max(Number(b.rate) || 0, 0), 1), retryAfter: String(b.retryAfter ?? '1'), kinds };
+    const kinds = Array.isArray(b.kinds)
+      ? b.kinds.filter((k): k is ChaosKind => CHAOS_KINDS.includes(k as ChaosKind))
+      : [...CHAOS_KINDS];
+    state.chaos = {
+      rate: Math.min(Math.max(Number(b.rate) || 0, 0), 1),
+      retryAfter: String(b.retryAfter ?? '1'),
+      kinds,
+    };
     res.status(204).end();
   });
   control.get('/transfers', (_req, res) => {
@@ -259,14 +306,21 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Plivo
     },
     received: () => [...state.requests],
     waitForTransfers: (n, timeoutMs = 10_000) =>
-      state.waitFor('transfer', () => (state.requests.length >= n ? [...state.requests] : undefined), timeoutMs, `${n} transfers`),
+      state.waitFor(
+        'transfer',
+        () => (state.requests.length >= n ? [...state.requests] : undefined),
+        timeoutMs,
+        `${n} transfers`,
+      ),
     waitForXmlFetch: (uuid, timeoutMs = 10_000) =>
       state.waitFor(
         'fetched',
         () => {
           const call = state.calls.get(uuid);
           const done = (d: LegDocument | null) => !d || d.fetched_status !== null || d.fetch_error !== null;
-          return call && (call.current || call.bleg_current) && done(call.current) && done(call.bleg_current) ? call : undefined;
+          return call && (call.current || call.bleg_current) && done(call.current) && done(call.bleg_current)
+            ? call
+            : undefined;
         },
         timeoutMs,
         `the XML fetch of call ${uuid}`,

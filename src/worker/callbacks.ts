@@ -53,11 +53,13 @@ export function startCallbackWorker(deps: CallbackWorkerDeps): Worker<CallbackJo
       const body = JSON.stringify(intentView(record));
       const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'holdq' };
       if (deps.secret) headers['x-holdq-signature'] = signCallback(deps.secret, body);
-      const res = await http.post(record.request.callback_url, { body, headers }).catch((err: NodeJS.ErrnoException) => {
-        // A name that resolves inward will not resolve outward on a retry either.
-        if (err.code === 'ENOTPUBLIC') throw new UnrecoverableError(err.message);
-        throw err;
-      });
+      const res = await http
+        .post(record.request.callback_url, { body, headers })
+        .catch((err: NodeJS.ErrnoException) => {
+          // A name that resolves inward will not resolve outward on a retry either.
+          if (err.code === 'ENOTPUBLIC') throw new UnrecoverableError(err.message);
+          throw err;
+        });
       if (res.statusCode >= 200 && res.statusCode < 300) {
         deps.metrics.callbacks.labels('delivered').inc();
         return 'delivered';

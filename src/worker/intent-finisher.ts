@@ -28,7 +28,10 @@ export function createFinisher(deps: FinisherDeps): Finish {
   return async function finish(record, status, log, opts = {}) {
     const { lock, raise = true, ...rest } = opts;
     const release = lock && !lock.released ? { callUuid: lock.callUuid, token: lock.token } : undefined;
-    const { record: done, nextIntentId } = await store.finish(record, status, { ...rest, ...(release ? { release } : {}) });
+    const { record: done, nextIntentId } = await store.finish(record, status, {
+      ...rest,
+      ...(release ? { release } : {}),
+    });
     if (lock) lock.released = true;
     const type = record.request.type;
     metrics.intentsFinished.labels(type, status).inc();

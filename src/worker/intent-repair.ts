@@ -49,7 +49,10 @@ export function createIntentRepair(deps: RepairDeps) {
     const log = jobLog(record.id, record.id);
     const parsed = intentInput.safeParse(record.request);
     if (!parsed.success) {
-      await finish(record, 'failed', log, { error: { code: 'invalid_intent', message: parsed.error.message.slice(0, 500) }, raise: false });
+      await finish(record, 'failed', log, {
+        error: { code: 'invalid_intent', message: parsed.error.message.slice(0, 500) },
+        raise: false,
+      });
       return;
     }
     const intent = parsed.data;
@@ -91,7 +94,10 @@ export function createIntentRepair(deps: RepairDeps) {
     const job = await jobs.getJob(id);
     const log = jobLog(id, id);
     if (job?.finishedOn && (await job.isFailed())) {
-      log().warn({ status: record.status, failedReason: job.failedReason }, 'an intent whose job had failed was left unfinished; finishing it');
+      log().warn(
+        { status: record.status, failedReason: job.failedReason },
+        'an intent whose job had failed was left unfinished; finishing it',
+      );
       await repair(record, job.failedReason || 'the job failed');
       return 'repaired';
     }
@@ -100,7 +106,10 @@ export function createIntentRepair(deps: RepairDeps) {
     if (job) await job.remove();
     await addIntentJob(jobs, id, orderingCall(record.request));
     metrics.intentsRecovered.inc();
-    log().warn({ status: record.status, createdAt: record.created_at }, 'recovered an accepted intent whose job was lost');
+    log().warn(
+      { status: record.status, createdAt: record.created_at },
+      'recovered an accepted intent whose job was lost',
+    );
     return 'requeued';
   }
 
@@ -111,7 +120,11 @@ export function createIntentRepair(deps: RepairDeps) {
    * attempts are retries, not endings.
    */
   async function onJobFailed(job: Job<IntentJobData> | undefined, err: Error) {
-    const final = job !== undefined && (job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError || /stalled|Unrecoverable/i.test(`${err.name} ${err.message}`));
+    const final =
+      job !== undefined &&
+      (job.attemptsMade >= (job.opts.attempts ?? 1) ||
+        err instanceof UnrecoverableError ||
+        /stalled|Unrecoverable/i.test(`${err.name} ${err.message}`));
     if (!job || job.name !== INTENT_JOB || !final) return;
     const record = await store.get(job.data.intentId);
     if (!record || isTerminal(record.status)) return;

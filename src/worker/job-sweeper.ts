@@ -36,7 +36,11 @@ export function startJobSweeper(deps: JobSweeperDeps) {
     return mended;
   }
 
-  const rounds = startPeriodic(sweep, { intervalMs: deps.intervalMs ?? SWEEP_INTERVAL_MS, logger: deps.logger, what: 'job sweep' });
+  const rounds = startPeriodic(sweep, {
+    intervalMs: deps.intervalMs ?? SWEEP_INTERVAL_MS,
+    logger: deps.logger,
+    what: 'job sweep',
+  });
   return {
     /** One sweep now (tests). */
     sweep,

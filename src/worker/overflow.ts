@@ -32,7 +32,10 @@ export function createOverflowHandler(deps: OverflowDeps) {
     );
     if (!parsed.success) {
       // Accepts refuse such targets; one stored before they did stays a caller in line, and says so.
-      deps.logger.warn({ callUuid: data.callUuid, queue: data.queue, overflow: data.overflow, err: parsed.error }, 'overflow target is not valid; the caller stays in its queue');
+      deps.logger.warn(
+        { callUuid: data.callUuid, queue: data.queue, overflow: data.overflow, err: parsed.error },
+        'overflow target is not valid; the caller stays in its queue',
+      );
       return 'skipped';
     }
     const request = parsed.data;
@@ -46,12 +49,18 @@ export function createOverflowHandler(deps: OverflowDeps) {
     if (result.kind === 'not_waiting') return 'skipped'; // a dequeue took it first
     if (result.kind === 'replayed') return 'moved'; // an earlier run of this job moved it
     if (result.kind !== 'created') {
-      deps.logger.warn({ callUuid: data.callUuid, queue: data.queue, overflow: data.overflow, refused: result.kind }, 'caller could not overflow; it stays in its queue');
+      deps.logger.warn(
+        { callUuid: data.callUuid, queue: data.queue, overflow: data.overflow, refused: result.kind },
+        'caller could not overflow; it stays in its queue',
+      );
       return 'skipped';
     }
     const waited = result.claimedSince === undefined ? 0 : (Date.now() - result.claimedSince) / 1000;
     deps.metrics.queueWaitFor(data.queue, 'overflow').observe(Math.max(0, waited));
-    deps.logger.info({ callUuid: data.callUuid, queue: data.queue, overflow: data.overflow, intentId: result.record.id }, 'caller overflowed');
+    deps.logger.info(
+      { callUuid: data.callUuid, queue: data.queue, overflow: data.overflow, intentId: result.record.id },
+      'caller overflowed',
+    );
     return 'moved';
   };
 }

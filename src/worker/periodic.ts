@@ -5,7 +5,10 @@ import type { Logger } from '../observability/logger.js';
  * the next one tries again. For the worker's housekeeping (the sweep of unfinished intents, the
  * forgetting of idle queues), whose rounds are idempotent.
  */
-export function startPeriodic(task: () => Promise<unknown>, opts: { intervalMs: number; logger: Logger; what: string }) {
+export function startPeriodic(
+  task: () => Promise<unknown>,
+  opts: { intervalMs: number; logger: Logger; what: string },
+) {
   let running: Promise<unknown> | null = null;
   const timer = setInterval(() => {
     running ??= task()

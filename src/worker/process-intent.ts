@@ -62,7 +62,10 @@ export function createIntentProcessor(deps: ProcessorDeps) {
   const lockMs = callLockMs(config.PLIVO_TIMEOUT_MS);
 
   const invalid = (record: IntentRecord, message: string, log: JobLog, lock?: CallLock) =>
-    finish(record, 'failed', log, { error: { code: 'invalid_intent', message: message.slice(0, 500) }, ...(lock ? { lock } : {}) });
+    finish(record, 'failed', log, {
+      error: { code: 'invalid_intent', message: message.slice(0, 500) },
+      ...(lock ? { lock } : {}),
+    });
 
   async function processIntent(job: Job<IntentJobData>, token?: string): Promise<TerminalStatus | 'skipped'> {
     const intentId = job.data?.intentId;
@@ -98,12 +101,19 @@ export function createIntentProcessor(deps: ProcessorDeps) {
       // Job payloads and records outlive deploys: validate again, and fail without retry if the shape is gone.
       const parsed = intentInput.safeParse(record.request);
       if (!parsed.success) return invalid(record, parsed.error.message, log, lock);
-      if (orderingCall(parsed.data) !== callUuid) return invalid(record, `the job names call ${callUuid}, the intent another`, log, lock);
-      return await runIntent({ job, record, intent: parsed.data, log, call: gate.call, lock, slot: gate.slot, counts: [] }, runDeps);
+      if (orderingCall(parsed.data) !== callUuid)
+        return invalid(record, `the job names call ${callUuid}, the intent another`, log, lock);
+      return await runIntent(
+        { job, record, intent: parsed.data, log, call: gate.call, lock, slot: gate.slot, counts: [] },
+        runDeps,
+      );
     } finally {
       // A slot the gate booked but no transfer used (superseded, invalid, failed before sending) is freed.
       slot.cancel();
-      if (!lock.released) await calls.release(callUuid, lock.token).catch((err: unknown) => log().warn({ err }, 'could not release the call lock'));
+      if (!lock.released)
+        await calls
+          .release(callUuid, lock.token)
+          .catch((err: unknown) => log().warn({ err }, 'could not release the call lock'));
     }
   }
 

@@ -9,7 +9,13 @@ import { startPeriodic } from './periodic.js';
  */
 export const QUEUE_JANITOR_INTERVAL_MS = 60_000;
 
-export function startQueueJanitor(deps: { queues: QueueStore; idleSeconds: number; configured: readonly string[]; logger: Logger; intervalMs?: number }) {
+export function startQueueJanitor(deps: {
+  queues: QueueStore;
+  idleSeconds: number;
+  configured: readonly string[];
+  logger: Logger;
+  intervalMs?: number;
+}) {
   async function tidy(): Promise<number> {
     let total = 0;
     // A bounded batch per script call, so Redis is never held long; a few batches per round.
@@ -21,7 +27,11 @@ export function startQueueJanitor(deps: { queues: QueueStore; idleSeconds: numbe
     if (total > 0) deps.logger.info({ forgotten: total, idleSeconds: deps.idleSeconds }, 'forgot queues left empty');
     return total;
   }
-  const rounds = startPeriodic(tidy, { intervalMs: deps.intervalMs ?? QUEUE_JANITOR_INTERVAL_MS, logger: deps.logger, what: 'forgetting idle queues' });
+  const rounds = startPeriodic(tidy, {
+    intervalMs: deps.intervalMs ?? QUEUE_JANITOR_INTERVAL_MS,
+    logger: deps.logger,
+    what: 'forgetting idle queues',
+  });
   return {
     /** One round now (tests). */
     tidy,

@@ -35,7 +35,12 @@ export interface FinishOptions {
   raise?: boolean;
 }
 
-export type Finish = (record: IntentRecord, status: TerminalStatus, log: JobLog, opts?: FinishOptions) => Promise<TerminalStatus>;
+export type Finish = (
+  record: IntentRecord,
+  status: TerminalStatus,
+  log: JobLog,
+  opts?: FinishOptions,
+) => Promise<TerminalStatus>;
 
 /** One run of an intent that passed its call's gate. */
 export interface RunContext<I extends IntentInput = IntentInput> {

@@ -17,15 +17,25 @@ type Dequeue = Extract<IntentInput, { type: 'dequeue' }>;
  */
 export async function runDequeue(ctx: RunContext<Dequeue>, deps: RunDeps): Promise<TerminalStatus> {
   const { intent, record, call } = ctx;
-  const empty = () => end(ctx, deps, 'failed', { error: { code: 'queue_empty', message: `no live caller left in queue ${intent.queue}` } });
+  const empty = () =>
+    end(ctx, deps, 'failed', {
+      error: { code: 'queue_empty', message: `no live caller left in queue ${intent.queue}` },
+    });
   for (let tries = 0; tries < MAX_GONE_PER_ATTEMPT; tries++) {
     if (!record.member) {
       record.member = await deps.queues.take(intent.queue, intent.call_uuid);
       await deps.store.save(record);
     }
     const member = record.member;
-    const plan = planTransfers(intent, call, { links: deps.links, defaultMusicProfile: 'default', member: member?.call_uuid ?? null });
-    if (!plan.ok || !member) return end(ctx, deps, 'failed', { error: plan.ok ? { code: 'queue_empty', message: `queue ${intent.queue} has no waiting caller` } : plan.error });
+    const plan = planTransfers(intent, call, {
+      links: deps.links,
+      defaultMusicProfile: 'default',
+      member: member?.call_uuid ?? null,
+    });
+    if (!plan.ok || !member)
+      return end(ctx, deps, 'failed', {
+        error: plan.ok ? { code: 'queue_empty', message: `queue ${intent.queue} has no waiting caller` } : plan.error,
+      });
     const sent = await sendTransfers(ctx, deps, plan.transfers, member.call_uuid);
     if (sent.kind === 'gone') {
       // The caller hung up while waiting: it leaves as abandoned, and the next one is tried.
@@ -37,7 +47,10 @@ export async function runDequeue(ctx: RunContext<Dequeue>, deps: RunDeps): Promi
     }
     if (sent.kind === 'failed') {
       await deps.sender.returnMember(record, intent, ctx.log);
-      return end(ctx, deps, 'failed', { error: sent.error, ...(sent.ended === ctx.lock.callUuid ? { effect: ENDED, from: call } : {}) });
+      return end(ctx, deps, 'failed', {
+        error: sent.error,
+        ...(sent.ended === ctx.lock.callUuid ? { effect: ENDED, from: call } : {}),
+      });
     }
     deps.metrics.queueWaitFor(intent.queue, 'bridged').observe(secondsSince(member.enqueued_at));
     await deps.calls.apply(member.call_uuid, plan.effect, await deps.calls.get(member.call_uuid));

@@ -19,7 +19,9 @@ export async function runIntent(ctx: RunContext, deps: RunDeps): Promise<Termina
   if (intent.type === 'enqueue' && call.queue !== intent.queue) {
     const settings = resolveQueue(deps.config.QUEUES, intent.queue, deps.config.HOLD_MUSIC_URL);
     if ((await deps.queues.size(intent.queue)) >= settings.max_size) {
-      return end(ctx, deps, 'failed', { error: { code: 'queue_full', message: `queue ${intent.queue} is full (${settings.max_size})` } });
+      return end(ctx, deps, 'failed', {
+        error: { code: 'queue_full', message: `queue ${intent.queue} is full (${settings.max_size})` },
+      });
     }
   }
   const plan = planTransfers(intent, call, { links: deps.links, defaultMusicProfile: 'default' });
@@ -27,7 +29,10 @@ export async function runIntent(ctx: RunContext, deps: RunDeps): Promise<Termina
   const sent = await sendTransfers(ctx, deps, plan.transfers);
   if (sent.kind !== 'sent') {
     // (`gone` is only for a dequeue's caller; here it cannot come, and would mean the call ended.)
-    const error = sent.kind === 'failed' ? sent.error : { code: 'call_not_found' as const, message: `call ${sent.callUuid} has ended` };
+    const error =
+      sent.kind === 'failed'
+        ? sent.error
+        : { code: 'call_not_found' as const, message: `call ${sent.callUuid} has ended` };
     const ended = sent.kind === 'gone' || sent.ended === ctx.lock.callUuid;
     return end(ctx, deps, 'failed', { error, ...(ended ? { effect: ENDED, from: call } : {}) });
   }
@@ -36,8 +41,12 @@ export async function runIntent(ctx: RunContext, deps: RunDeps): Promise<Termina
     const settings = resolveQueue(deps.config.QUEUES, intent.queue, deps.config.HOLD_MUSIC_URL);
     const maxWait = intent.max_wait_seconds ?? settings.max_wait_seconds;
     const overflow = intent.overflow ?? settings.overflow;
-    if (maxWait && overflow) await addOverflowTimer(deps.jobs, { callUuid: intent.call_uuid, queue: intent.queue, intentId: record.id, overflow }, maxWait * 1000);
+    if (maxWait && overflow)
+      await addOverflowTimer(
+        deps.jobs,
+        { callUuid: intent.call_uuid, queue: intent.queue, intentId: record.id, overflow },
+        maxWait * 1000,
+      );
   }
   return status;
 }
-

@@ -28,11 +28,16 @@ export interface RunDeps {
 }
 
 /** What sending an intent's transfers came to: all accepted, or the failure that ends the intent. */
-export type SendResult = { kind: 'sent' } | { kind: 'failed'; error: IntentError; ended?: string } | { kind: 'gone'; callUuid: string };
+export type SendResult =
+  { kind: 'sent' } | { kind: 'failed'; error: IntentError; ended?: string } | { kind: 'gone'; callUuid: string };
 
 /** Finishes the run's intent, with its lock and the transfers it counted. */
-export const end = (ctx: RunContext, deps: RunDeps, status: TerminalStatus, opts: Omit<FinishOptions, 'lock' | 'counts'> = {}) =>
-  deps.finish(ctx.record, status, ctx.log, { ...opts, counts: ctx.counts, lock: ctx.lock });
+export const end = (
+  ctx: RunContext,
+  deps: RunDeps,
+  status: TerminalStatus,
+  opts: Omit<FinishOptions, 'lock' | 'counts'> = {},
+) => deps.finish(ctx.record, status, ctx.log, { ...opts, counts: ctx.counts, lock: ctx.lock });
 
 /**
  * Sends an intent's transfers in order, each recorded on the intent, skipping those Plivo accepted
@@ -40,10 +45,19 @@ export const end = (ctx: RunContext, deps: RunDeps, status: TerminalStatus, opts
  * 4xx fails the intent; a retryable answer is retried by BullMQ (the thrown error), unless this
  * was the last attempt. Refuses a plan that would pass the call's transfer budget.
  */
-export async function sendTransfers(ctx: RunContext, deps: RunDeps, transfers: TransferRequest[], mayBeGone?: string): Promise<SendResult> {
+export async function sendTransfers(
+  ctx: RunContext,
+  deps: RunDeps,
+  transfers: TransferRequest[],
+  mayBeGone?: string,
+): Promise<SendResult> {
   const { record, job, call, lock } = ctx;
   const { config, store, metrics } = deps;
-  const accepted = new Set(record.transfers.filter((t) => t.status_code !== null && t.status_code < 300).map((t) => `${t.call_uuid} ${t.aleg_url}`));
+  const accepted = new Set(
+    record.transfers
+      .filter((t) => t.status_code !== null && t.status_code < 300)
+      .map((t) => `${t.call_uuid} ${t.aleg_url}`),
+  );
   const remaining = transfers.filter((t) => !accepted.has(`${t.call_uuid} ${t.aleg_url}`));
   if (call.transfer_count + remaining.length > config.TRANSFER_BUDGET) {
     const message = `call ${lock.callUuid} has used ${call.transfer_count} of its ${config.TRANSFER_BUDGET} transfers (Plivo hangs up at ${PLIVO_TRANSFER_CAP})`;
@@ -54,7 +68,13 @@ export async function sendTransfers(ctx: RunContext, deps: RunDeps, transfers: T
     ctx.slot = null;
     const at = new Date().toISOString();
     const api_id = outcome.kind === 'accepted' ? outcome.apiId : null;
-    record.transfers.push({ ...transfer, status_code: outcome.status, api_id, at, ...(outcome.kind === 'accepted' ? {} : { error: outcome.message }) });
+    record.transfers.push({
+      ...transfer,
+      status_code: outcome.status,
+      api_id,
+      at,
+      ...(outcome.kind === 'accepted' ? {} : { error: outcome.message }),
+    });
     if (outcome.kind === 'accepted') {
       // The last accepted transfer is counted by the finish, in its transaction; earlier ones now.
       if (i === remaining.length - 1) ctx.counts.push(transfer.call_uuid);
@@ -62,18 +82,33 @@ export async function sendTransfers(ctx: RunContext, deps: RunDeps, transfers: T
       continue;
     }
     if (outcome.kind === 'rejected') {
-      if (outcome.status === 404 && transfer.call_uuid === mayBeGone) return { kind: 'gone', callUuid: transfer.call_uuid };
+      if (outcome.status === 404 && transfer.call_uuid === mayBeGone)
+        return { kind: 'gone', callUuid: transfer.call_uuid };
       const gone = outcome.status === 404;
-      return { kind: 'failed', error: { code: gone ? 'call_not_found' : 'upstream_rejected', message: outcome.message }, ...(gone ? { ended: transfer.call_uuid } : {}) };
+      return {
+        kind: 'failed',
+        error: { code: gone ? 'call_not_found' : 'upstream_rejected', message: outcome.message },
+        ...(gone ? { ended: transfer.call_uuid } : {}),
+      };
     }
     if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
-      return { kind: 'failed', error: { code: 'upstream_unavailable', message: `gave up after ${record.attempts} attempts: ${outcome.message}` } };
+      return {
+        kind: 'failed',
+        error: {
+          code: 'upstream_unavailable',
+          message: `gave up after ${record.attempts} attempts: ${outcome.message}`,
+        },
+      };
     }
     metrics.retries.labels(outcome.reason).inc();
     await store.save(record);
-    ctx.log().warn({ reason: outcome.reason, status: outcome.status, retryAfterMs: outcome.retryAfterMs }, 'transfer will be retried');
+    ctx
+      .log()
+      .warn(
+        { reason: outcome.reason, status: outcome.status, retryAfterMs: outcome.retryAfterMs },
+        'transfer will be retried',
+      );
     throw new RetryableTransferError(outcome.message, outcome.reason, outcome.retryAfterMs);
   }
   return { kind: 'sent' };
 }
-

@@ -6,7 +6,13 @@ import type { Config } from '../config.js';
 import { createXmlLinks } from '../domain/xml-links.js';
 import { scheduleCallback, type CallbackRetry } from '../infra/callback-queue.js';
 import { createCallStore } from '../infra/call-state.js';
-import { INTENT_QUEUE, OVERFLOW_JOB, type IntentJobData, type JobData, type OverflowJobData } from '../infra/intent-queue.js';
+import {
+  INTENT_QUEUE,
+  OVERFLOW_JOB,
+  type IntentJobData,
+  type JobData,
+  type OverflowJobData,
+} from '../infra/intent-queue.js';
 import { createIntentStore } from '../infra/intent-store.js';
 import { createJobInsert } from '../infra/job-insert.js';
 import { createPlivoClient } from '../infra/plivo-client.js';
@@ -92,16 +98,26 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
   let shuttingDown = false;
   // BullMQ's connection (blocking calls wait out an outage) and holdq's own (records, call state,
   // the pacer: pipelined automatically, and BullMQ's scripts are not copied onto its MULTIs).
-  const [redis, state] = (await role.connect(['worker', 'holdq-worker'], ['state', 'holdq-worker-state'])) as [Redis, Redis];
+  const [redis, state] = (await role.connect(['worker', 'holdq-worker'], ['state', 'holdq-worker-state'])) as [
+    Redis,
+    Redis,
+  ];
   // With Redis away, in-flight jobs cannot finish (they end by writing to Redis): waiting for them
   // would wait out SHUTDOWN_TIMEOUT_MS for nothing. Closing without waiting leaves their locks to
   // lapse, and another worker runs them again (at least once, README "What holdq guarantees").
   const redisAway = () => redis.status !== 'ready' || state.status !== 'ready';
 
   const { jobs, callbackJobs } = role.openJobQueues(redis, deps.callbacks);
-  const plivo = createPlivoClient({ ...deps.plivo, timeoutMs: config.PLIVO_TIMEOUT_MS, maxSockets: config.WORKER_CONCURRENCY * 2 });
+  const plivo = createPlivoClient({
+    ...deps.plivo,
+    timeoutMs: config.PLIVO_TIMEOUT_MS,
+    maxSockets: config.WORKER_CONCURRENCY * 2,
+  });
   releasers.add('plivo client', () => plivo.close());
-  const store = createIntentStore(state, keys, { retentionSeconds: config.INTENT_RETENTION_SECONDS, jobs: createJobInsert(jobs) });
+  const store = createIntentStore(state, keys, {
+    retentionSeconds: config.INTENT_RETENTION_SECONDS,
+    jobs: createJobInsert(jobs),
+  });
   const calls = createCallStore(state, keys);
   const queues = createQueueStore(state, keys);
   role.observe(metrics, jobs, queues, state);
@@ -113,12 +129,25 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     // (in one process, the API does both).
     const settings = role.watchRedisSettings(state);
     let check: PublicUrlCheck | null = null;
-    const readiness = createReadiness({ redis, simulated: config.simulated, isShuttingDown: () => shuttingDown, advisories: role.advisories(settings, () => check) });
-    const ops = await role.step(startOpsServer({ port: deps.opsPort, registry: deps.registry, readiness, instance: randomUUID() }));
+    const readiness = createReadiness({
+      redis,
+      simulated: config.simulated,
+      isShuttingDown: () => shuttingDown,
+      advisories: role.advisories(settings, () => check),
+    });
+    const ops = await role.step(
+      startOpsServer({ port: deps.opsPort, registry: deps.registry, readiness, instance: randomUUID() }),
+    );
     opsPort = ops.port;
     releasers.add('ops server', ops.close);
     if (config.PUBLIC_BASE_URL_CHECK) {
-      const started = startPublicUrlCheck({ baseUrl: config.PUBLIC_BASE_URL, instance: null, attempts: 6, warnAfter: 6, logger });
+      const started = startPublicUrlCheck({
+        baseUrl: config.PUBLIC_BASE_URL,
+        instance: null,
+        attempts: 6,
+        warnAfter: 6,
+        logger,
+      });
       check = started;
       releasers.add('public url check', () => {
         started.stop();
@@ -160,7 +189,8 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
 
   const worker = new Worker<JobData>(
     INTENT_QUEUE,
-    (job, token) => (job.name === OVERFLOW_JOB ? overflow(job.data as OverflowJobData) : processor(job as Job<IntentJobData>, token)),
+    (job, token) =>
+      job.name === OVERFLOW_JOB ? overflow(job.data as OverflowJobData) : processor(job as Job<IntentJobData>, token),
     {
       connection: redis,
       prefix: config.QUEUE_PREFIX,
@@ -173,12 +203,26 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     },
   );
   worker.on('error', (err) => outage.report('worker', err));
-  const failed = createFailedJobHandler((job, err) => processor.onJobFailed(job as Job<IntentJobData> | undefined, err), logger);
+  const failed = createFailedJobHandler(
+    (job, err) => processor.onJobFailed(job as Job<IntentJobData> | undefined, err),
+    logger,
+  );
   worker.on('failed', failed.onFailed);
   await role.step(queues.migrate());
-  const janitor = startQueueJanitor({ queues, idleSeconds: config.QUEUE_IDLE_SECONDS, configured: Object.keys(config.QUEUES), logger });
+  const janitor = startQueueJanitor({
+    queues,
+    idleSeconds: config.QUEUE_IDLE_SECONDS,
+    configured: Object.keys(config.QUEUES),
+    logger,
+  });
   releasers.add('queue janitor', () => janitor.stop(!redisAway()));
-  const sweeper = startJobSweeper({ store, revive: processor.revive, logger, intervalMs: timing.sweepIntervalMs, graceMs: timing.reviveGraceMs });
+  const sweeper = startJobSweeper({
+    store,
+    revive: processor.revive,
+    logger,
+    intervalMs: timing.sweepIntervalMs,
+    graceMs: timing.reviveGraceMs,
+  });
   releasers.add('job sweeper', () => sweeper.stop(!redisAway()));
   releasers.add('worker', async () => {
     shuttingDown = true;

@@ -44,11 +44,16 @@ export function createTransferSender(deps: TransferSenderDeps) {
     const member = record.member;
     if (!member) return;
     await queues.putBack(intent.queue, member);
-    const moved = record.transfers.some((t) => t.call_uuid === member.call_uuid && t.status_code !== null && t.status_code < 300);
+    const moved = record.transfers.some(
+      (t) => t.call_uuid === member.call_uuid && t.status_code !== null && t.status_code < 300,
+    );
     if (moved) {
-      await send({ call_uuid: member.call_uuid, legs: 'aleg', aleg_url: links.queue(intent.queue, member.call_uuid), aleg_method: 'POST' }).catch(
-        (err: unknown) => log().warn({ err }, 'could not return the caller to the waiting room'),
-      );
+      await send({
+        call_uuid: member.call_uuid,
+        legs: 'aleg',
+        aleg_url: links.queue(intent.queue, member.call_uuid),
+        aleg_method: 'POST',
+      }).catch((err: unknown) => log().warn({ err }, 'could not return the caller to the waiting room'));
     }
     record.member = null;
   }

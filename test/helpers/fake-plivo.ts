@@ -44,8 +44,20 @@ export async function startFakePlivo(opts: { latencyMs: [number, number]; failur
       setTimeout(
         () => {
           inFlight.set(callUuid, (inFlight.get(callUuid) ?? 1) - 1);
-          transfers.push({ callUuid, body: JSON.parse(raw || '{}') as Record<string, string>, status, startedAt, endedAt: Date.now() });
-          res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(status === 202 ? { api_id: 'fake', message: 'call transferred' } : { error: 'fake failure' }));
+          transfers.push({
+            callUuid,
+            body: JSON.parse(raw || '{}') as Record<string, string>,
+            status,
+            startedAt,
+            endedAt: Date.now(),
+          });
+          res
+            .writeHead(status, { 'content-type': 'application/json' })
+            .end(
+              JSON.stringify(
+                status === 202 ? { api_id: 'fake', message: 'call transferred' } : { error: 'fake failure' },
+              ),
+            );
         },
         lo + Math.floor(random() * (hi - lo)),
       );

@@ -11,10 +11,22 @@ export interface RawResponse {
  * sends origin-form (`GET /path`), and a proxy or a hostile client may send any
  * request target (`GET http://evil.example/path`). Reads until the server closes.
  */
-export function rawRequest(port: number, target: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<RawResponse> {
+export function rawRequest(
+  port: number,
+  target: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<RawResponse> {
   const body = opts.body ?? '';
-  const headers = { host: `127.0.0.1:${port}`, connection: 'close', ...(body || opts.method === 'POST' ? { 'content-length': String(Buffer.byteLength(body)) } : {}), ...opts.headers };
-  const head = [`${opts.method ?? 'GET'} ${target} HTTP/1.1`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)].join('\r\n');
+  const headers = {
+    host: `127.0.0.1:${port}`,
+    connection: 'close',
+    ...(body || opts.method === 'POST' ? { 'content-length': String(Buffer.byteLength(body)) } : {}),
+    ...opts.headers,
+  };
+  const head = [
+    `${opts.method ?? 'GET'} ${target} HTTP/1.1`,
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+  ].join('\r\n');
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];

@@ -26,7 +26,13 @@ export async function startReceiver(answer: (before: number) => Answer = () => (
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
       const reply = answer(deliveries.length);
-      deliveries.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, status: reply.status });
+      deliveries.push({
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        body,
+        status: reply.status,
+      });
       res.writeHead(reply.status, reply.headers).end();
       events.emit('delivery');
     });

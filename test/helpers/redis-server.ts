@@ -46,10 +46,24 @@ function waitForPort(port: number, timeoutMs: number): Promise<void> {
 }
 
 /** Starts a private redis-server on `port` (a free one by default), keeping nothing on disk unless asked. */
-export async function startRedisServer(opts: { port?: number; dir?: string; args?: string[] } = {}): Promise<RedisProcess> {
+export async function startRedisServer(
+  opts: { port?: number; dir?: string; args?: string[] } = {},
+): Promise<RedisProcess> {
   const port = opts.port ?? (await freePort());
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'holdq-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...(opts.args ?? [])];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+    ...(opts.args ?? []),
+  ];
   const child = spawn('redis-server', args, { stdio: 'ignore' });
   await waitForPort(port, 10_000);
   return {

@@ -68,7 +68,9 @@ export function captureLogs() {
       };
       const timer = setTimeout(() => {
         events.off('line', onLine);
-        reject(new Error(`no log line matched ${pattern} within ${timeoutMs} ms; lines: ${lines.slice(-5).join('\n')}`));
+        reject(
+          new Error(`no log line matched ${pattern} within ${timeoutMs} ms; lines: ${lines.slice(-5).join('\n')}`),
+        );
       }, timeoutMs);
       events.on('line', onLine);
     });
@@ -82,7 +84,11 @@ export type LogLine = Record<string, unknown> & { msg?: string; level?: string }
  * Polls `probe` until it returns something other than undefined or false, for conditions no
  * event announces (a Redis that is back, a key that is gone); fails with `what` after `timeoutMs`.
  */
-export async function until<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 10_000): Promise<T> {
+export async function until<T>(
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -106,7 +112,10 @@ export interface Stack {
   waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** The value of a counter or gauge of this stack's registry for these labels (0 when it has none yet). */
   metric(name: string, labels?: Record<string, string>): Promise<number>;
-  post(body: unknown, opts?: { key?: string | null; idempotencyKey?: string; contentType?: string; raw?: string }): Promise<Response>;
+  post(
+    body: unknown,
+    opts?: { key?: string | null; idempotencyKey?: string; contentType?: string; raw?: string },
+  ): Promise<Response>;
   get(path: string, opts?: { key?: string | null }): Promise<Response>;
   /**
    * Calls a /plivo path as Plivo does: form-encoded, signed with the account's auth token (or `token`).
@@ -114,7 +123,13 @@ export interface Stack {
    */
   plivo(
     path: string,
-    opts?: { method?: 'GET' | 'POST'; form?: Record<string, string>; sign?: boolean; token?: string; signedForm?: Record<string, string> },
+    opts?: {
+      method?: 'GET' | 'POST';
+      form?: Record<string, string>;
+      sign?: boolean;
+      token?: string;
+      signedForm?: Record<string, string>;
+    },
   ): Promise<Response>;
   waitForIntent(id: string, until?: (r: IntentView) => boolean, timeoutMs?: number): Promise<IntentView>;
   stop(): Promise<void>;
@@ -149,11 +164,16 @@ export async function startStack(
     ...opts.env,
   };
   const config = testConfig(env);
-  const workerConfig = opts.workerEnv ? testConfig({ ...env, QUEUE_PREFIX: config.QUEUE_PREFIX, ...opts.workerEnv }) : config;
+  const workerConfig = opts.workerEnv
+    ? testConfig({ ...env, QUEUE_PREFIX: config.QUEUE_PREFIX, ...opts.workerEnv })
+    : config;
   const { lines, stream, events, waitFor } = captureLogs();
   const logger = createLogger(config.LOG_LEVEL, stream);
   const registry = new Registry();
-  const metrics = createMetrics(registry, { defaults: false, queueLabels: { configured: Object.keys(config.QUEUES), max: config.METRICS_MAX_QUEUES } });
+  const metrics = createMetrics(registry, {
+    defaults: false,
+    queueLabels: { configured: Object.keys(config.QUEUES), max: config.METRICS_MAX_QUEUES },
+  });
   const worker =
     opts.worker === false
       ? null
@@ -215,7 +235,9 @@ export async function startStack(
       const metric = registry.getSingleMetric(name);
       if (!metric) throw new Error(`no metric ${name}`);
       const { values } = await metric.get();
-      const value = values.find((v) => Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want));
+      const value = values.find((v) =>
+        Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want),
+      );
       return value?.value ?? 0;
     },
     post(body, o = {}) {
@@ -238,7 +260,13 @@ export async function startStack(
       const nonce = String(Date.now());
       const headers: Record<string, string> = {};
       if (o.sign !== false) {
-        headers['x-plivo-signature-v3'] = signV3(o.token ?? sim.authToken, method, url, nonce, method === 'POST' ? (o.signedForm ?? o.form ?? {}) : {});
+        headers['x-plivo-signature-v3'] = signV3(
+          o.token ?? sim.authToken,
+          method,
+          url,
+          nonce,
+          method === 'POST' ? (o.signedForm ?? o.form ?? {}) : {},
+        );
         headers['x-plivo-signature-v3-nonce'] = nonce;
       }
       if (method === 'GET') return fetch(url, { headers });
@@ -256,7 +284,9 @@ export async function startStack(
         }
         await new Promise((r) => setTimeout(r, 20));
       }
-      throw new Error(`intent ${id} did not reach the expected state in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+      throw new Error(
+        `intent ${id} did not reach the expected state in ${timeoutMs} ms; last: ${JSON.stringify(last)}`,
+      );
     },
     async stop() {
       await api?.stop();
