@@ -16,10 +16,9 @@ import {
   QUEUE_PUT_BACK,
   QUEUE_REMOVE,
   QUEUE_TAKE,
-  RATE_ADMIT,
   RATE_PENALIZE,
   RATE_RELEASE,
-  RATE_RESERVE,
+  RATE_SLOT,
   RELEASE_LOCK,
   SET_CALL_STATE,
 } from '../src/infra/scripts.js';
@@ -470,8 +469,8 @@ describe('the pacer scripts', () => {
   });
 
   it('when slots are booked faster than the rate, then the first is due and the next waits about 1/rate', async () => {
-    expect(await RATE_RESERVE.run(redis, keys(), slot('a'))).toEqual({ status: 'due', values: [] });
-    const second = await RATE_RESERVE.run(redis, keys(), slot('b'));
+    expect(await RATE_SLOT.run(redis, keys(), { op: 'reserve', ...slot('a') })).toEqual({ status: 'due', values: [] });
+    const second = await RATE_SLOT.run(redis, keys(), { op: 'reserve', ...slot('b') });
     expect(second.status).toBe('wait');
     expect(Number(second.values[0])).toBeGreaterThan(400);
     expect(Number(second.values[0])).toBeLessThanOrEqual(500);
@@ -480,9 +479,9 @@ describe('the pacer scripts', () => {
   it('when the guard is full, then a request waits; a discarded one frees its place at once', async () => {
     fresh();
     const g = keys();
-    expect((await RATE_ADMIT.run(redis, g, slot('x'))).status).toBe('due');
-    expect((await RATE_ADMIT.run(redis, g, slot('y'))).status).toBe('due');
-    expect((await RATE_ADMIT.run(redis, g, slot('z'))).status).toBe('wait');
+    expect((await RATE_SLOT.run(redis, g, { op: 'admit', ...slot('x') })).status).toBe('due');
+    expect((await RATE_SLOT.run(redis, g, { op: 'admit', ...slot('y') })).status).toBe('due');
+    expect((await RATE_SLOT.run(redis, g, { op: 'admit', ...slot('z') })).status).toBe('wait');
     expect(
       await RATE_RELEASE.run(
         redis,
@@ -493,7 +492,7 @@ describe('the pacer scripts', () => {
     // x was answered (it counts a while more), y discarded (gone): one place is free again.
     expect(await redis.zscore(g.sent, 'y')).toBeNull();
     expect(await redis.zscore(g.sent, 'x')).not.toBeNull();
-    expect((await RATE_ADMIT.run(redis, g, slot('z'))).status).toBe('due');
+    expect((await RATE_SLOT.run(redis, g, { op: 'admit', ...slot('z') })).status).toBe('due');
   });
 
   it('when Plivo answered 429, then nobody is admitted until its Retry-After has passed', async () => {
@@ -502,7 +501,7 @@ describe('the pacer scripts', () => {
       status: 'ok',
       values: [],
     });
-    const held = await RATE_ADMIT.run(redis, keys(), slot('p'));
+    const held = await RATE_SLOT.run(redis, keys(), { op: 'admit', ...slot('p') });
     expect(held.status).toBe('wait');
     expect(Number(held.values[0])).toBeGreaterThan(1900);
   });

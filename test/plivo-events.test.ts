@@ -145,6 +145,16 @@ describe('Plivo events, signed', () => {
     expect(await call(first)).toMatchObject({ state: 'ended' });
   });
 
+  it('when the hangup comes as a signed GET (the application set to GET), then the call is ended too', async () => {
+    const { name, first } = await twoWaiting();
+    const res = await stack.plivo(`/plivo/events/hangup?CallUUID=${first}&HangupCause=NORMAL_CLEARING`, {
+      method: 'GET',
+    });
+    expect(res.status).toBe(204);
+    expect(await call(first)).toMatchObject({ state: 'ended', queue: null });
+    expect((await queue(name)).members.map((m) => m.call_uuid)).not.toContain(first);
+  });
+
   it('when a conference event arrives signed, then 204; unsigned, then 403', async () => {
     const form = { ConferenceName: 'holdq-x', ConferenceAction: 'enter', CallUUID: `ev-${randomUUID()}` };
     expect((await stack.plivo('/plivo/events/conference', { form })).status).toBe(204);

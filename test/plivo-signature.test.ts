@@ -51,6 +51,13 @@ describe('Plivo V3 signatures', () => {
     expect(verifyV3(TOKEN, v.method, v.url, NONCE, v.signature, v.params)).toBe(true);
   });
 
+  it('when a POST has a query string and no form fields, then the query stands alone before the nonce, as the SDKs sign it', () => {
+    // plivo-go, plivo-ruby, plivo-dotnet and plivo-java all trim the dot that would join the query to empty form fields.
+    expect(signedString('POST', 'https://example.com/abcd?foo=bar', NONCE, {})).toBe(
+      `https://example.com/abcd?foo=bar.${NONCE}`,
+    );
+  });
+
   it('when the header carries several signatures, then any matching one is accepted', () => {
     const v = vectors[0]!;
     expect(verifyV3(TOKEN, v.method, v.url, NONCE, `bogus,${v.signature}`, v.params)).toBe(true);

@@ -1,7 +1,8 @@
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { SAFE_ID } from '../domain/intent.js';
 import type { CallStore } from '../infra/call-state.js';
 import type { QueueStore } from '../infra/queue-store.js';
+import { plivoParams } from './plivo-signature-check.js';
 import { requestLog } from './request-observer.js';
 import type { Metrics } from '../observability/metrics.js';
 
@@ -11,24 +12,20 @@ export interface EventRoutesDeps {
   metrics: Metrics;
 }
 
-const param = (body: unknown, name: string): string | undefined => {
-  const v = (body as Record<string, unknown> | undefined)?.[name];
-  return typeof v === 'string' ? v : undefined;
-};
-
 /**
  * Plivo's callbacks. Point your Plivo application's hangup URL at
- * `/plivo/events/hangup`: an ended call leaves its queue (as abandoned) and
- * its hold, so depths and positions never count ghost callers. Signatures are
- * checked by the /plivo middleware before these run.
+ * `/plivo/events/hangup` (GET or POST, as the application is set): an ended call leaves its
+ * queue (as abandoned) and its hold, so depths and positions never count ghost callers.
+ * Signatures are checked by the /plivo middleware before these run; Plivo's parameters come as
+ * a form body (POST) or in the query (GET).
  */
 export function createEventRoutes(deps: EventRoutesDeps): Router {
   const { calls, queues, metrics } = deps;
   const router = Router();
 
-  router.post('/hangup', async (req, res) => {
-    const uuid =
-      param(req.body, 'CallUUID') ?? (typeof req.query.CallUUID === 'string' ? req.query.CallUUID : undefined);
+  const hangup: RequestHandler = async (req, res) => {
+    const params = plivoParams(req);
+    const uuid = params.CallUUID;
     if (uuid && SAFE_ID.test(uuid)) {
       const call = await calls.get(uuid);
       // A call holdq has accepted an intent for but not yet moved has no state yet: it ends too, so
@@ -42,22 +39,17 @@ export function createEventRoutes(deps: EventRoutesDeps): Router {
         if (call.state === 'on_hold' && call.since)
           metrics.holdDuration.observe(Math.max(0, (Date.now() - Date.parse(call.since)) / 1000));
         await calls.apply(uuid, { state: 'ended', queue: null, held_legs: null }, call);
-        requestLog(res).info(
-          { callUuid: uuid, was: call.state, hangupCause: param(req.body, 'HangupCause') },
-          'call ended',
-        );
+        requestLog(res).info({ callUuid: uuid, was: call.state, hangupCause: params.HangupCause }, 'call ended');
       }
     }
     res.status(204).end();
-  });
+  };
+  router.route('/hangup').get(hangup).post(hangup);
 
   router.post('/conference', (req, res) => {
+    const params = plivoParams(req);
     requestLog(res).debug(
-      {
-        conference: param(req.body, 'ConferenceName'),
-        action: param(req.body, 'ConferenceAction'),
-        callUuid: param(req.body, 'CallUUID'),
-      },
+      { conference: params.ConferenceName, action: params.ConferenceAction, callUuid: params.CallUUID },
       'conference event',
     );
     res.status(204).end();

@@ -40,7 +40,9 @@ export function signedString(method: 'GET' | 'POST', url: string, nonce: string,
     .flatMap(([k, vs]) => vs.map((v) => `${k}=${v}`))
     .join('&');
   const body = sortedEntries(multimap(new URLSearchParams(), params));
-  if (query) s += `?${query}.`;
+  // Query and form fields are joined by a dot; with no form fields, as Plivo's SDKs do (they
+  // trim the separator), the query stands alone.
+  if (query) s += body.length > 0 ? `?${query}.` : `?${query}`;
   else if (body.length > 0) s += '?';
   s += body.flatMap(([k, vs]) => vs.map((v) => `${k}${v}`)).join('');
   return `${s}.${nonce}`;

@@ -89,7 +89,7 @@ export function queueXml(room: QueueRoom): string {
   return response(...parts);
 }
 
-/** What a leg hears when holdq has nothing better for it (an unknown queue room, say): a short pause and a hangup. */
+/** What a leg hears when holdq has nothing better for it (an unknown queue room, say): an optional word, then a hangup. */
 export function hangupXml(reason?: string): string {
   return response(...(reason ? [element('Speak', {}, escapeXml(reason))] : []), element('Hangup', {}));
 }

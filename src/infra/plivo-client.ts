@@ -6,7 +6,7 @@ import type { TransferRequest } from '../domain/transfers.js';
 /**
  * Plivo's Transfer a call (docs/plivo.md), and nothing else. got makes exactly one
  * attempt per call: BullMQ is the only retry layer, so a transfer is never
- * multiplied by nested retries (plivo-node's own 5xx retry can apply one twice).
+ * multiplied by nested retries (plivo-node's own 5xx retry, three attempts in all, can apply one three times).
  */
 
 export type RetryReason = 'timeout' | 'network_error' | 'http_5xx' | 'http_429' | 'http_408';

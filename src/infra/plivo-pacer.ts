@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { RATE_ADMIT, RATE_PENALIZE, RATE_RELEASE, RATE_RESERVE } from './scripts.js';
+import { RATE_PENALIZE, RATE_RELEASE, RATE_SLOT } from './scripts.js';
 
 export const WINDOW_MS = 1000;
 /** The plan's least slack beyond the window (the measured answer time replaces it when longer). */
@@ -178,7 +178,7 @@ export function createPlivoPacer(
             wake = () => (clearTimeout(timer), resolve());
           });
           if (cancelled) break;
-          waitMs = waitOf(await RATE_ADMIT.run(redis, slotKeys, args));
+          waitMs = waitOf(await RATE_SLOT.run(redis, slotKeys, { op: 'admit', ...args }));
         }
         admitted = permit(member, performance.now() - booked);
         if (cancelled) admitted.discard();
@@ -195,7 +195,7 @@ export function createPlivoPacer(
     booking,
     async acquire() {
       const slot = booking();
-      return slot.settle(waitOf(await RATE_RESERVE.run(redis, slot.keys, slot.args)));
+      return slot.settle(waitOf(await RATE_SLOT.run(redis, slot.keys, { op: 'reserve', ...slot.args })));
     },
     async penalize(ms) {
       await RATE_PENALIZE.run(redis, { pause: slotKeys.pause, tat: slotKeys.tat }, { ms: Math.ceil(ms) });

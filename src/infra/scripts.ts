@@ -190,16 +190,12 @@ export const QUEUE_MIGRATE = defineScript('queue-migrate', {
   returns: ['ok'],
 });
 
-const SLOT_SHAPE = {
+/** lua/rate-slot.lua: books a slot of the plan (op reserve), or asks the guard at the moment of sending (op admit). */
+export const RATE_SLOT = defineScript('rate-slot', {
   keys: ['tat', 'plan', 'sent', 'answer', 'pause', 'retry'],
-  args: ['interval_us', 'max', 'window_us', 'margin_us', 'member', 'hold_us'],
-} as const;
-
-/** lua/rate-reserve.lua: books a slot of the plan. */
-export const RATE_RESERVE = defineScript('rate-reserve', { ...SLOT_SHAPE, returns: ['due', 'wait'] });
-
-/** lua/rate-admit.lua: asks the guard at the moment of sending (a slot that was due later than its booking). */
-export const RATE_ADMIT = defineScript('rate-admit', { ...SLOT_SHAPE, returns: ['due', 'wait'] });
+  args: ['op', 'interval_us', 'max', 'window_us', 'margin_us', 'member', 'hold_us'],
+  returns: ['due', 'wait'],
+});
 
 /** lua/rate-release.lua: answered, abandoned and discarded requests, in one batch. */
 export const RATE_RELEASE = defineScript('rate-release', {
@@ -224,8 +220,7 @@ export const FIXED_SCRIPTS = [
   QUEUE_FORGET_IDLE,
   QUEUE_DEPTHS,
   QUEUE_MIGRATE,
-  RATE_RESERVE,
-  RATE_ADMIT,
+  RATE_SLOT,
   RATE_RELEASE,
   RATE_PENALIZE,
 ] as const;

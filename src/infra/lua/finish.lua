@@ -55,13 +55,7 @@ for _, call in ipairs(KEY.counted) do
   redis.call('EXPIRE', call, ARG.call_ttl)
 end
 if ARG.effect == '1' then
-  apply_effect(
-    {call = KEY.call, on_hold = KEY.on_hold, queue_index = KEY.queue_index, queue_activity = KEY.queue_activity,
-     old_queue = KEY.old_queue, old_queue_times = KEY.old_queue_times, new_queue = KEY.new_queue,
-     new_queue_times = KEY.new_queue_times},
-    {call_uuid = ARG.call_uuid, state = ARG.state, queue = ARG.queue, held_legs = ARG.held_legs, since = ARG.since,
-     now_ms = ARG.now_ms, queue_score = ARG.queue_score, old_queue = ARG.old_queue_name, applied_seq = ARG.applied_seq,
-     intent_id = ARG.intent_id, ttl = ARG.call_ttl})
+  apply_effect(KEY, ARG)
 end
 if ARG.lock_token ~= '' and redis.call('GET', KEY.lock) == ARG.lock_token then redis.call('DEL', KEY.lock) end
 return {'ok', redis.call('ZRANGE', KEY.pending, 0, 0)[1] or false}

@@ -30,11 +30,5 @@
 ]]
 --- @include "apply-effect"
 
-apply_effect(
-  {call = KEY.call, on_hold = KEY.on_hold, queue_index = KEY.queue_index, queue_activity = KEY.queue_activity,
-   old_queue = KEY.old_queue, old_queue_times = KEY.old_queue_times, new_queue = KEY.new_queue,
-   new_queue_times = KEY.new_queue_times},
-  {call_uuid = ARG.call_uuid, state = ARG.state, queue = ARG.queue, held_legs = ARG.held_legs, since = ARG.since,
-   now_ms = ARG.now_ms, queue_score = ARG.queue_score, old_queue = ARG.old_queue_name, applied_seq = ARG.applied_seq,
-   intent_id = ARG.intent_id, ttl = ARG.call_ttl})
+apply_effect(KEY, ARG)
 return {'ok'}

@@ -3,11 +3,12 @@
   intent's finish, a dequeued caller, a hangup): the call hash, its queue membership and the
   on-hold set.
 
+  A script that calls it names its inputs as these do, and hands over its KEY and ARG:
   k: call, on_hold, queue_index, queue_activity, old_queue, old_queue_times, new_queue,
      new_queue_times (the keys; old_ and new_ name the queue the call leaves and joins)
   e: call_uuid, state, queue ('' for none), held_legs ('' for none), since (ISO), now_ms,
-     queue_score (its place, when it joins a queue), old_queue ('' for none), applied_seq and
-     intent_id ('' to leave them), ttl (seconds the call hash lives)
+     queue_score (its place, when it joins a queue), old_queue_name ('' for none), applied_seq
+     and intent_id ('' to leave them), call_ttl (seconds the call hash lives)
 ]]
 --- @include "queue-touched"
 
@@ -28,10 +29,10 @@ local function apply_effect(k, e)
     fields[#fields + 1] = e.intent_id
   end
   redis.call('HSET', k.call, unpack(fields))
-  redis.call('EXPIRE', k.call, e.ttl)
-  if e.old_queue ~= '' and e.old_queue ~= queue then
+  redis.call('EXPIRE', k.call, e.call_ttl)
+  if e.old_queue_name ~= '' and e.old_queue_name ~= queue then
     if redis.call('ZREM', k.old_queue, e.call_uuid) == 1 then
-      queue_touched(k.queue_index, k.queue_activity, e.old_queue, e.now_ms)
+      queue_touched(k.queue_index, k.queue_activity, e.old_queue_name, e.now_ms)
     end
     redis.call('ZREM', k.old_queue_times, e.call_uuid)
   end
