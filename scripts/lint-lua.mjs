@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { assembleScript } from '../dist/infra/redis-script.js';
 
 const STUBS = {
-  bullmq_add_standard_job: '  return ARGV[1] and KEYS[1]',
+  bullmq_add_prioritized_job: '  return ARGV[1] and KEYS[1]',
   job_options: "'{}'",
   job_prefix: "'lint:'",
   job_name: "'intent'",

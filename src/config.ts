@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SAFE_ID } from './domain/intent.js';
+import { INTENT_CLASSES, type IntentClass } from './domain/intent-class.js';
 import { queuesConfig } from './domain/queue-config.js';
 import { PLIVO_TRANSFER_CAP } from './domain/transfers.js';
 
@@ -38,6 +39,22 @@ const apiKeys = z.string().transform((s, ctx) => {
     keys.push({ name, secret });
   }
   return keys;
+});
+
+const clientClasses = z.string().transform((s, ctx) => {
+  const classes: Record<string, IntentClass> = {};
+  for (const pair of list(s)) {
+    const [name = '', cls = ''] = pair.split('=').map((x) => x.trim());
+    if (!SAFE_ID.test(name) || !(INTENT_CLASSES as readonly string[]).includes(cls)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `each entry must be client=class with a class of ${INTENT_CLASSES.join(', ')} (got "${pair.slice(0, 40)}")`,
+      });
+      return z.NEVER;
+    }
+    classes[name] = cls as IntentClass;
+  }
+  return classes;
 });
 
 const musicProfiles = z.string().transform((s, ctx) => {
@@ -90,6 +107,7 @@ export const envSchema = z
     API_KEYS: apiKeys.default([]),
     ADMIN_KEYS: apiKeys.default([]),
     READ_KEYS: apiKeys.default([]),
+    API_KEY_CLASSES: clientClasses.default({}),
     PLIVO_AUTH_ID: z
       .string()
       .regex(/^[A-Za-z0-9]{1,64}$/, 'letters and digits only')
@@ -151,6 +169,15 @@ export const envSchema = z
         path: ['API_KEYS'],
         message: `key name "${name}" appears in more than one of API_KEYS, ADMIN_KEYS and READ_KEYS; a name is one client with one role`,
       });
+    }
+    for (const client of Object.keys(env.API_KEY_CLASSES)) {
+      if (!names.includes(client)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['API_KEY_CLASSES'],
+          message: `"${client}" is not the name of a key in API_KEYS or ADMIN_KEYS`,
+        });
+      }
     }
     if (env.REDIS_CLUSTER && !/^\{.+\}$/.test(env.QUEUE_PREFIX)) {
       ctx.addIssue({

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { addIntentJob, type IntentJobData, type IntentJobs } from '../src/infra/intent-queue.js';
+import { CLASS_BAND } from '../src/domain/intent-class.js';
+import { INTENT_JOB, type IntentJobData, type IntentJobs } from '../src/infra/intent-queue.js';
 import type { IntentStore } from '../src/infra/intent-store.js';
 import { createJobInsert } from '../src/infra/job-insert.js';
 import { openStores, type Stores } from './helpers/stores.js';
@@ -52,13 +53,19 @@ describe('the job an accept queues is a BullMQ job like any other', () => {
     if (result.kind !== 'created') throw new Error(`not created: ${result.kind}`);
     return result.record.id;
   }
+  /** The job `queue.add` stores for the same intent at the same priority. */
+  async function addLike(acceptedId: string, callUuid: string) {
+    const id = randomUUID();
+    const priority = (await queue.getJob(acceptedId))!.priority;
+    await queue.add(INTENT_JOB, { intentId: id, callUuid }, { jobId: id, priority });
+    return id;
+  }
 
   it('when an intent is accepted, then its job is stored, listed and announced exactly as queue.add would', async () => {
     const call = `call-${randomUUID()}`;
     const before = Date.now();
     const viaAccept = await acceptOne(call);
-    const viaAdd = randomUUID();
-    await addIntentJob(queue, viaAdd, call);
+    const viaAdd = await addLike(viaAccept, call);
 
     const [a, b] = await Promise.all([stored(viaAccept), stored(viaAdd)]);
     expect(a.jobIdMatches).toBe(true);
@@ -70,9 +77,11 @@ describe('the job an accept queues is a BullMQ job like any other', () => {
     expect(a.timestamp).toBeGreaterThanOrEqual(before);
     expect(await eventsFor(viaAccept)).toEqual(await eventsFor(viaAdd));
     expect(await eventsFor(viaAccept)).toEqual(['added', 'waiting']);
-    const waiting = await redis.lrange(`${prefix}:intent-jobs:wait`, 0, -1);
-    expect(waiting).toEqual(expect.arrayContaining([viaAccept, viaAdd]));
-    expect(await queue.getJobState(viaAccept)).toBe('waiting');
+    // Every intent job has a priority (its class and turn, domain/intent-class.ts).
+    expect((await queue.getJob(viaAccept))!.priority).toBe(CLASS_BAND + 1);
+    const prioritized = await redis.zrange(`${prefix}:intent-jobs:prioritized`, 0, -1);
+    expect(prioritized).toEqual(expect.arrayContaining([viaAccept, viaAdd]));
+    expect(await queue.getJobState(viaAccept)).toBe('prioritized');
     expect(await redis.exists(`${prefix}:intent-jobs:marker`)).toBe(1);
   });
 
@@ -85,8 +94,7 @@ describe('the job an accept queues is a BullMQ job like any other', () => {
       const viaAccept = await acceptOne(`call-${randomUUID()}`);
       const markerAfterAccept = await redis.zrange(marker, 0, -1, 'WITHSCORES');
       await redis.del(marker);
-      const viaAdd = randomUUID();
-      await addIntentJob(queue, viaAdd, 'x');
+      const viaAdd = await addLike(viaAccept, 'x');
       const markerAfterAdd = await redis.zrange(marker, 0, -1, 'WITHSCORES');
       expect(markerAfterAccept).toEqual(markerAfterAdd);
       expect(await queue.getJobState(viaAccept)).toBe(await queue.getJobState(viaAdd));
@@ -96,18 +104,18 @@ describe('the job an accept queues is a BullMQ job like any other', () => {
   });
 
   it("when holdq names BullMQ's keys, then it names them in the order BullMQ's own insert takes them", () => {
-    // BullMQ builds addStandardJob's keys in a protected method; reading them from it pins a swap too.
+    // BullMQ builds addPrioritizedJob's keys in a protected method; reading them from it pins a swap too.
     const backend = (
-      queue as unknown as { backend: { addStandardJobArgs(job: object, opts: unknown, args: unknown[]): unknown[] } }
+      queue as unknown as { backend: { addPrioritizedJobArgs(job: object, opts: unknown, args: unknown[]): unknown[] } }
     ).backend;
-    const bullmqKeys = backend.addStandardJobArgs({ data: '{}' }, Buffer.alloc(0), []).slice(0, 9);
+    const bullmqKeys = backend.addPrioritizedJobArgs({ data: '{}' }, Buffer.alloc(0), []).slice(0, 9);
     expect(createJobInsert(queue).keys).toEqual(bullmqKeys);
   });
 
   it('when Redis has forgotten the accept script, then the next accept sends it again and still queues its job', async () => {
     await redis.script('FLUSH');
     const id = await acceptOne(`call-${randomUUID()}`);
-    expect(await queue.getJobState(id)).toBe('waiting');
+    expect(await queue.getJobState(id)).toBe('prioritized');
   });
 
   it('when a worker runs, then it takes an accepted job with its data and options', async () => {
@@ -124,19 +132,26 @@ describe('the job an accept queues is a BullMQ job like any other', () => {
     expect(job.id).toBe(id);
     expect(job.name).toBe('intent');
     expect(job.data).toEqual({ intentId: id, callUuid: call });
-    expect(job.opts).toMatchObject({ attempts: 5, backoff: { type: 'transfer' }, removeOnComplete: true, jobId: id });
+    expect(job.opts).toMatchObject({
+      attempts: 5,
+      backoff: { type: 'transfer' },
+      removeOnComplete: true,
+      jobId: id,
+    });
+    // A hold is interactive (the class after urgent); the client's turn follows its earlier intents here.
+    expect(Math.floor(job.priority / CLASS_BAND)).toBe(1);
   });
 
   it('when an accept is refused, then no job is queued for it', async () => {
     const call = `call-${randomUUID()}`;
     await redis.hset(`${prefix}:call:${call}`, 'transfer_count', 60);
-    const jobsBefore = await redis.llen(`${prefix}:intent-jobs:wait`);
+    const jobsBefore = await redis.zcard(`${prefix}:intent-jobs:prioritized`);
     const result = await store.accept({
       client: 'test',
       request: { type: 'hold', call_uuid: call, legs: 'aleg' },
       limits: { transferBudget: 60 },
     });
     expect(result.kind).toBe('budget_spent');
-    expect(await redis.llen(`${prefix}:intent-jobs:wait`)).toBe(jobsBefore);
+    expect(await redis.zcard(`${prefix}:intent-jobs:prioritized`)).toBe(jobsBefore);
   });
 });

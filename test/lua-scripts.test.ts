@@ -67,7 +67,7 @@ describe('the script files', () => {
     expect(gate.source.match(/local function now_us/g)).toHaveLength(1);
     expect(gate.source).toMatch(/^local KEY = \{\n {2}pending = KEYS\[1\],/);
     expect(gate.source).toContain('member = ARGV[10],');
-    expect(assembleScript('finish').source).toContain('counted = {unpack(KEYS, 14)},');
+    expect(assembleScript('finish').source).toContain('counted = {unpack(KEYS, 16)},');
   });
 });
 
@@ -98,6 +98,8 @@ describe('accept.lua', () => {
         claim_queue_times: k('queue:from:since'),
         queue_index: k('queue-index'),
         queue_activity: k('queue-activity'),
+        fair: k(`fair:${over.cls ?? 1}`),
+        fair_open: k(`fair:${over.cls ?? 1}:open`),
         rest: jobs.keys,
       },
       {
@@ -115,17 +117,44 @@ describe('accept.lua', () => {
         job_data: JSON.stringify({ intentId: id, callUuid: 'c1' }),
         claim_call: over.claim_call ?? '',
         claim_queue_name: over.claim_call ? 'from' : '',
+        client: over.client ?? 'desk',
+        class_index: over.cls ?? 1,
+        band: 1000,
       },
     );
 
   it('when an intent is accepted, then its record, line, unfinished entry and job are stored, numbered per call', async () => {
     const [a, b] = [randomUUID(), randomUUID()];
-    expect(await run(a)).toEqual({ status: 'created', values: [1, null] }); // Lua's false is Redis's nil
-    expect(await run(b)).toEqual({ status: 'created', values: [2, null] });
+    // Lua's false is Redis's nil; the last value is the job's priority: class 1 of bands of 1000, turns 1 and 2.
+    expect(await run(a)).toEqual({ status: 'created', values: [1, null, 1001] });
+    expect(await run(b)).toEqual({ status: 'created', values: [2, null, 1002] });
     expect(JSON.parse((await redis.get(k(`intent:${b}`)))!)).toEqual({ seq: 2, id: b, status: 'queued', attempts: 0 });
     expect(await redis.zrange(k('call:c1:pending'), 0, -1, 'WITHSCORES')).toEqual([a, '1', b, '2']);
     expect(await redis.zscore(k('unfinished'), b)).toBe('1000');
     expect((await queue.getJob(b))?.data).toEqual({ intentId: b, callUuid: 'c1' });
+    expect((await queue.getJob(b))?.priority).toBe(1002);
+    expect(await queue.getJobState(b)).toBe('prioritized');
+    expect(await redis.zrange(k('fair:1:open'), 0, -1)).toEqual([a, b].sort()); // equal scores: by id
+  });
+
+  it('when clients post in one class, then each takes its turn from the turn being served, never from behind it', async () => {
+    const priority = async (client: string, cls = 2) => (await run(randomUUID(), { client, cls })).values[2];
+    // A bulk client's burst takes turns 1, 2, 3; a desk client posting next is served in the first turn.
+    expect([await priority('bulk'), await priority('bulk'), await priority('bulk')]).toEqual([2001, 2002, 2003]);
+    expect(await priority('desk')).toBe(2001);
+    // Turn 2 is being served (the gate said so): a client idle so far starts there, not at 1.
+    await redis.hset(k('fair:2'), 'vt', 2);
+    expect(await priority('late')).toBe(2003);
+    expect(await priority('desk')).toBe(2003);
+    expect(await priority('bulk')).toBe(2004);
+    // Another class has turns of its own.
+    expect(await priority('bulk', 3)).toBe(3001);
+  });
+
+  it('when turns reach the end of their band, then they stay there (first come, first served)', async () => {
+    await redis.hset(k('fair:0'), 'c:flood', 998);
+    expect((await run(randomUUID(), { client: 'flood', cls: 0 })).values[2]).toBe(999);
+    expect((await run(randomUUID(), { client: 'flood', cls: 0 })).values[2]).toBe(999);
   });
 
   it('when the same Idempotency-Key comes again, then the entry comes back and nothing more is stored', async () => {
@@ -152,7 +181,7 @@ describe('accept.lua', () => {
     await redis.zadd(k('queue:from:since'), 777, 'caller');
     expect(await run(randomUUID(), { claim_call: 'caller' })).toMatchObject({
       status: 'created',
-      values: [expect.any(Number), '777'],
+      values: [expect.any(Number), '777', expect.any(Number)],
     });
     expect(await redis.zscore(k('queue:from'), 'caller')).toBeNull();
     expect(await redis.zscore(k('queue-activity'), 'from')).toBe('1000');
@@ -179,6 +208,8 @@ describe('finish.lua', () => {
     unfinished: k('unfinished'),
     dead: k('dead'),
     lock: k('call:c1:lock'),
+    fair: k('fair:1'),
+    fair_open: k('fair:1:open'),
     call: k('call:c1'),
     on_hold: k('onhold'),
     queue_index: k('queue-index'),
@@ -219,6 +250,29 @@ describe('finish.lua', () => {
     expect(await redis.exists(k('call:c1:lock'))).toBe(0);
   });
 
+  it("when the last unfinished intent of a class finishes, then the class's turns start again; not before", async () => {
+    await redis.zadd(k('fair:1:open'), 1, 'i1', 2, 'other');
+    await redis.hset(k('fair:1'), 'vt', 7, 'c:desk', 9);
+    const finishI1 = () =>
+      FINISH.run(redis, keys([]), {
+        id: 'i1',
+        record: '{}',
+        retention: 100,
+        failed: '0',
+        now_ms: 5000,
+        lock_token: '',
+        call_ttl: 60,
+        ...effect(false),
+      });
+    await finishI1();
+    expect(await redis.zrange(k('fair:1:open'), 0, -1)).toEqual(['other']);
+    expect(await redis.hgetall(k('fair:1'))).toEqual({ vt: '7', 'c:desk': '9' });
+    await redis.zrem(k('fair:1:open'), 'other');
+    await redis.zadd(k('fair:1:open'), 1, 'i1');
+    await finishI1();
+    expect(await redis.exists(k('fair:1'), k('fair:1:open'))).toBe(0);
+  });
+
   it('when a failed intent finishes with another run holding the lock, then it is a dead letter and the lock stays', async () => {
     await redis.set(k('call:c1:lock'), 'other');
     const reply = await FINISH.run(redis, keys([]), {
@@ -246,8 +300,10 @@ describe('gate.lua and release-lock.lua', () => {
     margin_us: 30_000,
     member: 'm1',
     hold_us: 2_000_000,
+    priority: 1,
+    lease_us: 5_000_000,
   };
-  const gate = (id: string, token: string, book: '0' | '1') =>
+  const gate = (id: string, token: string, book: '0' | '1', turn = 0) =>
     GATE.run(
       redis,
       {
@@ -261,8 +317,12 @@ describe('gate.lua and release-lock.lua', () => {
         rate_answer: k('rate:answer'),
         rate_pause: k('rate:pause'),
         rate_retry: k('rate:retry'),
+        rate_line: k('rate:line'),
+        rate_seen: k('rate:seen'),
+        rate_seq: k('rate:seq'),
+        fair: k('fair:1'),
       },
-      { id, token, lock_ms: 10_000, now_iso: '2026-01-01T00:00:00.000Z', book, ...slot },
+      { id, token, lock_ms: 10_000, now_iso: '2026-01-01T00:00:00.000Z', book, ...slot, turn },
     );
 
   it('when an older intent waits, then the gate is blocked; when the lock is held, locked; else it opens, marks the run and books a slot', async () => {
@@ -292,6 +352,22 @@ describe('gate.lua and release-lock.lua', () => {
     });
     // A gate that does not book leaves the pacer alone.
     expect((await gate('a', 't2', '0')).values[2]).toBe(-1);
+  });
+
+  it("when a run opens the gate, then its class's turn being served moves up to its own, never down", async () => {
+    await redis.del(k('lock'), k('fair:1'));
+    await redis.set(k('intent:v'), '{"seq":1,"id":"v","status":"queued","attempts":0,"updated_at":"y"}');
+    expect((await gate('v', 't5', '0', 5)).status).toBe('ok');
+    expect(await redis.hget(k('fair:1'), 'vt')).toBe('5');
+    await redis.del(k('lock'));
+    await redis.set(k('intent:v'), '{"seq":1,"id":"v","status":"queued","attempts":0,"updated_at":"y"}');
+    expect((await gate('v', 't3', '0', 3)).status).toBe('ok');
+    expect(await redis.hget(k('fair:1'), 'vt')).toBe('5');
+    // A finished intent does no work: its turn does not count.
+    await redis.del(k('lock'));
+    await redis.set(k('intent:v'), '{"seq":1,"id":"v","status":"completed","attempts":1,"updated_at":"y"}');
+    expect((await gate('v', 't9', '0', 9)).status).toBe('ok');
+    expect(await redis.hget(k('fair:1'), 'vt')).toBe('5');
   });
 });
 
@@ -458,6 +534,9 @@ describe('the pacer scripts', () => {
     answer: k('rate:answer'),
     pause: k('rate:pause'),
     retry: k('rate:retry'),
+    line: k('rate:line'),
+    seen: k('rate:seen'),
+    seq: k('rate:seq'),
   });
   const slot = (member: string) => ({
     interval_us: 500_000,
@@ -466,6 +545,8 @@ describe('the pacer scripts', () => {
     margin_us: 30_000,
     member,
     hold_us: 5_000_000,
+    priority: 100,
+    lease_us: 5_000_000,
   });
 
   it('when slots are booked faster than the rate, then the first is due and the next waits about 1/rate', async () => {
@@ -479,20 +560,20 @@ describe('the pacer scripts', () => {
   it('when the guard is full, then a request waits; a discarded one frees its place at once', async () => {
     fresh();
     const g = keys();
-    expect((await RATE_SLOT.run(redis, g, { op: 'admit', ...slot('x') })).status).toBe('due');
-    expect((await RATE_SLOT.run(redis, g, { op: 'admit', ...slot('y') })).status).toBe('due');
-    expect((await RATE_SLOT.run(redis, g, { op: 'admit', ...slot('z') })).status).toBe('wait');
+    expect((await RATE_SLOT.run(redis, g, { op: 'ask', ...slot('x') })).status).toBe('due');
+    expect((await RATE_SLOT.run(redis, g, { op: 'ask', ...slot('y') })).status).toBe('due');
+    expect((await RATE_SLOT.run(redis, g, { op: 'ask', ...slot('z') })).status).toBe('wait');
     expect(
       await RATE_RELEASE.run(
         redis,
-        { sent: g.sent, answer: g.answer },
+        { sent: g.sent, answer: g.answer, line: g.line, seen: g.seen },
         { hold_us: 5_000_000, grace_us: 1_000_000, answered: 1, abandoned: 0, rest: ['x', 'y'] },
       ),
     ).toEqual({ status: 'ok', values: [] });
     // x was answered (it counts a while more), y discarded (gone): one place is free again.
     expect(await redis.zscore(g.sent, 'y')).toBeNull();
     expect(await redis.zscore(g.sent, 'x')).not.toBeNull();
-    expect((await RATE_SLOT.run(redis, g, { op: 'admit', ...slot('z') })).status).toBe('due');
+    expect((await RATE_SLOT.run(redis, g, { op: 'ask', ...slot('z') })).status).toBe('due');
   });
 
   it('when Plivo answered 429, then nobody is admitted until its Retry-After has passed', async () => {
@@ -501,7 +582,7 @@ describe('the pacer scripts', () => {
       status: 'ok',
       values: [],
     });
-    const held = await RATE_SLOT.run(redis, keys(), { op: 'admit', ...slot('p') });
+    const held = await RATE_SLOT.run(redis, keys(), { op: 'ask', ...slot('p') });
     expect(held.status).toBe('wait');
     expect(Number(held.values[0])).toBeGreaterThan(1900);
   });

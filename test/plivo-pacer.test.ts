@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { createPlivoPacer } from '../src/infra/plivo-pacer.js';
+import { RATE_SLOT } from '../src/infra/scripts.js';
 
 /** Most arrivals in any 1 s window (half-open, as a receiver counting the trailing second sees them). */
 function maxInAnySecond(times: number[]): number {
@@ -119,5 +120,58 @@ describe('the Plivo pacer', () => {
     fourth.release();
     // Admitted no sooner than hold (300 ms) + window (1 s) after the first three.
     expect(Date.now() - started).toBeGreaterThanOrEqual(1250);
+  });
+
+  it('when requests wait for the rate, then the lowest priority is served first, and equal priorities in arrival order', async () => {
+    const pacer = createPlivoPacer(redis, `rl-${randomUUID()}`, 20, { holdMs: 2000 });
+    const order: string[] = [];
+    const take = async (name: string, priority: number) => {
+      const permit = await pacer.acquire(priority);
+      order.push(name);
+      permit.release();
+    };
+    // Twelve bulk requests form a backlog of half a second; three urgent ones come 120 ms later.
+    const bulk = Array.from({ length: 12 }, (_, i) => take(`bulk${i}`, 3 * 2 ** 19 + 1));
+    await new Promise((r) => setTimeout(r, 120));
+    const urgent = Array.from({ length: 3 }, (_, i) => take(`urgent${i}`, 1));
+    await Promise.all([...bulk, ...urgent]);
+    const firstUrgent = order.indexOf('urgent0');
+    // Served next: the bulk requests already granted (at most the few due before the urgent came) go first.
+    expect(firstUrgent).toBeLessThanOrEqual(5);
+    expect(order.slice(firstUrgent, firstUrgent + 3)).toEqual(['urgent0', 'urgent1', 'urgent2']);
+    expect(order.filter((n) => n.startsWith('bulk'))).toEqual(Array.from({ length: 12 }, (_, i) => `bulk${i}`));
+  });
+
+  it('when a waiter at the head of the line stops asking (its worker died), then the others are served without it and it leaves the line', async () => {
+    const key = `rl-${randomUUID()}`;
+    const pacer = createPlivoPacer(redis, key, 20, { holdMs: 2000, leaseMs: 400 });
+    // A booking that joins the line at the top priority and is never asked about again.
+    for (let i = 0; i < 4; i++) (await pacer.acquire()).release(); // the plan is busy: the next joins and waits
+    const dead = pacer.booking(0);
+    await RATE_SLOT.run(redis, dead.keys, { op: 'reserve', ...dead.args });
+    expect(await redis.zscore(`${key}:line`, dead.args.member)).not.toBeNull();
+    const started = Date.now();
+    for (let i = 0; i < 10; i++) (await pacer.acquire(5)).release();
+    // Ten at 20 a second is half a second; a head that never comes costs each slot 30 ms at most.
+    expect(Date.now() - started).toBeLessThan(2000);
+    await new Promise((r) => setTimeout(r, 450));
+    (await pacer.acquire(5)).release();
+    expect(await redis.zscore(`${key}:line`, dead.args.member)).toBeNull();
+  });
+
+  it('when a booked wait is cancelled before its slot, then it leaves the line at once', async () => {
+    const key = `rl-${randomUUID()}`;
+    const pacer = createPlivoPacer(redis, key, 5, { holdMs: 2000 });
+    for (let i = 0; i < 3; i++) (await pacer.acquire()).release();
+    const slot = pacer.booking(1);
+    const settled = slot.settle(
+      Number((await RATE_SLOT.run(redis, slot.keys, { op: 'reserve', ...slot.args })).values[0]),
+    );
+    expect(await redis.zscore(`${key}:line`, slot.args.member)).not.toBeNull();
+    slot.cancel();
+    await settled.catch(() => undefined);
+    for (let i = 0; i < 100 && (await redis.zscore(`${key}:line`, slot.args.member)) !== null; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(await redis.zscore(`${key}:line`, slot.args.member)).toBeNull();
   });
 });

@@ -205,7 +205,7 @@ describe('worker: intents become Plivo transfers', () => {
     expect(text).toMatch(/holdq_transfer_retries_total\{reason="http_5xx"\} [1-9]/);
     expect(text).toMatch(/holdq_intent_duration_seconds_count\{type="hold",outcome="completed"\} [1-9]/);
     expect(text).toMatch(/holdq_plivo_request_duration_seconds_count [1-9]/);
-    expect(text).toMatch(/holdq_plivo_rate_wait_seconds_count [1-9]/);
+    expect(text).toMatch(/holdq_plivo_rate_wait_seconds_count\{class="interactive"\} [1-9]/);
     expect(text).toMatch(/holdq_jobs\{state="waiting"\} \d+/);
     expect(text).toMatch(/holdq_http_requests_total\{method="POST",route="\/v1\/intents",status="202"\} [1-9]/);
     expect(text).toMatch(/holdq_http_requests_total\{method="POST",route="\/v1\/intents",status="422"\} 1/);

@@ -10,6 +10,7 @@ import {
   orderingCall,
   type IntentInput,
 } from '../domain/intent.js';
+import { intentClass } from '../domain/intent-class.js';
 import { resolveQueue } from '../domain/queue-config.js';
 import { disallowedTransferUrls, hostAllowed } from '../domain/transfers.js';
 import { isPrivateUrl } from '../infra/public-address.js';
@@ -137,7 +138,9 @@ export function acceptIntentRoute(deps: IntentRoutesDeps): RequestHandler[] {
         : {}),
     };
     // One round trip: the record and its job are stored in one script (intent-store.ts).
-    const result = await store.accept({ client: res.locals.client as string, request, idempotencyKey: key, limits });
+    const client = res.locals.client as string;
+    const cls = intentClass(request.type, config.API_KEY_CLASSES[client]);
+    const result = await store.accept({ client, request, cls, idempotencyKey: key, limits });
     res.locals.intentId = result.kind === 'created' || result.kind === 'replayed' ? result.record.id : undefined;
 
     switch (result.kind) {
@@ -167,7 +170,7 @@ export function acceptIntentRoute(deps: IntentRoutesDeps): RequestHandler[] {
       case 'replayed':
         // A replay of an intent still queued also gives it its job back, should it have lost it (the sweeper would, later).
         if (result.record.status === 'queued') {
-          const job = await addIntentJob(jobs, result.record.id, orderingCall(request));
+          const job = await addIntentJob(jobs, result.record);
           requestLog(res).info({ intentId: result.record.id, jobId: job.id }, 'intent replayed; job ensured');
         }
         res.status(200).location(`/v1/intents/${result.record.id}`).json(intentView(result.record));

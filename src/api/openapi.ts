@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { dequeueIntent, enqueueIntent, holdIntent, transferIntent, unholdIntent } from '../domain/intent.js';
+import { INTENT_CLASSES } from '../domain/intent-class.js';
 
 /**
  * The OpenAPI 3.1 document of the /v1 API, generated at start-up from the very
@@ -79,6 +80,7 @@ const intent = {
     'sequence',
     'type',
     'client',
+    'class',
     'status',
     'attempts',
     'created_at',
@@ -93,6 +95,11 @@ const intent = {
     type: { enum: ['hold', 'unhold', 'enqueue', 'dequeue', 'transfer'] },
     call_uuid: { type: 'string' },
     client: { type: 'string' },
+    class: {
+      enum: [...INTENT_CLASSES],
+      description:
+        "the class it is served in while work waits for Plivo's rate (urgent: dequeue, unhold; interactive: hold; queueing: enqueue and overflows; bulk: transfer), unless API_KEY_CLASSES puts the key's intents in one class; within a class, clients take turns",
+    },
     status: { enum: ['queued', 'running', 'completed', 'failed', 'superseded'] },
     attempts: { type: 'integer' },
     created_at: { type: 'string', format: 'date-time' },

@@ -1,5 +1,4 @@
 import type { IntentRecord } from '../domain/intent.js';
-import { orderingCall } from '../domain/intent.js';
 import { addIntentJob, type IntentJobs } from '../infra/intent-queue.js';
 import type { IntentStore } from '../infra/intent-store.js';
 import { AppError } from './errors.js';
@@ -25,7 +24,7 @@ export async function retryIntent(
   // it back to wait with a fresh count of attempts. A job that is gone is added again; one that
   // is waiting or delayed already will run.
   const job = await deps.jobs.getJob(record.id);
-  if (!job) await addIntentJob(deps.jobs, record.id, orderingCall(record.request));
+  if (!job) await addIntentJob(deps.jobs, record);
   else if (await job.isFailed()) await job.retry('failed');
   return again;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { recordClass, type IntentClass } from './intent-class.js';
 
 /**
  * Call UUIDs, queue names and music profiles end up in Redis keys, URLs and
@@ -186,6 +187,8 @@ export interface IntentRecord {
   transfers: TransferRecord[];
   error: IntentError | null;
   request: IntentInput;
+  /** When it waits for Plivo's rate, the class it is served in (domain/intent-class.ts); absent on records from before classes. */
+  class?: IntentClass;
   /** For dequeue: the member taken from the queue, kept so a retry moves the same caller. */
   member?: { call_uuid: string; score: number; enqueued_at: number } | null;
 }
@@ -199,6 +202,7 @@ export function intentView(r: IntentRecord) {
     ...r.request,
     ...(r.member ? { call_uuid: r.member.call_uuid } : {}),
     client: r.client,
+    class: recordClass(r),
     status: r.status,
     attempts: r.attempts,
     created_at: r.created_at,

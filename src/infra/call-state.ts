@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { LEGS, type Legs } from '../domain/intent.js';
+import { priorityClass } from '../domain/intent-class.js';
 import { CALL_STATES, type CallEffect, type CallState, type CallStateName, type SeenFetch } from '../domain/call.js';
 import { effectInputs } from './call-effects.js';
 import { CALL_TTL_SECONDS, type Keys } from './keys.js';
@@ -21,7 +22,18 @@ export type BeginResult =
 
 export interface CallStore {
   get(callUuid: string): Promise<CallState>;
-  begin(callUuid: string, intentId: string, token: string, ttlMs: number, slot?: SlotBooking): Promise<BeginResult>;
+  /**
+   * The gate. `slot`: the first transfer's rate slot, booked in the same script; `priority`: the
+   * intent job's BullMQ priority, whose turn the class then serves (0: none).
+   */
+  begin(
+    callUuid: string,
+    intentId: string,
+    token: string,
+    ttlMs: number,
+    slot?: SlotBooking,
+    priority?: number,
+  ): Promise<BeginResult>;
   release(callUuid: string, token: string): Promise<void>;
   /** Sets a call's state outside its own line of intents (a dequeued caller, a hangup). */
   apply(callUuid: string, effect: CallEffect, from: CallState): Promise<void>;
@@ -60,9 +72,20 @@ export function createCallStore(redis: Redis, keys: Keys): CallStore {
       return parseState(callUuid, await redis.hgetall(keys.call(callUuid)));
     },
 
-    async begin(callUuid, intentId, token, ttlMs, slot) {
+    async begin(callUuid, intentId, token, ttlMs, slot, priority = 0) {
+      const served = priorityClass(priority);
       // Without a booking the gate is given the pacer's key names only as placeholders (book = 0).
-      const rate = slot?.keys ?? { tat: '-', plan: '-', sent: '-', answer: '-', pause: '-', retry: '-' };
+      const rate = slot?.keys ?? {
+        tat: '-',
+        plan: '-',
+        sent: '-',
+        answer: '-',
+        pause: '-',
+        retry: '-',
+        line: '-',
+        seen: '-',
+        seq: '-',
+      };
       const reply = await GATE.run(
         redis,
         {
@@ -76,6 +99,10 @@ export function createCallStore(redis: Redis, keys: Keys): CallStore {
           rate_answer: rate.answer,
           rate_pause: rate.pause,
           rate_retry: rate.retry,
+          rate_line: rate.line,
+          rate_seen: rate.seen,
+          rate_seq: rate.seq,
+          fair: served ? keys.fair(served.cls) : '-',
         },
         {
           id: intentId,
@@ -83,7 +110,17 @@ export function createCallStore(redis: Redis, keys: Keys): CallStore {
           lock_ms: ttlMs,
           now_iso: new Date().toISOString(),
           book: slot ? '1' : '0',
-          ...(slot?.args ?? { interval_us: 0, max: 0, window_us: 0, margin_us: 0, member: '-', hold_us: 0 }),
+          ...(slot?.args ?? {
+            interval_us: 0,
+            max: 0,
+            window_us: 0,
+            margin_us: 0,
+            member: '-',
+            hold_us: 0,
+            priority: 0,
+            lease_us: 0,
+          }),
+          turn: served?.turn ?? 0,
         },
       );
       if (reply.status === 'blocked') return { kind: 'blocked', headIntentId: String(reply.values[0]) };

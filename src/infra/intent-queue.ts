@@ -1,4 +1,6 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { orderingCall, type IntentRecord } from '../domain/intent.js';
+import { classFront, recordClass } from '../domain/intent-class.js';
 
 /** The BullMQ queue of intent jobs. Its keys live under QUEUE_PREFIX, beside holdq's own. */
 export const INTENT_QUEUE = 'intent-jobs';
@@ -46,9 +48,14 @@ export function createIntentJobs(connection: ConnectionOptions, opts: IntentJobs
   return new Queue<JobData>(INTENT_QUEUE, { connection, prefix: opts.prefix, defaultJobOptions: jobOptions(opts) });
 }
 
-/** Job ids derive from intent ids, so adding the same intent twice is harmless (BullMQ ignores the duplicate). */
-export function addIntentJob(queue: IntentJobs, intentId: string, callUuid?: string) {
-  return queue.add(INTENT_JOB, callUuid ? { intentId, callUuid } : { intentId }, { jobId: intentId });
+/**
+ * An intent's job, added again (a replay, a retry, a repair: the accept script adds the first).
+ * Job ids derive from intent ids, so adding the same intent twice is harmless (BullMQ ignores the
+ * duplicate). It goes to the front of its class: it has waited its turn once already.
+ */
+export function addIntentJob(queue: IntentJobs, record: Pick<IntentRecord, 'id' | 'request' | 'class'>) {
+  const data = { intentId: record.id, callUuid: orderingCall(record.request) };
+  return queue.add(INTENT_JOB, data, { jobId: record.id, priority: classFront(recordClass(record)) });
 }
 
 export function addOverflowTimer(queue: IntentJobs, data: OverflowJobData, delayMs: number) {

@@ -8,6 +8,14 @@ import {
   type TerminalStatus,
 } from '../domain/intent.js';
 import type { CallEffect, CallState } from '../domain/call.js';
+import {
+  CLASS_BAND,
+  classIndex,
+  INTENT_CLASSES,
+  intentClass,
+  recordClass,
+  type IntentClass,
+} from '../domain/intent-class.js';
 import { effectInputs } from './call-effects.js';
 import { CALL_TTL_SECONDS, type Keys } from './keys.js';
 import type { JobInsert } from './job-insert.js';
@@ -41,6 +49,8 @@ export interface IntentStore {
   accept(input: {
     client: string;
     request: IntentInput;
+    /** The class it is served in when it waits for Plivo's rate: its type's unless told. */
+    cls?: IntentClass;
     idempotencyKey?: string;
     id?: string;
     limits?: AcceptLimits;
@@ -110,7 +120,15 @@ export function createIntentStore(
   }
 
   return {
-    async accept({ client, request, idempotencyKey, id = randomUUID(), limits, claim }) {
+    async accept({
+      client,
+      request,
+      cls = intentClass(request.type),
+      idempotencyKey,
+      id = randomUUID(),
+      limits,
+      claim,
+    }) {
       const nowMs = Date.now();
       const now = new Date(nowMs).toISOString();
       // "seq" goes first: the script gives it the call's next number.
@@ -126,6 +144,7 @@ export function createIntentStore(
         transfers: [],
         error: null,
         request,
+        class: cls,
       };
       // Only a replay compares bodies, and only a request with an Idempotency-Key can be replayed.
       const bodyHash = idempotencyKey ? sha256(canonical(request)) : '';
@@ -145,6 +164,8 @@ export function createIntentStore(
           claim_queue_times: keys.queueTimes(claim?.queue ?? '-'),
           queue_index: keys.queueIndex(),
           queue_activity: keys.queueActivity(),
+          fair: keys.fair(cls),
+          fair_open: keys.fairOpen(cls),
           rest: opts.jobs.keys,
         },
         {
@@ -163,6 +184,9 @@ export function createIntentStore(
           job_data: opts.jobs.data({ intentId: id, callUuid }),
           claim_call: claim?.callUuid ?? '',
           claim_queue_name: claim?.queue ?? '',
+          client,
+          class_index: classIndex(cls),
+          band: CLASS_BAND,
         },
       );
       if (reply.status === 'created') {
@@ -205,7 +229,10 @@ export function createIntentStore(
       redis.zrangebyscore(keys.unfinished(), '-inf', olderThanMs, 'LIMIT', 0, limit),
 
     async forgetUnfinished(id) {
-      await redis.zrem(keys.unfinished(), id);
+      // The record is gone, and its class with it: it leaves every class's unfinished set.
+      const forget = redis.multi().zrem(keys.unfinished(), id);
+      for (const cls of INTENT_CLASSES) forget.zrem(keys.fairOpen(cls), id);
+      await forget.exec();
     },
 
     async requeue(record) {
@@ -219,6 +246,7 @@ export function createIntentStore(
         .expire(keys.pending(callUuid), CALL_TTL_SECONDS)
         .zrem(keys.deadLetters(), record.id)
         .zadd(keys.unfinished(), Date.now(), record.id)
+        .zadd(keys.fairOpen(recordClass(record)), Date.now(), record.id)
         .exec();
       return again;
     },
@@ -258,6 +286,8 @@ export function createIntentStore(
           unfinished: keys.unfinished(),
           dead: keys.deadLetters(),
           lock: keys.lock(release?.callUuid ?? callUuid),
+          fair: keys.fair(recordClass(record)),
+          fair_open: keys.fairOpen(recordClass(record)),
           ...change.keys,
           rest: counts.map((call) => keys.call(call)),
         },

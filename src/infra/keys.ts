@@ -31,6 +31,10 @@ export interface Keys {
   /** Every accepted intent not yet finished, scored by acceptance time (the job sweeper reads it). */
   unfinished(): string;
   plivoRate(): string;
+  /** A class's turns (a hash: 'vt', the turn being served, and 'c:<client>', each client's last; lua/accept.lua). */
+  fair(cls: string): string;
+  /** A class's unfinished intents, by acceptance time: when none are left, its turns start again. */
+  fairOpen(cls: string): string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -51,5 +55,7 @@ export function createKeys(prefix: string): Keys {
     unfinished: () => `${prefix}:unfinished`,
     intentRate: (client, second) => `${prefix}:ratelimit:intents:${client}:${second}`,
     plivoRate: () => `${prefix}:rate:plivo`,
+    fair: (cls) => `${prefix}:fair:${cls}`,
+    fairOpen: (cls) => `${prefix}:fair:${cls}:open`,
   };
 }

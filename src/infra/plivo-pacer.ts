@@ -38,6 +38,9 @@ export interface PacerKeys {
   answer: string;
   pause: string;
   retry: string;
+  line: string;
+  seen: string;
+  seq: string;
 }
 
 /** One request's slot, as rate-slots.lua's `p` names it. */
@@ -48,7 +51,18 @@ export interface SlotArgs {
   margin_us: number;
   member: string;
   hold_us: number;
+  priority: number;
+  lease_us: number;
 }
+
+/**
+ * How long a request waiting in the pacer's line keeps its place without asking again: the
+ * script never tells a waiter to sleep more than a second, so only a waiter whose worker is gone
+ * (or stuck that long) loses it.
+ */
+export const LINE_LEASE_MS = 5000;
+/** The priority of a request nothing ranks: the middle of the interactive class's band. */
+export const DEFAULT_SLOT_PRIORITY = 2 ** 19;
 
 /** What a slot script answered, as ms to wait (0: admitted now). */
 const waitOf = (reply: { status: 'due' | 'wait'; values: unknown[] }) =>
@@ -77,26 +91,30 @@ export interface SlotBooking {
 }
 
 export interface PlivoPacer {
-  /** Waits for a slot; resolves when the request may be sent. */
-  acquire(): Promise<Permit>;
+  /**
+   * Waits for a slot; resolves when the request may be sent. `priority`: lower is served first
+   * when requests wait (the intent job's BullMQ priority: its class, then its client's turn).
+   */
+  acquire(priority?: number): Promise<Permit>;
   /** A slot to book inside another script, saving the round trip acquire() makes. */
-  booking(): SlotBooking;
+  booking(priority?: number): SlotBooking;
   penalize(ms: number): Promise<void>;
 }
 
 /**
  * `holdMs`: how long a request never released (its worker died, or Plivo did not answer
- * in time) keeps counting: at least the request timeout.
+ * in time) keeps counting: at least the request timeout. `leaseMs`: LINE_LEASE_MS unless told.
  */
 export function createPlivoPacer(
   redis: Redis,
   key: string,
   maxPerSecond: number,
-  opts: { holdMs: number },
+  opts: { holdMs: number; leaseMs?: number },
 ): PlivoPacer {
   const intervalUs = Math.ceil(1_000_000 / maxPerSecond);
   const holdUs = Math.ceil(opts.holdMs) * 1000;
-  // The same six keys for every booking.
+  const leaseUs = Math.ceil(opts.leaseMs ?? LINE_LEASE_MS) * 1000;
+  // The same keys for every booking.
   const slotKeys: PacerKeys = {
     tat: key,
     plan: `${key}:window`,
@@ -104,6 +122,9 @@ export function createPlivoPacer(
     answer: `${key}:answer`,
     pause: `${key}:pause`,
     retry: `${key}:retry`,
+    line: `${key}:line`,
+    seen: `${key}:seen`,
+    seq: `${key}:seq`,
   };
   let seq = 0;
   const tag = Math.random().toString(36).slice(2, 10);
@@ -119,7 +140,7 @@ export function createPlivoPacer(
     // wait longer, none goes early.
     RATE_RELEASE.run(
       redis,
-      { sent: slotKeys.sent, answer: slotKeys.answer },
+      { sent: slotKeys.sent, answer: slotKeys.answer, line: slotKeys.line, seen: slotKeys.seen },
       {
         hold_us: holdUs,
         grace_us: WINDOW_MS * 1000,
@@ -152,7 +173,7 @@ export function createPlivoPacer(
       },
     };
   }
-  function booking(): SlotBooking {
+  function booking(priority = DEFAULT_SLOT_PRIORITY): SlotBooking {
     const member = `${tag}:${seq++}`;
     const booked = performance.now();
     let cancelled = false;
@@ -165,6 +186,8 @@ export function createPlivoPacer(
       margin_us: WINDOW_MARGIN_MS * 1000,
       member,
       hold_us: holdUs,
+      priority,
+      lease_us: leaseUs,
     };
     return {
       keys: slotKeys,
@@ -178,23 +201,26 @@ export function createPlivoPacer(
             wake = () => (clearTimeout(timer), resolve());
           });
           if (cancelled) break;
-          waitMs = waitOf(await RATE_SLOT.run(redis, slotKeys, { op: 'admit', ...args }));
+          waitMs = waitOf(await RATE_SLOT.run(redis, slotKeys, { op: 'ask', ...args }));
         }
         admitted = permit(member, performance.now() - booked);
         if (cancelled) admitted.discard();
         return admitted;
       },
       cancel() {
+        if (cancelled) return;
         cancelled = true;
         wake?.();
-        admitted?.discard();
+        // A wait under way may still hold a place in the line: the discard frees it too.
+        if (admitted) admitted.discard();
+        else later(discarded, member);
       },
     };
   }
   return {
     booking,
-    async acquire() {
-      const slot = booking();
+    async acquire(priority) {
+      const slot = booking(priority);
       return slot.settle(waitOf(await RATE_SLOT.run(redis, slot.keys, { op: 'reserve', ...slot.args })));
     },
     async penalize(ms) {

@@ -23,6 +23,8 @@ export function acceptScript(jobs: JobInsert) {
         'claim_queue_times',
         'queue_index',
         'queue_activity',
+        'fair',
+        'fair_open',
         'job...',
       ],
       args: [
@@ -40,6 +42,9 @@ export function acceptScript(jobs: JobInsert) {
         'job_data',
         'claim_call',
         'claim_queue_name',
+        'client',
+        'class_index',
+        'band',
       ],
       returns: ['created', 'replayed', 'budget_spent', 'queue_full', 'rate_limited', 'not_waiting'],
     },
@@ -60,7 +65,7 @@ const EFFECT_KEYS = [
 
 /** lua/finish.lua */
 export const FINISH = defineScript('finish', {
-  keys: ['intent', 'pending', 'unfinished', 'dead', 'lock', ...EFFECT_KEYS, 'counted...'],
+  keys: ['intent', 'pending', 'unfinished', 'dead', 'lock', 'fair', 'fair_open', ...EFFECT_KEYS, 'counted...'],
   args: [
     'id',
     'record',
@@ -96,6 +101,10 @@ export const GATE = defineScript('gate', {
     'rate_answer',
     'rate_pause',
     'rate_retry',
+    'rate_line',
+    'rate_seen',
+    'rate_seq',
+    'fair',
   ],
   args: [
     'id',
@@ -109,6 +118,9 @@ export const GATE = defineScript('gate', {
     'margin_us',
     'member',
     'hold_us',
+    'priority',
+    'lease_us',
+    'turn',
   ],
   returns: ['ok', 'blocked', 'locked'],
 });
@@ -190,16 +202,16 @@ export const QUEUE_MIGRATE = defineScript('queue-migrate', {
   returns: ['ok'],
 });
 
-/** lua/rate-slot.lua: books a slot of the plan (op reserve), or asks the guard at the moment of sending (op admit). */
+/** lua/rate-slot.lua: joins the pacer's line (op reserve), or asks again for its turn or the guard (op ask). */
 export const RATE_SLOT = defineScript('rate-slot', {
-  keys: ['tat', 'plan', 'sent', 'answer', 'pause', 'retry'],
-  args: ['op', 'interval_us', 'max', 'window_us', 'margin_us', 'member', 'hold_us'],
+  keys: ['tat', 'plan', 'sent', 'answer', 'pause', 'retry', 'line', 'seen', 'seq'],
+  args: ['op', 'interval_us', 'max', 'window_us', 'margin_us', 'member', 'hold_us', 'priority', 'lease_us'],
   returns: ['due', 'wait'],
 });
 
 /** lua/rate-release.lua: answered, abandoned and discarded requests, in one batch. */
 export const RATE_RELEASE = defineScript('rate-release', {
-  keys: ['sent', 'answer'],
+  keys: ['sent', 'answer', 'line', 'seen'],
   args: ['hold_us', 'grace_us', 'answered', 'abandoned', 'members...'],
   returns: ['ok'],
 });

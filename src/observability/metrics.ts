@@ -47,7 +47,8 @@ export function createMetrics(
     }),
     plivoRateWait: new Histogram({
       name: 'holdq_plivo_rate_wait_seconds',
-      help: 'Time a Transfer request, ready to go, waited for its slot under PLIVO_MAX_RPS.',
+      help: "Time a Transfer request, ready to go, waited for its slot under PLIVO_MAX_RPS, by its intent's class.",
+      labelNames: ['class'],
       buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     }),

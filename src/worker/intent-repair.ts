@@ -1,6 +1,7 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { provenEffect, uncertainEffect } from '../domain/call.js';
 import { intentInput, isTerminal, orderingCall, type IntentRecord } from '../domain/intent.js';
+import { classFront, recordClass } from '../domain/intent-class.js';
 import type { CallStore } from '../infra/call-state.js';
 import { addIntentJob, INTENT_JOB, type IntentJobData, type IntentJobs } from '../infra/intent-queue.js';
 import type { IntentStore } from '../infra/intent-store.js';
@@ -57,7 +58,8 @@ export function createIntentRepair(deps: RepairDeps) {
     }
     const intent = parsed.data;
     const why = reason.slice(0, 300);
-    if (intent.type === 'dequeue' && record.member) await sender.returnMember(record, intent, log);
+    if (intent.type === 'dequeue' && record.member)
+      await sender.returnMember(record, intent, log, classFront(recordClass(record)));
     if (record.status !== 'running') {
       await finish(record, 'failed', log, {
         error: { code: 'worker_failed', message: `the intent could not be run (${why}); nothing was sent to Plivo` },
@@ -104,7 +106,7 @@ export function createIntentRepair(deps: RepairDeps) {
     if (job && !(job.finishedOn && (await job.isCompleted()))) return 'on_its_way';
     // No job, or a completed job whose intent never finished: run it again under the same id.
     if (job) await job.remove();
-    await addIntentJob(jobs, id, orderingCall(record.request));
+    await addIntentJob(jobs, record);
     metrics.intentsRecovered.inc();
     log().warn(
       { status: record.status, createdAt: record.created_at },

@@ -43,6 +43,8 @@ export function createOverflowHandler(deps: OverflowDeps) {
     const result = await deps.store.accept({
       client: 'holdq',
       request,
+      // A caller on the line is moved, whatever the target: never behind a bulk transfer.
+      cls: 'queueing',
       idempotencyKey: `overflow-${data.intentId}`,
       claim: { queue: data.queue, callUuid: data.callUuid },
     });

@@ -67,6 +67,21 @@ export function createIntentProcessor(deps: ProcessorDeps) {
       ...(lock ? { lock } : {}),
     });
 
+  /**
+   * An intent waiting for an older one of its call lends it its priority, if better: an agent's
+   * hold behind a bulk transfer of the same call waits for that transfer, but no longer behind
+   * the whole bulk class (priority inheritance; the order of the call's intents is unchanged).
+   */
+  async function lendPriority(headId: string, priority: number, log: JobLog) {
+    if (!(priority > 0)) return;
+    const head = await deps.jobs.getJob(headId);
+    if (!head || !(head.priority > priority)) return;
+    await head
+      .changePriority({ priority })
+      .then(() => log().debug({ headIntentId: headId, priority }, 'lent its priority to the intent ahead'))
+      .catch((err: unknown) => log().debug({ err, headIntentId: headId }, 'could not lend its priority'));
+  }
+
   async function processIntent(job: Job<IntentJobData>, token?: string): Promise<TerminalStatus | 'skipped'> {
     const intentId = job.data?.intentId;
     if (typeof intentId !== 'string') throw new UnrecoverableError('malformed job: no intentId');
@@ -81,10 +96,14 @@ export function createIntentProcessor(deps: ProcessorDeps) {
       callUuid = orderingCall(parsedStored.data);
     }
     const lock: CallLock = { callUuid, token: token ?? randomUUID(), released: false };
-    const slot = pacer.booking();
-    const gate = await calls.begin(callUuid, intentId, lock.token, lockMs, slot);
+    // The job's priority ranks its rate slots too: class first, then its client's turn (docs/architecture.md).
+    const slot = pacer.booking(job.priority);
+    const gate = await calls.begin(callUuid, intentId, lock.token, lockMs, slot, job.priority);
     if (gate.kind !== 'ok') {
-      if (gate.kind === 'blocked') await repairs.revive(gate.headIntentId, deps.reviveGraceMs ?? REVIVE_GRACE_MS);
+      if (gate.kind === 'blocked') {
+        await repairs.revive(gate.headIntentId, deps.reviveGraceMs ?? REVIVE_GRACE_MS);
+        await lendPriority(gate.headIntentId, job.priority, log);
+      }
       await job.moveToDelayed(Date.now() + gateRetryMs(job.attemptsStarted), token);
       throw new DelayedError();
     }

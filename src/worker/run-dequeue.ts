@@ -46,7 +46,7 @@ export async function runDequeue(ctx: RunContext<Dequeue>, deps: RunDeps): Promi
       continue;
     }
     if (sent.kind === 'failed') {
-      await deps.sender.returnMember(record, intent, ctx.log);
+      await deps.sender.returnMember(record, intent, ctx.log, ctx.job.priority);
       return end(ctx, deps, 'failed', {
         error: sent.error,
         ...(sent.ended === ctx.lock.callUuid ? { effect: ENDED, from: call } : {}),

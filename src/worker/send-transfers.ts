@@ -64,7 +64,7 @@ export async function sendTransfers(
     return { kind: 'failed', error: { code: 'transfer_limit', message } };
   }
   for (const [i, transfer] of remaining.entries()) {
-    const outcome = await deps.sender.send(transfer, ctx.slot);
+    const outcome = await deps.sender.send(transfer, ctx.slot, job.priority);
     ctx.slot = null;
     const at = new Date().toISOString();
     const api_id = outcome.kind === 'accepted' ? outcome.apiId : null;

@@ -1,6 +1,7 @@
 import type { IntentInput, IntentRecord } from '../domain/intent.js';
 import type { TransferRequest } from '../domain/transfers.js';
 import type { XmlLinks } from '../domain/xml-links.js';
+import { priorityClass } from '../domain/intent-class.js';
 import type { PlivoClient, TransferOutcome } from '../infra/plivo-client.js';
 import type { Permit, PlivoPacer } from '../infra/plivo-pacer.js';
 import type { QueueStore } from '../infra/queue-store.js';
@@ -22,10 +23,17 @@ export type TransferSender = ReturnType<typeof createTransferSender>;
 export function createTransferSender(deps: TransferSenderDeps) {
   const { pacer, plivo, metrics, queues, links } = deps;
 
-  /** `slot`: a rate slot booked already (by the gate); otherwise one is acquired here. */
-  async function send(transfer: TransferRequest, slot?: Promise<Permit> | null): Promise<TransferOutcome> {
-    const permit = await (slot ?? pacer.acquire());
-    metrics.plivoRateWait.observe(permit.waitedMs / 1000);
+  /**
+   * `slot`: a rate slot booked already (by the gate); otherwise one is acquired here, at `priority`
+   * (the intent job's: lower is served first while requests wait for the rate).
+   */
+  async function send(
+    transfer: TransferRequest,
+    slot?: Promise<Permit> | null,
+    priority?: number,
+  ): Promise<TransferOutcome> {
+    const permit = await (slot ?? pacer.acquire(priority));
+    metrics.plivoRateWait.labels(priorityClass(priority ?? 0)?.cls ?? 'unclassed').observe(permit.waitedMs / 1000);
     const outcome = await plivo.transfer(transfer);
     // An answer ends the exchange: Plivo has had the request. Without one (a timeout, a broken
     // connection) it may still be on its way, so it keeps its place a while longer.
@@ -40,7 +48,12 @@ export function createTransferSender(deps: TransferSenderDeps) {
   }
 
   /** A dequeue that cannot finish gives its caller back: same place in line, and back to the waiting room if it was moved. */
-  async function returnMember(record: IntentRecord, intent: Extract<IntentInput, { type: 'dequeue' }>, log: JobLog) {
+  async function returnMember(
+    record: IntentRecord,
+    intent: Extract<IntentInput, { type: 'dequeue' }>,
+    log: JobLog,
+    priority?: number,
+  ) {
     const member = record.member;
     if (!member) return;
     await queues.putBack(intent.queue, member);
@@ -48,12 +61,16 @@ export function createTransferSender(deps: TransferSenderDeps) {
       (t) => t.call_uuid === member.call_uuid && t.status_code !== null && t.status_code < 300,
     );
     if (moved) {
-      await send({
-        call_uuid: member.call_uuid,
-        legs: 'aleg',
-        aleg_url: links.queue(intent.queue, member.call_uuid),
-        aleg_method: 'POST',
-      }).catch((err: unknown) => log().warn({ err }, 'could not return the caller to the waiting room'));
+      await send(
+        {
+          call_uuid: member.call_uuid,
+          legs: 'aleg',
+          aleg_url: links.queue(intent.queue, member.call_uuid),
+          aleg_method: 'POST',
+        },
+        null,
+        priority,
+      ).catch((err: unknown) => log().warn({ err }, 'could not return the caller to the waiting room'));
     }
     record.member = null;
   }

@@ -1,8 +1,8 @@
 --[[
   Accepts an intent (intent-store.ts), atomically and in one round trip: the client's intent rate,
   the idempotency check, the transfer budget and the queue's size, the call's next sequence number,
-  the record, the call's pending line, the unfinished index and the intent's BullMQ job are written
-  in one step nobody sees half done. An accept may also claim a waiting caller (an overflow): the
+  the record, the call's pending line, the unfinished index, the intent's turn in its class and its
+  BullMQ job are written in one step nobody sees half done. An accept may also claim a waiting caller (an overflow): the
   caller leaves its queue in the same step, and the accept is refused when it is no longer there,
   so a caller is never out of line without the intent that moves it.
 
@@ -18,7 +18,9 @@
     claim_queue_times  the same queue's members by join time
     queue_index       known queue names
     queue_activity    queue names by their last change
-    job...            the nine keys of BullMQ's addStandardJob, in its order
+    fair              the class's turns: 'vt' (the turn last started) and 'c:<client>' (the client's last)
+    fair_open         the class's unfinished intents
+    job...            the nine keys of BullMQ's addPrioritizedJob, in its order
 
   ARGV:
     id                the intent id (and its job id)
@@ -35,9 +37,14 @@
     job_data          the job's data (JSON)
     claim_call        the caller to claim ('' for none)
     claim_queue_name   the claimed caller's queue ('' for none)
+    client            the client, whose turn it is
+    class_index       the intent's class (0 urgent … 3 bulk, domain/intent-class.ts)
+    band              priorities per class
 
   Returns:
-    {'created', seq, claimed_since}   stored; claimed_since is when the claimed caller had joined (ms), or false
+    {'created', seq, claimed_since, priority}
+                                      stored; claimed_since is when the claimed caller had joined (ms),
+                                      or false; priority is its job's
     {'replayed', entry}               the Idempotency-Key was used before: its "<intent id> <body hash>"
     {'budget_spent'}                  the call has used its transfer budget
     {'queue_full'}                    the queue is at its max size
@@ -67,9 +74,21 @@ if ARG.claim_call ~= '' then
   if not redis.call('ZSCORE', KEY.claim_queue, ARG.claim_call) then return {'not_waiting'} end
   claimed_since = redis.call('ZSCORE', KEY.claim_queue_times, ARG.claim_call)
 end
+-- The intent's turn in its class: start-time fair queuing. A client's next turn follows its own
+-- last, but never starts behind the turn being served, so a client that was idle is served next
+-- and clients with a backlog take turns. A class left with nothing unfinished starts again from 0
+-- (finish.lua); a turn past the band stays at its end (first come, first served from there).
+local band = tonumber(ARG.band)
+local client_field = 'c:' .. ARG.client
+local turns = redis.call('HMGET', KEY.fair, 'vt', client_field)
+local turn = math.max(tonumber(turns[1] or '0'), tonumber(turns[2] or '0')) + 1
+if turn > band - 1 then turn = band - 1 end
+redis.call('HSET', KEY.fair, client_field, turn)
+redis.call('ZADD', KEY.fair_open, ARG.now_ms, ARG.id)
+local priority = tonumber(ARG.class_index) * band + turn
 -- The job first: Redis keeps a script's writes made before an error, and a job without its
 -- record is skipped by the worker, where a record without its job would wait for the sweeper.
-add_job(KEY.job, ARG.id, ARG.now_ms, ARG.job_data)
+add_job(KEY.job, ARG.id, ARG.now_ms, ARG.job_data, priority)
 local seq = redis.call('HINCRBY', KEY.call, 'seq', 1)
 redis.call('EXPIRE', KEY.call, ARG.call_ttl)
 -- The record is a JSON object; its call's number goes first, so the gate can read it (mark-running).
@@ -84,4 +103,4 @@ if ARG.claim_call ~= '' then
   redis.call('ZREM', KEY.claim_queue_times, ARG.claim_call)
   queue_touched(KEY.queue_index, KEY.queue_activity, ARG.claim_queue_name, ARG.now_ms)
 end
-return {'created', seq, claimed_since}
+return {'created', seq, claimed_since, priority}

@@ -1,7 +1,7 @@
 --[[
   Finishes an intent (intent-store.ts): its final record (kept for the retention), its call's line
   and the unfinished index, the dead letters, the transfer counts, the call's new state and the
-  release of the call's lock land together, and the next intent of the call (the new head of its
+  release of the call's lock and the intent's leaving its class's turns land together, and the next intent of the call (the new head of its
   line) comes back, so its job can be woken.
 
   KEYS:
@@ -10,6 +10,8 @@
     unfinished        every unfinished intent
     dead              failed intents, by when they failed
     lock              the call's lock
+    fair              the intent's class's turns (accept.lua)
+    fair_open         the class's unfinished intents
     call              the call whose state changes (the apply-effect keys, as named there)
     on_hold           calls on hold
     queue_index       known queue names
@@ -47,6 +49,9 @@
 redis.call('SET', KEY.intent, ARG.record, 'EX', ARG.retention)
 redis.call('ZREM', KEY.pending, ARG.id)
 redis.call('ZREM', KEY.unfinished, ARG.id)
+-- A class with nothing unfinished starts its turns again from 0, so turns stay inside their band.
+redis.call('ZREM', KEY.fair_open, ARG.id)
+if redis.call('ZCARD', KEY.fair_open) == 0 then redis.call('DEL', KEY.fair) end
 if ARG.failed == '1' then redis.call('ZADD', KEY.dead, ARG.now_ms, ARG.id) else redis.call('ZREM', KEY.dead, ARG.id) end
 -- Dead letters older than the retention have no record left: the index forgets them too.
 redis.call('ZREMRANGEBYSCORE', KEY.dead, '-inf', tonumber(ARG.now_ms) - tonumber(ARG.retention) * 1000)

@@ -2,11 +2,14 @@
   Releases requests the pacer admitted (plivo-pacer.ts), in one batch. An answered request counts
   from now for one more window, then no more, and the average answer time takes in how long it
   took. An abandoned one (a timeout, a broken connection: it may still be on its way) counts
-  until `grace` from now at least. A discarded one (never sent) stops counting at once.
+  until `grace` from now at least. A discarded one (never sent) stops counting at once, and leaves
+  the pacer's line if it was still waiting there.
 
   KEYS:
     sent              the guard's admitted requests
     answer            the average answer time
+    line              the pacer's line of waiting requests
+    seen              each waiter's last ask
 
   ARGV:
     hold_us           how long an unreleased request counts (its score is admission + hold)
@@ -28,6 +31,8 @@ local seen = false
 for i, member in ipairs(ARG.members) do
   if i > answered + abandoned then
     redis.call('ZREM', KEY.sent, member)
+    redis.call('ZREM', KEY.line, member)
+    redis.call('ZREM', KEY.seen, member)
   elseif i <= answered then
     local score = redis.call('ZSCORE', KEY.sent, member)
     if score then
