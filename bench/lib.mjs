@@ -113,6 +113,23 @@ export async function rssMiB(pid) {
   return kb / 1024;
 }
 
+/** The peak resident set of a process so far (the kernel's VmHWM), in MiB (Linux /proc). */
+export function peakRssMiB(pid) {
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  return Math.round(kb / 1024);
+}
+
+/** The most of `times` (ms, any order) that fall in any window of `windowMs` (sliding, half-open). */
+export function maxInAnyWindow(times, windowMs) {
+  const t = [...times].sort((a, b) => a - b);
+  let most = 0;
+  for (let i = 0, j = 0; i < t.length; i++) {
+    while (t[i] - t[j] >= windowMs) j++;
+    most = Math.max(most, i - j + 1);
+  }
+  return most;
+}
+
 /** A poster of one hold intent, for a call id, to an API's `POST /v1/intents` (for `steady`). */
 export const postIntent = (url, headers) => (call) =>
   fetch(url, {
