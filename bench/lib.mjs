@@ -184,6 +184,23 @@ export function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
+/** Two decimals, for ratios in reports. */
+export const round2 = (x) => Math.round(x * 100) / 100;
+
+/**
+ * The median round of a measurement: the round whose `ratioOf` is the median of every
+ * round's. With an odd number of rounds that is one real round, so a table can show both
+ * sides of it and agree with the headline ratio. Returns the median ratio, the round's index
+ * (0-based) and every round's ratio (rounded, in round order).
+ */
+export function medianRound(rounds, ratioOf) {
+  if (rounds.length % 2 === 0)
+    throw new Error(`medianRound: ${rounds.length} rounds; an odd number has a median round`);
+  const ratios = rounds.map(ratioOf);
+  const index = ratios.map((r, i) => [r, i]).sort((a, b) => a[0] - b[0])[(rounds.length - 1) / 2][1];
+  return { ratio: round2(ratios[index]), index, ratios: ratios.map(round2) };
+}
+
 /** The API key of every process the benchmarks start. */
 export const BENCH_KEY = 'bench-secret-0123456789';
 
