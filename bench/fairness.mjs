@@ -135,6 +135,11 @@ function readFairness(shape, received, sent) {
     transfers_in_drain: transfersInDrain,
     ideal_drain_s: Math.round(idealS * 10) / 10,
     drain_vs_ideal: Number.isFinite(drainS) ? round2(drainS / idealS) : null,
+    /** Transfers the fake received in each second from the first one: where a drain lost time. */
+    per_second: times.reduce(
+      (n, t) => ((n[Math.floor((t - first) / 1000)] += 1), n),
+      Array(Math.ceil((Math.max(...times) - first + 1) / 1000)).fill(0),
+    ),
   };
 }
 

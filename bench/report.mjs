@@ -21,7 +21,7 @@ function buildFacts(holdqDir, main) {
   try {
     const git = (...args) => execFileSync('git', ['-C', holdqDir, ...args], { encoding: 'utf8' }).trim();
     facts.commit = git('rev-parse', '--short', 'HEAD');
-    facts.srcModified = git('status', '--porcelain', '--', 'src') !== '';
+    facts.srcModified = git('status', '--porcelain', '--', join(git('rev-parse', '--show-toplevel'), 'src')) !== '';
   } catch {
     // not a git checkout: the path alone names the build
   }
@@ -252,7 +252,7 @@ export function renderReport(results, run) {
     `Written by \`npm run bench\` itself (this run: \`${run.command}\`${run.quick ? ', the quick variant' : ''}). Every figure here is what that run measured; nothing is edited by hand. Analysis kept by hand, each figure with the command that measured it, is in \`bench/findings.md\`.`,
     '',
     `- Date: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC; the run took ${run.minutes} min.`,
-    `- Machine: ${machineFacts()}.`,
+    `- Machine: ${machineFacts()}. Load average (1 min) when the run began: ${run.loadAtStart.toFixed(2)} (other work on the machine shares its cores with the bench).`,
     `- holdq: \`${build.main}\`${build.version ? `, package ${build.version}` : ''}${build.commit ? `, commit ${build.commit}${build.srcModified ? ' with src/ modified' : ''}` : ''}; api and worker as separate processes.`,
     `- Node flags of every process under test, holdq's and the baselines' alike: \`NODE_OPTIONS=${run.nodeFlags}\` (the Dockerfile's).`,
     `- Redis as shipped, a fresh one per run: AOF with \`appendfsync ${run.appendfsync}\`, \`noeviction\`. Log level \`${process.env.BENCH_LOG_LEVEL ?? 'info'}\` (an access line per request, as deployed).`,

@@ -346,6 +346,7 @@ const all = { accept, e2e: endToEnd, worker: workerThroughput, rate: rateAdheren
 const chosen = opts.only ? opts.only.split(',') : Object.keys(all);
 for (const name of chosen) if (!all[name]) throw new Error(`--only: no measurement ${name} (${Object.keys(all)})`);
 const began = Date.now();
+const [loadAtStart] = os.loadavg();
 const results = {};
 for (const name of chosen) {
   process.stderr.write(`bench: ${name}…\n`);
@@ -358,6 +359,7 @@ const { markdown, targets } = renderReport(results, {
   quick: Q,
   rounds: ROUNDS,
   minutes: Math.round((Date.now() - began) / 6000) / 10,
+  loadAtStart,
   holdqDir: opts['holdq-dir'],
   main,
   nodeFlags: NODE_FLAGS,
