@@ -45,16 +45,20 @@ const { values: opts } = parseArgs({
   },
 });
 const Q = opts.quick;
+const MEASUREMENTS = ['accept', 'e2e', 'worker', 'rate', 'fairness'];
+const chosen = opts.only ? opts.only.split(',') : MEASUREMENTS;
+for (const name of chosen)
+  if (!MEASUREMENTS.includes(name)) throw new Error(`--only: no measurement ${name} (${MEASUREMENTS})`);
 /** Interleaved baseline/holdq rounds per measurement; a ratio is the median of the rounds' ratios. */
 const ROUNDS = Number(opts.rounds ?? (Q ? 1 : 3));
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1 || ROUNDS % 2 === 0) {
   throw new Error(`--rounds ${opts.rounds}: an odd number of rounds, so the median ratio is one real round`);
 }
 const APPENDFSYNC = process.env.BENCH_APPENDFSYNC ?? 'always';
-const logDir = mkdtempSync(join(os.tmpdir(), 'holdq-bench-'));
 const main = holdqMain(opts['holdq-dir']);
 /** The node flags of every process under test, holdq's and the baselines' alike: the image's. */
 const NODE_FLAGS = IMAGE_NODE_OPTIONS;
+const logDir = mkdtempSync(join(os.tmpdir(), 'holdq-bench-'));
 const sides = benchSides({ logDir, main, nodeOptions: NODE_FLAGS, appendfsync: APPENDFSYNC });
 
 async function redisUsedMemory(port) {
@@ -343,8 +347,6 @@ async function fairness() {
 // ---------- run and report ----------
 
 const all = { accept, e2e: endToEnd, worker: workerThroughput, rate: rateAdherence, fairness };
-const chosen = opts.only ? opts.only.split(',') : Object.keys(all);
-for (const name of chosen) if (!all[name]) throw new Error(`--only: no measurement ${name} (${Object.keys(all)})`);
 const began = Date.now();
 const [loadAtStart] = os.loadavg();
 const results = {};
