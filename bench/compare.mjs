@@ -13,7 +13,7 @@
 // change a side's environment (e.g. `--b-env LOG_LEVEL=warn dist dist` prices the access log). CPU per intent is counted for
 // the process under load and for its Redis (holdq's accept does part of its work in Redis).
 // Loopback only; every run is bounded in time and count. Prints B/A per round and the median.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
@@ -23,6 +23,7 @@ import {
   benchEnv,
   cpuMs,
   freePort,
+  peakRssMiB,
   percentile,
   postIntent,
   preload,
@@ -75,9 +76,6 @@ const sides = positionals.map((p, i) => {
     env,
   };
 });
-/** The peak resident set of a process so far (VmHWM), in MiB. */
-const peakRssMiB = (pid) =>
-  Math.round(Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
 
 async function setUp(side, i) {
   const redis = await startRedis({ aof: 'always' });

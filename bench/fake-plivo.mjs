@@ -1,9 +1,12 @@
 // A minimal, fast stand-in for Plivo's Transfer endpoint, for benchmarks: 202 after an
-// optional latency, the receive time of every request, and Plivo's own rate limit
-// (429 when more than `limitPerSecond` requests arrived in the trailing second).
+// optional latency, the receive time of every request, and a rate limit: 429 with
+// `Retry-After: 1` when more than `limit.max` requests (refused ones included) arrived in the
+// trailing `limit.windowMs`. `limitPerSecond: N` is `limit: { max: N, windowMs: 1000 }`;
+// Plivo's own account limit is `limit: { max: 300, windowMs: 5000 }`. No limit by default.
 import http from 'node:http';
 
-export async function startFakePlivo({ latencyMs = 0, limitPerSecond = Infinity } = {}) {
+export async function startFakePlivo({ latencyMs = 0, limitPerSecond = Infinity, limit } = {}) {
+  const { max, windowMs } = limit ?? { max: limitPerSecond, windowMs: 1000 };
   const received = []; // [receivedAtMs, callUuid, status]
   const window = [];
   const server = http.createServer((req, res) => {
@@ -11,9 +14,9 @@ export async function startFakePlivo({ latencyMs = 0, limitPerSecond = Infinity 
     const callUuid = /\/Call\/([^/]+)\/$/.exec(req.url ?? '')?.[1] ?? '';
     req.resume();
     req.on('end', () => {
-      while (window.length > 0 && window[0] <= at - 1000) window.shift();
+      while (window.length > 0 && window[0] <= at - windowMs) window.shift();
       window.push(at);
-      const status = window.length > limitPerSecond ? 429 : 202;
+      const status = window.length > max ? 429 : 202;
       received.push([at, callUuid, status]);
       const send = () => {
         res.writeHead(status, {

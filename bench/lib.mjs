@@ -113,6 +113,23 @@ export async function rssMiB(pid) {
   return kb / 1024;
 }
 
+/** The peak resident set of a process so far (the kernel's VmHWM), in MiB (Linux /proc). */
+export function peakRssMiB(pid) {
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  return Math.round(kb / 1024);
+}
+
+/** The most of `times` (ms, any order) that fall in any window of `windowMs` (sliding, half-open). */
+export function maxInAnyWindow(times, windowMs) {
+  const t = [...times].sort((a, b) => a - b);
+  let most = 0;
+  for (let i = 0, j = 0; i < t.length; i++) {
+    while (t[i] - t[j] >= windowMs) j++;
+    most = Math.max(most, i - j + 1);
+  }
+  return most;
+}
+
 /** A poster of one hold intent, for a call id, to an API's `POST /v1/intents` (for `steady`). */
 export const postIntent = (url, headers) => (call) =>
   fetch(url, {
@@ -165,6 +182,23 @@ export async function steady(targets, rate, seconds, prefix) {
 export function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+/** Two decimals, for ratios in reports. */
+export const round2 = (x) => Math.round(x * 100) / 100;
+
+/**
+ * The median round of a measurement: the round whose `ratioOf` is the median of every
+ * round's. With an odd number of rounds that is one real round, so a table can show both
+ * sides of it and agree with the headline ratio. Returns the median ratio, the round's index
+ * (0-based) and every round's ratio (rounded, in round order).
+ */
+export function medianRound(rounds, ratioOf) {
+  if (rounds.length % 2 === 0)
+    throw new Error(`medianRound: ${rounds.length} rounds; an odd number has a median round`);
+  const ratios = rounds.map(ratioOf);
+  const index = ratios.map((r, i) => [r, i]).sort((a, b) => a[0] - b[0])[(rounds.length - 1) / 2][1];
+  return { ratio: round2(ratios[index]), index, ratios: ratios.map(round2) };
 }
 
 /** The API key of every process the benchmarks start. */
