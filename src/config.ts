@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { DEFAULT_ACCOUNT, type PlivoAccount } from './domain/account.js';
 import { SAFE_ID } from './domain/intent.js';
 import { INTENT_CLASSES, type IntentClass } from './domain/intent-class.js';
 import { queuesConfig } from './domain/queue-config.js';
@@ -57,6 +59,72 @@ const clientClasses = z.string().transform((s, ctx) => {
   return classes;
 });
 
+const clientAccounts = z.string().transform((s, ctx) => {
+  const accounts: Record<string, string> = {};
+  for (const pair of list(s)) {
+    const [name = '', account = ''] = pair.split('=').map((x) => x.trim());
+    if (!SAFE_ID.test(name) || !SAFE_ID.test(account)) {
+      ctx.addIssue({ code: 'custom', message: `each entry must be client=account (got "${pair.slice(0, 40)}")` });
+      return z.NEVER;
+    }
+    accounts[name] = account;
+  }
+  return accounts;
+});
+
+const authId = z.string().regex(/^[A-Za-z0-9]{1,64}$/, 'letters and digits only');
+
+/** One entry of PLIVO_ACCOUNTS, as SPEC §12 writes it (snake_case); what is left out comes from the single-account settings. */
+const accountEntry = z.strictObject({
+  name: z.string().regex(SAFE_ID, 'A-Z a-z 0-9 _ -, starting with a letter or digit, at most 64'),
+  auth_id: authId.optional(),
+  auth_token: z.string().min(1).optional(),
+  base_url: url.optional(),
+  max_rps: positiveInt(10_000).optional(),
+  max_cps: positiveInt(1000).optional(),
+  transfer_budget: positiveInt(PLIVO_TRANSFER_CAP).optional(),
+});
+export type AccountEntry = z.infer<typeof accountEntry>;
+
+/** PLIVO_ACCOUNTS: a JSON array, or `@/path/to/file.json` holding one (a Kubernetes Secret mounted as a file). */
+const plivoAccounts = z.string().transform((s, ctx) => {
+  let text = s.trim();
+  if (text.startsWith('@')) {
+    try {
+      text = readFileSync(text.slice(1), 'utf8');
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `cannot read ${text.slice(1)}: ${(err as Error).message}` });
+      return z.NEVER;
+    }
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `not JSON: ${(err as Error).message}` });
+    return z.NEVER;
+  }
+  const parsed = z.array(accountEntry).min(1, 'list at least one account').safeParse(json);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const at = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+      ctx.addIssue({ code: 'custom', message: `${at ? `${at.replace(/^\./, '')}: ` : ''}${issue.message}` });
+    }
+    return z.NEVER;
+  }
+  const seen = new Set<string>();
+  for (const [i, a] of parsed.data.entries()) {
+    if (seen.has(a.name)) ctx.addIssue({ code: 'custom', message: `[${i}].name: "${a.name}" is listed twice` });
+    seen.add(a.name);
+    if (Boolean(a.auth_id) !== Boolean(a.auth_token))
+      ctx.addIssue({
+        code: 'custom',
+        message: `[${i}] (${a.name}): set both auth_id and auth_token, or neither (a simulator of its own)`,
+      });
+  }
+  return parsed.data;
+});
+
 const musicProfiles = z.string().transform((s, ctx) => {
   const profiles: Record<string, string> = {};
   for (const pair of list(s)) {
@@ -108,10 +176,9 @@ export const envSchema = z
     ADMIN_KEYS: apiKeys.default([]),
     READ_KEYS: apiKeys.default([]),
     API_KEY_CLASSES: clientClasses.default({}),
-    PLIVO_AUTH_ID: z
-      .string()
-      .regex(/^[A-Za-z0-9]{1,64}$/, 'letters and digits only')
-      .optional(),
+    API_KEY_ACCOUNTS: clientAccounts.default({}),
+    PLIVO_ACCOUNTS: plivoAccounts.optional(),
+    PLIVO_AUTH_ID: authId.optional(),
     PLIVO_AUTH_TOKEN: z.string().min(1).optional(),
     PLIVO_BASE_URL: url.default('https://api.plivo.com'),
     /** Unset: http://127.0.0.1:${PORT} (loadConfig), so a PORT of its own does not leave the XML links on :3000. */
@@ -170,6 +237,15 @@ export const envSchema = z
         message: `key name "${name}" appears in more than one of API_KEYS, ADMIN_KEYS and READ_KEYS; a name is one client with one role`,
       });
     }
+    for (const client of Object.keys(env.API_KEY_ACCOUNTS)) {
+      if (!names.includes(client)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['API_KEY_ACCOUNTS'],
+          message: `"${client}" is not the name of a key in API_KEYS, ADMIN_KEYS or READ_KEYS`,
+        });
+      }
+    }
     for (const client of Object.keys(env.API_KEY_CLASSES)) {
       if (!names.includes(client)) {
         ctx.addIssue({
@@ -203,13 +279,61 @@ export interface AccessKey {
   role: KeyRole;
 }
 
-export interface Config extends Omit<Env, 'TRANSFER_URL_ALLOWLIST' | 'PUBLIC_BASE_URL'> {
+export interface Config extends Omit<Env, 'TRANSFER_URL_ALLOWLIST' | 'PUBLIC_BASE_URL' | 'PLIVO_ACCOUNTS'> {
   TRANSFER_URL_ALLOWLIST: string[];
   PUBLIC_BASE_URL: string;
   /** Every key of API_KEYS, ADMIN_KEYS and READ_KEYS, with its role. */
   keys: readonly AccessKey[];
-  /** True when no Plivo credentials are set: transfers go to the built-in simulator. */
+  /**
+   * Every Plivo account: PLIVO_ACCOUNTS, and `default` from PLIVO_AUTH_ID/PLIVO_AUTH_TOKEN (or the
+   * simulator) when PLIVO_ACCOUNTS is unset or those are set beside it.
+   */
+  accounts: readonly PlivoAccount[];
+  /** True when some account has no Plivo credentials: its transfers go to a built-in simulator. */
   simulated: boolean;
+}
+
+/** The account a client's intents use (API_KEY_ACCOUNTS, else `default`). */
+export function accountOf(config: Pick<Config, 'API_KEY_ACCOUNTS'>, client: string): string {
+  return config.API_KEY_ACCOUNTS[client] ?? DEFAULT_ACCOUNT;
+}
+
+/** The accounts, from the parsed environment (the problems go to `problems`). */
+function resolveAccounts(e: Env, problems: string[]): PlivoAccount[] {
+  const account = (a: AccountEntry): PlivoAccount => ({
+    name: a.name,
+    authId: a.auth_id ?? null,
+    authToken: a.auth_token ?? null,
+    baseUrl: a.base_url ?? e.PLIVO_BASE_URL,
+    maxRps: a.max_rps ?? e.PLIVO_MAX_RPS,
+    maxCps: a.max_cps ?? 2,
+    transferBudget: a.transfer_budget ?? e.TRANSFER_BUDGET,
+    simulated: !a.auth_id,
+  });
+  const single = { name: DEFAULT_ACCOUNT, auth_id: e.PLIVO_AUTH_ID, auth_token: e.PLIVO_AUTH_TOKEN };
+  const listed = e.PLIVO_ACCOUNTS ?? [];
+  if (listed.some((a) => a.name === DEFAULT_ACCOUNT) && e.PLIVO_AUTH_ID) {
+    problems.push(
+      'PLIVO_ACCOUNTS: lists "default" while PLIVO_AUTH_ID/PLIVO_AUTH_TOKEN also set it; keep one of the two',
+    );
+  }
+  const withDefault = !e.PLIVO_ACCOUNTS || (e.PLIVO_AUTH_ID && !listed.some((a) => a.name === DEFAULT_ACCOUNT));
+  const accounts = [...(withDefault ? [single] : []), ...listed].map(account);
+  const names = new Set(accounts.map((a) => a.name));
+  for (const [client, name] of Object.entries(e.API_KEY_ACCOUNTS)) {
+    if (!names.has(name))
+      problems.push(`API_KEY_ACCOUNTS: "${client}" uses account "${name}", which PLIVO_ACCOUNTS does not list`);
+  }
+  if (!names.has(DEFAULT_ACCOUNT)) {
+    const unplaced = [...e.API_KEYS, ...e.ADMIN_KEYS, ...e.READ_KEYS]
+      .map((k) => k.name)
+      .filter((n) => !Object.hasOwn(e.API_KEY_ACCOUNTS, n));
+    if (unplaced.length > 0)
+      problems.push(
+        `API_KEY_ACCOUNTS: no account for ${unplaced.map((n) => `"${n}"`).join(', ')}; with no "default" account every key needs one`,
+      );
+  }
+  return accounts;
 }
 
 export class ConfigError extends Error {
@@ -226,21 +350,25 @@ export function loadConfig(source: Record<string, string | undefined>, opts: { r
   const problems = parsed.success
     ? []
     : parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`);
+  if (!parsed.success) throw new ConfigError(problems);
+  const e = parsed.data;
+  const { PLIVO_ACCOUNTS: _listed, ...settings } = e;
+  const accounts = resolveAccounts(e, problems);
   // With real credentials holdq never runs open; the simulator serves no API, so it needs no keys.
-  if (opts.role !== 'simulator' && env.PLIVO_AUTH_ID && !env.API_KEYS && !env.ADMIN_KEYS) {
+  if (opts.role !== 'simulator' && accounts.some((a) => !a.simulated) && !env.API_KEYS && !env.ADMIN_KEYS) {
     problems.push(
       'API_KEYS: required (or ADMIN_KEYS) with real Plivo credentials: holdq never runs open (name:secret,…)',
     );
   }
-  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
-  const e = parsed.data;
+  if (problems.length > 0) throw new ConfigError(problems);
   const publicBaseUrl = e.PUBLIC_BASE_URL ?? `http://127.0.0.1:${e.PORT}`;
   return Object.freeze({
-    ...e,
+    ...settings,
     keys: accessKeys(e),
     PUBLIC_BASE_URL: publicBaseUrl,
     TRANSFER_URL_ALLOWLIST: e.TRANSFER_URL_ALLOWLIST ?? [new URL(publicBaseUrl).host],
-    simulated: !e.PLIVO_AUTH_ID,
+    accounts: Object.freeze(accounts.map((a) => Object.freeze(a))),
+    simulated: accounts.some((a) => a.simulated),
   });
 }
 

@@ -126,30 +126,35 @@ async function main(): Promise<void> {
   const metrics = createMetrics(registry, {
     queueLabels: { configured: Object.keys(config.QUEUES), max: config.METRICS_MAX_QUEUES },
   });
-  metrics.simulated.set(config.simulated ? 1 : 0);
-  let plivo = {
-    baseUrl: config.PLIVO_BASE_URL,
-    authId: config.PLIVO_AUTH_ID ?? '',
-    authToken: config.PLIVO_AUTH_TOKEN ?? '',
-  };
-
-  if (config.simulated) {
-    config = withDevKey(config);
+  for (const account of config.accounts)
+    metrics.simulated.labels({ account: account.name }).set(account.simulated ? 1 : 0);
+  // Each account without credentials gets a simulator of its own (in the worker's process: the
+  // API only serves XML and checks no signature for it), on SIMULATOR_PORT, the next on +1, …
+  const plivo: Record<string, { baseUrl: string; authId: string; authToken: string }> = {};
+  const simulated = config.accounts.filter((a) => a.simulated);
+  if (simulated.length > 0) {
+    if (simulated.length === config.accounts.length) config = withDevKey(config);
     if (role !== 'api') {
       const { startSimulator } = await loadSimulator();
-      const sim = await startSimulator({
-        port: config.SIMULATOR_PORT,
-        host: config.SIMULATOR_HOST,
-        autoCreateCalls: config.SIMULATOR_AUTO_CALLS,
-        logger: logger.child({ component: 'simulator' }),
-      });
-      releasers.add('simulator', () => sim.stop());
-      plivo = { baseUrl: sim.url, authId: sim.authId, authToken: sim.authToken };
+      for (const [i, account] of simulated.entries()) {
+        const sim = await startSimulator({
+          port: config.SIMULATOR_PORT === 0 ? 0 : config.SIMULATOR_PORT + i,
+          host: config.SIMULATOR_HOST,
+          autoCreateCalls: config.SIMULATOR_AUTO_CALLS,
+          logger: logger.child({ component: 'simulator', account: account.name }),
+        });
+        releasers.add(`simulator (${account.name})`, () => sim.stop());
+        plivo[account.name] = { baseUrl: sim.url, authId: sim.authId, authToken: sim.authToken };
+      }
     }
-    logger.warn(
-      { simulator: plivo.baseUrl },
-      'SIMULATOR MODE: no PLIVO_AUTH_ID/PLIVO_AUTH_TOKEN set, so transfers go to the built-in Plivo simulator and no real call moves',
-    );
+    for (const account of simulated) {
+      logger.warn(
+        { account: account.name, simulator: plivo[account.name]?.baseUrl ?? 'in the worker' },
+        account.name === 'default'
+          ? 'SIMULATOR MODE: no PLIVO_AUTH_ID/PLIVO_AUTH_TOKEN set, so transfers go to the built-in Plivo simulator and no real call moves'
+          : `SIMULATOR MODE for account ${account.name}: it has no auth_id/auth_token in PLIVO_ACCOUNTS, so its transfers go to a built-in Plivo simulator`,
+      );
+    }
   }
 
   // One outage log for the process: with Redis away, `all` says so once, not once per role.

@@ -1,9 +1,13 @@
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
-import { createCallbackQueue, type CallbackRetry } from './infra/callback-queue.js';
-import { createIntentJobs, type IntentJobs } from './infra/intent-queue.js';
+import { accountNamespace, accountQueueName, type PlivoAccount } from './domain/account.js';
+import { createCallbackQueue, CALLBACK_QUEUE, type CallbackRetry } from './infra/callback-queue.js';
+import { createCallStore, type CallStore } from './infra/call-state.js';
+import { createIntentJobs, INTENT_QUEUE, type IntentJobs } from './infra/intent-queue.js';
+import { createIntentStore, type IntentStore } from './infra/intent-store.js';
+import { createJobInsert } from './infra/job-insert.js';
 import { createKeys, type Keys } from './infra/keys.js';
-import type { QueueStore } from './infra/queue-store.js';
+import { createQueueStore, type QueueStore } from './infra/queue-store.js';
 import { closeRedis, createRedis, waitForRedis, type RedisRole } from './infra/redis.js';
 import { createRedisOutageLog, redisUrlForLogs, type RedisOutageLog } from './infra/redis-outage-log.js';
 import { readRedisSettings, type RedisSettings } from './infra/redis-settings.js';
@@ -22,25 +26,38 @@ export const REDIS_START_WAIT_MS = 30_000;
  * and a start-up that fails or is stopped (a signal while Redis is away) releases what it made,
  * so nothing keeps reconnecting.
  */
+/**
+ * One Plivo account's part of holdq (domain/account.ts): its keys under its namespace, its job
+ * queues, its intent records, calls and queues. The API and the worker each open one per account.
+ */
+export interface AccountStores {
+  account: PlivoAccount;
+  keys: Keys;
+  jobs: IntentJobs;
+  callbackJobs: ReturnType<typeof createCallbackQueue>;
+  store: IntentStore;
+  calls: CallStore;
+  queues: QueueStore;
+}
+
 export interface RoleSetup {
   readonly releasers: Releasers;
   readonly outage: RedisOutageLog;
-  readonly keys: Keys;
   /** Awaits a start-up step; if it fails, releases what was made and rethrows. */
   step<T>(promise: Promise<T>): Promise<T>;
   /** Opens Redis connections (a role and a name each) and waits until all are ready (or the start is stopped). */
   connect(...connections: [role: RedisRole, name: string][]): Promise<Redis[]>;
-  /** The intent jobs' and completion callbacks' BullMQ queues on `connection`. */
-  openJobQueues(
-    connection: Redis,
-    callbacks?: CallbackRetry,
-  ): { jobs: IntentJobs; callbackJobs: ReturnType<typeof createCallbackQueue> };
+  /**
+   * Every account's stores: its BullMQ queues (intent jobs and completion callbacks) on `jobs`,
+   * its records, calls and queues on `state` (the same connection, in the API).
+   */
+  openAccounts(connections: { jobs: Redis; state: Redis }, callbacks?: CallbackRetry): AccountStores[];
   /** Reads appendonly and maxmemory-policy once, logs them and warns once about wrong ones. */
   watchRedisSettings(redis: Redis): () => RedisSettings | null;
   /** The advisory lines of /readyz: Redis settings and, once it runs, the PUBLIC_BASE_URL check. */
   advisories(settings: () => RedisSettings | null, check: () => PublicUrlCheck | null): () => Record<string, string>;
-  /** Fills the job, queue and on-hold gauges from this process at scrape time. */
-  observe(metrics: Metrics, jobs: IntentJobs, queues: QueueStore, redis: Redis): void;
+  /** Fills every account's job, queue and on-hold gauges from this process at scrape time. */
+  observe(metrics: Metrics, accounts: readonly AccountStores[], redis: Redis): void;
   release(): Promise<void>;
 }
 
@@ -53,7 +70,6 @@ export function createRoleSetup(
   // One outage log for all of a role's connections, queues and workers: one line per outage, not one per retry.
   const outage = deps.redisOutage ?? createRedisOutageLog(logger, { url: config.REDIS_URL });
   const release = () => releasers.release(config.SHUTDOWN_TIMEOUT_MS);
-  const keys = createKeys(config.QUEUE_PREFIX);
   const step = <T>(promise: Promise<T>) =>
     promise.catch(async (err: unknown) => {
       await release();
@@ -62,7 +78,6 @@ export function createRoleSetup(
   return {
     releasers,
     outage,
-    keys,
     step,
     release,
     async connect(...connections) {
@@ -81,18 +96,39 @@ export function createRoleSetup(
       await step(Promise.all(clients.map((redis) => waitForRedis(redis, wait))));
       return clients;
     },
-    openJobQueues(connection, callbacks) {
-      const jobs = createIntentJobs(connection, {
-        prefix: config.QUEUE_PREFIX,
-        attempts: config.TRANSFER_MAX_ATTEMPTS,
+    openAccounts(connections, callbacks) {
+      return config.accounts.map((account) => {
+        const keys = createKeys(accountNamespace(config.QUEUE_PREFIX, account.name));
+        const jobs = createIntentJobs(connections.jobs, {
+          prefix: config.QUEUE_PREFIX,
+          attempts: config.TRANSFER_MAX_ATTEMPTS,
+          name: accountQueueName(INTENT_QUEUE, account.name),
+        });
+        // Without a listener BullMQ prints every connection error of a queue with its stack.
+        jobs.on('error', (err) => outage.report('queue', err));
+        releasers.add(`intent jobs (${account.name})`, () => jobs.close());
+        const callbackJobs = createCallbackQueue(
+          connections.jobs,
+          config.QUEUE_PREFIX,
+          callbacks,
+          accountQueueName(CALLBACK_QUEUE, account.name),
+        );
+        callbackJobs.on('error', (err) => outage.report('callback queue', err));
+        releasers.add(`callback jobs (${account.name})`, () => callbackJobs.close());
+        const state = connections.state;
+        return {
+          account,
+          keys,
+          jobs,
+          callbackJobs,
+          store: createIntentStore(state, keys, {
+            retentionSeconds: config.INTENT_RETENTION_SECONDS,
+            jobs: createJobInsert(jobs),
+          }),
+          calls: createCallStore(state, keys),
+          queues: createQueueStore(state, keys),
+        };
       });
-      // Without a listener BullMQ prints every connection error of a queue with its stack.
-      jobs.on('error', (err) => outage.report('queue', err));
-      releasers.add('intent jobs', () => jobs.close());
-      const callbackJobs = createCallbackQueue(connection, config.QUEUE_PREFIX, callbacks);
-      callbackJobs.on('error', (err) => outage.report('callback queue', err));
-      releasers.add('callback jobs', () => callbackJobs.close());
-      return { jobs, callbackJobs };
     },
     watchRedisSettings(redis) {
       let settings: RedisSettings | null = null;
@@ -119,13 +155,17 @@ export function createRoleSetup(
         };
       };
     },
-    observe(metrics, jobs, queues, redis) {
-      observeState(metrics, {
-        jobCounts: () => jobs.getJobCounts(),
-        queues: () => queues.busy(),
-        known: (names) => queues.knownMany(names),
-        onHold: () => redis.zcard(keys.onHold()),
-      });
+    observe(metrics, accounts, redis) {
+      observeState(
+        metrics,
+        accounts.map(({ account, jobs, queues, keys }) => ({
+          account: account.name,
+          jobCounts: () => jobs.getJobCounts(),
+          queues: () => queues.busy(),
+          known: (names: readonly string[]) => queues.knownMany(names),
+          onHold: () => redis.zcard(keys.onHold()),
+        })),
+      );
     },
   };
 }

@@ -1,6 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
-import { ConfigError, envSchema, loadConfig } from '../src/config.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { accountOf, ConfigError, envSchema, loadConfig } from '../src/config.js';
 
 function problems(env: Record<string, string>): string[] {
   try {
@@ -139,5 +142,111 @@ describe('configuration', () => {
           .find((l) => !/^[A-Z_]+=/.test(l)),
       ).toMatch(/^# /);
     }
+  });
+
+  describe('Plivo accounts (PLIVO_ACCOUNTS, API_KEY_ACCOUNTS)', () => {
+    const keys = { API_KEYS: 'crm:0123456789abcdef,acme-crm:fedcba9876543210' };
+
+    it('when PLIVO_ACCOUNTS is unset, then the single-account settings are the account "default", unchanged', () => {
+      const c = loadConfig({ ...keys, PLIVO_AUTH_ID: 'MAONE', PLIVO_AUTH_TOKEN: 'tok', PLIVO_MAX_RPS: '20' });
+      expect(c.accounts).toEqual([
+        {
+          name: 'default',
+          authId: 'MAONE',
+          authToken: 'tok',
+          baseUrl: 'https://api.plivo.com',
+          maxRps: 20,
+          maxCps: 2,
+          transferBudget: 60,
+          simulated: false,
+        },
+      ]);
+      expect(accountOf(c, 'crm')).toBe('default');
+    });
+
+    it('when accounts are listed, then each has its own settings, the rest from the single-account ones, and keys map to them', () => {
+      const c = loadConfig({
+        ...keys,
+        PLIVO_AUTH_ID: 'MAONE',
+        PLIVO_AUTH_TOKEN: 'tok',
+        TRANSFER_BUDGET: '40',
+        PLIVO_ACCOUNTS: JSON.stringify([
+          { name: 'acme', auth_id: 'MAACME', auth_token: 'acme-tok', max_rps: 5, max_cps: 3 },
+          { name: 'lab' },
+        ]),
+        API_KEY_ACCOUNTS: 'acme-crm=acme',
+      });
+      expect(c.accounts.map((a) => [a.name, a.maxRps, a.maxCps, a.transferBudget, a.simulated])).toEqual([
+        ['default', 50, 2, 40, false],
+        ['acme', 5, 3, 40, false],
+        ['lab', 50, 2, 40, true],
+      ]);
+      expect(accountOf(c, 'acme-crm')).toBe('acme');
+      expect(accountOf(c, 'crm')).toBe('default');
+      expect(c.simulated).toBe(true);
+    });
+
+    it('when PLIVO_ACCOUNTS names a file with @, then the file is read', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'holdq-accounts-'));
+      const file = join(dir, 'accounts.json');
+      writeFileSync(file, JSON.stringify([{ name: 'default' }, { name: 'acme' }]));
+      try {
+        const c = loadConfig({ PLIVO_ACCOUNTS: `@${file}` });
+        expect(c.accounts.map((a) => a.name)).toEqual(['default', 'acme']);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('when accounts are badly given, then each problem is named with its place', () => {
+      expect(problems({ PLIVO_ACCOUNTS: 'not json' })).toEqual([expect.stringMatching(/^PLIVO_ACCOUNTS: not JSON/)]);
+      expect(problems({ PLIVO_ACCOUNTS: '@/nonexistent/accounts.json' })).toEqual([
+        expect.stringMatching(/^PLIVO_ACCOUNTS: cannot read \/nonexistent\/accounts.json/),
+      ]);
+      expect(problems({ PLIVO_ACCOUNTS: '[]' })).toEqual([expect.stringMatching(/at least one account/)]);
+      const p = problems({
+        PLIVO_ACCOUNTS: JSON.stringify([
+          { name: 'a b' },
+          { name: 'x', max_rps: 0 },
+          { name: 'x', auth_id: 'MAX' },
+          { name: 'y', password: 'z' },
+        ]),
+      });
+      expect(p.join('\n')).toMatch(/\[0\]\.name: A-Z/);
+      expect(p.join('\n')).toMatch(/\[1\]\.max_rps/);
+      expect(p.join('\n')).toMatch(/\[3\]: Unrecognized key: "password"/);
+      expect(problems({ PLIVO_ACCOUNTS: JSON.stringify([{ name: 'x' }, { name: 'x', auth_id: 'MAX' }]) })).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/"x" is listed twice/),
+          expect.stringMatching(/\[1\] \(x\): set both auth_id and auth_token/),
+        ]),
+      );
+    });
+
+    it('when keys name accounts that do not exist, or a key has no account, then start-up says which', () => {
+      expect(
+        problems({ ...keys, PLIVO_ACCOUNTS: JSON.stringify([{ name: 'acme' }]), API_KEY_ACCOUNTS: 'acme-crm=acme' }),
+      ).toEqual([expect.stringMatching(/no account for "crm"; with no "default" account every key needs one/)]);
+      expect(problems({ ...keys, API_KEY_ACCOUNTS: 'crm=nowhere' })).toEqual([
+        expect.stringMatching(/"crm" uses account "nowhere", which PLIVO_ACCOUNTS does not list/),
+      ]);
+      expect(problems({ ...keys, API_KEY_ACCOUNTS: 'ghost=default' })).toEqual([
+        expect.stringMatching(/API_KEY_ACCOUNTS: "ghost" is not the name of a key/),
+      ]);
+      expect(
+        problems({
+          ...keys,
+          PLIVO_AUTH_ID: 'MAONE',
+          PLIVO_AUTH_TOKEN: 'tok',
+          PLIVO_ACCOUNTS: JSON.stringify([{ name: 'default' }]),
+        }),
+      ).toEqual([expect.stringMatching(/lists "default" while PLIVO_AUTH_ID\/PLIVO_AUTH_TOKEN also set it/)]);
+      // Real credentials in any account: holdq never runs open.
+      expect(
+        problems({
+          PLIVO_ACCOUNTS: JSON.stringify([{ name: 'default' }, { name: 'a', auth_id: 'MA', auth_token: 't' }]),
+        }),
+      ).toEqual([expect.stringMatching(/^API_KEYS: required/)]);
+    });
   });
 });

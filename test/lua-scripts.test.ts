@@ -302,8 +302,9 @@ describe('gate.lua and release-lock.lua', () => {
     hold_us: 2_000_000,
     priority: 1,
     lease_us: 5_000_000,
+    turn: 0,
   };
-  const gate = (id: string, token: string, book: '0' | '1', turn = 0) =>
+  const gate = (id: string, token: string, book: '0' | '1') =>
     GATE.run(
       redis,
       {
@@ -320,9 +321,9 @@ describe('gate.lua and release-lock.lua', () => {
         rate_line: k('rate:line'),
         rate_seen: k('rate:seen'),
         rate_seq: k('rate:seq'),
-        fair: k('fair:1'),
+        rate_fair: k('fair:1'),
       },
-      { id, token, lock_ms: 10_000, now_iso: '2026-01-01T00:00:00.000Z', book, ...slot, turn },
+      { id, token, lock_ms: 10_000, now_iso: '2026-01-01T00:00:00.000Z', book, ...slot },
     );
 
   it('when an older intent waits, then the gate is blocked; when the lock is held, locked; else it opens, marks the run and books a slot', async () => {
@@ -352,22 +353,6 @@ describe('gate.lua and release-lock.lua', () => {
     });
     // A gate that does not book leaves the pacer alone.
     expect((await gate('a', 't2', '0')).values[2]).toBe(-1);
-  });
-
-  it("when a run opens the gate, then its class's turn being served moves up to its own, never down", async () => {
-    await redis.del(k('lock'), k('fair:1'));
-    await redis.set(k('intent:v'), '{"seq":1,"id":"v","status":"queued","attempts":0,"updated_at":"y"}');
-    expect((await gate('v', 't5', '0', 5)).status).toBe('ok');
-    expect(await redis.hget(k('fair:1'), 'vt')).toBe('5');
-    await redis.del(k('lock'));
-    await redis.set(k('intent:v'), '{"seq":1,"id":"v","status":"queued","attempts":0,"updated_at":"y"}');
-    expect((await gate('v', 't3', '0', 3)).status).toBe('ok');
-    expect(await redis.hget(k('fair:1'), 'vt')).toBe('5');
-    // A finished intent does no work: its turn does not count.
-    await redis.del(k('lock'));
-    await redis.set(k('intent:v'), '{"seq":1,"id":"v","status":"completed","attempts":1,"updated_at":"y"}');
-    expect((await gate('v', 't9', '0', 9)).status).toBe('ok');
-    expect(await redis.hget(k('fair:1'), 'vt')).toBe('5');
   });
 });
 
@@ -537,8 +522,9 @@ describe('the pacer scripts', () => {
     line: k('rate:line'),
     seen: k('rate:seen'),
     seq: k('rate:seq'),
+    fair: k('fair:2'),
   });
-  const slot = (member: string) => ({
+  const slot = (member: string, turn = 0) => ({
     interval_us: 500_000,
     max: 2,
     window_us: 1_000_000,
@@ -547,6 +533,7 @@ describe('the pacer scripts', () => {
     hold_us: 5_000_000,
     priority: 100,
     lease_us: 5_000_000,
+    turn,
   });
 
   it('when slots are booked faster than the rate, then the first is due and the next waits about 1/rate', async () => {
@@ -574,6 +561,20 @@ describe('the pacer scripts', () => {
     expect(await redis.zscore(g.sent, 'y')).toBeNull();
     expect(await redis.zscore(g.sent, 'x')).not.toBeNull();
     expect((await RATE_SLOT.run(redis, g, { op: 'ask', ...slot('z') })).status).toBe('due');
+  });
+
+  it("when a request is granted its slot, then its class's turn being served moves up to its turn, never down", async () => {
+    fresh();
+    expect((await RATE_SLOT.run(redis, keys(), { op: 'reserve', ...slot('t5', 5) })).status).toBe('due');
+    expect(await redis.hget(k('fair:2'), 'vt')).toBe('5');
+    // The next is granted a slot 1/rate (500 ms) away, at once: its turn is the one being served now.
+    expect((await RATE_SLOT.run(redis, keys(), { op: 'reserve', ...slot('t3', 3) })).status).toBe('wait');
+    expect(await redis.hget(k('fair:2'), 'vt')).toBe('5');
+    expect(await redis.zscore(k('rate:line'), 't3')).toBeNull();
+    // A third waits in the line, not granted: its turn is not served yet.
+    expect((await RATE_SLOT.run(redis, keys(), { op: 'reserve', ...slot('t9', 9) })).status).toBe('wait');
+    expect(await redis.zscore(k('rate:line'), 't9')).not.toBeNull();
+    expect(await redis.hget(k('fair:2'), 'vt')).toBe('5');
   });
 
   it('when Plivo answered 429, then nobody is admitted until its Retry-After has passed', async () => {

@@ -33,6 +33,7 @@ describe('overflow: the caller leaves its queue with the intent that moves it, o
     ({ redis, keys, queue, store, calls, queues } = stores = openStores('overflow'));
     registry = new Registry();
     overflow = createOverflowHandler({
+      account: { name: 'default' },
       store,
       calls,
       metrics: createMetrics(registry, { defaults: false }),
@@ -92,7 +93,7 @@ describe('overflow: the caller leaves its queue with the intent that moves it, o
     expect(await overflow({ callUuid: caller, queue: 'vip', intentId: 'enqueue-1', overflow: 'spill' })).toBe('moved');
     expect(await redis.zrange(keys.pending(caller), 0, -1)).toEqual([pending]);
     expect(await registry.getSingleMetricAsString('holdq_queue_wait_seconds')).toMatch(
-      /holdq_queue_wait_seconds_count\{queue="vip",outcome="overflow"\} 1$/m,
+      /holdq_queue_wait_seconds_count\{queue="vip",outcome="overflow",account="default"\} 1$/m,
     );
   });
 

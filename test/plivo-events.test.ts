@@ -78,7 +78,11 @@ describe('Plivo events, signed', () => {
   const queue = async (name: string) => (await (await stack.get(`/v1/queues/${name}`)).json()) as QueueView;
   /** holdq_calls_on_hold, as a scrape reads it (the only test of this file that holds a call). */
   const onHold = async () =>
-    Number(/^holdq_calls_on_hold (\d+)$/m.exec(await (await stack.get('/metrics', { key: null })).text())?.[1]);
+    Number(
+      /^holdq_calls_on_hold\{account="default"\} (\d+)$/m.exec(
+        await (await stack.get('/metrics', { key: null })).text(),
+      )?.[1],
+    );
 
   /** Two callers waiting in a queue of their own, first and second in line. */
   async function twoWaiting() {
@@ -103,7 +107,9 @@ describe('Plivo events, signed', () => {
     expect(await queue(name)).toMatchObject({ waiting: 1, members: [{ call_uuid: second, position: 1 }] });
     expect(await call(second)).toMatchObject({ state: 'queued', queue: name, position: 1 });
     const metrics = await (await stack.get('/metrics', { key: null })).text();
-    expect(metrics).toContain(`holdq_queue_wait_seconds_count{queue="${name}",outcome="abandoned"} 1`);
+    expect(metrics).toContain(
+      `holdq_queue_wait_seconds_count{queue="${name}",outcome="abandoned",account="default"} 1`,
+    );
   });
 
   it('when a hangup for a held call is signed, then the call is ended and no longer counted on hold', async () => {

@@ -105,7 +105,7 @@ describe('PUBLIC_BASE_URL from a lone worker', () => {
       logger: createLogger('info', logs.stream),
       registry,
       metrics: createMetrics(registry, { defaults: false }),
-      plivo: { baseUrl: 'http://127.0.0.1:9', authId: 'X', authToken: 'y' },
+      plivo: { default: { baseUrl: 'http://127.0.0.1:9', authId: 'X', authToken: 'y' } },
       opsPort: 0,
     });
     const late = await api(config, port);

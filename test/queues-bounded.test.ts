@@ -108,7 +108,7 @@ describe('queues created on demand', () => {
     const queues = Array.from({ length: 6 }, (_, i) => `${m}-${i}`);
     for (const q of queues) await enqueue(`cm-${q}`, q);
     const text = await (await stack.get('/metrics', { key: null })).text();
-    const series = [...text.matchAll(/^holdq_queue_callers\{queue="([^"]+)"\} (\S+)$/gm)].map(
+    const series = [...text.matchAll(/^holdq_queue_callers\{queue="([^"]+)",account="default"\} (\S+)$/gm)].map(
       (x) => [x[1]!, Number(x[2])] as const,
     );
     const labels = series.map(([q]) => q);

@@ -65,8 +65,8 @@ describe('named queues', () => {
 
     // The metrics see the queue.
     const metrics = await (await stack.get('/metrics', { key: null })).text();
-    expect(metrics).toMatch(/holdq_queue_callers\{queue="support"\} 3/);
-    expect(metrics).toMatch(/holdq_queue_oldest_wait_seconds\{queue="support"\} [0-9.]+/);
+    expect(metrics).toMatch(/holdq_queue_callers\{queue="support",account="default"\} 3/);
+    expect(metrics).toMatch(/holdq_queue_oldest_wait_seconds\{queue="support",account="default"\} [0-9.]+/);
   });
 
   it('when an agent dequeues, then the first caller and the agent meet in one bridge, and ended callers are skipped as abandoned', async () => {
@@ -96,8 +96,10 @@ describe('named queues', () => {
     expect(d3).toMatchObject({ status: 'failed', error: { code: 'queue_empty' } });
 
     const metrics = await (await stack.get('/metrics', { key: null })).text();
-    expect(metrics).toMatch(/holdq_queue_wait_seconds_count\{queue="support",outcome="bridged"\} 2/);
-    expect(metrics).toMatch(/holdq_queue_wait_seconds_count\{queue="support",outcome="abandoned"\} 1/);
+    expect(metrics).toMatch(/holdq_queue_wait_seconds_count\{queue="support",outcome="bridged",account="default"\} 2/);
+    expect(metrics).toMatch(
+      /holdq_queue_wait_seconds_count\{queue="support",outcome="abandoned",account="default"\} 1/,
+    );
   });
 
   it('when many agents dequeue from one queue at once, then no caller is taken twice', async () => {
@@ -132,7 +134,7 @@ describe('named queues', () => {
     expect(state).toMatchObject({ state: 'queued', queue: 'spill' });
     expect((await queueView('vip')).waiting).toBe(0);
     const metrics = await (await stack.get('/metrics', { key: null })).text();
-    expect(metrics).toMatch(/holdq_queue_wait_seconds_count\{queue="vip",outcome="overflow"\} 1/);
+    expect(metrics).toMatch(/holdq_queue_wait_seconds_count\{queue="vip",outcome="overflow",account="default"\} 1/);
   });
 
   it('when Plivo reports a hangup, then the caller leaves its queue as abandoned and the call is ended', async () => {
@@ -151,10 +153,12 @@ describe('named queues', () => {
     const call = uid('held');
     await done({ type: 'hold', call_uuid: call });
     expect(await (await stack.get(`/v1/calls/${call}`)).json()).toMatchObject({ state: 'on_hold', held_legs: 'aleg' });
-    expect(await (await stack.get('/metrics', { key: null })).text()).toMatch(/holdq_calls_on_hold 1/);
+    expect(await (await stack.get('/metrics', { key: null })).text()).toMatch(
+      /holdq_calls_on_hold\{account="default"\} 1/,
+    );
     await done({ type: 'unhold', call_uuid: call });
     const metrics = await (await stack.get('/metrics', { key: null })).text();
-    expect(metrics).toMatch(/holdq_calls_on_hold 0/);
+    expect(metrics).toMatch(/holdq_calls_on_hold\{account="default"\} 0/);
     expect(metrics).toMatch(/holdq_hold_duration_seconds_count 1/);
   });
 

@@ -71,7 +71,7 @@ describe('start-up with no Redis', () => {
     const config = testConfig({ REDIS_URL: `redis://127.0.0.1:${redis.port}` });
     const starting = startWorker(config, {
       ...deps(logs),
-      plivo: { baseUrl: 'http://127.0.0.1:9', authId: 'X', authToken: 'y' },
+      plivo: { default: { baseUrl: 'http://127.0.0.1:9', authId: 'X', authToken: 'y' } },
       opsPort: 0,
       signal: stopping.signal,
     });

@@ -107,7 +107,7 @@ describe('request targets on a lone worker ops port', () => {
       logger: createLogger('info', captureLogs().stream),
       registry,
       metrics: createMetrics(registry, { defaults: false }),
-      plivo: { baseUrl: 'http://127.0.0.1:9', authId: 'X', authToken: 'y' },
+      plivo: { default: { baseUrl: 'http://127.0.0.1:9', authId: 'X', authToken: 'y' } },
       opsPort: 0,
     });
   });

@@ -201,15 +201,15 @@ describe('worker: intents become Plivo transfers', () => {
     const text = await (await stack.get('/metrics', { key: null })).text();
     expect(text).toMatch(/holdq_intents_received_total\{type="hold"\} [1-9]/);
     expect(text).toMatch(/holdq_intents_finished_total\{type="hold",outcome="completed"\} [1-9]/);
-    expect(text).toMatch(/holdq_plivo_requests_total\{status="502"\} 1/);
-    expect(text).toMatch(/holdq_transfer_retries_total\{reason="http_5xx"\} [1-9]/);
+    expect(text).toMatch(/holdq_plivo_requests_total\{status="502",account="default"\} 1/);
+    expect(text).toMatch(/holdq_transfer_retries_total\{reason="http_5xx",account="default"\} [1-9]/);
     expect(text).toMatch(/holdq_intent_duration_seconds_count\{type="hold",outcome="completed"\} [1-9]/);
-    expect(text).toMatch(/holdq_plivo_request_duration_seconds_count [1-9]/);
-    expect(text).toMatch(/holdq_plivo_rate_wait_seconds_count\{class="interactive"\} [1-9]/);
-    expect(text).toMatch(/holdq_jobs\{state="waiting"\} \d+/);
+    expect(text).toMatch(/holdq_plivo_request_duration_seconds_count\{account="default"\} [1-9]/);
+    expect(text).toMatch(/holdq_plivo_rate_wait_seconds_count\{class="interactive",account="default"\} [1-9]/);
+    expect(text).toMatch(/holdq_jobs\{state="waiting",account="default"\} \d+/);
     expect(text).toMatch(/holdq_http_requests_total\{method="POST",route="\/v1\/intents",status="202"\} [1-9]/);
     expect(text).toMatch(/holdq_http_requests_total\{method="POST",route="\/v1\/intents",status="422"\} 1/);
-    expect(text).toMatch(/holdq_plivo_simulated 0/);
+    expect(text).toMatch(/holdq_plivo_simulated\{account="default"\} 0/);
   });
 });
 

@@ -1,18 +1,15 @@
-import type { Queue } from 'bullmq';
-import express, { Router, type Express, type RequestHandler } from 'express';
+import express, { Router, type Express, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
 import type { Registry } from 'prom-client';
-import type { Config } from '../config.js';
-import type { CallStore } from '../infra/call-state.js';
-import type { IntentJobs } from '../infra/intent-queue.js';
-import type { IntentStore } from '../infra/intent-store.js';
-import type { QueueStore } from '../infra/queue-store.js';
+import { accountOf, type Config } from '../config.js';
+import { DEFAULT_ACCOUNT, plivoMount } from '../domain/account.js';
+import type { AccountStores } from '../role-setup.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { createOpsRouter, type Readiness } from '../observability/ops-routes.js';
 import { XML_MOUNT } from '../domain/xml-links.js';
-import { acceptIntentRoute, createIntentRoutes } from './intents-routes.js';
-import { authenticate, requireRole } from './auth.js';
+import { acceptIntentRoute, createIntentRoutes, intentBody } from './intents-routes.js';
+import { authenticate, caller, requireRole } from './auth.js';
 import { mountedAt, observeRequests } from './request-observer.js';
 import { AppError } from './errors.js';
 import { errorHandler, notFound } from './problem.js';
@@ -29,18 +26,13 @@ export interface ApiDeps {
   config: Readonly<Config>;
   /** This API's id, served by /livez. */
   instance: string;
-  store: IntentStore;
-  calls: CallStore;
-  queues: QueueStore;
-  /** The BullMQ queue of intent jobs. */
-  jobs: IntentJobs;
+  /** Every account's stores (role-setup.ts); a key's intents, calls and queues are its account's only. */
+  accounts: readonly AccountStores[];
   logger: Logger;
   registry: Registry;
   metrics: Metrics;
   readiness: Readiness;
   redisAvailable: () => boolean;
-  /** The job queues Bull Board shows at /admin/queues beside the intent queue (completion callbacks). */
-  adminQueues: Queue[];
   /** The per-key request limit on /v1 (null: off; posting an intent is counted by the accept itself). */
   requestLimit: RequestHandler | null;
   /** True once shutdown has begun: every answer then closes its connection. */
@@ -127,11 +119,36 @@ export function createApp(deps: ApiDeps): Express {
       next();
     });
   }
+  const { config } = deps;
+  // Each account gets its own handlers, built on its own stores; a request goes to its key's
+  // account's. Another account's intents, calls and queues are not in the stores a key reaches:
+  // 404, never 403, so not even their names leak.
+  const accountOfCaller = (res: Response) => accountOf(config, caller(res).client);
+  /** The accept handler of the caller's account. */
+  const accepts = new Map(
+    deps.accounts.map((a) => [a.account.name, acceptIntentRoute({ config, metrics: deps.metrics, ...a })]),
+  );
+  const accept: RequestHandler = (req, res, next) => {
+    const handler = accepts.get(accountOfCaller(res));
+    if (!handler) return next(new Error(`no account ${accountOfCaller(res)} (a configuration check missed it)`));
+    return handler(req, res, next);
+  };
+  /** One router per account, each passing over requests of other accounts' keys (its routes stay visible to Express). */
+  const routersByAccount = (build: (a: AccountStores) => RequestHandler) => {
+    const all = Router();
+    for (const a of deps.accounts) {
+      const mine = Router();
+      mine.use((_req, res, next) => (accountOfCaller(res) === a.account.name ? next() : next('router')));
+      mine.use(build(a));
+      all.use(mine);
+    }
+    return all;
+  };
   // Posting an intent takes nearly all the traffic, so it comes first, as a route of the app
   // itself (a router mounted at /v1 rewrites and re-parses the URL at every layer), and ahead
   // of the request limiter: the accept script counts intents in its own round trip.
-  const auth = authenticate(deps.config.keys);
-  app.post('/v1/intents', auth, requireRole('write'), ...acceptIntentRoute(deps));
+  const auth = authenticate(config.keys);
+  app.post('/v1/intents', auth, requireRole('write'), intentBody, accept);
   const v1 = Router();
   v1.use(mountedAt('/v1'), auth);
   // A read key may only read; routes that change something check their own role.
@@ -139,7 +156,7 @@ export function createApp(deps: ApiDeps): Express {
     req.method === 'GET' || req.method === 'HEAD' ? next() : requireRole('write')(req, res, next),
   );
   if (deps.requestLimit) v1.use(deps.requestLimit);
-  v1.use(createIntentRoutes(deps), createStateRoutes(deps));
+  v1.use(routersByAccount((a) => Router().use(createIntentRoutes(a), createStateRoutes({ config, ...a }))));
   app.use('/v1', v1);
   app.use(createOpsRouter(deps.registry, deps.readiness, deps.instance));
   const openapi = JSON.stringify(buildOpenApi({ publicBaseUrl: deps.config.PUBLIC_BASE_URL, version: HOLDQ_VERSION }));
@@ -147,15 +164,26 @@ export function createApp(deps: ApiDeps): Express {
     res.type('application/json').send(openapi);
   });
   app.use(createDocsRouter(docsHeaders));
-  app.use('/plivo', mountedAt('/plivo'), ...plivoSignature(deps.config));
-  app.use(XML_MOUNT, mountedAt(XML_MOUNT), createXmlRoutes(deps));
-  app.use('/plivo/events', mountedAt('/plivo/events'), createEventRoutes(deps));
+  // Each account's Plivo routes under its own path, which names the account whose token signs
+  // the request; the default account's stay at /plivo, so the others are mounted first.
+  const others = deps.accounts.filter((a) => a.account.name !== DEFAULT_ACCOUNT);
+  const ordered = [...others, ...deps.accounts.filter((a) => a.account.name === DEFAULT_ACCOUNT)];
+  for (const a of ordered) {
+    const mount = plivoMount(a.account.name);
+    // Route labels of the metrics name the account's part as a parameter (bounded either way).
+    const label = a.account.name === DEFAULT_ACCOUNT ? '/plivo' : '/plivo/acct/:account';
+    const plivo = Router();
+    plivo.use(...plivoSignature(config, a.account.authToken));
+    plivo.use(XML_MOUNT.slice('/plivo'.length), mountedAt(`${label}/xml`), createXmlRoutes({ config, ...a }));
+    plivo.use('/events', mountedAt(`${label}/events`), createEventRoutes({ metrics: deps.metrics, ...a }));
+    app.use(mount, mountedAt(label), plivo);
+  }
   app.use(
     ADMIN_PATH,
     ...adminHeaders,
     mountedAt(ADMIN_PATH),
-    authenticate(deps.config.keys, { basic: true, realm: 'holdq admin' }),
-    createAdminRouter({ store: deps.store, jobs: deps.jobs, others: deps.adminQueues }),
+    authenticate(config.keys, { basic: true, realm: 'holdq admin' }),
+    routersByAccount((a) => createAdminRouter({ store: a.store, jobs: a.jobs, others: [a.callbackJobs] })),
   );
   app.use(notFound);
   app.use(errorHandler({ logger: deps.logger, redisAvailable: deps.redisAvailable }));

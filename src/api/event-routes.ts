@@ -7,6 +7,8 @@ import { requestLog } from './request-observer.js';
 import type { Metrics } from '../observability/metrics.js';
 
 export interface EventRoutesDeps {
+  /** The account whose calls these events are of (its metrics label). */
+  account: { name: string };
   calls: CallStore;
   queues: QueueStore;
   metrics: Metrics;
@@ -34,7 +36,9 @@ export function createEventRoutes(deps: EventRoutesDeps): Router {
         if (call.queue) {
           const since = await queues.remove(call.queue, uuid);
           if (since !== null)
-            metrics.queueWaitFor(call.queue, 'abandoned').observe(Math.max(0, (Date.now() - since) / 1000));
+            metrics
+              .queueWaitFor(deps.account.name, call.queue, 'abandoned')
+              .observe(Math.max(0, (Date.now() - since) / 1000));
         }
         if (call.state === 'on_hold' && call.since)
           metrics.holdDuration.observe(Math.max(0, (Date.now() - Date.parse(call.since)) / 1000));

@@ -1,6 +1,7 @@
 import express, { Router, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { Config } from '../config.js';
+import type { PlivoAccount } from '../domain/account.js';
 import { AppError, type FieldError } from './errors.js';
 import {
   INTENT_TYPES,
@@ -24,6 +25,8 @@ import { CLIENT_PARSE, fieldErrors } from './problem.js';
 
 export interface IntentRoutesDeps {
   config: Readonly<Config>;
+  /** The account the intents are of: its transfer budget; its stores are the ones below. */
+  account: PlivoAccount;
   store: IntentStore;
   jobs: IntentJobs;
   metrics: Metrics;
@@ -113,20 +116,26 @@ function idempotencyKey(req: Request): string | undefined {
   return key;
 }
 
+/** The body parser of POST /v1/intents. */
+export const intentBody = express.json({
+  limit: BODY_LIMIT,
+  strict: false,
+  type: ['application/json', 'application/*+json'],
+});
+
 /**
- * POST /v1/intents: the body parser and the handler. The app mounts it ahead of the
- * per-client request limiter, since the accept script counts intents itself.
+ * POST /v1/intents for one account (the app picks the caller's account's, after `intentBody`). The
+ * app mounts it ahead of the per-client request limiter, since the accept script counts intents itself.
  */
-export function acceptIntentRoute(deps: IntentRoutesDeps): RequestHandler[] {
-  const { config, store, jobs, metrics } = deps;
+export function acceptIntentRoute(deps: IntentRoutesDeps): RequestHandler {
+  const { config, account, store, jobs, metrics } = deps;
   const received = Object.fromEntries(INTENT_TYPES.map((type) => [type, metrics.intentsReceived.labels(type)]));
-  const json = express.json({ limit: BODY_LIMIT, strict: false, type: ['application/json', 'application/*+json'] });
 
   const accept: RequestHandler = async (req, res) => {
     const key = idempotencyKey(req);
     const request = parseIntent(req, config);
     const limits = {
-      transferBudget: config.TRANSFER_BUDGET,
+      transferBudget: account.transferBudget,
       perSecond: config.API_RATE_LIMIT_RPS,
       ...(request.type === 'enqueue'
         ? {
@@ -153,7 +162,7 @@ export function acceptIntentRoute(deps: IntentRoutesDeps): RequestHandler[] {
       case 'budget_spent':
         throw new AppError(
           'transfer_limit',
-          `call ${orderingCall(request)} has used all ${config.TRANSFER_BUDGET} transfers of its budget`,
+          `call ${orderingCall(request)} has used all ${account.transferBudget} transfers of its budget`,
           [{ field: request.type === 'dequeue' ? 'agent_call_uuid' : 'call_uuid', message: 'transfer budget spent' }],
         );
       case 'rate_limited':
@@ -184,7 +193,7 @@ export function acceptIntentRoute(deps: IntentRoutesDeps): RequestHandler[] {
         throw new Error('an API accept was refused for a claim it did not make');
     }
   };
-  return [json, accept];
+  return accept;
 }
 
 /** Reading intents, the dead letters, and re-running a failed one. */

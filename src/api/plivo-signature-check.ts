@@ -45,14 +45,14 @@ const form: RequestHandler = (req, res, next) =>
   });
 
 /**
- * X-Plivo-Signature-V3 on every /plivo request when PLIVO_AUTH_TOKEN is set (docs/plivo.md,
- * "Signatures"): GET signs the full URL with its query; POST signs the URL plus the form fields.
- * Mounted in front of everything under /plivo: the XML documents and Plivo's events.
+ * X-Plivo-Signature-V3 on every request of an account's Plivo routes when the account has an auth
+ * token (docs/plivo.md, "Signatures"): GET signs the full URL with its query; POST signs the URL
+ * plus the form fields. Mounted in front of each account's XML documents and Plivo's events for
+ * it: the path names the account, so its token is the one checked (`null`: a simulated account).
  */
-export function plivoSignature(config: Readonly<Config>): RequestHandler[] {
+export function plivoSignature(config: Readonly<Config>, token: string | null): RequestHandler[] {
   // The signature covers POST form fields, so they are parsed before it is checked.
   const verify: RequestHandler = (req, _res, next) => {
-    const token = config.PLIVO_AUTH_TOKEN;
     if (!token) return next();
     const signature = req.get('x-plivo-signature-v3');
     const nonce = req.get('x-plivo-signature-v3-nonce');

@@ -3,10 +3,6 @@ import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
-import { createCallStore } from '../infra/call-state.js';
-import { createIntentStore } from '../infra/intent-store.js';
-import { createJobInsert } from '../infra/job-insert.js';
-import { createQueueStore } from '../infra/queue-store.js';
 import type { RedisOutageLog } from '../infra/redis-outage-log.js';
 import { listen } from '../lifecycle.js';
 import type { Logger } from '../observability/logger.js';
@@ -40,28 +36,21 @@ export interface StartedApi {
 export async function startApi(config: Readonly<Config>, deps: ApiStartDeps): Promise<StartedApi> {
   const { logger } = deps;
   const role = createRoleSetup(config, deps);
-  const { releasers, keys } = role;
+  const { releasers } = role;
   let shuttingDown = false;
   const [redis] = (await role.connect(['command', 'holdq-api'])) as [Redis];
   const settings = role.watchRedisSettings(redis);
-  const { jobs, callbackJobs } = role.openJobQueues(redis);
-  const queues = createQueueStore(redis, keys);
+  const accounts = role.openAccounts({ jobs: redis, state: redis });
   // Queue names of an older holdq move into the index (once; the worker does it too).
-  await role.step(queues.migrate());
-  if (deps.observeJobs) role.observe(deps.metrics, jobs, queues, redis);
+  for (const a of accounts) await role.step(a.queues.migrate());
+  if (deps.observeJobs) role.observe(deps.metrics, accounts, redis);
 
   const instance = randomUUID();
   let publicUrlCheck: PublicUrlCheck | null = null;
   const app = createApp({
     config,
     instance,
-    store: createIntentStore(redis, keys, {
-      retentionSeconds: config.INTENT_RETENTION_SECONDS,
-      jobs: createJobInsert(jobs),
-    }),
-    calls: createCallStore(redis, keys),
-    queues,
-    jobs,
+    accounts,
     logger,
     registry: deps.registry,
     metrics: deps.metrics,
@@ -72,7 +61,6 @@ export async function startApi(config: Readonly<Config>, deps: ApiStartDeps): Pr
       advisories: role.advisories(settings, () => publicUrlCheck),
     }),
     redisAvailable: () => redis.status === 'ready',
-    adminQueues: [callbackJobs],
     draining: () => shuttingDown,
     requestLimit:
       config.API_RATE_LIMIT_RPS > 0

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import type { Config } from '../config.js';
+import type { PlivoAccount } from '../domain/account.js';
 import { AppError } from './errors.js';
 import { fieldErrors } from './problem.js';
 import { z } from 'zod';
@@ -10,6 +11,8 @@ import type { QueueStore } from '../infra/queue-store.js';
 
 export interface StateRoutesDeps {
   config: Readonly<Config>;
+  /** The account whose calls and queues these are (its transfer budget). */
+  account: PlivoAccount;
   calls: CallStore;
   queues: QueueStore;
 }
@@ -48,7 +51,7 @@ export function createStateRoutes(deps: StateRoutesDeps): Router {
       position,
       since: call.since,
       transfer_count: call.transfer_count,
-      transfer_budget: config.TRANSFER_BUDGET,
+      transfer_budget: deps.account.transferBudget,
       last_intent_id: call.last_intent_id,
       held_legs: call.held_legs,
       bleg_uuid: call.bleg_uuid,

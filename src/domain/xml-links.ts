@@ -20,9 +20,13 @@ export interface XmlLinks {
   queue(name: string, callUuid: string): string;
 }
 
-/** Links to holdq's documents on PUBLIC_BASE_URL. */
-export function createXmlLinks(publicBaseUrl: string): XmlLinks {
-  const base = `${publicBaseUrl.replace(/\/+$/, '')}${XML_MOUNT}`;
+/**
+ * Links to holdq's documents on PUBLIC_BASE_URL, for the account whose Plivo routes are at `mount`
+ * (domain/account.ts, plivoMount: `/plivo` for the default account): the path names the account,
+ * so holdq knows whose token signs Plivo's fetch.
+ */
+export function createXmlLinks(publicBaseUrl: string, mount = '/plivo'): XmlLinks {
+  const base = `${publicBaseUrl.replace(/\/+$/, '')}${mount}${XML_MOUNT.slice('/plivo'.length)}`;
   const q = (params: Record<string, string>) => new URLSearchParams(params).toString();
   const path = (route: string, param: string) => route.replace(/:\w+$/, encodeURIComponent(param));
   return {

@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis';
 import { LEGS, type Legs } from '../domain/intent.js';
-import { priorityClass } from '../domain/intent-class.js';
 import { CALL_STATES, type CallEffect, type CallState, type CallStateName, type SeenFetch } from '../domain/call.js';
 import { effectInputs } from './call-effects.js';
 import { CALL_TTL_SECONDS, type Keys } from './keys.js';
@@ -22,18 +21,8 @@ export type BeginResult =
 
 export interface CallStore {
   get(callUuid: string): Promise<CallState>;
-  /**
-   * The gate. `slot`: the first transfer's rate slot, booked in the same script; `priority`: the
-   * intent job's BullMQ priority, whose turn the class then serves (0: none).
-   */
-  begin(
-    callUuid: string,
-    intentId: string,
-    token: string,
-    ttlMs: number,
-    slot?: SlotBooking,
-    priority?: number,
-  ): Promise<BeginResult>;
+  /** The gate. `slot`: the first transfer's rate slot, booked in the same script. */
+  begin(callUuid: string, intentId: string, token: string, ttlMs: number, slot?: SlotBooking): Promise<BeginResult>;
   release(callUuid: string, token: string): Promise<void>;
   /** Sets a call's state outside its own line of intents (a dequeued caller, a hangup). */
   apply(callUuid: string, effect: CallEffect, from: CallState): Promise<void>;
@@ -72,8 +61,7 @@ export function createCallStore(redis: Redis, keys: Keys): CallStore {
       return parseState(callUuid, await redis.hgetall(keys.call(callUuid)));
     },
 
-    async begin(callUuid, intentId, token, ttlMs, slot, priority = 0) {
-      const served = priorityClass(priority);
+    async begin(callUuid, intentId, token, ttlMs, slot) {
       // Without a booking the gate is given the pacer's key names only as placeholders (book = 0).
       const rate = slot?.keys ?? {
         tat: '-',
@@ -85,6 +73,7 @@ export function createCallStore(redis: Redis, keys: Keys): CallStore {
         line: '-',
         seen: '-',
         seq: '-',
+        fair: '-',
       };
       const reply = await GATE.run(
         redis,
@@ -102,7 +91,7 @@ export function createCallStore(redis: Redis, keys: Keys): CallStore {
           rate_line: rate.line,
           rate_seen: rate.seen,
           rate_seq: rate.seq,
-          fair: served ? keys.fair(served.cls) : '-',
+          rate_fair: rate.fair,
         },
         {
           id: intentId,
@@ -119,8 +108,8 @@ export function createCallStore(redis: Redis, keys: Keys): CallStore {
             hold_us: 0,
             priority: 0,
             lease_us: 0,
+            turn: 0,
           }),
-          turn: served?.turn ?? 0,
         },
       );
       if (reply.status === 'blocked') return { kind: 'blocked', headIntentId: String(reply.values[0]) };

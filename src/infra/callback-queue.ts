@@ -23,8 +23,9 @@ export function createCallbackQueue(
   connection: ConnectionOptions,
   prefix: string,
   retry: CallbackRetry = {},
+  name = CALLBACK_QUEUE,
 ): Queue<CallbackJobData> {
-  return new Queue<CallbackJobData>(CALLBACK_QUEUE, {
+  return new Queue<CallbackJobData>(name, {
     connection,
     prefix,
     defaultJobOptions: {

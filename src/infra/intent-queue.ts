@@ -31,6 +31,8 @@ export type IntentJobs = Queue<JobData>;
 export interface IntentJobsOptions {
   prefix: string;
   attempts: number;
+  /** The queue's name: INTENT_QUEUE for the default account, its own for another (domain/account.ts). */
+  name?: string;
 }
 
 export function jobOptions(opts: IntentJobsOptions): JobsOptions {
@@ -45,7 +47,11 @@ export function jobOptions(opts: IntentJobsOptions): JobsOptions {
 }
 
 export function createIntentJobs(connection: ConnectionOptions, opts: IntentJobsOptions): IntentJobs {
-  return new Queue<JobData>(INTENT_QUEUE, { connection, prefix: opts.prefix, defaultJobOptions: jobOptions(opts) });
+  return new Queue<JobData>(opts.name ?? INTENT_QUEUE, {
+    connection,
+    prefix: opts.prefix,
+    defaultJobOptions: jobOptions(opts),
+  });
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { RATE_PENALIZE, RATE_RELEASE, RATE_SLOT } from './scripts.js';
+import { priorityClass, type IntentClass } from '../domain/intent-class.js';
 
 export const WINDOW_MS = 1000;
 /** The plan's least slack beyond the window (the measured answer time replaces it when longer). */
@@ -41,6 +42,8 @@ export interface PacerKeys {
   line: string;
   seen: string;
   seq: string;
+  /** The turns of the request's class (lua/accept.lua): a grant moves its 'vt' to the request's turn. */
+  fair: string;
 }
 
 /** One request's slot, as rate-slots.lua's `p` names it. */
@@ -53,6 +56,8 @@ export interface SlotArgs {
   hold_us: number;
   priority: number;
   lease_us: number;
+  /** The request's turn in its class (0: none). */
+  turn: number;
 }
 
 /**
@@ -104,17 +109,18 @@ export interface PlivoPacer {
 /**
  * `holdMs`: how long a request never released (its worker died, or Plivo did not answer
  * in time) keeps counting: at least the request timeout. `leaseMs`: LINE_LEASE_MS unless told.
+ * `fairKey`: the key of a class's turns (Keys.fair), which a grant moves on.
  */
 export function createPlivoPacer(
   redis: Redis,
   key: string,
   maxPerSecond: number,
-  opts: { holdMs: number; leaseMs?: number },
+  opts: { holdMs: number; leaseMs?: number; fairKey?: (cls: IntentClass) => string },
 ): PlivoPacer {
   const intervalUs = Math.ceil(1_000_000 / maxPerSecond);
   const holdUs = Math.ceil(opts.holdMs) * 1000;
   const leaseUs = Math.ceil(opts.leaseMs ?? LINE_LEASE_MS) * 1000;
-  // The same keys for every booking.
+  // The same keys for every booking (but the class's turns).
   const slotKeys: PacerKeys = {
     tat: key,
     plan: `${key}:window`,
@@ -125,7 +131,10 @@ export function createPlivoPacer(
     line: `${key}:line`,
     seen: `${key}:seen`,
     seq: `${key}:seq`,
+    // A key of the pacer's own for requests of no class: never written (their turn is 0).
+    fair: `${key}:fair`,
   };
+  const fairKey = opts.fairKey ?? ((cls: IntentClass) => `${key}:fair:${cls}`);
   let seq = 0;
   const tag = Math.random().toString(36).slice(2, 10);
   let answered: string[] = [];
@@ -175,6 +184,7 @@ export function createPlivoPacer(
   }
   function booking(priority = DEFAULT_SLOT_PRIORITY): SlotBooking {
     const member = `${tag}:${seq++}`;
+    const served = priorityClass(priority);
     const booked = performance.now();
     let cancelled = false;
     let admitted: Permit | null = null;
@@ -188,9 +198,11 @@ export function createPlivoPacer(
       hold_us: holdUs,
       priority,
       lease_us: leaseUs,
+      turn: served?.turn ?? 0,
     };
+    const keys = served ? { ...slotKeys, fair: fairKey(served.cls) } : slotKeys;
     return {
-      keys: slotKeys,
+      keys,
       args,
       async settle(waitMs) {
         // No deadline: every place at the guard frees within hold + a window, and the plan
@@ -201,7 +213,7 @@ export function createPlivoPacer(
             wake = () => (clearTimeout(timer), resolve());
           });
           if (cancelled) break;
-          waitMs = waitOf(await RATE_SLOT.run(redis, slotKeys, { op: 'ask', ...args }));
+          waitMs = waitOf(await RATE_SLOT.run(redis, keys, { op: 'ask', ...args }));
         }
         admitted = permit(member, performance.now() - booked);
         if (cancelled) admitted.discard();

@@ -104,7 +104,7 @@ export const GATE = defineScript('gate', {
     'rate_line',
     'rate_seen',
     'rate_seq',
-    'fair',
+    'rate_fair',
   ],
   args: [
     'id',
@@ -204,8 +204,8 @@ export const QUEUE_MIGRATE = defineScript('queue-migrate', {
 
 /** lua/rate-slot.lua: joins the pacer's line (op reserve), or asks again for its turn or the guard (op ask). */
 export const RATE_SLOT = defineScript('rate-slot', {
-  keys: ['tat', 'plan', 'sent', 'answer', 'pause', 'retry', 'line', 'seen', 'seq'],
-  args: ['op', 'interval_us', 'max', 'window_us', 'margin_us', 'member', 'hold_us', 'priority', 'lease_us'],
+  keys: ['tat', 'plan', 'sent', 'answer', 'pause', 'retry', 'line', 'seen', 'seq', 'fair'],
+  args: ['op', 'interval_us', 'max', 'window_us', 'margin_us', 'member', 'hold_us', 'priority', 'lease_us', 'turn'],
   returns: ['due', 'wait'],
 });
 

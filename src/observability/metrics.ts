@@ -35,33 +35,34 @@ export function createMetrics(
     }),
     plivoRequests: new Counter({
       name: 'holdq_plivo_requests_total',
-      help: 'Transfer requests sent to Plivo, by HTTP status (or timeout, network_error).',
-      labelNames: ['status'] as const,
+      help: 'Transfer requests sent to Plivo, by HTTP status (or timeout, network_error) and account.',
+      labelNames: ['status', 'account'] as const,
       registers,
     }),
     plivoDuration: new Histogram({
       name: 'holdq_plivo_request_duration_seconds',
-      help: 'Duration of Transfer requests to Plivo.',
+      help: 'Duration of Transfer requests to Plivo, by account.',
+      labelNames: ['account'] as const,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
     plivoRateWait: new Histogram({
       name: 'holdq_plivo_rate_wait_seconds',
       help: "Time a Transfer request, ready to go, waited for its slot under PLIVO_MAX_RPS, by its intent's class.",
-      labelNames: ['class'],
+      labelNames: ['class', 'account'] as const,
       buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     }),
     retries: new Counter({
       name: 'holdq_transfer_retries_total',
-      help: 'Transfer attempts scheduled for retry, by reason.',
-      labelNames: ['reason'] as const,
+      help: 'Transfer attempts scheduled for retry, by reason and account.',
+      labelNames: ['reason', 'account'] as const,
       registers,
     }),
     jobs: new Gauge({
       name: 'holdq_jobs',
-      help: 'Intent jobs in the BullMQ queue, by state.',
-      labelNames: ['state'] as const,
+      help: 'Intent jobs in the BullMQ queues, by state and account (each account has a queue of its own).',
+      labelNames: ['state', 'account'] as const,
       registers,
     }),
     httpRequests: new Counter({
@@ -79,26 +80,27 @@ export function createMetrics(
     }),
     queueCallers: new Gauge({
       name: 'holdq_queue_callers',
-      help: 'Callers waiting in each queue.',
-      labelNames: ['queue'] as const,
+      help: 'Callers waiting in each queue (queue names are per account).',
+      labelNames: ['queue', 'account'] as const,
       registers,
     }),
     queueOldestWait: new Gauge({
       name: 'holdq_queue_oldest_wait_seconds',
       help: 'How long the longest-waiting caller of each queue has waited.',
-      labelNames: ['queue'] as const,
+      labelNames: ['queue', 'account'] as const,
       registers,
     }),
     queueWait: new Histogram({
       name: 'holdq_queue_wait_seconds',
       help: 'Time callers spent in a queue, by how they left it (bridged, overflow, abandoned).',
-      labelNames: ['queue', 'outcome'] as const,
+      labelNames: ['queue', 'outcome', 'account'] as const,
       buckets: [1, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 3600],
       registers,
     }),
     callsOnHold: new Gauge({
       name: 'holdq_calls_on_hold',
-      help: 'Calls on hold now.',
+      help: 'Calls on hold now, by account.',
+      labelNames: ['account'] as const,
       registers,
     }),
     holdDuration: new Histogram({
@@ -120,20 +122,31 @@ export function createMetrics(
     }),
     simulated: new Gauge({
       name: 'holdq_plivo_simulated',
-      help: '1 when transfers go to the built-in Plivo simulator instead of Plivo.',
+      help: "1 when an account's transfers go to the built-in Plivo simulator instead of Plivo.",
+      labelNames: ['account'] as const,
       registers,
     }),
   };
   for (const type of INTENT_TYPES) m.intentsReceived.labels(type).inc(0);
-  const queueLabels = createQueueLabels(
-    opts.queueLabels?.configured ?? [],
-    opts.queueLabels?.max ?? DEFAULT_METRICS_MAX_QUEUES,
-  );
+  // Each account's queues have bounded labels of their own; accounts are configured, so bounded too.
+  const queueLabels = new Map<string, QueueLabels>();
+  const queueLabelsFor = (account: string) => {
+    let labels = queueLabels.get(account);
+    if (!labels) {
+      labels = createQueueLabels(
+        opts.queueLabels?.configured ?? [],
+        opts.queueLabels?.max ?? DEFAULT_METRICS_MAX_QUEUES,
+      );
+      queueLabels.set(account, labels);
+    }
+    return labels;
+  };
   return {
     ...m,
-    queueLabels,
-    /** The wait histogram's series for a queue, under its bounded label. */
-    queueWaitFor: (queue: string, outcome: QueueLeaveOutcome) => m.queueWait.labels(queueLabels.label(queue), outcome),
+    queueLabelsFor,
+    /** The wait histogram's series for an account's queue, under its bounded label. */
+    queueWaitFor: (account: string, queue: string, outcome: QueueLeaveOutcome) =>
+      m.queueWait.labels({ queue: queueLabelsFor(account).label(queue), outcome, account }),
   };
 }
 
@@ -168,12 +181,15 @@ export function createQueueLabels(configured: readonly string[], max: number) {
     },
   };
 }
+export type QueueLabels = ReturnType<typeof createQueueLabels>;
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
 export const JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
 
 export interface StateSources {
+  /** The account these are of (every series carries it). */
+  account: string;
   jobCounts(): Promise<Record<string, number>>;
   /** Every queue with callers now. */
   queues(): Promise<{ name: string; waiting: number; oldest_wait_seconds: number }[]>;
@@ -182,25 +198,32 @@ export interface StateSources {
   onHold(): Promise<number>;
 }
 
+type QueueGauges = Map<string, { waiting: number; oldest: number }>;
+
 /**
- * Fills the point-in-time gauges (jobs, queues, holds) from Redis at scrape time
- * (prom-client's async collect), never from a timer. A Redis outage leaves the
+ * Fills the point-in-time gauges (jobs, queues, holds) of every account from Redis at scrape
+ * time (prom-client's async collect), never from a timer. A Redis outage leaves an account's
  * last values instead of failing the scrape. Queue series carry bounded labels: configured
  * queues always (0 when empty), others as createQueueLabels gives them, the busiest first.
  */
-export function observeState(metrics: Metrics, sources: StateSources) {
-  observeJobCounts(metrics, () => sources.jobCounts());
-  // Both queue gauges are collected in one scrape; they share one read of Redis.
-  let read: { at: number; value: Promise<Map<string, { waiting: number; oldest: number }>> } | null = null;
-  const labels = metrics.queueLabels;
-  async function byLabel() {
+export function observeState(metrics: Metrics, accounts: readonly StateSources[]) {
+  observeJobCounts(
+    metrics,
+    accounts.map((a) => ({ account: a.account, counts: () => a.jobCounts() })),
+  );
+  // Both queue gauges are collected in one scrape; they share one read of Redis per account.
+  const reads = new Map<string, { at: number; value: Promise<QueueGauges> }>();
+  async function byLabel(sources: StateSources): Promise<QueueGauges> {
+    const labels = metrics.queueLabelsFor(sources.account);
     const busy = (await sources.queues()).sort((a, b) => b.waiting - a.waiting);
     const admitted = labels.admitted();
     const known = admitted.length > 0 ? await sources.known(admitted) : [];
     const forgotten = admitted.filter((_, i) => !known[i]);
     labels.release(forgotten);
-    for (const name of forgotten) for (const outcome of QUEUE_LEAVE_OUTCOMES) metrics.queueWait.remove(name, outcome);
-    const out = new Map<string, { waiting: number; oldest: number }>();
+    for (const queue of forgotten)
+      for (const outcome of QUEUE_LEAVE_OUTCOMES)
+        metrics.queueWait.remove({ queue, outcome, account: sources.account });
+    const out: QueueGauges = new Map();
     for (const name of labels.configured()) out.set(name, { waiting: 0, oldest: 0 });
     for (const q of busy) {
       const label = labels.label(q.name);
@@ -209,56 +232,69 @@ export function observeState(metrics: Metrics, sources: StateSources) {
     }
     return out;
   }
-  const queues = () => {
-    if (!read || Date.now() - read.at > 250) read = { at: Date.now(), value: byLabel() };
-    return read.value;
+  const queues = (sources: StateSources) => {
+    const read = reads.get(sources.account);
+    if (read && Date.now() - read.at <= 250) return read.value;
+    const value = byLabel(sources);
+    reads.set(sources.account, { at: Date.now(), value });
+    return value;
   };
-  const callers = metrics.queueCallers as Gauge<'queue'> & { collect?: () => Promise<void> };
-  const oldest = metrics.queueOldestWait as Gauge<'queue'> & { collect?: () => Promise<void> };
-  callers.collect = async () => {
-    try {
-      const now = await queues();
-      callers.reset();
-      for (const [label, q] of now) callers.labels(label).set(q.waiting);
-    } catch {
-      // keep the previous values
+  // The last good read of each account: an account whose read fails keeps its series.
+  const last = new Map<string, QueueGauges>();
+  const readAll = async () => {
+    for (const sources of accounts) {
+      try {
+        last.set(sources.account, await queues(sources));
+      } catch {
+        // keep this account's previous values
+      }
     }
+    return last;
   };
-  oldest.collect = async () => {
-    try {
-      const now = await queues();
-      oldest.reset();
-      for (const [label, q] of now) oldest.labels(label).set(q.oldest);
-    } catch {
-      // keep the previous values
-    }
-  };
-  const held = metrics.callsOnHold as Gauge & { collect?: () => Promise<void> };
+  const collectQueues =
+    (gauge: Gauge<'queue' | 'account'>, pick: (q: { waiting: number; oldest: number }) => number) => async () => {
+      const now = await readAll();
+      gauge.reset();
+      for (const [account, byQueue] of now)
+        for (const [queue, q] of byQueue) gauge.labels({ queue, account }).set(pick(q));
+    };
+  const callers = metrics.queueCallers as Gauge<'queue' | 'account'> & { collect?: () => Promise<void> };
+  const oldest = metrics.queueOldestWait as Gauge<'queue' | 'account'> & { collect?: () => Promise<void> };
+  callers.collect = collectQueues(callers, (q) => q.waiting);
+  oldest.collect = collectQueues(oldest, (q) => q.oldest);
+  const held = metrics.callsOnHold as Gauge<'account'> & { collect?: () => Promise<void> };
   held.collect = async () => {
-    try {
-      held.set(await sources.onHold());
-    } catch {
-      // keep the previous value
+    for (const sources of accounts) {
+      try {
+        held.labels({ account: sources.account }).set(await sources.onHold());
+      } catch {
+        // keep this account's previous value
+      }
     }
   };
 }
 
 /**
- * Fills holdq_jobs from BullMQ at scrape time (prom-client's async collect),
+ * Fills holdq_jobs of every account from BullMQ at scrape time (prom-client's async collect),
  * never from a timer. A Redis outage leaves the last values instead of failing the scrape.
  */
-export function observeJobCounts(metrics: Metrics, counts: () => Promise<Record<string, number>>) {
-  const gauge = metrics.jobs as Gauge<'state'> & { collect?: () => Promise<void> };
+export function observeJobCounts(
+  metrics: Metrics,
+  accounts: readonly { account: string; counts: () => Promise<Record<string, number>> }[],
+) {
+  const gauge = metrics.jobs as Gauge<'state' | 'account'> & { collect?: () => Promise<void> };
   gauge.collect = async () => {
-    try {
-      const c = await counts();
-      for (const state of JOB_STATES) {
-        // BullMQ keeps prioritized jobs apart from waiting ones; both are waiting to us.
-        const value = state === 'waiting' ? (c.waiting ?? 0) + (c.prioritized ?? 0) : (c[state] ?? 0);
-        gauge.labels(state).set(value);
+    for (const { account, counts } of accounts) {
+      try {
+        const c = await counts();
+        for (const state of JOB_STATES) {
+          // BullMQ keeps prioritized jobs apart from waiting ones; both are waiting to us.
+          const value = state === 'waiting' ? (c.waiting ?? 0) + (c.prioritized ?? 0) : (c[state] ?? 0);
+          gauge.labels({ state, account }).set(value);
+        }
+      } catch {
+        // keep the previous values: a scrape must not fail because Redis is down
       }
-    } catch {
-      // keep the previous values: a scrape must not fail because Redis is down
     }
   };
 }

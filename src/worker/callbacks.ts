@@ -21,6 +21,8 @@ export function signCallback(secret: string, body: string, t = Math.floor(Date.n
 export interface CallbackWorkerDeps {
   connection: ConnectionOptions;
   prefix: string;
+  /** The account's queue of callbacks (CALLBACK_QUEUE for the default account). */
+  queueName?: string;
   store: IntentStore;
   secret: string | undefined;
   /** Let callbacks reach loopback, private and link-local addresses (CALLBACK_ALLOW_PRIVATE). */
@@ -43,7 +45,7 @@ export function startCallbackWorker(deps: CallbackWorkerDeps): Worker<CallbackJo
     ...(deps.allowPrivate ? {} : { dnsLookup: publicOnlyLookup(deps.resolve) as never }),
   });
   const worker = new Worker<CallbackJobData>(
-    CALLBACK_QUEUE,
+    deps.queueName ?? CALLBACK_QUEUE,
     async (job) => {
       const record = await deps.store.get(job.data.intentId);
       if (!record?.request.callback_url) return 'gone';

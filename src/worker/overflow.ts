@@ -6,6 +6,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 
 export interface OverflowDeps {
+  account: { name: string };
   store: IntentStore;
   calls: CallStore;
   metrics: Metrics;
@@ -58,7 +59,7 @@ export function createOverflowHandler(deps: OverflowDeps) {
       return 'skipped';
     }
     const waited = result.claimedSince === undefined ? 0 : (Date.now() - result.claimedSince) / 1000;
-    deps.metrics.queueWaitFor(data.queue, 'overflow').observe(Math.max(0, waited));
+    deps.metrics.queueWaitFor(deps.account.name, data.queue, 'overflow').observe(Math.max(0, waited));
     deps.logger.info(
       { callUuid: data.callUuid, queue: data.queue, overflow: data.overflow, intentId: result.record.id },
       'caller overflowed',

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Config } from '../config.js';
+import type { PlivoAccount } from '../domain/account.js';
 import { intentInput, isTerminal, orderingCall, type IntentRecord, type TerminalStatus } from '../domain/intent.js';
 import type { XmlLinks } from '../domain/xml-links.js';
 import { doublingBackoffMs } from '../infra/backoff.js';
@@ -20,6 +21,8 @@ import { createTransferSender } from './transfer-sender.js';
 
 export interface ProcessorDeps {
   config: Readonly<Config>;
+  /** The account the intents are of: its transfer budget, its metrics label. */
+  account: PlivoAccount;
   store: IntentStore;
   calls: CallStore;
   queues: QueueStore;
@@ -98,7 +101,7 @@ export function createIntentProcessor(deps: ProcessorDeps) {
     const lock: CallLock = { callUuid, token: token ?? randomUUID(), released: false };
     // The job's priority ranks its rate slots too: class first, then its client's turn (docs/architecture.md).
     const slot = pacer.booking(job.priority);
-    const gate = await calls.begin(callUuid, intentId, lock.token, lockMs, slot, job.priority);
+    const gate = await calls.begin(callUuid, intentId, lock.token, lockMs, slot);
     if (gate.kind !== 'ok') {
       if (gate.kind === 'blocked') {
         await repairs.revive(gate.headIntentId, deps.reviveGraceMs ?? REVIVE_GRACE_MS);

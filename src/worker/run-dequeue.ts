@@ -39,7 +39,7 @@ export async function runDequeue(ctx: RunContext<Dequeue>, deps: RunDeps): Promi
     const sent = await sendTransfers(ctx, deps, plan.transfers, member.call_uuid);
     if (sent.kind === 'gone') {
       // The caller hung up while waiting: it leaves as abandoned, and the next one is tried.
-      deps.metrics.queueWaitFor(intent.queue, 'abandoned').observe(secondsSince(member.enqueued_at));
+      deps.metrics.queueWaitFor(deps.account.name, intent.queue, 'abandoned').observe(secondsSince(member.enqueued_at));
       await deps.calls.apply(member.call_uuid, ENDED, await deps.calls.get(member.call_uuid));
       record.member = null;
       if (intent.call_uuid) return empty();
@@ -52,7 +52,7 @@ export async function runDequeue(ctx: RunContext<Dequeue>, deps: RunDeps): Promi
         ...(sent.ended === ctx.lock.callUuid ? { effect: ENDED, from: call } : {}),
       });
     }
-    deps.metrics.queueWaitFor(intent.queue, 'bridged').observe(secondsSince(member.enqueued_at));
+    deps.metrics.queueWaitFor(deps.account.name, intent.queue, 'bridged').observe(secondsSince(member.enqueued_at));
     await deps.calls.apply(member.call_uuid, plan.effect, await deps.calls.get(member.call_uuid));
     return end(ctx, deps, 'completed', { effect: plan.effect, from: call });
   }

@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import type { PlivoAccount } from '../domain/account.js';
 import type { CallEffect } from '../domain/call.js';
 import type { IntentError, TerminalStatus } from '../domain/intent.js';
 import { PLIVO_TRANSFER_CAP, type TransferRequest } from '../domain/transfers.js';
@@ -17,6 +18,7 @@ export const ENDED: CallEffect = { state: 'ended', queue: null, held_legs: null 
 
 export interface RunDeps {
   config: Readonly<Config>;
+  account: PlivoAccount;
   store: IntentStore;
   calls: CallStore;
   queues: QueueStore;
@@ -52,15 +54,16 @@ export async function sendTransfers(
   mayBeGone?: string,
 ): Promise<SendResult> {
   const { record, job, call, lock } = ctx;
-  const { config, store, metrics } = deps;
+  const { store, metrics } = deps;
   const accepted = new Set(
     record.transfers
       .filter((t) => t.status_code !== null && t.status_code < 300)
       .map((t) => `${t.call_uuid} ${t.aleg_url}`),
   );
   const remaining = transfers.filter((t) => !accepted.has(`${t.call_uuid} ${t.aleg_url}`));
-  if (call.transfer_count + remaining.length > config.TRANSFER_BUDGET) {
-    const message = `call ${lock.callUuid} has used ${call.transfer_count} of its ${config.TRANSFER_BUDGET} transfers (Plivo hangs up at ${PLIVO_TRANSFER_CAP})`;
+  const budget = deps.account.transferBudget;
+  if (call.transfer_count + remaining.length > budget) {
+    const message = `call ${lock.callUuid} has used ${call.transfer_count} of its ${budget} transfers (Plivo hangs up at ${PLIVO_TRANSFER_CAP})`;
     return { kind: 'failed', error: { code: 'transfer_limit', message } };
   }
   for (const [i, transfer] of remaining.entries()) {
@@ -100,7 +103,7 @@ export async function sendTransfers(
         },
       };
     }
-    metrics.retries.labels(outcome.reason).inc();
+    metrics.retries.labels({ reason: outcome.reason, account: deps.account.name }).inc();
     await store.save(record);
     ctx
       .log()

@@ -3,29 +3,20 @@ import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
+import { DEFAULT_ACCOUNT, plivoMount } from '../domain/account.js';
 import { createXmlLinks } from '../domain/xml-links.js';
 import { scheduleCallback, type CallbackRetry } from '../infra/callback-queue.js';
-import { createCallStore } from '../infra/call-state.js';
-import {
-  INTENT_QUEUE,
-  OVERFLOW_JOB,
-  type IntentJobData,
-  type JobData,
-  type OverflowJobData,
-} from '../infra/intent-queue.js';
-import { createIntentStore } from '../infra/intent-store.js';
-import { createJobInsert } from '../infra/job-insert.js';
+import { OVERFLOW_JOB, type IntentJobData, type JobData, type OverflowJobData } from '../infra/intent-queue.js';
 import { createPlivoClient } from '../infra/plivo-client.js';
 import { createPlivoPacer } from '../infra/plivo-pacer.js';
 import type { Resolve } from '../infra/public-address.js';
-import { createQueueStore } from '../infra/queue-store.js';
 import type { RedisOutageLog } from '../infra/redis-outage-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { startOpsServer } from '../observability/ops-server.js';
 import { startPublicUrlCheck, type PublicUrlCheck } from '../observability/public-url-check.js';
 import { createReadiness } from '../observability/readiness.js';
-import { createRoleSetup } from '../role-setup.js';
+import { createRoleSetup, type AccountStores, type RoleSetup } from '../role-setup.js';
 import { startCallbackWorker } from './callbacks.js';
 import { createFailedJobHandler } from './failed-jobs.js';
 import { REVIVE_GRACE_MS } from './intent-repair.js';
@@ -35,12 +26,22 @@ import { createIntentProcessor } from './process-intent.js';
 import { startQueueJanitor } from './queue-janitor.js';
 import { transferBackoff } from './transfer-backoff.js';
 
+/** Where an account's Transfer requests go. */
+export interface PlivoEndpoint {
+  baseUrl: string;
+  authId: string;
+  authToken: string;
+}
+
 export interface WorkerDeps {
   logger: Logger;
   registry: Registry;
   metrics: Metrics;
-  /** Where Plivo is: the real API, or a simulator. */
-  plivo: { baseUrl: string; authId: string; authToken: string };
+  /**
+   * Where each account's Plivo is, by account name, when it is not the account's own settings:
+   * the simulator of a simulated account (main.ts), a fake in tests.
+   */
+  plivo?: Readonly<Record<string, PlivoEndpoint>>;
   /** Serve /livez /readyz /metrics on this port (a lone worker); null when the API serves them. */
   opsPort: number | null;
   /** How BullMQ detects a lost worker, and how soon an unfinished intent is mended (tests shorten them). */
@@ -82,19 +83,22 @@ function workerTiming(config: Readonly<Config>, overrides: Partial<WorkerTiming>
 
 export interface StartedWorker {
   opsPort: number | null;
+  /** The default account's BullMQ worker (the first account's when there is no default). */
   worker: Worker<JobData>;
-  /** Runs the sweep of unfinished intents now; returns how many it put back on their way. */
+  /** Every account's BullMQ worker, by account name. */
+  workers: ReadonlyMap<string, Worker<JobData>>;
+  /** Runs the sweep of unfinished intents of every account now; returns how many it put back on their way. */
   sweep(): Promise<number>;
-  /** Forgets idle on-demand queues now; returns how many. */
+  /** Forgets idle on-demand queues of every account now; returns how many. */
   tidyQueues(): Promise<number>;
   stop(): Promise<void>;
 }
 
 export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): Promise<StartedWorker> {
-  const { logger, metrics } = deps;
+  const { logger } = deps;
   const timing = workerTiming(config, deps.timing);
   const role = createRoleSetup(config, deps);
-  const { releasers, outage, keys } = role;
+  const { releasers } = role;
   let shuttingDown = false;
   // BullMQ's connection (blocking calls wait out an outage) and holdq's own (records, call state,
   // the pacer: pipelined automatically, and BullMQ's scripts are not copied onto its MULTIs).
@@ -107,20 +111,8 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
   // lapse, and another worker runs them again (at least once, README "What holdq guarantees").
   const redisAway = () => redis.status !== 'ready' || state.status !== 'ready';
 
-  const { jobs, callbackJobs } = role.openJobQueues(redis, deps.callbacks);
-  const plivo = createPlivoClient({
-    ...deps.plivo,
-    timeoutMs: config.PLIVO_TIMEOUT_MS,
-    maxSockets: config.WORKER_CONCURRENCY * 2,
-  });
-  releasers.add('plivo client', () => plivo.close());
-  const store = createIntentStore(state, keys, {
-    retentionSeconds: config.INTENT_RETENTION_SECONDS,
-    jobs: createJobInsert(jobs),
-  });
-  const calls = createCallStore(state, keys);
-  const queues = createQueueStore(state, keys);
-  role.observe(metrics, jobs, queues, state);
+  const accounts = role.openAccounts({ jobs: redis, state }, deps.callbacks);
+  role.observe(deps.metrics, accounts, state);
 
   let opsPort: number | null = null;
   if (deps.opsPort !== null) {
@@ -156,9 +148,80 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     }
   }
 
+  // Each account has workers of its own on its own queue, so one account's backlog, waiting for
+  // its own rate, never holds the worker slots another account's intents need.
+  const running: Awaited<ReturnType<typeof startAccountWorker>>[] = [];
+  for (const a of accounts) {
+    running.push(await startAccountWorker(config, deps, { role, account: a, state, redis, timing, redisAway }));
+  }
+  releasers.add('workers', async () => {
+    shuttingDown = true;
+    await Promise.all(running.map((r) => r.close()));
+  });
+  for (const r of running) void r.worker.run().catch((err: unknown) => logger.error({ err }, 'worker stopped'));
+  await role.step(Promise.all(running.map((r) => r.worker.waitUntilReady())));
+  logger.info(
+    {
+      concurrency: config.WORKER_CONCURRENCY,
+      opsPort,
+      accounts: accounts.map((a) => ({
+        name: a.account.name,
+        maxRps: a.account.maxRps,
+        simulated: a.account.simulated,
+      })),
+    },
+    'worker started',
+  );
+
+  const workers = new Map(running.map((r) => [r.account, r.worker]));
+  return {
+    opsPort,
+    worker: workers.get(DEFAULT_ACCOUNT) ?? running[0]!.worker,
+    workers,
+    sweep: async () => (await Promise.all(running.map((r) => r.sweep()))).reduce((a, b) => a + b, 0),
+    tidyQueues: async () => (await Promise.all(running.map((r) => r.tidy()))).reduce((a, b) => a + b, 0),
+    async stop() {
+      shuttingDown = true;
+      await role.release();
+    },
+  };
+}
+
+/** One account's part of a worker: its Plivo client and pacer, its intent and callback workers, its sweeper and janitor. */
+async function startAccountWorker(
+  config: Readonly<Config>,
+  deps: WorkerDeps,
+  ctx: {
+    role: RoleSetup;
+    account: AccountStores;
+    state: Redis;
+    redis: Redis;
+    timing: WorkerTiming;
+    redisAway: () => boolean;
+  },
+) {
+  const { logger: baseLogger, metrics } = deps;
+  const { role, state, redis, timing, redisAway } = ctx;
+  const { releasers, outage } = role;
+  const { account, store, calls, queues, jobs, callbackJobs } = ctx.account;
+  const name = account.name;
+  const logger = config.accounts.length > 1 ? baseLogger.child({ account: name }) : baseLogger;
+  const endpoint = deps.plivo?.[name] ?? {
+    baseUrl: account.baseUrl,
+    authId: account.authId ?? '',
+    authToken: account.authToken ?? '',
+  };
+  const plivo = createPlivoClient({
+    ...endpoint,
+    timeoutMs: config.PLIVO_TIMEOUT_MS,
+    maxSockets: config.WORKER_CONCURRENCY * 2,
+  });
+  releasers.add(`plivo client (${name})`, () => plivo.close());
+
   const callbackWorker = startCallbackWorker({
     connection: redis,
     prefix: config.QUEUE_PREFIX,
+    queueName: callbackJobs.name,
     store,
     secret: config.CALLBACK_SECRET,
     allowPrivate: config.CALLBACK_ALLOW_PRIVATE,
@@ -168,10 +231,11 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     logger,
     onError: (err) => outage.report('callback worker', err),
   });
-  releasers.add('callback worker', () => callbackWorker.close(redisAway()));
+  releasers.add(`callback worker (${name})`, () => callbackWorker.close(redisAway()));
 
   const processor = createIntentProcessor({
     config,
+    account,
     store,
     calls,
     queues,
@@ -179,16 +243,19 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     onFinished: (record) => scheduleCallback(callbackJobs, record),
     plivo,
     // A request unanswered for its whole timeout can no longer arrive at Plivo.
-    pacer: createPlivoPacer(state, keys.plivoRate(), config.PLIVO_MAX_RPS, { holdMs: config.PLIVO_TIMEOUT_MS + 1000 }),
-    links: createXmlLinks(config.PUBLIC_BASE_URL),
+    pacer: createPlivoPacer(state, ctx.account.keys.plivoRate(), account.maxRps, {
+      holdMs: config.PLIVO_TIMEOUT_MS + 1000,
+      fairKey: (cls) => ctx.account.keys.fair(cls),
+    }),
+    links: createXmlLinks(config.PUBLIC_BASE_URL, plivoMount(name)),
     metrics,
     logger,
     reviveGraceMs: timing.reviveGraceMs,
   });
-  const overflow = createOverflowHandler({ store, calls, metrics, logger });
+  const overflow = createOverflowHandler({ account, store, calls, metrics, logger });
 
   const worker = new Worker<JobData>(
-    INTENT_QUEUE,
+    jobs.name,
     (job, token) =>
       job.name === OVERFLOW_JOB ? overflow(job.data as OverflowJobData) : processor(job as Job<IntentJobData>, token),
     {
@@ -215,7 +282,7 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     configured: Object.keys(config.QUEUES),
     logger,
   });
-  releasers.add('queue janitor', () => janitor.stop(!redisAway()));
+  releasers.add(`queue janitor (${name})`, () => janitor.stop(!redisAway()));
   const sweeper = startJobSweeper({
     store,
     revive: processor.revive,
@@ -223,27 +290,17 @@ export async function startWorker(config: Readonly<Config>, deps: WorkerDeps): P
     intervalMs: timing.sweepIntervalMs,
     graceMs: timing.reviveGraceMs,
   });
-  releasers.add('job sweeper', () => sweeper.stop(!redisAway()));
-  releasers.add('worker', async () => {
-    shuttingDown = true;
-    await worker.close(redisAway());
-    // Jobs that failed while the worker drained still get their intents finished, before Redis
-    // closes (with Redis away they could not: the sweeper of a later worker will).
-    if (!redisAway()) await failed.settled();
-  });
-
-  void worker.run().catch((err: unknown) => logger.error({ err }, 'worker stopped'));
-  await role.step(worker.waitUntilReady());
-  logger.info({ concurrency: config.WORKER_CONCURRENCY, opsPort, maxRps: config.PLIVO_MAX_RPS }, 'worker started');
-
+  releasers.add(`job sweeper (${name})`, () => sweeper.stop(!redisAway()));
   return {
-    opsPort,
+    account: name,
     worker,
     sweep: () => sweeper.sweep(),
-    tidyQueues: () => janitor.tidy(),
-    async stop() {
-      shuttingDown = true;
-      await role.release();
+    tidy: () => janitor.tidy(),
+    async close() {
+      await worker.close(redisAway());
+      // Jobs that failed while the worker drained still get their intents finished, before Redis
+      // closes (with Redis away they could not: the sweeper of a later worker will).
+      if (!redisAway()) await failed.settled();
     },
   };
 }

@@ -10,6 +10,7 @@ import type { JobLog } from './run-context.js';
 import { MAX_BACKOFF_MS } from './transfer-backoff.js';
 
 export interface TransferSenderDeps {
+  account: { name: string };
   pacer: PlivoPacer;
   plivo: PlivoClient;
   metrics: Metrics;
@@ -33,14 +34,17 @@ export function createTransferSender(deps: TransferSenderDeps) {
     priority?: number,
   ): Promise<TransferOutcome> {
     const permit = await (slot ?? pacer.acquire(priority));
-    metrics.plivoRateWait.labels(priorityClass(priority ?? 0)?.cls ?? 'unclassed').observe(permit.waitedMs / 1000);
+    const account = deps.account.name;
+    metrics.plivoRateWait
+      .labels({ class: priorityClass(priority ?? 0)?.cls ?? 'unclassed', account })
+      .observe(permit.waitedMs / 1000);
     const outcome = await plivo.transfer(transfer);
     // An answer ends the exchange: Plivo has had the request. Without one (a timeout, a broken
     // connection) it may still be on its way, so it keeps its place a while longer.
     if (outcome.status === null) permit.abandon();
     else permit.release();
-    metrics.plivoRequests.labels(outcome.statusLabel).inc();
-    metrics.plivoDuration.observe(outcome.durationMs / 1000);
+    metrics.plivoRequests.labels({ status: outcome.statusLabel, account }).inc();
+    metrics.plivoDuration.labels({ account }).observe(outcome.durationMs / 1000);
     if (outcome.kind === 'retryable' && outcome.reason === 'http_429' && outcome.retryAfterMs) {
       await pacer.penalize(Math.min(outcome.retryAfterMs, MAX_BACKOFF_MS));
     }

@@ -2,6 +2,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface FakeTransfer {
+  /** The auth id in the request's path (/v1/Account/{auth_id}/Call/…). */
+  authId: string;
   callUuid: string;
   body: Record<string, string>;
   status: number;
@@ -26,7 +28,7 @@ export async function startFakePlivo(opts: { latencyMs: [number, number]; failur
   const transfers: FakeTransfer[] = [];
   const overlaps: string[] = [];
   const server = http.createServer((req, res) => {
-    const match = /^\/v1\/Account\/[^/]+\/Call\/([^/]+)\/$/.exec(req.url ?? '');
+    const match = /^\/v1\/Account\/([^/]+)\/Call\/([^/]+)\/$/.exec(req.url ?? '');
     let raw = '';
     req.on('data', (c: Buffer) => (raw += c.toString()));
     req.on('end', () => {
@@ -34,7 +36,8 @@ export async function startFakePlivo(opts: { latencyMs: [number, number]; failur
         res.writeHead(404).end();
         return;
       }
-      const callUuid = decodeURIComponent(match[1]!);
+      const authId = decodeURIComponent(match[1]!);
+      const callUuid = decodeURIComponent(match[2]!);
       const startedAt = Date.now();
       const now = (inFlight.get(callUuid) ?? 0) + 1;
       inFlight.set(callUuid, now);
@@ -45,6 +48,7 @@ export async function startFakePlivo(opts: { latencyMs: [number, number]; failur
         () => {
           inFlight.set(callUuid, (inFlight.get(callUuid) ?? 1) - 1);
           transfers.push({
+            authId,
             callUuid,
             body: JSON.parse(raw || '{}') as Record<string, string>,
             status,

@@ -174,6 +174,8 @@ export async function startStack(
     defaults: false,
     queueLabels: { configured: Object.keys(config.QUEUES), max: config.METRICS_MAX_QUEUES },
   });
+  // As main.ts does, one series per account.
+  for (const a of config.accounts) metrics.simulated.labels({ account: a.name }).set(a.simulated ? 1 : 0);
   const worker =
     opts.worker === false
       ? null
@@ -181,7 +183,6 @@ export async function startStack(
           logger,
           registry,
           metrics,
-          plivo: { baseUrl: config.PLIVO_BASE_URL, authId: sim.authId, authToken: sim.authToken },
           opsPort: null,
           ...(opts.workerTiming ? { timing: opts.workerTiming } : {}),
           ...(opts.callbacks ? { callbacks: opts.callbacks } : {}),

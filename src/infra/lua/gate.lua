@@ -5,8 +5,7 @@
   while its first run is still alive. When the gate opens on a record it marks the run (status
   running, one more attempt, updated_at) unless the record is finished or a newer intent of the
   call has taken effect, and then books the first transfer's rate slot: two round trips fewer
-  before Plivo hears of the intent; a run that is to do the work also moves its class's turn
-  being served up to its own (accept.lua). The record and the call's state come back with it.
+  before Plivo hears of the intent. The record and the call's state come back with it.
 
   KEYS:
     pending           the call's line
@@ -14,7 +13,7 @@
     call              the call's hash
     intent            the intent's record
     rate_tat          the Plivo pacer's keys (rate-slots: tat, plan, sent, answer, pause, retry,
-                      line, seen, seq)
+                      line, seen, seq, fair)
     rate_plan
     rate_sent
     rate_answer
@@ -23,7 +22,7 @@
     rate_line
     rate_seen
     rate_seq
-    fair              the intent's class's turns (accept.lua)
+    rate_fair
 
   ARGV:
     id                the intent id
@@ -39,7 +38,7 @@
     hold_us
     priority
     lease_us
-    turn              the intent's turn in its class (0: none, a job from before classes)
+    turn
 
   Returns:
     {'ok', record, call, wait}   the run may go: the record as marked ('' when gone), the call's
@@ -57,18 +56,14 @@ local record = redis.call('GET', KEY.intent)
 local wait = -1
 if record then
   local marked = mark_running(KEY.intent, record, tonumber(redis.call('HGET', KEY.call, 'applied_seq') or '0'), ARG.now_iso)
-  local turn = tonumber(ARG.turn)
-  if marked ~= record and turn > 0 and turn > tonumber(redis.call('HGET', KEY.fair, 'vt') or '0') then
-    redis.call('HSET', KEY.fair, 'vt', turn)
-  end
   -- Only a run that is to do the work books a slot (not a finished or superseded intent).
   if marked ~= record and ARG.book == '1' then
     wait = reserve_slot(
       {tat = KEY.rate_tat, plan = KEY.rate_plan, sent = KEY.rate_sent, answer = KEY.rate_answer, pause = KEY.rate_pause,
-       retry = KEY.rate_retry, line = KEY.rate_line, seen = KEY.rate_seen, seq = KEY.rate_seq},
+       retry = KEY.rate_retry, line = KEY.rate_line, seen = KEY.rate_seen, seq = KEY.rate_seq, fair = KEY.rate_fair},
       {interval_us = tonumber(ARG.interval_us), max = tonumber(ARG.max), window_us = tonumber(ARG.window_us),
        margin_us = tonumber(ARG.margin_us), member = ARG.member, hold_us = tonumber(ARG.hold_us),
-       priority = tonumber(ARG.priority), lease_us = tonumber(ARG.lease_us)})
+       priority = tonumber(ARG.priority), lease_us = tonumber(ARG.lease_us), turn = tonumber(ARG.turn)})
   end
   record = marked
 end

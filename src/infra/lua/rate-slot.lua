@@ -13,6 +13,7 @@
     line              requests waiting for their turn, by priority then arrival
     seen              each waiter's last ask
     seq               the line's arrival counter
+    fair              the turns of the request's class (accept.lua): the grant moves its 'vt'
 
   ARGV:
     op                reserve or ask
@@ -24,6 +25,7 @@
     hold_us           how long an unreleased request counts
     priority          this request's priority (lower first: the intent job's BullMQ priority)
     lease_us          how long a waiter keeps its place without asking
+    turn              the request's turn in its class (0: none)
 
   Returns:
     {'due'}           send now: admitted by the guard
@@ -33,7 +35,7 @@
 
 local p = {interval_us = tonumber(ARG.interval_us), max = tonumber(ARG.max), window_us = tonumber(ARG.window_us),
            margin_us = tonumber(ARG.margin_us), member = ARG.member, hold_us = tonumber(ARG.hold_us),
-           priority = tonumber(ARG.priority), lease_us = tonumber(ARG.lease_us)}
+           priority = tonumber(ARG.priority), lease_us = tonumber(ARG.lease_us), turn = tonumber(ARG.turn)}
 local wait
 if ARG.op == 'reserve' then wait = reserve_slot(KEY, p) else wait = ask(KEY, now_us(), p) end
 if wait == 0 then return {'due'} end

@@ -2,8 +2,10 @@
   The Plivo pacer's slots (plivo-pacer.ts; docs/architecture.md, "The Plivo pacer").
 
   - The line: requests waiting for their turn, ordered by priority (lower first), then by arrival.
-    The head of the line takes the next slot when it comes due; the others are told how long to
-    wait (their rank times 1/rate) and ask again then. A waiter that stops asking (its worker
+    The head of the line takes the next slot once it is less than 1/rate away (and waits out the
+    rest: the plan's times stay exact however late a waiter wakes); the others are told how long
+    to wait (their rank times 1/rate) and ask again then. The turn of each request granted is
+    the turn its class is serving (fair: lua/accept.lua). A waiter that stops asking (its worker
     died) leaves the line after a lease, and a head that is late to ask (a busy event loop) lets
     the next asker have the slot, keeping its own place.
   - The plan books each granted request a send time, 1/rate after the last, with no planned
@@ -14,11 +16,12 @@
   k: tat (the plan's next send time), plan (granted send times), sent (the guard: admitted
      requests, each scored by when it stops counting), answer (the average answer time, µs),
      pause (set while a 429's Retry-After lasts), retry (the retry line's next place), line
-     (the waiting line), seen (each waiter's last ask, µs), seq (the line's arrival counter)
+     (the waiting line), seen (each waiter's last ask, µs), seq (the line's arrival counter),
+     fair (the turns of this request's class: 'vt', the turn being served)
   p: interval_us (1/rate), max (requests per window), window_us, margin_us (the plan's least
      slack beyond the window), member (this request), hold_us (how long an unreleased request
      counts), priority (lower is served first), lease_us (how long a waiter keeps its place
-     without asking)
+     without asking), turn (this request's turn in its class; 0: none)
 ]]
 --- @include "clock"
 
@@ -85,6 +88,9 @@ end
 local function grant(k, now, p, send, span)
   redis.call('ZREM', k.line, p.member)
   redis.call('ZREM', k.seen, p.member)
+  if p.turn > 0 and p.turn > tonumber(redis.call('HGET', k.fair, 'vt') or '0') then
+    redis.call('HSET', k.fair, 'vt', p.turn)
+  end
   redis.call('ZADD', k.plan, send, p.member)
   redis.call('PEXPIRE', k.plan, math.ceil((send - now + span) / 1000) + 1000)
   set_until(k.tat, send + p.interval_us, now)
@@ -102,16 +108,17 @@ local function purge_line(k, now, lease)
 end
 
 -- A waiter asks for its turn: the slot when it is at the head (or the head is late) and the slot
--- is due; else how long to wait. A request already out of the line (granted) asks the guard.
+-- is less than 1/rate away; else how long to wait (the head: until then). A request already out
+-- of the line (granted) asks the guard.
 local function ask(k, now, p)
   local rank = redis.call('ZRANK', k.line, p.member)
   if not rank then return admit(k, now, p) end
   redis.call('ZADD', k.seen, now, p.member)
   local send, span = next_send(k, now, p)
-  local due = send - now < 1000
+  local near = send - now < p.interval_us
   local tat = tonumber(redis.call('GET', k.tat) or '0')
-  if due and (rank == 0 or now - tat > LATE_HEAD_US) then return grant(k, now, p, send, span) end
-  return math.max(1, math.min(MAX_WAIT_MS, math.ceil((send - now + rank * p.interval_us) / 1000)))
+  if near and (rank == 0 or now - tat > LATE_HEAD_US) then return grant(k, now, p, send, span) end
+  return math.max(1, math.min(MAX_WAIT_MS, math.ceil((send - now + (rank - 1) * p.interval_us) / 1000)))
 end
 
 -- A request joins the line, by priority then arrival, and asks for its turn.
