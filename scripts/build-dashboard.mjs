@@ -81,7 +81,11 @@ line(
 );
 row('Plivo');
 line(
-  ['Transfer requests by status', 'reqps', [['sum by (status) (rate(holdq_plivo_requests_total[5m]))', '{{status}}']]],
+  [
+    'Transfer requests by account and status',
+    'reqps',
+    [['sum by (account, status) (rate(holdq_plivo_requests_total[5m]))', '{{account}} {{status}}']],
+  ],
   [
     'Transfer latency',
     's',
@@ -93,24 +97,32 @@ line(
   ],
   ['Retries by reason', 'ops', [['sum by (reason) (rate(holdq_transfer_retries_total[5m]))', '{{reason}}']]],
   [
-    'Wait for a rate slot (PLIVO_MAX_RPS)',
+    'Wait for a rate slot, by class (PLIVO_MAX_RPS)',
     's',
     [
-      [q(0.5, 'holdq_plivo_rate_wait_seconds'), 'p50'],
-      [q(0.99, 'holdq_plivo_rate_wait_seconds'), 'p99'],
+      [q(0.5, 'holdq_plivo_rate_wait_seconds', 'class'), 'p50 {{class}}'],
+      [q(0.99, 'holdq_plivo_rate_wait_seconds', 'class'), 'p99 {{class}}'],
     ],
   ],
   ['Simulator mode', 'none', [['max(holdq_plivo_simulated)', 'simulated']], 'stat'],
 );
 row('Jobs');
 line(
-  ['Job backlog by state', 'short', [['max by (state) (holdq_jobs)', '{{state}}']]],
+  ['Job backlog by state', 'short', [['sum by (state) (max by (state, account) (holdq_jobs))', '{{state}}']]],
   ['Completion callbacks', 'ops', [['sum by (outcome) (rate(holdq_callbacks_total[5m]))', '{{outcome}}']]],
 );
 row('Queues');
 line(
-  ['Callers waiting', 'short', [['max by (queue) (holdq_queue_callers{queue=~"$queue"})', '{{queue}}']]],
-  ['Oldest wait', 's', [['max by (queue) (holdq_queue_oldest_wait_seconds{queue=~"$queue"})', '{{queue}}']]],
+  [
+    'Callers waiting',
+    'short',
+    [['max by (account, queue) (holdq_queue_callers{queue=~"$queue"})', '{{account}} {{queue}}']],
+  ],
+  [
+    'Oldest wait',
+    's',
+    [['max by (account, queue) (holdq_queue_oldest_wait_seconds{queue=~"$queue"})', '{{account}} {{queue}}']],
+  ],
   [
     'Service level (bridged within 30 s)',
     'percentunit',
@@ -147,7 +159,7 @@ line([
 ]);
 row('Hold');
 line(
-  ['Calls on hold', 'short', [['max(holdq_calls_on_hold)', 'on hold']]],
+  ['Calls on hold', 'short', [['sum(max by (account) (holdq_calls_on_hold))', 'on hold']]],
   [
     'Hold duration',
     's',
