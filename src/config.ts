@@ -330,7 +330,7 @@ function resolveAccounts(e: Env, problems: string[]): PlivoAccount[] {
       .filter((n) => !Object.hasOwn(e.API_KEY_ACCOUNTS, n));
     if (unplaced.length > 0)
       problems.push(
-        `API_KEY_ACCOUNTS: no account for ${unplaced.map((n) => `"${n}"`).join(', ')}; with no "default" account every key needs one`,
+        `API_KEY_ACCOUNTS: no account for ${unplaced.map((n) => `"${n}"`).join(', ')}; with no "default" account every key needs one (or set PLIVO_AUTH_ID/PLIVO_AUTH_TOKEN, or list {"name":"default"} in PLIVO_ACCOUNTS)`,
       );
   }
   return accounts;
