@@ -220,7 +220,9 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
       title: 'holdq',
       version: opts.version,
       description:
-        'Hold and queue orchestration for live Plivo calls. Post intents; holdq turns them into Plivo Transfer requests.',
+        'Hold and queue orchestration for live Plivo calls. Post intents; holdq turns them into Plivo Transfer requests. ' +
+        "Each key belongs to one Plivo account (API_KEY_ACCOUNTS): it sees that account's intents, calls and queues only, and another account's are 404. " +
+        "When work waits for the account's Plivo rate it is served by class (see an intent's `class`), then clients in turn.",
       license: { name: 'UNLICENSED', identifier: 'LicenseRef-Proprietary' },
     },
     servers: [{ url: opts.publicBaseUrl }],
