@@ -62,18 +62,20 @@ export function createCallStore(redis: Redis, keys: Keys): CallStore {
     },
 
     async begin(callUuid, intentId, token, ttlMs, slot) {
-      // Without a booking the gate is given the pacer's key names only as placeholders (book = 0).
+      // Without a booking (book = 0) the gate never reads the pacer's keys; it is given the call's
+      // own key in their place, so every key of the script is in one Redis Cluster slot.
+      const unused = keys.call(callUuid);
       const rate = slot?.keys ?? {
-        tat: '-',
-        plan: '-',
-        sent: '-',
-        answer: '-',
-        pause: '-',
-        retry: '-',
-        line: '-',
-        seen: '-',
-        seq: '-',
-        fair: '-',
+        tat: unused,
+        plan: unused,
+        sent: unused,
+        answer: unused,
+        pause: unused,
+        retry: unused,
+        line: unused,
+        seen: unused,
+        seq: unused,
+        fair: unused,
       };
       const reply = await GATE.run(
         redis,

@@ -9,14 +9,33 @@ export interface FakeTransfer {
   status: number;
   startedAt: number;
   endedAt: number;
+  /** When the request arrived, in ms with a fraction (performance.timeOrigin + performance.now()). */
+  receivedAt: number;
+}
+
+/** Plivo's rate limit, as a fake enforces it: more than `max` requests in the trailing `windowMs` (refused ones included) get a 429. */
+export interface FakeLimit {
+  max: number;
+  windowMs: number;
 }
 
 /**
  * A small stand-in for Plivo's Transfer endpoint with random latency and random
- * 5xx, that notices when two transfers for one call overlap in time.
+ * 5xx, that notices when two transfers for one call overlap in time. With `limit`, it
+ * answers 429 (`Retry-After: 1`) to a request past the limit, as Plivo does; `received`
+ * holds every request's arrival time, answered or not; `setFailureRate` changes the share
+ * of 5xx from now on.
  */
-export async function startFakePlivo(opts: { latencyMs: [number, number]; failureRate: number; seed?: number }) {
+export async function startFakePlivo(opts: {
+  latencyMs: [number, number];
+  failureRate: number;
+  seed?: number;
+  limit?: FakeLimit;
+}) {
   let seed = opts.seed ?? 42;
+  let failureRate = opts.failureRate;
+  const received: number[] = [];
+  const window: number[] = [];
   const random = () => {
     // mulberry32: a seeded generator, so a failing run can be replayed
     seed = (seed + 0x6d2b79f5) | 0;
@@ -39,11 +58,19 @@ export async function startFakePlivo(opts: { latencyMs: [number, number]; failur
       const authId = decodeURIComponent(match[1]!);
       const callUuid = decodeURIComponent(match[2]!);
       const startedAt = Date.now();
+      const receivedAt = performance.timeOrigin + performance.now();
+      received.push(receivedAt);
+      let limited = false;
+      if (opts.limit) {
+        while (window.length > 0 && window[0]! <= receivedAt - opts.limit.windowMs) window.shift();
+        window.push(receivedAt);
+        limited = window.length > opts.limit.max;
+      }
       const now = (inFlight.get(callUuid) ?? 0) + 1;
       inFlight.set(callUuid, now);
       if (now > 1) overlaps.push(callUuid);
       const [lo, hi] = opts.latencyMs;
-      const status = random() < opts.failureRate ? (random() < 0.5 ? 500 : 503) : 202;
+      const status = limited ? 429 : random() < failureRate ? (random() < 0.5 ? 500 : 503) : 202;
       setTimeout(
         () => {
           inFlight.set(callUuid, (inFlight.get(callUuid) ?? 1) - 1);
@@ -54,9 +81,13 @@ export async function startFakePlivo(opts: { latencyMs: [number, number]; failur
             status,
             startedAt,
             endedAt: Date.now(),
+            receivedAt,
           });
           res
-            .writeHead(status, { 'content-type': 'application/json' })
+            .writeHead(status, {
+              'content-type': 'application/json',
+              ...(status === 429 ? { 'retry-after': '1' } : {}),
+            })
             .end(
               JSON.stringify(
                 status === 202 ? { api_id: 'fake', message: 'call transferred' } : { error: 'fake failure' },
@@ -72,6 +103,10 @@ export async function startFakePlivo(opts: { latencyMs: [number, number]; failur
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     transfers,
     overlaps,
+    received,
+    setFailureRate: (rate: number) => {
+      failureRate = rate;
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
