@@ -42,7 +42,7 @@ export function spawnHoldq(
   name: string,
   env: Record<string, string>,
 ): HoldqProcess {
-  const child = spawn(process.execPath, ['--max-old-space-size=128', main, role], {
+  const child = spawn(process.execPath, ['--max-old-space-size=128', '--max-semi-space-size=8', main, role], {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
