@@ -124,14 +124,9 @@ line(
     [['max by (account, queue) (holdq_queue_oldest_wait_seconds{queue=~"$queue"})', '{{account}} {{queue}}']],
   ],
   [
-    'Service level (bridged within 30 s)',
+    "Service level (answered within each queue's service_level_seconds)",
     'percentunit',
-    [
-      [
-        'sum by (queue) (rate(holdq_queue_wait_seconds_bucket{outcome="bridged",le="30",queue=~"$queue"}[15m])) / sum by (queue) (rate(holdq_queue_wait_seconds_count{outcome="bridged",queue=~"$queue"}[15m]))',
-        '{{queue}}',
-      ],
-    ],
+    [['max by (account, queue) (holdq_queue_service_level_ratio{queue=~"$queue"})', '{{account}} {{queue}}']],
   ],
   [
     'Abandon rate',
@@ -144,19 +139,27 @@ line(
     ],
   ],
 );
-line([
-  'Wait by outcome (p50)',
-  's',
+line(
   [
+    'Wait by outcome (p50)',
+    's',
     [
-      q(0.5, 'holdq_queue_wait_seconds', 'queue, outcome').replace(
-        'holdq_queue_wait_seconds_bucket[5m]',
-        'holdq_queue_wait_seconds_bucket{queue=~"$queue"}[5m]',
-      ),
-      '{{queue}} {{outcome}}',
+      [
+        q(0.5, 'holdq_queue_wait_seconds', 'queue, outcome').replace(
+          'holdq_queue_wait_seconds_bucket[5m]',
+          'holdq_queue_wait_seconds_bucket{queue=~"$queue"}[5m]',
+        ),
+        '{{queue}} {{outcome}}',
+      ],
     ],
   ],
-]);
+  [
+    'Estimated wait for a caller joining now',
+    's',
+    [['max by (account, queue) (holdq_queue_estimated_wait_seconds{queue=~"$queue"})', '{{account}} {{queue}}']],
+  ],
+  ['Event streams open', 'short', [['sum(holdq_event_streams)', 'streams']]],
+);
 row('Hold');
 line(
   ['Calls on hold', 'short', [['sum(max by (account) (holdq_calls_on_hold))', 'on hold']]],

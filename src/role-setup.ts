@@ -6,6 +6,7 @@ import { createCallStore, type CallStore } from './infra/call-state.js';
 import { createIntentJobs, INTENT_QUEUE, type IntentJobs } from './infra/intent-queue.js';
 import { createIntentStore, type IntentStore } from './infra/intent-store.js';
 import { createJobInsert } from './infra/job-insert.js';
+import { resolveQueue } from './domain/queue-config.js';
 import { createKeys, type Keys } from './infra/keys.js';
 import { createQueueStore, type QueueStore } from './infra/queue-store.js';
 import { closeRedis, createRedis, waitForRedis, type RedisRole } from './infra/redis.js';
@@ -98,7 +99,7 @@ export function createRoleSetup(
     },
     openAccounts(connections, callbacks) {
       return config.accounts.map((account) => {
-        const keys = createKeys(accountNamespace(config.QUEUE_PREFIX, account.name));
+        const keys = createKeys(accountNamespace(config.QUEUE_PREFIX, account.name), config.EVENTS_RETENTION);
         const jobs = createIntentJobs(connections.jobs, {
           prefix: config.QUEUE_PREFIX,
           attempts: config.TRANSFER_MAX_ATTEMPTS,
@@ -164,6 +165,14 @@ export function createRoleSetup(
           queues: () => queues.busy(),
           known: (names: readonly string[]) => queues.knownMany(names),
           onHold: () => redis.zcard(keys.onHold()),
+          async stats(name: string) {
+            const window = {
+              windowSeconds: config.STATS_WINDOW_SECONDS,
+              thresholdSeconds: resolveQueue(config.QUEUES, name, config.HOLD_MUSIC_URL).service_level_seconds,
+            };
+            const st = await queues.stats(name, window);
+            return { estimated_wait_seconds: st.estimated_wait_seconds, service_level: st.service_level.ratio };
+          },
         })),
       );
     },

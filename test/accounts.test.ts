@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startFakePlivo } from './helpers/fake-plivo.js';
+import { openStream } from './helpers/sse.js';
 import { ADMIN_KEY, startStack, type IntentView, type Stack } from './helpers/stack.js';
 
 const ACME_KEY = 'other-secret-0123456789'; // testConfig's second API key, client "other"
@@ -217,5 +218,18 @@ describe('several Plivo accounts', () => {
       'callbacks-acme',
       'intent-jobs-acme',
     ]);
+  });
+  it("when both accounts' clients act on one call UUID, then each account's event stream carries its own events only", async () => {
+    const mine = await openStream(`${stack.apiUrl}/v1/events?call_uuid=acct-events`);
+    const theirs = await openStream(`${stack.apiUrl}/v1/events?call_uuid=acct-events`, { key: ACME_KEY });
+    const a = await finished(await post({ type: 'hold', call_uuid: 'acct-events', legs: 'aleg' }));
+    await mine.waitFor((e) => e.event === 'intent.completed');
+    const b = await finished(await post({ type: 'hold', call_uuid: 'acct-events', legs: 'aleg' }, ACME_KEY), ACME_KEY);
+    await theirs.waitFor((e) => e.event === 'intent.completed');
+    await sleep(300);
+    expect(mine.events.map((e) => e.json.intent_id).filter(Boolean)).toEqual([a.id, a.id, a.id]);
+    expect(theirs.events.map((e) => e.json.intent_id).filter(Boolean)).toEqual([b.id, b.id, b.id]);
+    mine.close();
+    theirs.close();
   });
 });

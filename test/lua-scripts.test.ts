@@ -67,7 +67,7 @@ describe('the script files', () => {
     expect(gate.source.match(/local function now_us/g)).toHaveLength(1);
     expect(gate.source).toMatch(/^local KEY = \{\n {2}pending = KEYS\[1\],/);
     expect(gate.source).toContain('member = ARGV[10],');
-    expect(assembleScript('finish').source).toContain('counted = {unpack(KEYS, 16)},');
+    expect(assembleScript('finish').source).toContain('counted = {unpack(KEYS, 20)},');
   });
 });
 
@@ -100,6 +100,9 @@ describe('accept.lua', () => {
         queue_activity: k('queue-activity'),
         fair: k(`fair:${over.cls ?? 1}`),
         fair_open: k(`fair:${over.cls ?? 1}:open`),
+        events: k('events'),
+        claim_queue_stats: k('queue:from:stats'),
+        claim_queue_outcomes: k('queue:from:outcomes'),
         rest: jobs.keys,
       },
       {
@@ -117,9 +120,13 @@ describe('accept.lua', () => {
         job_data: JSON.stringify({ intentId: id, callUuid: 'c1' }),
         claim_call: over.claim_call ?? '',
         claim_queue_name: over.claim_call ? 'from' : '',
+        call_uuid: 'c1',
         client: over.client ?? 'desk',
         class_index: over.cls ?? 1,
         band: 1000,
+        events_max: 1000,
+        intent_type: 'hold',
+        intent_queue: '',
       },
     );
 
@@ -201,6 +208,12 @@ describe('finish.lua', () => {
     applied_seq: '1',
     intent_id: 'i1',
     effect: on ? '1' : '0',
+    events_max: 1000,
+    leave_reason: '',
+    event: 'intent.completed',
+    intent_type: 'enqueue',
+    intent_queue: 'q',
+    error: '',
   });
   const keys = (counted: string[]) => ({
     intent: k('intent:i1'),
@@ -218,6 +231,10 @@ describe('finish.lua', () => {
     old_queue_times: k('queue:-:since'),
     new_queue: k('queue:q'),
     new_queue_times: k('queue:q:since'),
+    events: k('events'),
+    old_queue_stats: k('queue:-:stats'),
+    old_queue_outcomes: k('queue:-:outcomes'),
+    new_queue_stats: k('queue:q:stats'),
     rest: counted,
   });
 
@@ -367,6 +384,10 @@ describe('set-call-state.lua and call-seen.lua', () => {
     old_queue_times: k('queue:-:since'),
     new_queue: k('queue:q'),
     new_queue_times: k('queue:q:since'),
+    events: k('events'),
+    old_queue_stats: k('queue:-:stats'),
+    old_queue_outcomes: k('queue:-:outcomes'),
+    new_queue_stats: k('queue:q:stats'),
   };
   const set = (state: string, queue = '') =>
     SET_CALL_STATE.run(
@@ -376,6 +397,7 @@ describe('set-call-state.lua and call-seen.lua', () => {
         call: k('call:c'),
         new_queue: k(`queue:${queue || '-'}`),
         new_queue_times: k(`queue:${queue || '-'}:since`),
+        new_queue_stats: k(`queue:${queue || '-'}:stats`),
       },
       {
         call_uuid: 'c',
@@ -389,6 +411,8 @@ describe('set-call-state.lua and call-seen.lua', () => {
         applied_seq: '',
         intent_id: '',
         call_ttl: 60,
+        events_max: 1000,
+        leave_reason: '',
       },
     );
   const seen = (kind: string, queue = '') =>
@@ -401,8 +425,10 @@ describe('set-call-state.lua and call-seen.lua', () => {
         queue_activity: k('queue-activity'),
         queue: k(`queue:${queue || '-'}`),
         queue_times: k(`queue:${queue || '-'}:since`),
+        stats: k(`queue:${queue || '-'}:stats`),
+        events: k('events'),
       },
-      { call_uuid: 'c', kind, queue_name: queue, now_ms: 20, now_iso: 'later', back_score: 99 },
+      { call_uuid: 'c', kind, queue_name: queue, now_ms: 20, now_iso: 'later', back_score: 99, events_max: 1000 },
     );
 
   it('when a call holdq never moved is fetched, then nothing is written', async () => {
@@ -448,37 +474,48 @@ describe('the queue scripts', () => {
     queue_times: k(`queue:${q}:since`),
     queue_index: k('queue-index'),
     queue_activity: k('queue-activity'),
+    stats: k(`queue:${q}:stats`),
+    events: k('events'),
   });
 
   it('when callers are taken, put back and removed, then the queue and its index follow', async () => {
     await redis.zadd(k('queue:q'), 1, 'a', 2, 'b', 3, 'c');
     await redis.zadd(k('queue:q:since'), 11, 'a', 12, 'b', 13, 'c');
-    expect(await QUEUE_TAKE.run(redis, members('q'), { call_uuid: '', queue_name: 'q', now_ms: 100 })).toEqual({
+    expect(
+      await QUEUE_TAKE.run(redis, members('q'), { call_uuid: '', queue_name: 'q', now_ms: 100, events_max: 1000 }),
+    ).toEqual({
       status: 'taken',
       values: ['a', '1'],
     });
-    expect(await QUEUE_TAKE.run(redis, members('q'), { call_uuid: 'c', queue_name: 'q', now_ms: 100 })).toEqual({
+    expect(
+      await QUEUE_TAKE.run(redis, members('q'), { call_uuid: 'c', queue_name: 'q', now_ms: 100, events_max: 1000 }),
+    ).toEqual({
       status: 'taken',
       values: ['c', '3'],
     });
-    expect((await QUEUE_TAKE.run(redis, members('q'), { call_uuid: 'zz', queue_name: 'q', now_ms: 100 })).status).toBe(
-      'empty',
-    );
+    expect(
+      (await QUEUE_TAKE.run(redis, members('q'), { call_uuid: 'zz', queue_name: 'q', now_ms: 100, events_max: 1000 }))
+        .status,
+    ).toBe('empty');
     await QUEUE_PUT_BACK.run(redis, members('q'), {
       call_uuid: 'a',
       queue_name: 'q',
       now_ms: 200,
+      events_max: 1000,
       score: 1,
       joined_ms: 11,
     });
     expect(await redis.zrange(k('queue:q'), 0, -1)).toEqual(['a', 'b']);
-    expect(await QUEUE_REMOVE.run(redis, members('q'), { call_uuid: 'b', queue_name: 'q', now_ms: 300 })).toEqual({
+    expect(
+      await QUEUE_REMOVE.run(redis, members('q'), { call_uuid: 'b', queue_name: 'q', now_ms: 300, events_max: 1000 }),
+    ).toEqual({
       status: 'removed',
       values: ['12'],
     });
-    expect((await QUEUE_REMOVE.run(redis, members('q'), { call_uuid: 'b', queue_name: 'q', now_ms: 300 })).status).toBe(
-      'absent',
-    );
+    expect(
+      (await QUEUE_REMOVE.run(redis, members('q'), { call_uuid: 'b', queue_name: 'q', now_ms: 300, events_max: 1000 }))
+        .status,
+    ).toBe('absent');
     expect(await redis.zscore(k('queue-activity'), 'q')).toBe('300');
     expect(await redis.zscore(k('queue-index'), 'q')).toBe('0');
   });

@@ -50,6 +50,7 @@ describe('the OpenAPI document', () => {
         '/metrics',
         '/readyz',
         '/v1/calls/{call_uuid}',
+        '/v1/events',
         '/v1/intents',
         '/v1/intents/{id}',
         '/v1/intents/{id}/retry',

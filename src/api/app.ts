@@ -1,5 +1,6 @@
 import express, { Router, type Express, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
+import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { accountOf, type Config } from '../config.js';
 import { DEFAULT_ACCOUNT, plivoMount } from '../domain/account.js';
@@ -16,6 +17,8 @@ import { errorHandler, notFound } from './problem.js';
 import { HOLDQ_VERSION } from '../version.js';
 import { ADMIN_PATH, createAdminRouter } from './admin.js';
 import { createEventRoutes } from './event-routes.js';
+import type { EventHub } from './event-stream.js';
+import { createEventsRoutes } from './event-stream-routes.js';
 import { createDocsRouter } from './docs.js';
 import { buildOpenApi } from './openapi.js';
 import { createStateRoutes } from './state-routes.js';
@@ -37,6 +40,8 @@ export interface ApiDeps {
   requestLimit: RequestHandler | null;
   /** True once shutdown has begun: every answer then closes its connection. */
   draining?: () => boolean;
+  /** The event stream's hub (one reader per process) and the command connection that catches streams up; without it, no /v1/events. */
+  events?: { hub: EventHub; redis: Redis };
 }
 
 /**
@@ -156,7 +161,26 @@ export function createApp(deps: ApiDeps): Express {
     req.method === 'GET' || req.method === 'HEAD' ? next() : requireRole('write')(req, res, next),
   );
   if (deps.requestLimit) v1.use(deps.requestLimit);
-  v1.use(routersByAccount((a) => Router().use(createIntentRoutes(a), createStateRoutes({ config, ...a }))));
+  const events = deps.events;
+  v1.use(
+    routersByAccount((a) =>
+      Router().use(
+        createIntentRoutes(a),
+        createStateRoutes({ config, ...a }),
+        ...(events
+          ? [
+              createEventsRoutes({
+                ...events,
+                keys: a.keys,
+                account: a.account,
+                maxStreams: config.EVENTS_MAX_STREAMS,
+                keepAliveMs: config.EVENTS_KEEPALIVE_SECONDS * 1000,
+              }),
+            ]
+          : []),
+      ),
+    ),
+  );
   app.use('/v1', v1);
   app.use(createOpsRouter(deps.registry, deps.readiness, deps.instance));
   const openapi = JSON.stringify(buildOpenApi({ publicBaseUrl: deps.config.PUBLIC_BASE_URL, version: HOLDQ_VERSION }));

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { dequeueIntent, enqueueIntent, holdIntent, transferIntent, unholdIntent } from '../domain/intent.js';
 import { INTENT_CLASSES } from '../domain/intent-class.js';
+import { EVENT_TYPES } from './event-stream.js';
 
 /**
  * The OpenAPI 3.1 document of the /v1 API, generated at start-up from the very
@@ -143,6 +144,12 @@ const problemResponse = (description: string) => ({
   description,
   content: { 'application/problem+json': { schema: ref('Problem') } },
 });
+/** An estimated wait in seconds (SPEC §9), null while holdq has too little history. */
+const estimate = (what: string) => ({
+  type: ['integer', 'null'],
+  description: `Estimated wait in seconds, ${what}; null while the queue has too little history (README, "Estimated wait")`,
+});
+
 const errors = {
   '401': problemResponse('No bearer key, or an unknown one'),
   '403': problemResponse("The key's role may not do this (a READ_KEYS key posting, an API key retrying)"),
@@ -408,6 +415,7 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
                         name: { type: 'string' },
                         waiting: { type: 'integer' },
                         oldest_wait_seconds: { type: 'number' },
+                        estimated_wait_seconds: estimate('for a caller joining now'),
                         configured: { type: 'boolean' },
                       },
                     },
@@ -439,6 +447,24 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
                   name: { type: 'string' },
                   waiting: { type: 'integer' },
                   oldest_wait_seconds: { type: 'number' },
+                  estimated_wait_seconds: estimate('for a caller joining now'),
+                  service_level: {
+                    type: 'object',
+                    description:
+                      "Callers answered within the queue's service_level_seconds, of those answered, over STATS_WINDOW_SECONDS",
+                    required: ['threshold_seconds', 'answered_within', 'answered', 'ratio'],
+                    properties: {
+                      threshold_seconds: { type: 'integer' },
+                      answered_within: { type: 'integer' },
+                      answered: { type: 'integer' },
+                      ratio: { type: ['number', 'null'], description: 'null before anyone was answered in the window' },
+                    },
+                  },
+                  abandoned_ratio: {
+                    type: ['number', 'null'],
+                    description:
+                      'Callers who hung up while waiting, of those who left by being answered, hanging up or overflowing, over STATS_WINDOW_SECONDS',
+                  },
                   max_size: { type: 'integer' },
                   configured: { type: 'boolean' },
                   members: {
@@ -450,6 +476,7 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
                         position: { type: 'integer' },
                         wait_seconds: { type: 'number' },
                         priority: { type: 'integer' },
+                        estimated_wait_seconds: estimate('how much longer this caller is estimated to wait'),
                       },
                     },
                   },
@@ -458,6 +485,61 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
             },
             ...errors,
             '404': problemResponse('No such queue'),
+          },
+        },
+      },
+      '/v1/events': {
+        get: {
+          tags: ['state'],
+          operationId: 'streamEvents',
+          summary: "The account's events, live (Server-Sent Events)",
+          description: [
+            "A text/event-stream of the caller's account's events. Each is `id:` (a stream id, `<ms>-<seq>`, strictly increasing), `event:` (its type) and `data:` (JSON with `type`, `at` and the fields below). ",
+            'Reconnect with the last id seen as Last-Event-ID (or last_event_id) to receive every event after it that is still kept (EVENTS_RETENTION), then the live ones, none missing or repeated; ',
+            'an id older than what is kept gets one `event: reset` first (fetch the state again), then the live events. A comment line comes at least every 15 s. ',
+            `Event types: ${EVENT_TYPES.join(', ')}. `,
+            'intent.*: intent_id, intent_type, call_uuid, client (accepted), queue (when the intent names one), error (failed). ',
+            'call.*: call_uuid, intent_id (when an intent made the change), legs (held, unheld). ',
+            'queue.joined, queue.position: call_uuid, queue, position, estimated_wait_seconds (null while the queue has too little history); queue.position goes to the first 100 members. ',
+            'queue.left: call_uuid, queue, reason (bridged, abandoned, overflow, callback, or moved when an intent took the caller elsewhere), wait_seconds.',
+          ].join(''),
+          parameters: [
+            { name: 'queue', in: 'query', description: 'only events of this queue', schema: { type: 'string' } },
+            { name: 'call_uuid', in: 'query', description: 'only events of this call', schema: { type: 'string' } },
+            {
+              name: 'types',
+              in: 'query',
+              description: 'only these types, comma-separated',
+              schema: { type: 'string' },
+              example: 'queue.joined,queue.left',
+            },
+            {
+              name: 'last_event_id',
+              in: 'query',
+              description: 'resume after this id (for clients that cannot set Last-Event-ID; the header wins)',
+              schema: { type: 'string', pattern: '^[0-9]{1,15}-[0-9]{1,15}$' },
+            },
+            {
+              name: 'Last-Event-ID',
+              in: 'header',
+              description: 'resume after this id',
+              schema: { type: 'string', pattern: '^[0-9]{1,15}-[0-9]{1,15}$' },
+            },
+          ],
+          responses: {
+            '200': {
+              description: 'The stream',
+              content: {
+                'text/event-stream': {
+                  schema: { type: 'string' },
+                  example:
+                    'id: 1764644400123-0\nevent: queue.joined\ndata: {"type":"queue.joined","at":"2026-12-02T03:00:00.123Z","call_uuid":"c1","queue":"support","position":3,"estimated_wait_seconds":95}\n\n',
+                },
+              },
+            },
+            ...errors,
+            '422': problemResponse('Bad query parameters or Last-Event-ID'),
+            '503': problemResponse('This API serves EVENTS_MAX_STREAMS streams already (Retry-After)'),
           },
         },
       },

@@ -11,6 +11,7 @@ import { startPublicUrlCheck, type PublicUrlCheck } from '../observability/publi
 import { createReadiness } from '../observability/readiness.js';
 import { createRoleSetup } from '../role-setup.js';
 import { createApp } from './app.js';
+import { createEventHub } from './event-stream.js';
 import { requestLimit } from './request-limit.js';
 
 export interface ApiStartDeps {
@@ -38,13 +39,25 @@ export async function startApi(config: Readonly<Config>, deps: ApiStartDeps): Pr
   const role = createRoleSetup(config, deps);
   const { releasers } = role;
   let shuttingDown = false;
-  const [redis] = (await role.connect(['command', 'holdq-api'])) as [Redis];
+  // The event stream's one blocking reader per process (XREAD BLOCK would hold up every other command).
+  const [redis, eventsReader] = (await role.connect(['command', 'holdq-api'], ['worker', 'holdq-api-events'])) as [
+    Redis,
+    Redis,
+  ];
   const settings = role.watchRedisSettings(redis);
   const accounts = role.openAccounts({ jobs: redis, state: redis });
   // Queue names of an older holdq move into the index (once; the worker does it too).
   for (const a of accounts) await role.step(a.queues.migrate());
   if (deps.observeJobs) role.observe(deps.metrics, accounts, redis);
 
+  const hub = createEventHub({
+    reader: eventsReader,
+    streams: new Map(accounts.map((a) => [a.account.name, a.keys.events()])),
+    logger,
+  });
+  deps.metrics.eventStreams.collect = () => {
+    deps.metrics.eventStreams.set(hub.size());
+  };
   const instance = randomUUID();
   let publicUrlCheck: PublicUrlCheck | null = null;
   const app = createApp({
@@ -62,6 +75,7 @@ export async function startApi(config: Readonly<Config>, deps: ApiStartDeps): Pr
     }),
     redisAvailable: () => redis.status === 'ready',
     draining: () => shuttingDown,
+    events: { hub, redis },
     requestLimit:
       config.API_RATE_LIMIT_RPS > 0
         ? requestLimit({ redis, prefix: config.QUEUE_PREFIX, perSecond: config.API_RATE_LIMIT_RPS })
@@ -74,6 +88,8 @@ export async function startApi(config: Readonly<Config>, deps: ApiStartDeps): Pr
   server.requestTimeout = 30_000;
   releasers.add('http server', async () => {
     shuttingDown = true;
+    // Event streams end now, so the server can close; their clients resume on another replica.
+    await hub.close();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     // Idle keep-alive connections close now; busy ones after their answer, which says Connection: close.
     server.closeIdleConnections();

@@ -33,6 +33,8 @@ function safeName(raw: unknown, what: string): string {
   return name;
 }
 
+const roundRatio = (x: number | null) => (x === null ? null : Math.round(x * 1000) / 1000);
+
 /** What holdq knows of calls and queues: read-only views of the Redis state. */
 export function createStateRoutes(deps: StateRoutesDeps): Router {
   const { config, calls, queues } = deps;
@@ -61,6 +63,10 @@ export function createStateRoutes(deps: StateRoutesDeps): Router {
   // Queues page by page in name order: the configured ones, and those created on demand
   // that have not been forgotten (QUEUE_IDLE_SECONDS after they were left empty).
   const configured = Object.keys(config.QUEUES).sort(byCodeUnit);
+  const statsWindow = (name: string) => ({
+    windowSeconds: config.STATS_WINDOW_SECONDS,
+    thresholdSeconds: resolveQueue(config.QUEUES, name, config.HOLD_MUSIC_URL).service_level_seconds,
+  });
   router.get('/queues', async (req, res) => {
     const query = queueListQuery.safeParse(req.query);
     if (!query.success)
@@ -72,9 +78,14 @@ export function createStateRoutes(deps: StateRoutesDeps): Router {
       .sort(byCodeUnit)
       .slice(0, limit + 1);
     const page = names.slice(0, limit);
-    const items = (await queues.depths(page)).map((q) => ({
+    const [depths, stats] = await Promise.all([
+      queues.depths(page),
+      Promise.all(page.map((name) => queues.stats(name, statsWindow(name)))),
+    ]);
+    const items = depths.map((q, i) => ({
       ...q,
       oldest_wait_seconds: round(q.oldest_wait_seconds),
+      estimated_wait_seconds: stats[i]!.estimated_wait_seconds,
       configured: Object.hasOwn(config.QUEUES, q.name),
     }));
     res.json({ items, next_cursor: names.length > limit ? page.at(-1)! : null });
@@ -87,13 +98,21 @@ export function createStateRoutes(deps: StateRoutesDeps): Router {
     if (members.length === 0 && !settings.configured && !(await queues.known(name))) {
       throw new AppError('not_found', `no queue ${name}`);
     }
+    const stats = await queues.stats(name, statsWindow(name), { limit: members.length });
     res.json({
       name,
       waiting: members.length,
       oldest_wait_seconds: round(Math.max(0, ...members.map((m) => m.wait_seconds))),
+      estimated_wait_seconds: stats.estimated_wait_seconds,
+      service_level: { ...stats.service_level, ratio: roundRatio(stats.service_level.ratio) },
+      abandoned_ratio: roundRatio(stats.abandoned_ratio),
       max_size: settings.max_size,
       configured: settings.configured,
-      members: members.map((m) => ({ ...m, wait_seconds: round(m.wait_seconds) })),
+      members: members.map((m) => ({
+        ...m,
+        wait_seconds: round(m.wait_seconds),
+        estimated_wait_seconds: stats.members.get(m.call_uuid) ?? null,
+      })),
     });
   });
 

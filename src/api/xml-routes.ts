@@ -93,6 +93,17 @@ export function createXmlRoutes(deps: XmlRoutesDeps): Router {
     if (call && settings.announce_position) {
       position = (await deps.queues.position(name, call).catch(() => null)) ?? undefined;
     }
+    let waitSeconds: number | undefined;
+    if (call && settings.announce_wait) {
+      const stats = await deps.queues
+        .stats(
+          name,
+          { windowSeconds: config.STATS_WINDOW_SECONDS, thresholdSeconds: settings.service_level_seconds },
+          { member: call },
+        )
+        .catch(() => null);
+      waitSeconds = stats?.members.get(call) ?? undefined;
+    }
     sendXml(
       res,
       queueXml({
@@ -100,6 +111,7 @@ export function createXmlRoutes(deps: XmlRoutesDeps): Router {
         selfUrl: publicUrl(config, req),
         ...(settings.announcement ? { announcement: settings.announcement } : {}),
         ...(position !== undefined ? { position } : {}),
+        ...(waitSeconds !== undefined ? { waitSeconds } : {}),
       }),
     );
   });

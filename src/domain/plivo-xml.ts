@@ -69,7 +69,16 @@ export interface QueueRoom {
   selfUrl: string;
   /** 1 = served next; omitted when unknown or when announcements are off. */
   position?: number;
+  /** The caller's estimated wait in seconds (announce_wait); omitted when holdq has none. */
+  waitSeconds?: number;
   announcement?: string;
+}
+
+/** An estimated wait as a caller hears it: "less than a minute", "about 1 minute", "about N minutes". */
+export function spokenWait(seconds: number): string {
+  if (seconds < 60) return 'less than a minute';
+  const minutes = Math.round(seconds / 60);
+  return minutes === 1 ? 'about 1 minute' : `about ${minutes} minutes`;
 }
 
 /**
@@ -84,6 +93,8 @@ export function queueXml(room: QueueRoom): string {
     const text = room.position === 1 ? 'You are next in line.' : `You are number ${room.position} in line.`;
     parts.push(element('Speak', {}, text));
   }
+  if (room.waitSeconds !== undefined)
+    parts.push(element('Speak', {}, `Your estimated wait is ${spokenWait(room.waitSeconds)}.`));
   parts.push(element('Play', { loop: 1 }, escapeXml(room.musicUrl)));
   parts.push(element('Redirect', { method: 'POST' }, escapeXml(room.selfUrl)));
   return response(...parts);

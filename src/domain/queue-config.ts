@@ -4,7 +4,8 @@ import { httpUrl, overflowTarget, SAFE_ID } from './intent.js';
 /**
  * Named queues, configured as JSON (env QUEUES, or the file QUEUES_FILE names):
  *   {"support": {"music_url": "https://…", "announcement": "Thanks for calling",
- *                "announce_position": true, "max_size": 50,
+ *                "announce_position": true, "announce_wait": true, "max_size": 50,
+ *                "service_level_seconds": 20,
  *                "max_wait_seconds": 600, "overflow": "voicemail"}}
  * A queue that is not configured is created on first use with the defaults below,
  * unless QUEUES_STRICT=true, in which case intents naming it are refused (422).
@@ -13,6 +14,10 @@ export const queueSettings = z.strictObject({
   music_url: httpUrl.optional(),
   announcement: z.string().min(1).max(500).optional(),
   announce_position: z.boolean().default(true),
+  /** Tell the waiting caller the estimated wait ("about N minutes"), when holdq has one. */
+  announce_wait: z.boolean().default(false),
+  /** The service level counts callers answered within this many seconds (SPEC §9). */
+  service_level_seconds: z.int().min(1).max(3600).default(20),
   max_size: z.int().min(1).max(100_000).default(1000),
   max_wait_seconds: z.int().min(1).max(86_400).optional(),
   overflow: overflowTarget.optional(),

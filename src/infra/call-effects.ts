@@ -15,6 +15,10 @@ export interface EffectKeys {
   old_queue_times: string;
   new_queue: string;
   new_queue_times: string;
+  events: string;
+  old_queue_stats: string;
+  old_queue_outcomes: string;
+  new_queue_stats: string;
 }
 
 export interface EffectArgs {
@@ -27,6 +31,8 @@ export interface EffectArgs {
   old_queue_name: string;
   applied_seq: string;
   intent_id: string;
+  events_max: number;
+  leave_reason: string;
 }
 
 /** What apply_effect takes for `effect` on `callUuid`; `from` is the state it changes (its old queue). */
@@ -34,7 +40,7 @@ export function effectInputs(
   keys: Keys,
   callUuid: string,
   effect: CallEffect,
-  opts: { from?: CallState | undefined; seq?: number; intentId?: string; now: number },
+  opts: { from?: CallState | undefined; seq?: number; intentId?: string; now: number; leaveReason?: string },
 ): { keys: EffectKeys; args: EffectArgs } {
   const oldQueue = opts.from?.queue ?? '';
   const queue = effect.queue ?? '';
@@ -48,6 +54,10 @@ export function effectInputs(
       old_queue_times: keys.queueTimes(oldQueue || '-'),
       new_queue: keys.queue(queue || '-'),
       new_queue_times: keys.queueTimes(queue || '-'),
+      events: keys.events(),
+      old_queue_stats: keys.queueStats(oldQueue || '-'),
+      old_queue_outcomes: keys.queueOutcomes(oldQueue || '-'),
+      new_queue_stats: keys.queueStats(queue || '-'),
     },
     args: {
       call_uuid: callUuid,
@@ -59,6 +69,8 @@ export function effectInputs(
       old_queue_name: oldQueue,
       applied_seq: opts.seq === undefined ? '' : String(opts.seq),
       intent_id: opts.intentId ?? '',
+      events_max: keys.eventsMax,
+      leave_reason: opts.leaveReason ?? '',
     },
   };
 }

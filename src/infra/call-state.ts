@@ -147,6 +147,8 @@ export function createCallStore(redis: Redis, keys: Keys): CallStore {
           queue_activity: keys.queueActivity(),
           queue: keys.queue(queue || '-'),
           queue_times: keys.queueTimes(queue || '-'),
+          stats: keys.queueStats(queue || '-'),
+          events: keys.events(),
         },
         {
           call_uuid: callUuid,
@@ -155,6 +157,7 @@ export function createCallStore(redis: Redis, keys: Keys): CallStore {
           now_ms: now,
           now_iso: new Date(now).toISOString(),
           back_score: memberScore(0, now),
+          events_max: keys.eventsMax,
         },
       );
       return reply.status === 'changed';

@@ -166,6 +166,9 @@ export function createIntentStore(
           queue_activity: keys.queueActivity(),
           fair: keys.fair(cls),
           fair_open: keys.fairOpen(cls),
+          events: keys.events(),
+          claim_queue_stats: keys.queueStats(claim?.queue ?? '-'),
+          claim_queue_outcomes: keys.queueOutcomes(claim?.queue ?? '-'),
           rest: opts.jobs.keys,
         },
         {
@@ -184,9 +187,13 @@ export function createIntentStore(
           job_data: opts.jobs.data({ intentId: id, callUuid }),
           claim_call: claim?.callUuid ?? '',
           claim_queue_name: claim?.queue ?? '',
+          call_uuid: callUuid,
           client,
           class_index: classIndex(cls),
           band: CLASS_BAND,
+          events_max: keys.eventsMax,
+          intent_type: request.type,
+          intent_queue: 'queue' in request ? request.queue : '',
         },
       );
       if (reply.status === 'created') {
@@ -301,6 +308,10 @@ export function createIntentStore(
           call_ttl: CALL_TTL_SECONDS,
           effect: effect ? '1' : '0',
           ...change.args,
+          event: `intent.${status}`,
+          intent_type: record.request.type,
+          intent_queue: 'queue' in record.request ? record.request.queue : '',
+          error: error ? JSON.stringify(error) : '',
         },
       );
       const head = reply.values[0] as string | false;

@@ -6,8 +6,15 @@
 /** Call state outlives any real call (Plivo's conference time limit is 24 h). */
 export const CALL_TTL_SECONDS = 2 * 24 * 3600;
 
+/** How many events the stream keeps (EVENTS_RETENTION) unless told. */
+export const DEFAULT_EVENTS_RETENTION = 100_000;
+
 export interface Keys {
   prefix: string;
+  /** The event stream's length: scripts trim it to about this many entries as they write (EVENTS_RETENTION). */
+  eventsMax: number;
+  /** The event stream (SPEC §8): every script that changes a call or a queue writes its events here. */
+  events(): string;
   intent(id: string): string;
   idempotency(client: string, keyHash: string): string;
   call(callUuid: string): string;
@@ -18,6 +25,10 @@ export interface Keys {
   queue(name: string): string;
   /** The same members scored by enqueue time alone, for the oldest wait. */
   queueTimes(name: string): string;
+  /** What a queue knows of its past, for the estimated wait (lua/includes/queue-events.lua): a hash. */
+  queueStats(name: string): string;
+  /** How a queue's callers left (answered, abandoned, …), by time, for its service level: a sorted set. */
+  queueOutcomes(name: string): string;
   /** Every queue name holdq knows (a sorted set of equal scores: name order, for listing page by page). */
   queueIndex(): string;
   /** The same names scored by when their membership last changed (ms), to forget queues left empty. */
@@ -37,9 +48,11 @@ export interface Keys {
   fairOpen(cls: string): string;
 }
 
-export function createKeys(prefix: string): Keys {
+export function createKeys(prefix: string, eventsMax = DEFAULT_EVENTS_RETENTION): Keys {
   return {
     prefix,
+    eventsMax,
+    events: () => `${prefix}:events`,
     intent: (id) => `${prefix}:intent:${id}`,
     idempotency: (client, keyHash) => `${prefix}:idem:${client}:${keyHash}`,
     call: (callUuid) => `${prefix}:call:${callUuid}`,
@@ -48,6 +61,8 @@ export function createKeys(prefix: string): Keys {
     deadLetters: () => `${prefix}:dead`,
     queue: (name) => `${prefix}:queue:${name}`,
     queueTimes: (name) => `${prefix}:queue:${name}:since`,
+    queueStats: (name) => `${prefix}:queue:${name}:stats`,
+    queueOutcomes: (name) => `${prefix}:queue:${name}:outcomes`,
     queueIndex: () => `${prefix}:queue-index`,
     queueActivity: () => `${prefix}:queue-activity`,
     legacyQueues: () => `${prefix}:queues`,

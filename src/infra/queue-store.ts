@@ -1,6 +1,14 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
-import { QUEUE_DEPTHS, QUEUE_FORGET_IDLE, QUEUE_MIGRATE, QUEUE_PUT_BACK, QUEUE_REMOVE, QUEUE_TAKE } from './scripts.js';
+import {
+  QUEUE_DEPTHS,
+  QUEUE_FORGET_IDLE,
+  QUEUE_MIGRATE,
+  QUEUE_PUT_BACK,
+  QUEUE_REMOVE,
+  QUEUE_STATS,
+  QUEUE_TAKE,
+} from './scripts.js';
 
 /**
  * Queue membership in Redis. The score packs the service order into one number:
@@ -38,7 +46,35 @@ export interface QueueDepth {
   oldest_wait_seconds: number;
 }
 
+/** SPEC §9: answered within the threshold, of those answered, over the window. */
+export interface ServiceLevel {
+  threshold_seconds: number;
+  answered_within: number;
+  answered: number;
+  /** answered_within / answered; null when nobody was answered in the window. */
+  ratio: number | null;
+}
+
+/** What a queue's past says (lua/queue-stats.lua): estimates, service level, abandonment. */
+export interface QueueStats {
+  /** For a caller of priority 0 joining now; null while the queue has too little history. */
+  estimated_wait_seconds: number | null;
+  service_level: ServiceLevel;
+  /** Abandoned, of the callers who left by being answered, abandoning or overflowing; null for none. */
+  abandoned_ratio: number | null;
+  abandoned: number;
+  /** The first `limit` members' estimates, and `member`'s, by call. */
+  members: Map<string, number | null>;
+}
+
+export interface StatsWindow {
+  windowSeconds: number;
+  thresholdSeconds: number;
+}
+
 export interface QueueStore {
+  /** Estimates and service level of a queue, with the estimates of its first `limit` members. */
+  stats(name: string, window: StatsWindow, opts?: { limit?: number; member?: string }): Promise<QueueStats>;
   size(name: string): Promise<number>;
   position(name: string, callUuid: string): Promise<number | null>;
   members(name: string, limit?: number): Promise<QueueMember[]>;
@@ -68,6 +104,8 @@ export function createQueueStore(redis: Redis, keys: Keys): QueueStore {
     queue_times: keys.queueTimes(name),
     queue_index: keys.queueIndex(),
     queue_activity: keys.queueActivity(),
+    stats: keys.queueStats(name),
+    events: keys.events(),
   });
   const queuePrefix = keys.queue('');
   const depthOf = (name: string, waiting: number, oldestMs: number, now: number): QueueDepth => ({
@@ -76,6 +114,45 @@ export function createQueueStore(redis: Redis, keys: Keys): QueueStore {
     oldest_wait_seconds: waiting > 0 && oldestMs > 0 ? Math.max(0, (now - oldestMs) / 1000) : 0,
   });
   return {
+    async stats(name, window, { limit = 0, member = '' } = {}) {
+      const now = Date.now();
+      const reply = await QUEUE_STATS.run(
+        redis,
+        { queue: keys.queue(name), stats: keys.queueStats(name), outcomes: keys.queueOutcomes(name) },
+        {
+          now_ms: now,
+          limit,
+          join_score: memberScore(0, now),
+          since_ms: now - window.windowSeconds * 1000,
+          threshold_ms: window.thresholdSeconds * 1000,
+          member,
+        },
+      );
+      const v = reply.values as (string | number | null | false)[];
+      const estimate = (x: unknown) => (x === null || x === false || x === undefined ? null : Number(x));
+      const [answered, within, abandoned, overflowed] = [v[1], v[2], v[3], v[4]].map(Number) as [
+        number,
+        number,
+        number,
+        number,
+      ];
+      const members = new Map<string, number | null>();
+      for (let i = 6; i + 2 < v.length; i += 3) members.set(String(v[i]), estimate(v[i + 2]));
+      if (member) members.set(member, estimate(v[5]));
+      const left = answered + abandoned + overflowed;
+      return {
+        estimated_wait_seconds: estimate(v[0]),
+        service_level: {
+          threshold_seconds: window.thresholdSeconds,
+          answered_within: within,
+          answered,
+          ratio: answered > 0 ? within / answered : null,
+        },
+        abandoned_ratio: left > 0 ? abandoned / left : null,
+        abandoned,
+        members,
+      };
+    },
     size: (name) => redis.zcard(keys.queue(name)),
     async position(name, callUuid) {
       const rank = await redis.zrank(keys.queue(name), callUuid);
@@ -131,6 +208,7 @@ export function createQueueStore(redis: Redis, keys: Keys): QueueStore {
         call_uuid: callUuid ?? '',
         queue_name: name,
         now_ms: Date.now(),
+        events_max: keys.eventsMax,
       });
       if (reply.status === 'empty') return null;
       const [uuid, score] = reply.values as [string, string];
@@ -141,6 +219,7 @@ export function createQueueStore(redis: Redis, keys: Keys): QueueStore {
         call_uuid: member.call_uuid,
         queue_name: name,
         now_ms: Date.now(),
+        events_max: keys.eventsMax,
         score: member.score,
         joined_ms: member.enqueued_at,
       });
@@ -150,6 +229,7 @@ export function createQueueStore(redis: Redis, keys: Keys): QueueStore {
         call_uuid: callUuid,
         queue_name: name,
         now_ms: Date.now(),
+        events_max: keys.eventsMax,
       });
       if (reply.status === 'absent') return null;
       // A member with no join time (written by an older holdq) left all the same.

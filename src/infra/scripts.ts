@@ -25,6 +25,9 @@ export function acceptScript(jobs: JobInsert) {
         'queue_activity',
         'fair',
         'fair_open',
+        'events',
+        'claim_queue_stats',
+        'claim_queue_outcomes',
         'job...',
       ],
       args: [
@@ -42,9 +45,13 @@ export function acceptScript(jobs: JobInsert) {
         'job_data',
         'claim_call',
         'claim_queue_name',
+        'call_uuid',
         'client',
         'class_index',
         'band',
+        'events_max',
+        'intent_type',
+        'intent_queue',
       ],
       returns: ['created', 'replayed', 'budget_spent', 'queue_full', 'rate_limited', 'not_waiting'],
     },
@@ -61,6 +68,10 @@ const EFFECT_KEYS = [
   'old_queue_times',
   'new_queue',
   'new_queue_times',
+  'events',
+  'old_queue_stats',
+  'old_queue_outcomes',
+  'new_queue_stats',
 ] as const;
 
 /** lua/finish.lua */
@@ -84,6 +95,12 @@ export const FINISH = defineScript('finish', {
     'old_queue_name',
     'applied_seq',
     'intent_id',
+    'events_max',
+    'leave_reason',
+    'event',
+    'intent_type',
+    'intent_queue',
+    'error',
   ],
   returns: ['ok'],
 });
@@ -147,38 +164,47 @@ export const SET_CALL_STATE = defineScript('set-call-state', {
     'applied_seq',
     'intent_id',
     'call_ttl',
+    'events_max',
+    'leave_reason',
   ],
   returns: ['ok'],
 });
 
 /** lua/call-seen.lua: a Plivo fetch remembered, and an unknown state settled by it. */
 export const CALL_SEEN = defineScript('call-seen', {
-  keys: ['call', 'on_hold', 'queue_index', 'queue_activity', 'queue', 'queue_times'],
-  args: ['call_uuid', 'kind', 'queue_name', 'now_ms', 'now_iso', 'back_score'],
+  keys: ['call', 'on_hold', 'queue_index', 'queue_activity', 'queue', 'queue_times', 'stats', 'events'],
+  args: ['call_uuid', 'kind', 'queue_name', 'now_ms', 'now_iso', 'back_score', 'events_max'],
   returns: ['changed', 'unchanged'],
 });
 
-const MEMBER_KEYS = ['queue', 'queue_times', 'queue_index', 'queue_activity'] as const;
+const MEMBER_KEYS = ['queue', 'queue_times', 'queue_index', 'queue_activity', 'stats', 'events'] as const;
 
 /** lua/queue-take.lua */
 export const QUEUE_TAKE = defineScript('queue-take', {
   keys: MEMBER_KEYS,
-  args: ['call_uuid', 'queue_name', 'now_ms'],
+  args: ['call_uuid', 'queue_name', 'now_ms', 'events_max'],
   returns: ['taken', 'empty'],
 });
 
 /** lua/queue-put-back.lua */
 export const QUEUE_PUT_BACK = defineScript('queue-put-back', {
   keys: MEMBER_KEYS,
-  args: ['call_uuid', 'queue_name', 'now_ms', 'score', 'joined_ms'],
+  args: ['call_uuid', 'queue_name', 'now_ms', 'events_max', 'score', 'joined_ms'],
   returns: ['ok'],
 });
 
 /** lua/queue-remove.lua */
 export const QUEUE_REMOVE = defineScript('queue-remove', {
   keys: MEMBER_KEYS,
-  args: ['call_uuid', 'queue_name', 'now_ms'],
+  args: ['call_uuid', 'queue_name', 'now_ms', 'events_max'],
   returns: ['removed', 'absent'],
+});
+
+/** lua/queue-stats.lua: a queue's estimated waits and how its callers left (reads only). */
+export const QUEUE_STATS = defineScript('queue-stats', {
+  keys: ['queue', 'stats', 'outcomes'],
+  args: ['now_ms', 'limit', 'join_score', 'since_ms', 'threshold_ms', 'member'],
+  returns: ['ok'],
 });
 
 /** lua/queue-forget-idle.lua */
@@ -229,6 +255,7 @@ export const FIXED_SCRIPTS = [
   QUEUE_TAKE,
   QUEUE_PUT_BACK,
   QUEUE_REMOVE,
+  QUEUE_STATS,
   QUEUE_FORGET_IDLE,
   QUEUE_DEPTHS,
   QUEUE_MIGRATE,

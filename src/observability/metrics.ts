@@ -97,6 +97,23 @@ export function createMetrics(
       buckets: [1, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 3600],
       registers,
     }),
+    queueEstimatedWait: new Gauge({
+      name: 'holdq_queue_estimated_wait_seconds',
+      help: 'A caller joining each queue now is estimated to wait this long (absent while a queue has too little history).',
+      labelNames: ['queue', 'account'] as const,
+      registers,
+    }),
+    queueServiceLevel: new Gauge({
+      name: 'holdq_queue_service_level_ratio',
+      help: "Callers answered within the queue's service-level threshold, of those answered, over STATS_WINDOW_SECONDS (absent before the first answer).",
+      labelNames: ['queue', 'account'] as const,
+      registers,
+    }),
+    eventStreams: new Gauge({
+      name: 'holdq_event_streams',
+      help: 'Event streams (GET /v1/events) this API process serves now.',
+      registers,
+    }) as Gauge & { collect?: () => void },
     callsOnHold: new Gauge({
       name: 'holdq_calls_on_hold',
       help: 'Calls on hold now, by account.',
@@ -196,6 +213,8 @@ export interface StateSources {
   /** Which of these queue names holdq still knows. */
   known(names: readonly string[]): Promise<boolean[]>;
   onHold(): Promise<number>;
+  /** A queue's estimate for a caller joining now and its service level (null: none yet). */
+  stats(name: string): Promise<{ estimated_wait_seconds: number | null; service_level: number | null }>;
 }
 
 type QueueGauges = Map<string, { waiting: number; oldest: number }>;
@@ -262,6 +281,50 @@ export function observeState(metrics: Metrics, accounts: readonly StateSources[]
   const oldest = metrics.queueOldestWait as Gauge<'queue' | 'account'> & { collect?: () => Promise<void> };
   callers.collect = collectQueues(callers, (q) => q.waiting);
   oldest.collect = collectQueues(oldest, (q) => q.oldest);
+  // Estimates and service levels of the queues with a series of their own (`_other` has none: a
+  // ratio does not sum), read once per scrape for both gauges.
+  let statsRead: {
+    at: number;
+    value: Promise<Map<string, Map<string, { e: number | null; sl: number | null }>>>;
+  } | null = null;
+  const readStats = () => {
+    if (statsRead && Date.now() - statsRead.at <= 250) return statsRead.value;
+    const value = (async () => {
+      const out = new Map<string, Map<string, { e: number | null; sl: number | null }>>();
+      for (const [account, byQueue] of await readAll()) {
+        const sources = accounts.find((a) => a.account === account)!;
+        const mine = new Map<string, { e: number | null; sl: number | null }>();
+        for (const queue of byQueue.keys()) {
+          if (queue === OTHER_QUEUES) continue;
+          try {
+            const st = await sources.stats(queue);
+            mine.set(queue, { e: st.estimated_wait_seconds, sl: st.service_level });
+          } catch {
+            // no series for it this scrape
+          }
+        }
+        out.set(account, mine);
+      }
+      return out;
+    })();
+    statsRead = { at: Date.now(), value };
+    return value;
+  };
+  const collectStats =
+    (gauge: Gauge<'queue' | 'account'>, pick: (q: { e: number | null; sl: number | null }) => number | null) =>
+    async () => {
+      const now = await readStats();
+      gauge.reset();
+      for (const [account, byQueue] of now)
+        for (const [queue, q] of byQueue) {
+          const v = pick(q);
+          if (v !== null) gauge.labels({ queue, account }).set(v);
+        }
+    };
+  const estimated = metrics.queueEstimatedWait as Gauge<'queue' | 'account'> & { collect?: () => Promise<void> };
+  const level = metrics.queueServiceLevel as Gauge<'queue' | 'account'> & { collect?: () => Promise<void> };
+  estimated.collect = collectStats(estimated, (q) => q.e);
+  level.collect = collectStats(level, (q) => q.sl);
   const held = metrics.callsOnHold as Gauge<'account'> & { collect?: () => Promise<void> };
   held.collect = async () => {
     for (const sources of accounts) {

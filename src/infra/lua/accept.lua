@@ -20,6 +20,9 @@
     queue_activity    queue names by their last change
     fair              the class's turns: 'vt' (the turn last started) and 'c:<client>' (the client's last)
     fair_open         the class's unfinished intents
+    events            the event stream
+    claim_queue_stats  the claimed caller's queue's stats (queue-events)
+    claim_queue_outcomes  its outcomes, for its service level
     job...            the nine keys of BullMQ's addPrioritizedJob, in its order
 
   ARGV:
@@ -37,9 +40,13 @@
     job_data          the job's data (JSON)
     claim_call        the caller to claim ('' for none)
     claim_queue_name   the claimed caller's queue ('' for none)
+    call_uuid         the call the intent orders (its line)
     client            the client, whose turn it is
     class_index       the intent's class (0 urgent … 3 bulk, domain/intent-class.ts)
     band              priorities per class
+    events_max        the event stream's length
+    intent_type       the intent's type
+    intent_queue      the queue the intent names ('' for none)
 
   Returns:
     {'created', seq, claimed_since, priority}
@@ -53,6 +60,7 @@
 ]]
 --- @include "add-job"
 --- @include "queue-touched"
+--- @include "queue-events"
 
 local rate_limit = tonumber(ARG.rate_limit)
 if rate_limit > 0 then
@@ -97,10 +105,21 @@ redis.call('ZADD', KEY.pending, seq, ARG.id)
 redis.call('EXPIRE', KEY.pending, ARG.call_ttl)
 redis.call('ZADD', KEY.unfinished, ARG.now_ms, ARG.id)
 if ARG.has_key == '1' then redis.call('SET', KEY.idempotency, ARG.id .. ' ' .. ARG.body_hash, 'EX', ARG.idempotency_ttl) end
--- The claimed caller leaves its queue last, once its intent is stored.
+local accepted = {intent_id = ARG.id, intent_type = ARG.intent_type, call_uuid = ARG.call_uuid, client = ARG.client}
+if ARG.intent_queue ~= '' then accepted.queue = ARG.intent_queue end
+emit(KEY.events, ARG.events_max, 'intent.accepted', accepted)
+-- The claimed caller leaves its queue last, once its intent is stored: its time there ends now.
 if ARG.claim_call ~= '' then
+  local now_ms = tonumber(ARG.now_ms)
+  local rank = redis.call('ZRANK', KEY.claim_queue, ARG.claim_call)
   redis.call('ZREM', KEY.claim_queue, ARG.claim_call)
   redis.call('ZREM', KEY.claim_queue_times, ARG.claim_call)
   queue_touched(KEY.queue_index, KEY.queue_activity, ARG.claim_queue_name, ARG.now_ms)
+  local q = {queue = KEY.claim_queue, queue_times = KEY.claim_queue_times, stats = KEY.claim_queue_stats,
+    events = KEY.events, events_max = ARG.events_max, name = ARG.claim_queue_name}
+  local joined = tonumber(redis.call('HGET', KEY.call, 'queued_ms') or claimed_since or ARG.now_ms)
+  redis.call('HDEL', KEY.call, 'queued_ms')
+  queue_left(q, KEY.claim_queue_outcomes, ARG.claim_call, 'overflow', joined, now_ms)
+  if rank then announce_positions(q, rank, now_ms) end
 end
 return {'created', seq, claimed_since, priority}

@@ -20,6 +20,10 @@
     old_queue_times   its members by join time
     new_queue         the queue the call joins
     new_queue_times   its members by join time
+    events            the event stream
+    old_queue_stats   the left queue's stats (queue-events)
+    old_queue_outcomes  the left queue's outcomes, for its service level
+    new_queue_stats   the joined queue's stats
     counted...        calls whose transfer count goes up by one
 
   ARGV:
@@ -40,6 +44,12 @@
     old_queue_name
     applied_seq
     intent_id
+    events_max        the event stream's length
+    leave_reason      why the call leaves its queue ('' to say it by its new state)
+    event             the intent's event: intent.completed, intent.failed or intent.superseded
+    intent_type       the intent's type
+    intent_queue      the queue the intent names ('' for none)
+    error             its error as JSON ('' for none)
 
   Returns:
     {'ok', next}      next: the intent now at the head of the call's line, or false
@@ -62,5 +72,9 @@ end
 if ARG.effect == '1' then
   apply_effect(KEY, ARG)
 end
+local finished = {intent_id = ARG.id, intent_type = ARG.intent_type, call_uuid = ARG.call_uuid}
+if ARG.intent_queue ~= '' then finished.queue = ARG.intent_queue end
+if ARG.error ~= '' then finished.error = cjson.decode(ARG.error) end
+emit(KEY.events, ARG.events_max, ARG.event, finished)
 if ARG.lock_token ~= '' and redis.call('GET', KEY.lock) == ARG.lock_token then redis.call('DEL', KEY.lock) end
 return {'ok', redis.call('ZRANGE', KEY.pending, 0, 0)[1] or false}

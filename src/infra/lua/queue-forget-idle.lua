@@ -29,7 +29,7 @@ for _, name in ipairs(redis.call('ZRANGEBYSCORE', KEY.queue_activity, '-inf', AR
   elseif redis.call('ZCARD', members) == 0 then
     redis.call('ZREM', KEY.queue_index, name)
     redis.call('ZREM', KEY.queue_activity, name)
-    redis.call('DEL', members, members .. ':since')
+    redis.call('DEL', members, members .. ':since', members .. ':stats', members .. ':outcomes')
     forgotten = forgotten + 1
   else
     -- Callers wait there still: look again an idle period from now.

@@ -11,6 +11,10 @@
     old_queue_times   its members by join time
     new_queue         the queue the call joins
     new_queue_times   its members by join time
+    events            the event stream
+    old_queue_stats   the left queue's stats (queue-events)
+    old_queue_outcomes  the left queue's outcomes, for its service level
+    new_queue_stats   the joined queue's stats
 
   ARGV:
     call_uuid         the call (apply-effect's e, as named there)
@@ -24,6 +28,8 @@
     applied_seq
     intent_id
     call_ttl
+    events_max        the event stream's length
+    leave_reason      why the call leaves its queue ('' to say it by its new state)
 
   Returns:
     {'ok'}

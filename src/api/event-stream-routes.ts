@@ -1,0 +1,173 @@
+import { Router } from 'express';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { queueName, SAFE_ID } from '../domain/intent.js';
+import type { Keys } from '../infra/keys.js';
+import { AppError } from './errors.js';
+import {
+  compareIds,
+  EVENT_TYPES,
+  matches,
+  STREAM_ID,
+  toEvent,
+  type EventFilter,
+  type EventHub,
+  type StreamEvent,
+} from './event-stream.js';
+import { fieldErrors } from './problem.js';
+import { requestLog } from './request-observer.js';
+
+/** A stream whose client reads slower than this much is ended: it resumes with Last-Event-ID. */
+const MAX_UNSENT_BYTES = 1 << 20;
+/** Live events held for a stream while it catches up; past it, the stream ends and resumes. */
+const MAX_BUFFERED = 20_000;
+/** Events read per XRANGE while a stream catches up. */
+const PAGE = 500;
+
+const eventTypes = new Set<string>(EVENT_TYPES);
+
+export const eventsQuery = z.strictObject({
+  queue: queueName.optional(),
+  call_uuid: z.string().regex(SAFE_ID, 'a call UUID: 1-64 characters of A-Z a-z 0-9 _ -').optional(),
+  types: z
+    .string()
+    .max(1000)
+    .transform((s) => s.split(',').filter(Boolean))
+    .pipe(
+      z
+        .array(z.string().refine((t) => eventTypes.has(t), { message: `event types are ${EVENT_TYPES.join(', ')}` }))
+        .min(1, 'at least one event type'),
+    )
+    .optional(),
+  last_event_id: z.string().regex(STREAM_ID, 'an event id as the stream sent it (<ms>-<seq>)').optional(),
+});
+
+export interface EventsRouteDeps {
+  hub: EventHub;
+  /** The command connection, for catching up (XRANGE, XINFO). */
+  redis: Redis;
+  keys: Keys;
+  account: { name: string };
+  maxStreams: number;
+  keepAliveMs: number;
+}
+
+/**
+ * Whether events after `from` may have been trimmed away (or the stream is gone): the client must
+ * start over. Trimming removes the oldest entries, so that is when `from` comes before the
+ * first entry kept and some were removed (`entries-added` above `length`); Redis 7.0's
+ * `max-deleted-entry-id` does not follow MAXLEN trimming.
+ */
+async function lostSince(redis: Redis, key: string, from: string): Promise<boolean> {
+  let info: unknown[];
+  try {
+    info = (await redis.xinfo('STREAM', key)) as unknown[];
+  } catch (err) {
+    if (err instanceof Error && /no such key/i.test(err.message)) return true;
+    throw err;
+  }
+  const field = (name: string) => info[info.indexOf(name) + 1];
+  const first = field('first-entry') as [string, string[]] | null;
+  const trimmed = Number(field('entries-added')) > Number(field('length'));
+  return trimmed && (first === null || compareIds(from, first[0]) < 0);
+}
+
+/**
+ * GET /v1/events (SPEC §8): Server-Sent Events of the caller's account, filtered by queue, call
+ * and type, resumed after `Last-Event-ID` (the header, or `last_event_id` for clients that cannot
+ * set one; the header wins, as EventSource sends it on reconnect).
+ */
+export function createEventsRoutes(deps: EventsRouteDeps): Router {
+  const router = Router();
+  const stream = deps.keys.events();
+  router.get('/events', async (req, res) => {
+    const query = eventsQuery.safeParse(req.query);
+    if (!query.success)
+      throw new AppError('validation_failed', 'the query is not valid', fieldErrors(query.error.issues));
+    const header = req.get('last-event-id');
+    if (header !== undefined && !STREAM_ID.test(header.trim()))
+      throw new AppError('validation_failed', 'Last-Event-ID is not an event id', [
+        { field: 'Last-Event-ID', message: 'an event id as the stream sent it (<ms>-<seq>)' },
+      ]);
+    if (deps.hub.size() >= deps.maxStreams)
+      throw new AppError('unavailable', `this API serves ${deps.maxStreams} event streams already`, [], {
+        headers: { 'retry-after': '5' },
+      });
+    const from = header?.trim() || query.data.last_event_id;
+    const filter: EventFilter = {
+      ...(query.data.types ? { types: new Set(query.data.types) } : {}),
+      ...(query.data.queue ? { queue: query.data.queue } : {}),
+      ...(query.data.call_uuid ? { call_uuid: query.data.call_uuid } : {}),
+    };
+    const log = requestLog(res);
+
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    res.write('retry: 2000\n: holdq events\n\n');
+
+    let ended = false;
+    let live = from === undefined;
+    let lastSent: string | null = from ?? null;
+    const buffer: StreamEvent[] = [];
+    const end = (why: string) => {
+      if (ended) return;
+      ended = true;
+      clearInterval(keepAlive);
+      unsubscribe();
+      offClose();
+      log.debug({ why }, 'event stream ended');
+      res.end();
+    };
+    const send = (e: StreamEvent) => {
+      if (ended) return;
+      lastSent = e.id;
+      if (!matches(filter, e)) return;
+      res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${e.data}\n\n`);
+      if (res.writableLength > MAX_UNSENT_BYTES) end('the client reads too slowly');
+    };
+    const sendNew = (e: StreamEvent) => {
+      if (lastSent === null || compareIds(e.id, lastSent) > 0) send(e);
+    };
+    const unsubscribe = deps.hub.subscribe({
+      account: deps.account.name,
+      deliver(e) {
+        if (live) sendNew(e);
+        else if (buffer.push(e) > MAX_BUFFERED) end('too far behind while catching up');
+      },
+    });
+    const offClose = deps.hub.onClose(() => end('shutdown'));
+    const keepAlive = setInterval(() => {
+      if (!ended) res.write(': keep-alive\n\n');
+    }, deps.keepAliveMs);
+    req.on('close', () => end('the client left'));
+
+    if (from === undefined) return;
+    try {
+      if (await lostSince(deps.redis, stream, from)) {
+        res.write(
+          `event: reset\ndata: ${JSON.stringify({ type: 'reset', at: new Date().toISOString(), after: from })}\n\n`,
+        );
+        lastSent = null;
+      } else {
+        let cursor = from;
+        for (;;) {
+          if (ended) return;
+          const page = (await deps.redis.xrange(stream, `(${cursor}`, '+', 'COUNT', PAGE)) as [string, string[]][];
+          for (const [id, fields] of page) send(toEvent(id, fields));
+          if (page.length < PAGE) break;
+          cursor = page.at(-1)![0];
+        }
+      }
+      live = true;
+      for (const e of buffer.splice(0)) sendNew(e);
+    } catch (err) {
+      log.warn({ err }, 'event stream: catching up failed; the client will resume');
+      end('catching up failed');
+    }
+  });
+  return router;
+}

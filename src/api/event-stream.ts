@@ -1,0 +1,183 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../observability/logger.js';
+import { doublingBackoffMs } from '../infra/backoff.js';
+
+/**
+ * The live event stream (SPEC §8), read from Redis once per process and fanned out. The scripts
+ * that change calls and queues write their events to each account's stream (lua/includes/
+ * queue-events.lua); this hub reads every account's stream with one blocking XREAD on a
+ * connection of its own, and hands each entry to the streams of that account that want it. A
+ * client that resumes (`Last-Event-ID`) first reads what it missed with XRANGE on the shared
+ * command connection, while the live entries that arrive meanwhile wait in its buffer; then it
+ * is live, with nothing missing or repeated (ids only go up).
+ */
+
+/** Every event type (SPEC §8; the names are fixed). */
+export const EVENT_TYPES = [
+  'intent.accepted',
+  'intent.completed',
+  'intent.failed',
+  'intent.superseded',
+  'call.held',
+  'call.unheld',
+  'call.bridged',
+  'call.ended',
+  'queue.joined',
+  'queue.position',
+  'queue.left',
+  'callback.requested',
+  'callback.dialing',
+  'callback.connected',
+  'callback.failed',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** A stream entry as the hub hands it on. */
+export interface StreamEvent {
+  id: string;
+  type: string;
+  call: string;
+  queue: string;
+  /** The `data:` line: the stored JSON with the type and the time first. */
+  data: string;
+}
+
+export interface EventFilter {
+  types?: ReadonlySet<string>;
+  queue?: string;
+  call_uuid?: string;
+}
+
+export function matches(filter: EventFilter, e: StreamEvent): boolean {
+  return (
+    (!filter.types || filter.types.has(e.type)) &&
+    (filter.queue === undefined || filter.queue === e.queue) &&
+    (filter.call_uuid === undefined || filter.call_uuid === e.call)
+  );
+}
+
+/** A stream id (`<ms>-<seq>`), as the two numbers it orders by. */
+export const STREAM_ID = /^(\d{1,15})-(\d{1,15})$/;
+
+export function compareIds(a: string, b: string): number {
+  const [, am = '0', as = '0'] = STREAM_ID.exec(a) ?? [];
+  const [, bm = '0', bs = '0'] = STREAM_ID.exec(b) ?? [];
+  return Number(am) - Number(bm) || Number(as) - Number(bs);
+}
+
+/** An entry of XREAD/XRANGE ([id, [field, value, …]]) as a StreamEvent. */
+export function toEvent(id: string, fields: string[]): StreamEvent {
+  const f: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+  const type = f.type ?? 'unknown';
+  const at = new Date(Number(id.split('-')[0])).toISOString();
+  const stored = f.data && f.data.startsWith('{') ? f.data : '{}';
+  const head = `{"type":${JSON.stringify(type)},"at":"${at}"`;
+  return {
+    id,
+    type,
+    call: f.call ?? '',
+    queue: f.queue ?? '',
+    data: stored === '{}' ? `${head}}` : `${head},${stored.slice(1)}`,
+  };
+}
+
+export interface Subscriber {
+  account: string;
+  /** Called with each live entry of its account, in id order. */
+  deliver(e: StreamEvent): void;
+}
+
+export interface EventHub {
+  subscribe(s: Subscriber): () => void;
+  /** How many streams this process serves now. */
+  size(): number;
+  /** Stops reading; live streams end (their clients resume elsewhere). */
+  close(): Promise<void>;
+  /** Ends every stream at shutdown, so the HTTP server can close. */
+  onClose(fn: () => void): () => void;
+}
+
+/**
+ * `reader` is a connection of its own (its XREAD blocks it); `streams` each account's stream key.
+ * The hub reads only while somebody listens; it starts from each stream's last entry then.
+ */
+export function createEventHub(opts: {
+  reader: Redis;
+  streams: ReadonlyMap<string, string>;
+  logger: Logger;
+  blockMs?: number;
+}): EventHub {
+  const { reader, streams, logger } = opts;
+  const accounts = [...streams.keys()];
+  const keys = accounts.map((a) => streams.get(a)!);
+  const subscribers = new Set<Subscriber>();
+  const closers = new Set<() => void>();
+  let running: Promise<void> | null = null;
+  let closed = false;
+  let failures = 0;
+
+  async function lastIds(): Promise<string[]> {
+    return Promise.all(
+      keys.map(async (key) => {
+        const last = (await reader.xrevrange(key, '+', '-', 'COUNT', 1)) as [string, string[]][];
+        return last[0]?.[0] ?? '0-0';
+      }),
+    );
+  }
+
+  async function loop(): Promise<void> {
+    let ids: string[] | null = null;
+    while (!closed && subscribers.size > 0) {
+      try {
+        ids ??= await lastIds();
+        const reply = (await reader.xread('COUNT', 1000, 'BLOCK', opts.blockMs ?? 5000, 'STREAMS', ...keys, ...ids)) as
+          [string, [string, string[]][]][] | null;
+        failures = 0;
+        for (const [key, entries] of reply ?? []) {
+          const i = keys.indexOf(key);
+          const account = accounts[i]!;
+          for (const [id, fields] of entries) {
+            const event = toEvent(id, fields);
+            for (const s of subscribers) if (s.account === account) s.deliver(event);
+            ids[i] = id;
+          }
+        }
+      } catch (err) {
+        if (closed) return;
+        logger.warn({ err }, 'event stream: reading failed; trying again');
+        await new Promise((r) => setTimeout(r, doublingBackoffMs(failures++, 100)));
+      }
+    }
+  }
+
+  function ensureRunning() {
+    if (running || closed) return;
+    running = loop().finally(() => {
+      running = null;
+      // Somebody subscribed as the loop was ending.
+      if (subscribers.size > 0) ensureRunning();
+    });
+  }
+
+  return {
+    subscribe(s) {
+      subscribers.add(s);
+      ensureRunning();
+      return () => subscribers.delete(s);
+    },
+    size: () => subscribers.size,
+    onClose(fn) {
+      closers.add(fn);
+      return () => closers.delete(fn);
+    },
+    async close() {
+      closed = true;
+      for (const fn of [...closers]) fn();
+      subscribers.clear();
+      // The connection is the hub's alone: closing it ends the blocking read at once.
+      reader.disconnect();
+      await running?.catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,152 @@
+--[[
+  The event stream (SPEC §8) and what queues know of their past (SPEC §9), for the scripts that
+  change a call or a queue: each writes the events that report its change in the same step, so a
+  crash can never leave an event that disagrees with the state, and an event's estimate is the
+  one the state gave at that moment.
+
+  emit(stream, max, type, data): one event. The entry holds its type, its call and queue (the
+  readers' filters) and its data as JSON; the event's time is the entry's id. The stream is
+  trimmed to about `max` entries (XADD MAXLEN ~).
+
+  The waiting-time estimator (docs: README "Estimated wait"). A queue's stats hash keeps:
+    s           ms per place: a moving average of the time between two takes while callers waited
+    n           how many such times it has seen
+    last_take   when a caller was last taken (ms)
+    busy_since  when the queue last went from empty to waiting (ms)
+    jc:<p>, jt:<p>  callers of priority p who joined: a count decaying with time (TAU_MS), and when it was last updated
+  A member at position k, of priority p, is estimated to wait
+    ((k - 1) × s' + r) / (1 - ρ)
+  where s' is s, or the time the current service has taken if that is longer (agents who stopped
+  taking callers make the estimate grow at once), r is what is left of the current service (at
+  least half a place), and ρ (at most 0.8) is the share of service that callers of a higher
+  priority, who will join ahead of it, are expected to take (their arrival rate × s).
+  Until the queue has seen one take while callers waited, there is no estimate (nil).
+]]
+
+local TAU_MS = 600000 -- arrival counters decay over ten minutes
+local ALPHA = 0.25 -- the weight of a new time between takes in the moving average
+local MAX_SHARE = 0.8
+local POSITION_EVENTS = 100 -- queue.position events go to the first this many members
+
+local function emit(stream, max, type, data)
+  redis.call('XADD', stream, 'MAXLEN', '~', max, '*', 'type', type,
+    'call', data.call_uuid or '', 'queue', data.queue or '', 'data', cjson.encode(data))
+end
+
+-- A member's priority, from its score in the queue (queue-store.ts memberScore).
+local function score_priority(score)
+  return 1000 - math.floor(tonumber(score) / 1e12)
+end
+
+-- What the estimate needs from a queue's stats hash at `now_ms`, or nil before its first take.
+local function estimator(stats, now_ms)
+  local all = redis.call('HGETALL', stats)
+  local h = {}
+  for i = 1, #all, 2 do h[all[i]] = all[i + 1] end
+  local s = tonumber(h.s or '')
+  if not s or tonumber(h.n or '0') < 1 then return nil end
+  local since = math.max(tonumber(h.last_take or '0'), tonumber(h.busy_since or '0'))
+  local rates = {}
+  for field, count in pairs(h) do
+    local p = string.match(field, '^jc:(-?%d+)$')
+    if p then
+      local at = tonumber(h['jt:' .. p] or now_ms)
+      rates[#rates + 1] = {tonumber(p), tonumber(count) * math.exp(-(now_ms - at) / TAU_MS) / TAU_MS}
+    end
+  end
+  return {s = s, elapsed = math.max(0, now_ms - since), rates = rates}
+end
+
+-- The estimated wait in whole seconds of a member at `position` with `priority`, or cjson.null.
+local function estimate_seconds(est, position, priority)
+  if not est then return cjson.null end
+  local s = math.max(est.s, est.elapsed)
+  local rest = math.max(s - est.elapsed, s / 2)
+  local higher = 0
+  for _, r in ipairs(est.rates) do
+    if r[1] > priority then higher = higher + r[2] end
+  end
+  local share = math.min(MAX_SHARE, higher * s)
+  return math.floor(((position - 1) * s + rest) / (1 - share) / 1000 + 0.5)
+end
+
+-- queue.position for the members from `from_rank` (0-based) on, the first POSITION_EVENTS only.
+local function announce_positions(q, from_rank, now_ms)
+  if from_rank >= POSITION_EVENTS then return end
+  local members = redis.call('ZRANGE', q.queue, from_rank, POSITION_EVENTS - 1, 'WITHSCORES')
+  if #members == 0 then return end
+  local est = estimator(q.stats, now_ms)
+  for i = 1, #members, 2 do
+    local position = from_rank + (i + 1) / 2
+    emit(q.events, q.events_max, 'queue.position', {
+      call_uuid = members[i], queue = q.name, position = position,
+      estimated_wait_seconds = estimate_seconds(est, position, score_priority(members[i + 1])),
+    })
+  end
+end
+
+-- A caller joins queue `q` ({queue, queue_times, stats, events, events_max, name}) at `score`:
+-- its place, its join time on the call (`call`, for its wait when it leaves), the queue's
+-- arrival counters, queue.joined, and queue.position for those it went ahead of.
+local function queue_join(q, call, call_uuid, score, now_ms)
+  redis.call('ZADD', q.queue, score, call_uuid)
+  redis.call('ZADD', q.queue_times, now_ms, call_uuid)
+  if redis.call('ZCARD', q.queue) == 1 then redis.call('HSET', q.stats, 'busy_since', now_ms) end
+  local p = tostring(score_priority(score))
+  local j = redis.call('HMGET', q.stats, 'jc:' .. p, 'jt:' .. p)
+  local decayed = tonumber(j[1] or '0') * math.exp(-(now_ms - tonumber(j[2] or now_ms)) / TAU_MS)
+  redis.call('HSET', q.stats, 'jc:' .. p, decayed + 1, 'jt:' .. p, now_ms)
+  redis.call('HSET', call, 'queued_ms', now_ms)
+  local rank = redis.call('ZRANK', q.queue, call_uuid)
+  emit(q.events, q.events_max, 'queue.joined', {
+    call_uuid = call_uuid, queue = q.name, position = rank + 1,
+    estimated_wait_seconds = estimate_seconds(estimator(q.stats, now_ms), rank + 1, tonumber(p)),
+  })
+  announce_positions(q, rank + 1, now_ms)
+end
+
+-- A take while callers waited: the time since the last take (or since callers began to wait)
+-- feeds the queue's ms per place.
+local function record_take(stats, now_ms)
+  local h = redis.call('HMGET', stats, 'last_take', 'busy_since', 's', 'n')
+  local since = math.max(tonumber(h[1] or '0'), tonumber(h[2] or '0'))
+  if since > 0 and now_ms >= since then
+    local sample = now_ms - since
+    local s = tonumber(h[3] or '')
+    local n = tonumber(h[4] or '0')
+    if not s or n < 1 then s = sample else s = s + ALPHA * (sample - s) end
+    redis.call('HSET', stats, 's', s, 'n', n + 1)
+  end
+  redis.call('HSET', stats, 'last_take', now_ms)
+end
+
+-- A caller's time in queue `q` ended (`reason`: bridged, abandoned, overflow, callback, moved),
+-- `joined_ms` ago: queue.left, and its outcome kept for the service level (`outcomes`, a sorted
+-- set by time, a day and 20000 at most; nil to keep none).
+local function queue_left(q, outcomes, call_uuid, reason, joined_ms, now_ms)
+  local wait_ms = math.max(0, now_ms - joined_ms)
+  emit(q.events, q.events_max, 'queue.left', {
+    call_uuid = call_uuid, queue = q.name, reason = reason, wait_seconds = math.floor(wait_ms / 100 + 0.5) / 10,
+  })
+  if not outcomes then return end
+  redis.call('ZADD', outcomes, now_ms, now_ms .. ':' .. reason .. ':' .. wait_ms .. ':' .. call_uuid)
+  redis.call('ZREMRANGEBYSCORE', outcomes, '-inf', now_ms - 86400000)
+  redis.call('ZREMRANGEBYRANK', outcomes, 0, -20001)
+end
+
+-- The call.* events of a change from `old_state` to `state` (an unknown state reports nothing: the
+-- fetch that settles it does).
+local function call_events(stream, max, call_uuid, intent_id, old_state, old_legs, state, held_legs)
+  local function call_event(type, legs)
+    local data = {call_uuid = call_uuid}
+    if intent_id ~= '' then data.intent_id = intent_id end
+    if legs and legs ~= '' then data.legs = legs end
+    emit(stream, max, type, data)
+  end
+  if state == old_state or state == 'unknown' then return end
+  if state == 'on_hold' then call_event('call.held', held_legs) end
+  if old_state == 'on_hold' and state ~= 'ended' then call_event('call.unheld', old_legs) end
+  -- Off hold, a call is back in its conversation: call.unheld says so, not call.bridged.
+  if state == 'bridged' and old_state ~= 'on_hold' then call_event('call.bridged') end
+  if state == 'ended' then call_event('call.ended') end
+end

@@ -1,0 +1,103 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { startFakePlivo } from './helpers/fake-plivo.js';
+import { holdqBuild } from './helpers/holdq-build.js';
+import { freePorts, spawnHoldq, waitReady, type HoldqProcess } from './helpers/holdq-processes.js';
+import { openStream, type SseEvent } from './helpers/sse.js';
+import { redisUrl, TEST_KEY } from './helpers/stack.js';
+
+/**
+ * The event stream with real processes (`node dist/main.js api|worker`) on one Redis: two APIs
+ * serve one account's stream, whichever took the intents, and a client whose API is killed with
+ * SIGKILL mid-stream resumes on the other with Last-Event-ID, missing nothing and seeing nothing
+ * twice. Events live in Redis, written by the scripts that make each change; an API only reads.
+ */
+describe('the event stream across API processes', () => {
+  let fake: Awaited<ReturnType<typeof startFakePlivo>>;
+  let main: string;
+  const procs: HoldqProcess[] = [];
+  let env: (i: number) => Record<string, string>;
+
+  beforeAll(async () => {
+    main = await holdqBuild();
+    fake = await startFakePlivo({ latencyMs: [1, 5], failureRate: 0 });
+    const ports = await freePorts(6);
+    const prefix = `ev${randomUUID().slice(0, 6)}`;
+    env = (i) => ({
+      REDIS_URL: redisUrl(),
+      QUEUE_PREFIX: prefix,
+      API_KEYS: `test:${TEST_KEY}`,
+      PLIVO_AUTH_ID: 'MAFAKEEVENTS',
+      PLIVO_AUTH_TOKEN: 'fake-token-events',
+      PLIVO_BASE_URL: fake.url,
+      PUBLIC_BASE_URL: `http://127.0.0.1:${ports[0]}`,
+      PUBLIC_BASE_URL_CHECK: 'false',
+      PORT: String(ports[2 * i]),
+      METRICS_PORT: String(ports[2 * i + 1]),
+      API_RATE_LIMIT_RPS: '0',
+      TRANSFER_BACKOFF_MS: '50',
+      EVENTS_KEEPALIVE_SECONDS: '1',
+      SHUTDOWN_TIMEOUT_MS: '3000',
+      LOG_LEVEL: 'warn',
+    });
+    procs.push(spawnHoldq(main, 'api', 'api-0', env(0)), spawnHoldq(main, 'api', 'api-1', env(1)));
+    procs.push(spawnHoldq(main, 'worker', 'worker', env(2)));
+    await Promise.all(procs.map((p) => waitReady(p)));
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.stop('SIGTERM', 5000)));
+    await fake?.stop();
+  }, 30_000);
+
+  const post = async (api: HoldqProcess, body: object) => {
+    const res = await fetch(`${api.url}/v1/intents`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(res.status).toBe(202);
+    return (await res.json()) as { id: string };
+  };
+  const completed = (e: SseEvent) => e.event === 'intent.completed';
+
+  it('when intents are posted to one API, then a stream from the other sees their events', async () => {
+    const [a, b] = procs as [HoldqProcess, HoldqProcess];
+    const s = await openStream(`${b.url}/v1/events?call_uuid=two-apis`);
+    expect(s.status).toBe(200);
+    const hold = await post(a, { type: 'hold', call_uuid: 'two-apis' });
+    const [done] = await s.waitFor(completed);
+    expect(done!.json).toMatchObject({ intent_id: hold.id, intent_type: 'hold' });
+    expect(s.events.map((e) => e.event)).toEqual(['intent.accepted', 'call.held', 'intent.completed']);
+    s.close();
+  }, 30_000);
+
+  it('when the API serving a stream is killed with SIGKILL, then the client resumes on the other with Last-Event-ID, losing and repeating nothing', async () => {
+    const [a, b] = procs as [HoldqProcess, HoldqProcess];
+    const calls = Array.from({ length: 6 }, (_, i) => `kill-${i}`);
+    const s = await openStream(`${a.url}/v1/events?types=intent.completed`);
+    // Half the intents while the first API serves the stream.
+    for (const call of calls.slice(0, 3)) await post(b, { type: 'hold', call_uuid: call });
+    await s.waitFor(completed, 3);
+    const lastSeen = s.events.at(-1)!.id!;
+    a.child.kill('SIGKILL');
+    await a.exited;
+    await s.ended;
+    // The rest while the client is away, then it comes back on the other API.
+    const later = [];
+    for (const call of calls.slice(3)) later.push(await post(b, { type: 'hold', call_uuid: call }));
+    const back = await openStream(`${b.url}/v1/events?types=intent.completed`, { lastEventId: lastSeen });
+    await back.waitFor(completed, 3, 15_000);
+    const seen = [...s.events, ...back.events];
+    expect(seen.map((e) => e.json.call_uuid)).toEqual(calls);
+    expect(new Set(seen.map((e) => e.id)).size).toBe(seen.length);
+    expect(back.events.map((e) => e.json.intent_id)).toEqual(later.map((v) => v.id));
+    back.close();
+    // As an orchestrator would, the killed API comes back, and serves the stream from the start of what is kept.
+    procs[0] = spawnHoldq(main, 'api', 'api-0b', env(0));
+    await waitReady(procs[0]);
+    const again = await openStream(`${procs[0].url}/v1/events?types=intent.completed`, { lastEventId: '0-1' });
+    await again.waitFor(completed, 7);
+    again.close();
+  }, 60_000);
+});
