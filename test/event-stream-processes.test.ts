@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startFakePlivo } from './helpers/fake-plivo.js';
 import { holdqBuild } from './helpers/holdq-build.js';
 import { freePorts, spawnHoldq, waitReady, type HoldqProcess } from './helpers/holdq-processes.js';
+import { removeDir, startRedisServer, type RedisProcess } from './helpers/redis-server.js';
 import { openStream, type SseEvent } from './helpers/sse.js';
 import { redisUrl, TEST_KEY } from './helpers/stack.js';
 
@@ -98,6 +99,78 @@ describe('the event stream across API processes', () => {
     await waitReady(procs[0]);
     const again = await openStream(`${procs[0].url}/v1/events?types=intent.completed`, { lastEventId: '0-1' });
     await again.waitFor(completed, 7);
+    again.close();
+  }, 60_000);
+});
+
+describe('the event stream across a Redis restart', () => {
+  let redis: RedisProcess;
+  let fake: Awaited<ReturnType<typeof startFakePlivo>>;
+  const procs: HoldqProcess[] = [];
+
+  beforeAll(async () => {
+    const main = await holdqBuild();
+    redis = await startRedisServer({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
+    fake = await startFakePlivo({ latencyMs: [1, 5], failureRate: 0 });
+    const ports = await freePorts(4);
+    const env = (i: number) => ({
+      REDIS_URL: redis.url,
+      QUEUE_PREFIX: 'evr',
+      API_KEYS: `test:${TEST_KEY}`,
+      PLIVO_AUTH_ID: 'MAFAKEEVENTS',
+      PLIVO_AUTH_TOKEN: 'fake-token-events',
+      PLIVO_BASE_URL: fake.url,
+      PUBLIC_BASE_URL: `http://127.0.0.1:${ports[0]}`,
+      PUBLIC_BASE_URL_CHECK: 'false',
+      PORT: String(ports[2 * i]),
+      METRICS_PORT: String(ports[2 * i + 1]),
+      API_RATE_LIMIT_RPS: '0',
+      TRANSFER_BACKOFF_MS: '50',
+      SHUTDOWN_TIMEOUT_MS: '3000',
+      LOG_LEVEL: 'warn',
+    });
+    procs.push(spawnHoldq(main, 'api', 'api', env(0)), spawnHoldq(main, 'worker', 'worker', env(1)));
+    await Promise.all(procs.map((p) => waitReady(p)));
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.stop('SIGTERM', 5000)));
+    await fake?.stop();
+    if (redis) {
+      await redis.stop();
+      removeDir(redis.dir);
+    }
+  }, 30_000);
+
+  it('when Redis restarts under an open stream, then the stream goes on from where it was, and its events were kept (AOF)', async () => {
+    const [api] = procs as [HoldqProcess];
+    const post = async (call: string) => {
+      for (let i = 0; i < 100; i++) {
+        const res = await fetch(`${api.url}/v1/intents`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ type: 'hold', call_uuid: call }),
+        }).catch(() => null);
+        if (res?.status === 202) return;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      throw new Error(`no 202 for ${call}`);
+    };
+    const s = await openStream(`${api.url}/v1/events?types=intent.completed`);
+    await post('before-restart');
+    await s.waitFor((e) => e.event === 'intent.completed');
+    const port = redis.port;
+    const dir = redis.dir;
+    await redis.stop('SIGKILL');
+    redis = await startRedisServer({ port, dir, args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
+    await post('after-restart');
+    await s.waitFor((e) => e.event === 'intent.completed', 2, 20_000);
+    expect(s.events.map((e) => e.json.call_uuid)).toEqual(['before-restart', 'after-restart']);
+    // The events from before the restart are still there for a client that resumes from the start.
+    const again = await openStream(`${api.url}/v1/events?types=intent.completed`, { lastEventId: '0-1' });
+    await again.waitFor((e) => e.event === 'intent.completed', 2);
+    expect(again.events.map((e) => e.id)).toEqual(s.events.map((e) => e.id));
+    s.close();
     again.close();
   }, 60_000);
 });
