@@ -217,6 +217,7 @@ export const envSchema = z
     EVENTS_MAX_STREAMS: z.coerce.number().int().min(1).max(100_000).default(5000),
     EVENTS_KEEPALIVE_SECONDS: z.coerce.number().int().min(1).max(15).default(15),
     STATS_WINDOW_SECONDS: positiveInt(86_400).default(3600),
+    RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
     SHUTDOWN_TIMEOUT_MS: positiveInt(600_000).default(25_000),
     SIMULATOR_PORT: port.default(8089),
     SIMULATOR_HOST: z.string().min(1).default('127.0.0.1'),

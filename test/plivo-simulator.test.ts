@@ -160,6 +160,20 @@ describe('the Plivo simulator', () => {
     }
   });
 
+  it('when asked for live calls as plivo-node asks (GET …/Call/?status=live), then it lists the live ones; wrong auth is 401', async () => {
+    const live = sim.createCall('listed-live');
+    const gone = sim.createCall('listed-gone');
+    sim.endCall(gone.call_uuid);
+    const list = (url: string, authorization = auth()) => fetch(url, { headers: { authorization } });
+    const res = await list(`${sim.url}/v1/Account/${sim.authId}/Call/?status=live`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { api_id: string; calls: string[] };
+    expect(body.calls).toContain(live.call_uuid);
+    expect(body.calls).not.toContain(gone.call_uuid);
+    expect((await list(`${sim.url}/v1/Account/${sim.authId}/Call/?status=live`, 'Basic eDp5')).status).toBe(401);
+    expect((await list(`${sim.url}/v1/Account/${sim.authId}/Call/`)).status).toBe(400);
+  });
+
   it('when a call passes 70 transfers, then Plivo-style it is hung up with "Loop detected"', async () => {
     const quiet = await startSimulator({ fetchXml: false });
     try {

@@ -42,6 +42,8 @@ export interface Keys {
   /** Every accepted intent not yet finished, scored by acceptance time (the job sweeper reads it). */
   unfinished(): string;
   plivoRate(): string;
+  /** The reconciler's lease (lua/lease.lua): which worker lists the account's live calls. */
+  reconcileLease(): string;
   /** A class's turns (a hash: 'vt', the turn being served, and 'c:<client>', each client's last; lua/accept.lua). */
   fair(cls: string): string;
   /** A class's unfinished intents, by acceptance time: when none are left, its turns start again. */
@@ -70,6 +72,7 @@ export function createKeys(prefix: string, eventsMax = DEFAULT_EVENTS_RETENTION)
     unfinished: () => `${prefix}:unfinished`,
     intentRate: (client, second) => `${prefix}:ratelimit:intents:${client}:${second}`,
     plivoRate: () => `${prefix}:rate:plivo`,
+    reconcileLease: () => `${prefix}:reconcile:lease`,
     fair: (cls) => `${prefix}:fair:${cls}`,
     fairOpen: (cls) => `${prefix}:fair:${cls}:open`,
   };

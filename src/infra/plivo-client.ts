@@ -4,7 +4,7 @@ import got, { type Got } from 'got';
 import type { TransferRequest } from '../domain/transfers.js';
 
 /**
- * Plivo's Transfer a call (docs/plivo.md), and nothing else. got makes exactly one
+ * Plivo's Transfer a call and its live-call list (docs/plivo.md), and nothing else. got makes exactly one
  * attempt per call: BullMQ is the only retry layer, so a transfer is never
  * multiplied by nested retries (plivo-node's own 5xx retry, three attempts in all, can apply one three times).
  */
@@ -16,8 +16,14 @@ export type TransferOutcome =
   | { kind: 'retryable'; status: number | null; reason: RetryReason; retryAfterMs: number | null; message: string }
   | { kind: 'rejected'; status: number; message: string };
 
+/** The account's live calls (GET …/Call/?status=live, as plivo-node's calls.listLive sends it), or why not. */
+export type LiveCalls =
+  | { kind: 'ok'; calls: Set<string>; statusLabel: string }
+  | { kind: 'error'; message: string; retryAfterMs: number | null; statusLabel: string };
+
 export interface PlivoClient {
   transfer(req: TransferRequest): Promise<TransferOutcome & { durationMs: number; statusLabel: string }>;
+  listLive(): Promise<LiveCalls>;
   close(): void;
 }
 
@@ -100,6 +106,33 @@ export function createPlivoClient(opts: PlivoClientOptions): PlivoClient {
           retryAfterMs: null,
           message: `${timedOut ? 'timeout' : 'network error'} talking to Plivo: ${e.code ?? e.message ?? 'unknown'}`,
           durationMs: performance.now() - started,
+          statusLabel: timedOut ? 'timeout' : 'network_error',
+        };
+      }
+    },
+    async listLive() {
+      try {
+        const res = await client.get(`v1/Account/${account}/Call/`, { searchParams: { status: 'live' } });
+        const statusLabel = String(res.statusCode);
+        if (res.statusCode !== 200)
+          return {
+            kind: 'error',
+            message: `Plivo answered ${res.statusCode}: ${errorText(res.body)}`,
+            retryAfterMs: parseRetryAfter(res.headers['retry-after']),
+            statusLabel,
+          };
+        // Anything but a list of strings is an error: dropping callers on a body misread would be worse.
+        const parsed = JSON.parse(res.body) as { calls?: unknown };
+        if (!Array.isArray(parsed.calls) || !parsed.calls.every((c) => typeof c === 'string'))
+          return { kind: 'error', message: 'Plivo answered 200 without a calls list', retryAfterMs: null, statusLabel };
+        return { kind: 'ok', calls: new Set(parsed.calls as string[]), statusLabel };
+      } catch (err) {
+        const e = err as { code?: string; name?: string; message?: string };
+        const timedOut = e.name === 'TimeoutError' || e.code === 'ETIMEDOUT';
+        return {
+          kind: 'error',
+          message: `${timedOut ? 'timeout' : 'error'} listing live calls: ${e.code ?? e.message ?? 'unknown'}`,
+          retryAfterMs: null,
           statusLabel: timedOut ? 'timeout' : 'network_error',
         };
       }

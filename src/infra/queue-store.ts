@@ -90,6 +90,8 @@ export interface QueueStore {
   busy(): Promise<QueueDepth[]>;
   take(name: string, callUuid?: string): Promise<TakenMember | null>;
   putBack(name: string, member: TakenMember): Promise<void>;
+  /** Members of a queue who joined before `beforeMs`, the longest waiting first, at most `limit`. */
+  waitingSince(name: string, beforeMs: number, limit: number): Promise<string[]>;
   /** Removes a call from a queue; returns when it had joined, or null if it was not there. */
   remove(name: string, callUuid: string): Promise<number | null>;
   /** Forgets queues empty for `idleMs`, except `keep`; returns how many. */
@@ -224,6 +226,8 @@ export function createQueueStore(redis: Redis, keys: Keys): QueueStore {
         joined_ms: member.enqueued_at,
       });
     },
+    waitingSince: (name, beforeMs, limit) =>
+      redis.zrangebyscore(keys.queueTimes(name), '-inf', beforeMs, 'LIMIT', 0, limit),
     async remove(name, callUuid) {
       const reply = await QUEUE_REMOVE.run(redis, memberKeys(name), {
         call_uuid: callUuid,

@@ -38,6 +38,9 @@ export const SCRIPT_STATUSES = [
   'unchanged',
   'due',
   'wait',
+  'renewed',
+  'acquired',
+  'held',
 ] as const;
 export type ScriptStatus = (typeof SCRIPT_STATUSES)[number];
 

@@ -245,6 +245,13 @@ export const RATE_RELEASE = defineScript('rate-release', {
 /** lua/rate-penalize.lua: the pause after a 429. */
 export const RATE_PENALIZE = defineScript('rate-penalize', { keys: ['pause', 'tat'], args: ['ms'], returns: ['ok'] });
 
+/** lua/lease.lua: the reconciler's lease, held by one worker at a time. */
+export const LEASE = defineScript('lease', {
+  keys: ['lease'],
+  args: ['token', 'ttl_ms'],
+  returns: ['renewed', 'acquired', 'held'],
+});
+
 /** Every script with a fixed wrapper (accept's depends on its queue), for the tests that check each against its file. */
 export const FIXED_SCRIPTS = [
   FINISH,
@@ -262,4 +269,5 @@ export const FIXED_SCRIPTS = [
   RATE_SLOT,
   RATE_RELEASE,
   RATE_PENALIZE,
+  LEASE,
 ] as const;

@@ -109,6 +109,18 @@ export function createMetrics(
       labelNames: ['queue', 'account'] as const,
       registers,
     }),
+    reconcileEnded: new Counter({
+      name: 'holdq_reconcile_ended_total',
+      help: 'Calls holdq had waiting or on hold that Plivo no longer had live, ended by reconciliation (SPEC §11).',
+      labelNames: ['account'] as const,
+      registers,
+    }),
+    reconcileRuns: new Counter({
+      name: 'holdq_reconcile_runs_total',
+      help: 'Reconciliation rounds, by outcome (ok, plivo_error, nothing_to_check).',
+      labelNames: ['account', 'outcome'] as const,
+      registers,
+    }),
     eventStreams: new Gauge({
       name: 'holdq_event_streams',
       help: 'Event streams (GET /v1/events) this API process serves now.',

@@ -229,6 +229,14 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Plivo
   const app = express();
   app.disable('x-powered-by');
   app.set('strict routing', true); // Plivo routes only the trailing-slash form
+  // The live-call list, as plivo-node's calls.listLive asks for it (reconciliation, SPEC §11).
+  app.get('/v1/Account/:authId/Call/', (req, res) => {
+    if (req.get('authorization') !== expectedAuth || req.params.authId !== authId)
+      return plivoError(res, 401, 'authentication failed');
+    if (req.query.status !== 'live') return plivoError(res, 400, 'only status=live is simulated');
+    const calls = [...state.calls.values()].filter((c) => c.status === 'live').map((c) => c.call_uuid);
+    res.json({ api_id: randomUUID(), calls });
+  });
   app.all(
     '/v1/Account/:authId/Call/:callUuid/',
     express.json({ limit: '64kb' }),

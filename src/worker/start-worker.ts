@@ -24,6 +24,7 @@ import { startJobSweeper, SWEEP_INTERVAL_MS } from './job-sweeper.js';
 import { createOverflowHandler } from './overflow.js';
 import { createIntentProcessor } from './process-intent.js';
 import { startQueueJanitor } from './queue-janitor.js';
+import { startReconciler } from './reconciler.js';
 import { transferBackoff } from './transfer-backoff.js';
 
 /** Where an account's Transfer requests go. */
@@ -233,6 +234,11 @@ async function startAccountWorker(
   });
   releasers.add(`callback worker (${name})`, () => callbackWorker.close(redisAway()));
 
+  // A request unanswered for its whole timeout can no longer arrive at Plivo.
+  const pacer = createPlivoPacer(state, ctx.account.keys.plivoRate(), account.maxRps, {
+    holdMs: config.PLIVO_TIMEOUT_MS + 1000,
+    fairKey: (cls) => ctx.account.keys.fair(cls),
+  });
   const processor = createIntentProcessor({
     config,
     account,
@@ -242,11 +248,7 @@ async function startAccountWorker(
     jobs,
     onFinished: (record) => scheduleCallback(callbackJobs, record),
     plivo,
-    // A request unanswered for its whole timeout can no longer arrive at Plivo.
-    pacer: createPlivoPacer(state, ctx.account.keys.plivoRate(), account.maxRps, {
-      holdMs: config.PLIVO_TIMEOUT_MS + 1000,
-      fairKey: (cls) => ctx.account.keys.fair(cls),
-    }),
+    pacer,
     links: createXmlLinks(config.PUBLIC_BASE_URL, plivoMount(name)),
     metrics,
     logger,
@@ -291,6 +293,21 @@ async function startAccountWorker(
     graceMs: timing.reviveGraceMs,
   });
   releasers.add(`job sweeper (${name})`, () => sweeper.stop(!redisAway()));
+  if (config.RECONCILE_INTERVAL_SECONDS > 0) {
+    const reconciler = startReconciler({
+      account,
+      redis: state,
+      keys: ctx.account.keys,
+      calls,
+      queues,
+      plivo,
+      pacer,
+      metrics,
+      logger,
+      intervalMs: config.RECONCILE_INTERVAL_SECONDS * 1000,
+    });
+    releasers.add(`reconciler (${name})`, () => reconciler.stop(!redisAway()));
+  }
   return {
     account: name,
     worker,

@@ -46,7 +46,18 @@ export async function startFakePlivo(opts: {
   const inFlight = new Map<string, number>();
   const transfers: FakeTransfer[] = [];
   const overlaps: string[] = [];
+  // The live-call list (GET …/Call/?status=live): the calls given to setLive, or an error status.
+  let live: string[] | number = [];
+  const liveRequests: number[] = [];
   const server = http.createServer((req, res) => {
+    if (req.method === 'GET' && /^\/v1\/Account\/[^/]+\/Call\/\?status=live$/.test(req.url ?? '')) {
+      liveRequests.push(Date.now());
+      received.push(performance.timeOrigin + performance.now());
+      if (typeof live === 'number') res.writeHead(live, { 'content-type': 'application/json' }).end('{"error":"fake"}');
+      else
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ api_id: 'fake', calls: live }));
+      return;
+    }
     const match = /^\/v1\/Account\/([^/]+)\/Call\/([^/]+)\/$/.exec(req.url ?? '');
     let raw = '';
     req.on('data', (c: Buffer) => (raw += c.toString()));
@@ -107,6 +118,12 @@ export async function startFakePlivo(opts: {
     setFailureRate: (rate: number) => {
       failureRate = rate;
     },
+    /** What the live-call list answers from now on: these calls, or an error status. */
+    setLive: (calls: string[] | number) => {
+      live = calls;
+    },
+    /** When each live-call list request came (ms). */
+    liveRequests,
     stop: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
