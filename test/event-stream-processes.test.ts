@@ -13,6 +13,34 @@ import { redisUrl, TEST_KEY } from './helpers/stack.js';
  * SIGKILL mid-stream resumes on the other with Last-Event-ID, missing nothing and seeing nothing
  * twice. Events live in Redis, written by the scripts that make each change; an API only reads.
  */
+/** A holdq process's environment: process `i` gets ports[2i] (PORT) and ports[2i + 1] (METRICS_PORT). */
+function holdqEnv(
+  redis: string,
+  prefix: string,
+  ports: number[],
+  i: number,
+  plivo: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    REDIS_URL: redis,
+    QUEUE_PREFIX: prefix,
+    API_KEYS: `test:${TEST_KEY}`,
+    PLIVO_AUTH_ID: 'MAFAKEEVENTS',
+    PLIVO_AUTH_TOKEN: 'fake-token-events',
+    PLIVO_BASE_URL: plivo,
+    PUBLIC_BASE_URL: `http://127.0.0.1:${ports[0]}`,
+    PUBLIC_BASE_URL_CHECK: 'false',
+    PORT: String(ports[2 * i]),
+    METRICS_PORT: String(ports[2 * i + 1]),
+    API_RATE_LIMIT_RPS: '0',
+    TRANSFER_BACKOFF_MS: '50',
+    SHUTDOWN_TIMEOUT_MS: '3000',
+    LOG_LEVEL: 'warn',
+    ...extra,
+  };
+}
+
 describe('the event stream across API processes', () => {
   let fake: Awaited<ReturnType<typeof startFakePlivo>>;
   let main: string;
@@ -24,23 +52,7 @@ describe('the event stream across API processes', () => {
     fake = await startFakePlivo({ latencyMs: [1, 5], failureRate: 0 });
     const ports = await freePorts(6);
     const prefix = `ev${randomUUID().slice(0, 6)}`;
-    env = (i) => ({
-      REDIS_URL: redisUrl(),
-      QUEUE_PREFIX: prefix,
-      API_KEYS: `test:${TEST_KEY}`,
-      PLIVO_AUTH_ID: 'MAFAKEEVENTS',
-      PLIVO_AUTH_TOKEN: 'fake-token-events',
-      PLIVO_BASE_URL: fake.url,
-      PUBLIC_BASE_URL: `http://127.0.0.1:${ports[0]}`,
-      PUBLIC_BASE_URL_CHECK: 'false',
-      PORT: String(ports[2 * i]),
-      METRICS_PORT: String(ports[2 * i + 1]),
-      API_RATE_LIMIT_RPS: '0',
-      TRANSFER_BACKOFF_MS: '50',
-      EVENTS_KEEPALIVE_SECONDS: '1',
-      SHUTDOWN_TIMEOUT_MS: '3000',
-      LOG_LEVEL: 'warn',
-    });
+    env = (i) => holdqEnv(redisUrl(), prefix, ports, i, fake.url, { EVENTS_KEEPALIVE_SECONDS: '1' });
     procs.push(spawnHoldq(main, 'api', 'api-0', env(0)), spawnHoldq(main, 'api', 'api-1', env(1)));
     procs.push(spawnHoldq(main, 'worker', 'worker', env(2)));
     await Promise.all(procs.map((p) => waitReady(p)));
@@ -113,22 +125,7 @@ describe('the event stream across a Redis restart', () => {
     redis = await startRedisServer({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
     fake = await startFakePlivo({ latencyMs: [1, 5], failureRate: 0 });
     const ports = await freePorts(4);
-    const env = (i: number) => ({
-      REDIS_URL: redis.url,
-      QUEUE_PREFIX: 'evr',
-      API_KEYS: `test:${TEST_KEY}`,
-      PLIVO_AUTH_ID: 'MAFAKEEVENTS',
-      PLIVO_AUTH_TOKEN: 'fake-token-events',
-      PLIVO_BASE_URL: fake.url,
-      PUBLIC_BASE_URL: `http://127.0.0.1:${ports[0]}`,
-      PUBLIC_BASE_URL_CHECK: 'false',
-      PORT: String(ports[2 * i]),
-      METRICS_PORT: String(ports[2 * i + 1]),
-      API_RATE_LIMIT_RPS: '0',
-      TRANSFER_BACKOFF_MS: '50',
-      SHUTDOWN_TIMEOUT_MS: '3000',
-      LOG_LEVEL: 'warn',
-    });
+    const env = (i: number) => holdqEnv(redis.url, 'evr', ports, i, fake.url);
     procs.push(spawnHoldq(main, 'api', 'api', env(0)), spawnHoldq(main, 'worker', 'worker', env(1)));
     await Promise.all(procs.map((p) => waitReady(p)));
   }, 120_000);

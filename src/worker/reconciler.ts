@@ -45,6 +45,8 @@ export function startReconciler(deps: {
   const { account, keys, calls, queues, metrics, logger, intervalMs } = deps;
   const token = randomUUID();
   let lastRun = 0;
+  // The series exist from the start, so a rate() over them works before the first end.
+  metrics.reconcileEnded.labels({ account: account.name }).inc(0);
   let running: Promise<unknown> | null = null;
 
   /** Calls tracked since before `cutoff` as waiting (by queue) or on hold. */
