@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { HOLDQ_VERSION } from '../src/version.js';
-import { startStack, type Stack } from './helpers/stack.js';
+import { eventView } from '../src/api/responses.js';
+import { checked, checkResponse } from './helpers/responses.js';
+import { ADMIN_KEY, startStack, type IntentView, type Stack } from './helpers/stack.js';
 
 interface Doc {
   openapi: string;
@@ -100,5 +102,67 @@ describe('the OpenAPI document', () => {
     const bundle = await redoc.text();
     expect(bundle.slice(0, 400)).toMatch(/Version: 3\./);
     expect(bundle).toContain('export{RedocStandalone,hydrate,init}');
+  });
+  it('when every route answers, then each answer matches its schema in the document, with no field it does not declare', async () => {
+    const hold = (await (await stack.post({ type: 'hold', call_uuid: 'doc-call' })).json()) as IntentView;
+    await stack.waitForIntent(hold.id);
+    await stack.post({ type: 'enqueue', call_uuid: 'doc-caller', queue: 'doc-q' });
+    const dq = (await (
+      await stack.post({ type: 'dequeue', queue: 'empty-q', agent_call_uuid: 'doc-agent' })
+    ).json()) as IntentView;
+    await stack.waitForIntent(dq.id);
+    await stack.get(`/v1/intents/${hold.id}`);
+    await stack.get('/v1/intents?status=failed');
+    await stack.get('/v1/calls/doc-call');
+    await stack.get('/v1/queues');
+    await stack.get('/v1/queues/doc-q');
+    await stack.get('/v1/queues/nowhere');
+    await stack.post({ type: 'hold', call_uuid: '../x' });
+    const retry = await fetch(`${stack.apiUrl}/v1/intents/${dq.id}/retry`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+    });
+    await checkResponse('POST', `${stack.apiUrl}/v1/intents/${dq.id}/retry`, retry);
+    expect([...checked].sort()).toEqual(
+      expect.arrayContaining([
+        'GET /v1/calls/{call_uuid} 200',
+        'GET /v1/intents 200',
+        'GET /v1/intents/{id} 200',
+        'GET /v1/queues 200',
+        'GET /v1/queues/{name} 200',
+        'GET /v1/queues/{name} 404',
+        'POST /v1/intents 202',
+        'POST /v1/intents 422',
+        'POST /v1/intents/{id}/retry 202',
+      ]),
+    );
+  });
+
+  it('when an answer carries a field the document does not declare, or a status it does not list, then the check fails', async () => {
+    const answer = (status: number, body: unknown, type = 'application/json') =>
+      new Response(JSON.stringify(body), { status, headers: { 'content-type': type } });
+    const call = {
+      call_uuid: 'c',
+      state: 'queued',
+      queue: 'q',
+      position: 1,
+      since: '2026-12-02T00:00:00.000Z',
+      transfer_count: 1,
+      transfer_budget: 60,
+      last_intent_id: null,
+      held_legs: null,
+      bleg_uuid: null,
+    };
+    await expect(checkResponse('GET', 'http://x/v1/calls/c', answer(200, call))).resolves.toBeUndefined();
+    await expect(checkResponse('GET', 'http://x/v1/calls/c', answer(200, { ...call, secret: 1 }))).rejects.toThrow(
+      /does not match the document/,
+    );
+    const { position: _p, ...missing } = call;
+    await expect(checkResponse('GET', 'http://x/v1/calls/c', answer(200, missing))).rejects.toThrow(/position/);
+    await expect(checkResponse('GET', 'http://x/v1/calls/c', answer(418, call))).rejects.toThrow(/does not declare/);
+    // The event stream's data the same way (helpers/sse.ts checks every event the suite reads).
+    const held = { type: 'call.held', at: '2026-12-02T00:00:00.000Z', call_uuid: 'c', legs: 'aleg' };
+    expect(eventView.safeParse(held).success).toBe(true);
+    expect(eventView.safeParse({ ...held, number: '+15551234567' }).success).toBe(false);
   });
 });

@@ -1,3 +1,4 @@
+import type { ProblemView } from './responses.js';
 /**
  * The closed set of API error codes, each with its HTTP status and title.
  * One error middleware turns an AppError into RFC 9457 problem+json.
@@ -48,7 +49,7 @@ export class AppError extends Error {
 }
 
 /** An error as the body of an RFC 9457 problem+json answer (written by the error handler, and by the server for a request Express cannot route). */
-export function problemDocument(err: AppError, requestId?: string) {
+export function problemDocument(err: AppError, requestId?: string): ProblemView {
   return {
     type: `https://holdq.dev/problems/${err.code.replaceAll('_', '-')}`,
     title: err.title,

@@ -10,7 +10,9 @@ import {
   isQueueTarget,
   orderingCall,
   type IntentInput,
+  type IntentRecord,
 } from '../domain/intent.js';
+import type { IntentView } from './responses.js';
 import { intentClass } from '../domain/intent-class.js';
 import { resolveQueue } from '../domain/queue-config.js';
 import { disallowedTransferUrls, hostAllowed } from '../domain/transfers.js';
@@ -22,6 +24,9 @@ import { requestLog } from './request-observer.js';
 import { retryIntent } from './retry-intent.js';
 import type { Metrics } from '../observability/metrics.js';
 import { CLIENT_PARSE, fieldErrors } from './problem.js';
+
+/** An intent as the API answers it: typed by the document's schema (responses.ts), so the two agree. */
+const viewOf = (r: IntentRecord): IntentView => intentView(r);
 
 export interface IntentRoutesDeps {
   config: Readonly<Config>;
@@ -182,11 +187,11 @@ export function acceptIntentRoute(deps: IntentRoutesDeps): RequestHandler {
           const job = await addIntentJob(jobs, result.record);
           requestLog(res).info({ intentId: result.record.id, jobId: job.id }, 'intent replayed; job ensured');
         }
-        res.status(200).location(`/v1/intents/${result.record.id}`).json(intentView(result.record));
+        res.status(200).location(`/v1/intents/${result.record.id}`).json(viewOf(result.record));
         return;
       case 'created':
         received[request.type]!.inc();
-        res.status(202).location(`/v1/intents/${result.record.id}`).json(intentView(result.record));
+        res.status(202).location(`/v1/intents/${result.record.id}`).json(viewOf(result.record));
         return;
       case 'not_waiting':
         // Only the overflow handler claims a caller; an API accept never asks to.
@@ -216,18 +221,18 @@ export function createIntentRoutes(deps: Pick<IntentRoutesDeps, 'store' | 'jobs'
     const { limit, cursor } = query.data;
     const { records, total } = await store.listFailed(cursor, limit);
     const next = cursor + limit < total ? String(cursor + limit) : null;
-    res.json({ items: records.map(intentView), total, next_cursor: next });
+    res.json({ items: records.map(viewOf), total, next_cursor: next });
   });
 
   router.get('/intents/:id', async (req, res) => {
-    res.json(intentView(await load(req.params.id)));
+    res.json(viewOf(await load(req.params.id)));
   });
 
   // Re-running a dead letter is an operator's decision: admin keys only.
   router.post('/intents/:id/retry', requireRole('admin', 'retry dead letters (ADMIN_KEYS)'), async (req, res) => {
     const again = await retryIntent({ store, jobs }, await load(req.params.id));
     requestLog(res).info({ intentId: again.id, by: caller(res).client }, 'failed intent re-queued');
-    res.status(202).location(`/v1/intents/${again.id}`).json(intentView(again));
+    res.status(202).location(`/v1/intents/${again.id}`).json(viewOf(again));
   });
 
   return router;

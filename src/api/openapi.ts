@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { dequeueIntent, enqueueIntent, holdIntent, transferIntent, unholdIntent } from '../domain/intent.js';
-import { INTENT_CLASSES } from '../domain/intent-class.js';
 import { EVENT_TYPES } from './event-stream.js';
+import { callView, deadLetterPage, eventView, intentView, problemView, queuePage, queueView } from './responses.js';
 
 /**
  * The OpenAPI 3.1 document of the /v1 API, generated at start-up from the very
@@ -36,123 +36,33 @@ const intentTypes = {
   ],
 } as const;
 
-const problem = {
-  type: 'object',
-  required: ['type', 'title', 'status', 'detail'],
-  properties: {
-    type: { type: 'string', format: 'uri' },
-    title: { type: 'string' },
-    status: { type: 'integer' },
-    detail: { type: 'string' },
-    instance: { type: 'string' },
-    errors: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['field', 'message'],
-        properties: { field: { type: 'string' }, message: { type: 'string' } },
-      },
-    },
-  },
-};
-
-const transferRecord = {
-  type: 'object',
-  required: ['call_uuid', 'legs', 'status_code', 'api_id', 'at'],
-  properties: {
-    call_uuid: { type: 'string' },
-    legs: { enum: ['aleg', 'bleg', 'both'] },
-    aleg_url: { type: 'string' },
-    aleg_method: { enum: ['GET', 'POST'] },
-    bleg_url: { type: 'string' },
-    bleg_method: { enum: ['GET', 'POST'] },
-    status_code: { type: ['integer', 'null'], description: 'Plivo HTTP status; null for a timeout or a reset' },
-    api_id: { type: ['string', 'null'] },
-    at: { type: 'string', format: 'date-time' },
-    error: { type: 'string' },
-  },
-};
-
-const intent = {
-  type: 'object',
-  description: 'The intent record: the request fields, then these.',
-  required: [
-    'id',
-    'sequence',
-    'type',
-    'client',
-    'class',
-    'status',
-    'attempts',
-    'created_at',
-    'updated_at',
-    'finished_at',
-    'transfers',
-    'error',
-  ],
-  properties: {
-    id: { type: 'string', format: 'uuid' },
-    sequence: { type: 'integer', description: "position in its call's line of intents" },
-    type: { enum: ['hold', 'unhold', 'enqueue', 'dequeue', 'transfer'] },
-    call_uuid: { type: 'string' },
-    client: { type: 'string' },
-    class: {
-      enum: [...INTENT_CLASSES],
-      description:
-        "the class it is served in while work waits for Plivo's rate (urgent: dequeue, unhold; interactive: hold; queueing: enqueue and overflows; bulk: transfer), unless API_KEY_CLASSES puts the key's intents in one class; within a class, clients take turns",
-    },
-    status: { enum: ['queued', 'running', 'completed', 'failed', 'superseded'] },
-    attempts: { type: 'integer' },
-    created_at: { type: 'string', format: 'date-time' },
-    updated_at: { type: 'string', format: 'date-time' },
-    finished_at: { type: ['string', 'null'], format: 'date-time' },
-    transfers: { type: 'array', items: { $ref: '#/components/schemas/Transfer' } },
-    error: {
-      oneOf: [
-        { type: 'null' },
-        {
-          type: 'object',
-          required: ['code', 'message'],
-          properties: {
-            code: {
-              enum: [
-                'call_not_found',
-                'upstream_rejected',
-                'upstream_unavailable',
-                'transfer_limit',
-                'not_on_hold',
-                'bleg_unknown',
-                'invalid_intent',
-                'queue_full',
-                'queue_empty',
-                'outcome_unknown',
-                'worker_failed',
-              ],
-            },
-            message: { type: 'string' },
-          },
-        },
-      ],
-    },
-  },
-  additionalProperties: true,
-};
-
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (s: object) => ({ 'application/json': { schema: s } });
 const problemResponse = (description: string) => ({
   description,
   content: { 'application/problem+json': { schema: ref('Problem') } },
 });
-/** An estimated wait in seconds (SPEC §9), null while holdq has too little history. */
-const estimate = (what: string) => ({
-  type: ['integer', 'null'],
-  description: `Estimated wait in seconds, ${what}; null while the queue has too little history (README, "Estimated wait")`,
-});
+/**
+ * The response schemas (responses.ts), each a component of its own, with references between them:
+ * generated from the zod schemas the routes answer with, so the document cannot drift from them.
+ */
+function responseSchemas(): Record<string, unknown> {
+  // Every response schema is registered (its .meta id) once responses.ts is loaded; these are they.
+  void [intentView, deadLetterPage, callView, queuePage, queueView, problemView, eventView];
+  const { schemas } = z.toJSONSchema(z.globalRegistry, {
+    io: 'output',
+    unrepresentable: 'any',
+    uri: (id) => `#/components/schemas/${id}`,
+  });
+  return Object.fromEntries(
+    Object.entries(schemas).map(([id, { $schema: _s, $id: _i, ...rest }]) => [id, rest as Record<string, unknown>]),
+  );
+}
 
 const errors = {
   '401': problemResponse('No bearer key, or an unknown one'),
   '403': problemResponse("The key's role may not do this (a READ_KEYS key posting, an API key retrying)"),
+  '429': problemResponse('Over the per-key request limit (API_RATE_LIMIT_RPS); retry after the Retry-After header'),
   '503': problemResponse('Redis is unreachable; nothing was done. Retry after the Retry-After header.'),
 };
 
@@ -217,7 +127,7 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
     },
     'x-holdq-status': 202,
   };
-  const schemas: Record<string, unknown> = { Problem: problem, Transfer: transferRecord, Intent: intent };
+  const schemas: Record<string, unknown> = { ...responseSchemas() };
   for (const [name, [s, description]] of Object.entries(intentTypes)) schemas[name] = schema(s, description);
   schemas.IntentRequest = { oneOf: Object.keys(intentTypes).map(ref), discriminator: { propertyName: 'type' } };
 
@@ -305,15 +215,7 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
           responses: {
             '200': {
               description: 'A page of failed intents',
-              content: json({
-                type: 'object',
-                required: ['items', 'total', 'next_cursor'],
-                properties: {
-                  items: { type: 'array', items: ref('Intent') },
-                  total: { type: 'integer' },
-                  next_cursor: { type: ['string', 'null'] },
-                },
-              }),
+              content: json(ref('DeadLetterPage')),
             },
             ...errors,
             '422': problemResponse('Bad query parameters'),
@@ -356,28 +258,7 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
           responses: {
             '200': {
               description: 'The call',
-              content: json({
-                type: 'object',
-                properties: {
-                  call_uuid: { type: 'string' },
-                  state: {
-                    enum: ['on_hold', 'queued', 'bridged', 'transferred', 'ended', 'unknown', null],
-                    description:
-                      'unknown: an intent was cut short after it may have reached Plivo; the next XML fetch Plivo makes for the call settles it',
-                  },
-                  queue: { type: ['string', 'null'] },
-                  position: { type: ['integer', 'null'] },
-                  since: { type: ['string', 'null'] },
-                  transfer_count: { type: 'integer' },
-                  transfer_budget: { type: 'integer' },
-                  last_intent_id: { type: ['string', 'null'] },
-                  held_legs: { enum: ['aleg', 'bleg', 'both', null], description: 'the legs the hold in force moved' },
-                  bleg_uuid: {
-                    type: ['string', 'null'],
-                    description: "the B leg's own UUID, once Plivo fetched the park XML for it",
-                  },
-                },
-              }),
+              content: json(ref('Call')),
             },
             ...errors,
             '404': problemResponse('holdq never moved this call'),
@@ -403,29 +284,7 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
           responses: {
             '200': {
               description: 'A page of queues',
-              content: json({
-                type: 'object',
-                required: ['items', 'next_cursor'],
-                properties: {
-                  items: {
-                    type: 'array',
-                    items: {
-                      type: 'object',
-                      properties: {
-                        name: { type: 'string' },
-                        waiting: { type: 'integer' },
-                        oldest_wait_seconds: { type: 'number' },
-                        estimated_wait_seconds: estimate('for a caller joining now'),
-                        configured: { type: 'boolean' },
-                      },
-                    },
-                  },
-                  next_cursor: {
-                    type: ['string', 'null'],
-                    description: 'pass as cursor for the next page; null on the last',
-                  },
-                },
-              }),
+              content: json(ref('QueuePage')),
             },
             ...errors,
             '422': problemResponse('Bad query parameters'),
@@ -441,47 +300,7 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
           responses: {
             '200': {
               description: 'The queue',
-              content: json({
-                type: 'object',
-                properties: {
-                  name: { type: 'string' },
-                  waiting: { type: 'integer' },
-                  oldest_wait_seconds: { type: 'number' },
-                  estimated_wait_seconds: estimate('for a caller joining now'),
-                  service_level: {
-                    type: 'object',
-                    description:
-                      "Callers answered within the queue's service_level_seconds, of those answered, over STATS_WINDOW_SECONDS",
-                    required: ['threshold_seconds', 'answered_within', 'answered', 'ratio'],
-                    properties: {
-                      threshold_seconds: { type: 'integer' },
-                      answered_within: { type: 'integer' },
-                      answered: { type: 'integer' },
-                      ratio: { type: ['number', 'null'], description: 'null before anyone was answered in the window' },
-                    },
-                  },
-                  abandoned_ratio: {
-                    type: ['number', 'null'],
-                    description:
-                      'Callers who hung up while waiting, of those who left by being answered, hanging up or overflowing, over STATS_WINDOW_SECONDS',
-                  },
-                  max_size: { type: 'integer' },
-                  configured: { type: 'boolean' },
-                  members: {
-                    type: 'array',
-                    items: {
-                      type: 'object',
-                      properties: {
-                        call_uuid: { type: 'string' },
-                        position: { type: 'integer' },
-                        wait_seconds: { type: 'number' },
-                        priority: { type: 'integer' },
-                        estimated_wait_seconds: estimate('how much longer this caller is estimated to wait'),
-                      },
-                    },
-                  },
-                },
-              }),
+              content: json(ref('Queue')),
             },
             ...errors,
             '404': problemResponse('No such queue'),
@@ -531,7 +350,8 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
               description: 'The stream',
               content: {
                 'text/event-stream': {
-                  schema: { type: 'string' },
+                  schema: { type: 'string', description: 'Server-Sent Events; each data line is an Event (JSON)' },
+                  'x-event-schema': ref('Event'),
                   example:
                     'id: 1764644400123-0\nevent: queue.joined\ndata: {"type":"queue.joined","at":"2026-12-02T03:00:00.123Z","call_uuid":"c1","queue":"support","position":3,"estimated_wait_seconds":95}\n\n',
                 },

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import type { Config } from '../config.js';
 import type { PlivoAccount } from '../domain/account.js';
+import type { CallView, QueuePage, QueueView } from './responses.js';
 import { AppError } from './errors.js';
 import { fieldErrors } from './problem.js';
 import { z } from 'zod';
@@ -46,7 +47,7 @@ export function createStateRoutes(deps: StateRoutesDeps): Router {
     if (!call.state && call.transfer_count === 0 && !call.last_intent_id)
       throw new AppError('not_found', `holdq has not moved call ${uuid}`);
     const position = call.state === 'queued' && call.queue ? await queues.position(call.queue, uuid) : null;
-    res.json({
+    const view: CallView = {
       call_uuid: uuid,
       state: call.state,
       queue: call.queue,
@@ -57,7 +58,8 @@ export function createStateRoutes(deps: StateRoutesDeps): Router {
       last_intent_id: call.last_intent_id,
       held_legs: call.held_legs,
       bleg_uuid: call.bleg_uuid,
-    });
+    };
+    res.json(view);
   });
 
   // Queues page by page in name order: the configured ones, and those created on demand
@@ -88,7 +90,8 @@ export function createStateRoutes(deps: StateRoutesDeps): Router {
       estimated_wait_seconds: stats[i]!.estimated_wait_seconds,
       configured: Object.hasOwn(config.QUEUES, q.name),
     }));
-    res.json({ items, next_cursor: names.length > limit ? page.at(-1)! : null });
+    const view: QueuePage = { items, next_cursor: names.length > limit ? page.at(-1)! : null };
+    res.json(view);
   });
 
   router.get('/queues/:name', async (req, res) => {
@@ -99,7 +102,7 @@ export function createStateRoutes(deps: StateRoutesDeps): Router {
       throw new AppError('not_found', `no queue ${name}`);
     }
     const stats = await queues.stats(name, statsWindow(name), { limit: members.length });
-    res.json({
+    const view: QueueView = {
       name,
       waiting: members.length,
       oldest_wait_seconds: round(Math.max(0, ...members.map((m) => m.wait_seconds))),
@@ -113,7 +116,8 @@ export function createStateRoutes(deps: StateRoutesDeps): Router {
         wait_seconds: round(m.wait_seconds),
         estimated_wait_seconds: stats.members.get(m.call_uuid) ?? null,
       })),
-    });
+    };
+    res.json(view);
   });
 
   return router;

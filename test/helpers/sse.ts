@@ -1,7 +1,11 @@
+import { eventView } from '../../src/api/responses.js';
+
 /**
  * A Server-Sent Events client for tests: it reads a `GET /v1/events` answer as it streams (fetch's
  * body reader), parses events as the HTML standard says (id, event, data; comment lines apart),
- * and lets a test wait for what it expects. Nothing of holdq's own code is used to read it.
+ * and lets a test wait for what it expects. Nothing of holdq's own code is used to read it; each
+ * event's data is checked against the document's Event schema (responses.ts), strictly, and a
+ * wait fails on the first that does not match.
  */
 export interface SseEvent {
   id: string | null;
@@ -34,6 +38,7 @@ export async function openStream(
   const events: SseEvent[] = [];
   const comments: string[] = [];
   const waiters = new Set<() => void>();
+  const mismatches: string[] = [];
   let endedResolve!: () => void;
   const ended = new Promise<void>((r) => (endedResolve = r));
 
@@ -47,6 +52,12 @@ export async function openStream(
     waitFor(match, count = 1, timeoutMs = 10_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
+          if (mismatches.length > 0) {
+            waiters.delete(check);
+            clearTimeout(timer);
+            reject(new Error(`an event does not match the document: ${mismatches[0]}`));
+            return;
+          }
           const found = events.filter(match);
           if (found.length >= count) {
             waiters.delete(check);
@@ -93,12 +104,15 @@ export async function openStream(
           if (line === '') {
             if (data.length > 0) {
               const text = data.join('\n');
-              events.push({
-                id,
-                event: event || 'message',
-                data: text,
-                json: JSON.parse(text) as Record<string, unknown>,
-              });
+              const json = JSON.parse(text) as Record<string, unknown>;
+              const checked = eventView.safeParse(json);
+              if (!checked.success)
+                mismatches.push(
+                  `${event} ${text}: ${checked.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`,
+                );
+              else if (json.type !== (event || 'message'))
+                mismatches.push(`event: ${event} carries type ${String(json.type)}`);
+              events.push({ id, event: event || 'message', data: text, json });
               for (const w of [...waiters]) w();
             }
             event = '';

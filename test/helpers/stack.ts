@@ -13,6 +13,7 @@ import { createMetrics } from '../../src/observability/metrics.js';
 import { startSimulator, type PlivoSimulator, type SimulatorOptions } from '../../src/simulator/plivo-simulator.js';
 import { startWorker, type StartedWorker, type WorkerDeps, type WorkerTiming } from '../../src/worker/start-worker.js';
 import { freePort } from './redis-server.js';
+import { checkResponse } from './responses.js';
 
 export const TEST_KEY = 'test-secret-0123456789';
 /** An ADMIN_KEYS key (client "ops") and a READ_KEYS key (client "viewer") of every test stack. */
@@ -241,8 +242,8 @@ export async function startStack(
       );
       return value?.value ?? 0;
     },
-    post(body, o = {}) {
-      return fetch(`${apiUrl}/v1/intents`, {
+    async post(body, o = {}) {
+      const res = await fetch(`${apiUrl}/v1/intents`, {
         method: 'POST',
         headers: {
           ...auth(o.key),
@@ -251,9 +252,13 @@ export async function startStack(
         },
         body: o.raw ?? JSON.stringify(body),
       });
+      await checkResponse('POST', `${apiUrl}/v1/intents`, res);
+      return res;
     },
-    get(path, o = {}) {
-      return fetch(`${apiUrl}${path}`, { headers: auth(o.key) });
+    async get(path, o = {}) {
+      const res = await fetch(`${apiUrl}${path}`, { headers: auth(o.key) });
+      await checkResponse('GET', `${apiUrl}${path}`, res);
+      return res;
     },
     plivo(path, o = {}) {
       const method = o.method ?? 'POST';
