@@ -57,44 +57,50 @@ describe('the estimated wait, from fixed histories', () => {
     expect(await stats()).toMatchObject({ joining: null, members: { a: null, b: null } });
   });
 
-  it('when callers are taken every 60 s and the last was 10 s ago, then the first waits the 50 s left, each next one 60 s more', async () => {
-    await redis.hset(k('queue:q:stats'), 's', 60_000, 'n', 5, 'last_take', NOW - 10_000, 'busy_since', NOW - 900_000);
+  /** A ring of times per place (ms), as record_take leaves it. */
+  const ring = (...times: number[]) => [
+    ...times.flatMap((t, i) => [`x${i}`, t]),
+    'xi',
+    times.length % 20,
+    'xn',
+    times.length,
+  ];
+
+  it('when callers were taken every 40-80 s, then each waits its position times the mean, 60 s', async () => {
+    await redis.hset(k('queue:q:stats'), ...ring(40_000, 80_000, 60_000), 'last_take', NOW - 10_000);
     await members(['a', 0, 300], ['b', 0, 200], ['c', 0, 100]);
-    // position k: (k - 1) × 60 + max(60 - 10, 30)
-    expect(await stats()).toMatchObject({ joining: 230, members: { a: 50, b: 110, c: 170 } });
+    // position k: k × 60; a joiner now is fourth
+    expect(await stats()).toMatchObject({ joining: 240, members: { a: 60, b: 120, c: 180 } });
   });
 
-  it('when the current service is nearly done, then what is left of it counts at least half a place', async () => {
-    await redis.hset(k('queue:q:stats'), 's', 60_000, 'n', 5, 'last_take', NOW - 55_000);
-    await members(['a', 0, 300], ['b', 0, 200]);
-    // max(60 - 55, 30) = 30
-    expect((await stats()).members).toEqual({ a: 30, b: 90 });
-  });
-
-  it('when nobody has been taken for longer than the usual time, then the estimate grows with the wait (agents who left)', async () => {
-    await redis.hset(k('queue:q:stats'), 's', 60_000, 'n', 5, 'last_take', NOW - 200_000);
-    await members(['a', 0, 300], ['b', 0, 250]);
-    // s' = 200; rest = max(200 - 200, 100) = 100
-    expect((await stats()).members).toEqual({ a: 100, b: 300 });
+  it('when nobody has been taken for more than six places, then the estimate grows with the wait (agents who left)', async () => {
+    await redis.hset(k('queue:q:stats'), ...ring(60_000), 'last_take', NOW - 600_000);
+    await members(['a', 0, 900], ['b', 0, 800]);
+    // s' = max(60, 600 / 6) = 100
+    expect((await stats()).members).toEqual({ a: 100, b: 200 });
+    // Within six places of the last take, the mean stands.
+    await redis.hset(k('queue:q:stats'), 'last_take', NOW - 300_000);
+    expect((await stats()).members).toEqual({ a: 60, b: 120 });
   });
 
   it('when callers of a higher priority keep arriving, then those behind them are estimated longer, and they are not', async () => {
-    // Three priority-5 callers in the last moment: a rate of 3 per 600 s, so 0.3 of each 60 s place.
-    await redis.hset(k('queue:q:stats'), 's', 60_000, 'n', 5, 'last_take', NOW - 10_000, 'jc:5', 3, 'jt:5', NOW);
+    // Six priority-5 callers over the last 60 s, the last just now: a count of 6 over the 60 s it
+    // covers (discounted as the decay would have: 54.4 s), 0.11 a second.
+    await redis.hset(k('queue:q:stats'), ...ring(6000), 'last_take', NOW, 'jc:5', 6, 'jt:5', NOW, 'jf:5', NOW - 60_000);
     await members(['vip', 5, 5], ['a', 0, 300]);
-    // vip: 50 (nobody above it); a: (60 + 50) / (1 - 0.3) = 157.1
-    expect((await stats()).members).toEqual({ vip: 50, a: 157 });
-    // Ten minutes later the counter has decayed by e: 3/e per 600 s, a share of 0.11.
-    await redis.hset(k('queue:q:stats'), 'jt:5', NOW - 600_000);
-    expect((await stats()).members).toEqual({ vip: 50, a: 124 });
+    // vip: 1 × 6 = 6 (nobody above it); a: 2 × 6 / (1 - ρ), ρ = 6 / (300 × (1 - e^-0.2)) × 6 = 0.66 → 35.5
+    expect((await stats()).members).toEqual({ vip: 6, a: 36 });
+    // Five minutes later (no more of them), the count has decayed by e over 360 s covered: ρ = 0.063, a: 12.8.
+    await redis.hset(k('queue:q:stats'), 'jt:5', NOW - 300_000, 'jf:5', NOW - 360_000);
+    expect((await stats()).members).toEqual({ vip: 6, a: 13 });
   });
 
   it('when a member waits past the first ten, then its own estimate is still there (the waiting room asks for one caller)', async () => {
-    await redis.hset(k('queue:q:stats'), 's', 10_000, 'n', 5, 'last_take', NOW);
+    await redis.hset(k('queue:q:stats'), ...ring(10_000), 'last_take', NOW);
     for (let i = 0; i < 15; i++) await members([`m${i}`, 0, 100 - i]);
     const read = await stats({ member: 'm14' });
     expect(Object.keys(read.members)).toHaveLength(10);
-    // position 15: 14 × 10 + 10
+    // position 15: 15 × 10
     expect(read.member).toBe(150);
   });
 
@@ -115,9 +121,9 @@ describe('the estimated wait, from fixed histories', () => {
     await members(['a', 0, 100], ['b', 0, 90], ['c', 0, 80]);
     await redis.hset(k('queue:q:stats'), 'busy_since', NOW - 100_000);
     await take(NOW - 40_000); // 60 s after callers began to wait: the first time per place
-    expect(await redis.hmget(k('queue:q:stats'), 's', 'n')).toEqual(['60000', '1']);
-    await take(NOW - 20_000); // 20 s later: 60 + 0.25 × (20 - 60) = 50
-    expect(await redis.hmget(k('queue:q:stats'), 's', 'n')).toEqual(['50000', '2']);
+    expect(await redis.hmget(k('queue:q:stats'), 'x0', 'xi', 'xn')).toEqual(['60000', '1', '1']);
+    await take(NOW - 20_000); // 20 s later
+    expect(await redis.hmget(k('queue:q:stats'), 'x0', 'x1', 'xi', 'xn')).toEqual(['60000', '20000', '2', '2']);
     // Each take moved those behind up: queue.position events, with the estimate of the moment.
     const events = await redis.xrange(k('events'), '-', '+');
     const positions = events.map(([, f]) => JSON.parse(f[f.indexOf('data') + 1]!) as Record<string, unknown>);

@@ -17,8 +17,12 @@ import {
 import { fieldErrors } from './problem.js';
 import { requestLog } from './request-observer.js';
 
-/** A stream whose client reads slower than this much is ended: it resumes with Last-Event-ID. */
-const MAX_UNSENT_BYTES = 1 << 20;
+/**
+ * A stream whose client falls this far behind (about 250 events unsent) is ended: it resumes with
+ * Last-Event-ID and loses nothing. Frames are shared between streams, but each queued write costs
+ * its socket a little, and a thousand slow readers must not take the API's heap.
+ */
+const MAX_UNSENT_BYTES = 64 * 1024;
 /** Live events held for a stream while it catches up; past it, the stream ends and resumes. */
 const MAX_BUFFERED = 20_000;
 /** Events read per XRANGE while a stream catches up. */
@@ -122,21 +126,23 @@ export function createEventsRoutes(deps: EventsRouteDeps): Router {
       log.debug({ why }, 'event stream ended');
       res.end();
     };
-    const send = (e: StreamEvent) => {
-      if (ended) return;
-      lastSent = e.id;
-      if (!matches(filter, e)) return;
-      res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${e.data}\n\n`);
+    /** Sends what the stream wants of `events` (those after the last it saw, matching its filter) in one write. */
+    const sendAll = (events: readonly StreamEvent[], all?: () => Buffer) => {
+      if (ended || events.length === 0) return;
+      const fresh = lastSent === null ? events : events.filter((e) => compareIds(e.id, lastSent!) > 0);
+      if (fresh.length === 0) return;
+      lastSent = fresh.at(-1)!.id;
+      const wanted = fresh.filter((e) => matches(filter, e));
+      if (wanted.length === 0) return;
+      // The batch's shared Buffer when the stream wants every entry of it, else one of its own.
+      res.write(all && wanted.length === events.length ? all() : Buffer.concat(wanted.map((e) => e.frame)));
       if (res.writableLength > MAX_UNSENT_BYTES) end('the client reads too slowly');
-    };
-    const sendNew = (e: StreamEvent) => {
-      if (lastSent === null || compareIds(e.id, lastSent) > 0) send(e);
     };
     const unsubscribe = deps.hub.subscribe({
       account: deps.account.name,
-      deliver(e) {
-        if (live) sendNew(e);
-        else if (buffer.push(e) > MAX_BUFFERED) end('too far behind while catching up');
+      deliver(batch) {
+        if (live) sendAll(batch.events, batch.all);
+        else if (buffer.push(...batch.events) > MAX_BUFFERED) end('too far behind while catching up');
       },
     });
     const offClose = deps.hub.onClose(() => end('shutdown'));
@@ -157,13 +163,13 @@ export function createEventsRoutes(deps: EventsRouteDeps): Router {
         for (;;) {
           if (ended) return;
           const page = (await deps.redis.xrange(stream, `(${cursor}`, '+', 'COUNT', PAGE)) as [string, string[]][];
-          for (const [id, fields] of page) send(toEvent(id, fields));
+          sendAll(page.map(([id, fields]) => toEvent(id, fields)));
           if (page.length < PAGE) break;
           cursor = page.at(-1)![0];
         }
       }
       live = true;
-      for (const e of buffer.splice(0)) sendNew(e);
+      sendAll(buffer.splice(0));
     } catch (err) {
       log.warn({ err }, 'event stream: catching up failed; the client will resume');
       end('catching up failed');

@@ -40,6 +40,11 @@ export interface StreamEvent {
   queue: string;
   /** The `data:` line: the stored JSON with the type and the time first. */
   data: string;
+  /**
+   * The whole SSE frame, encoded once and shared: every stream that sends the event writes this
+   * same Buffer, so a thousand streams hold one copy of it while their sockets drain.
+   */
+  frame: Buffer;
 }
 
 export interface EventFilter {
@@ -73,20 +78,32 @@ export function toEvent(id: string, fields: string[]): StreamEvent {
   const at = new Date(Number(id.split('-')[0])).toISOString();
   const stored = f.data && f.data.startsWith('{') ? f.data : '{}';
   const head = `{"type":${JSON.stringify(type)},"at":"${at}"`;
+  const data = stored === '{}' ? `${head}}` : `${head},${stored.slice(1)}`;
   return {
     id,
     type,
     call: f.call ?? '',
     queue: f.queue ?? '',
-    data: stored === '{}' ? `${head}}` : `${head},${stored.slice(1)}`,
+    data,
+    frame: Buffer.from(`id: ${id}\nevent: ${type}\ndata: ${data}\n\n`),
   };
+}
+
+/** Entries read together: a stream sends those it wants as one write. */
+export interface EventBatch {
+  events: readonly StreamEvent[];
+  /** Every frame of the batch in one Buffer, made once and shared by the streams that want them all. */
+  all(): Buffer;
 }
 
 export interface Subscriber {
   account: string;
-  /** Called with each live entry of its account, in id order. */
-  deliver(e: StreamEvent): void;
+  /** Called with each batch of live entries of its account, in id order. */
+  deliver(batch: EventBatch): void;
 }
+
+/** Entries per XREAD: a batch every stream holds as one write while its socket drains. */
+const BATCH = 200;
 
 export interface EventHub {
   subscribe(s: Subscriber): () => void;
@@ -131,18 +148,27 @@ export function createEventHub(opts: {
     while (!closed && subscribers.size > 0) {
       try {
         ids ??= await lastIds();
-        const reply = (await reader.xread('COUNT', 1000, 'BLOCK', opts.blockMs ?? 5000, 'STREAMS', ...keys, ...ids)) as
-          [string, [string, string[]][]][] | null;
+        const reply = (await reader.xread(
+          'COUNT',
+          BATCH,
+          'BLOCK',
+          opts.blockMs ?? 5000,
+          'STREAMS',
+          ...keys,
+          ...ids,
+        )) as [string, [string, string[]][]][] | null;
         failures = 0;
         for (const [key, entries] of reply ?? []) {
           const i = keys.indexOf(key);
           const account = accounts[i]!;
-          for (const [id, fields] of entries) {
-            const event = toEvent(id, fields);
-            for (const s of subscribers) if (s.account === account) s.deliver(event);
-            ids[i] = id;
-          }
+          const events = entries.map(([id, fields]) => toEvent(id, fields));
+          let all: Buffer | null = null;
+          const batch: EventBatch = { events, all: () => (all ??= Buffer.concat(events.map((e) => e.frame))) };
+          for (const s of subscribers) if (s.account === account) s.deliver(batch);
+          if (entries.length > 0) ids[i] = entries.at(-1)![0];
         }
+        // Let the sockets drain before the next batch is read.
+        await new Promise((r) => setImmediate(r));
       } catch (err) {
         if (closed) return;
         logger.warn({ err }, 'event stream: reading failed; trying again');

@@ -8,23 +8,27 @@
   readers' filters) and its data as JSON; the event's time is the entry's id. The stream is
   trimmed to about `max` entries (XADD MAXLEN ~).
 
-  The waiting-time estimator (docs: README "Estimated wait"). A queue's stats hash keeps:
-    s           ms per place: a moving average of the time between two takes while callers waited
-    n           how many such times it has seen
+  The waiting-time estimator (README, "Estimated wait"). A queue's stats hash keeps:
+    x0 … x19    the last 20 times between two takes while callers waited (ms), a ring
+    xi, xn      the ring's next slot, and how many it holds
     last_take   when a caller was last taken (ms)
     busy_since  when the queue last went from empty to waiting (ms)
-    jc:<p>, jt:<p>  callers of priority p who joined: a count decaying with time (TAU_MS), and when it was last updated
+    jc:<p>, jt:<p>, jf:<p>  callers of priority p who joined: a count decaying with time (TAU_MS),
+                when it was last updated, and when the first of them joined
   A member at position k, of priority p, is estimated to wait
-    ((k - 1) × s' + r) / (1 - ρ)
-  where s' is s, or the time the current service has taken if that is longer (agents who stopped
-  taking callers make the estimate grow at once), r is what is left of the current service (at
-  least half a place), and ρ (at most 0.8) is the share of service that callers of a higher
-  priority, who will join ahead of it, are expected to take (their arrival rate × s).
+    k × s' / (1 - ρ)
+  where s is the mean of the ring (the time per place), s' is s or, when nobody has been taken
+  for longer than STALL places, that time over STALL (agents who stopped taking callers make the
+  estimate grow), and ρ (at most 0.8) is the share of service that callers of a higher priority,
+  who will join ahead of it, are expected to take: their arrival rate × s. The rate is the
+  decayed count over the time it covers (at most TAU_MS), so it is right from the first minutes.
   Until the queue has seen one take while callers waited, there is no estimate (nil).
+  The choices were measured: bench/estimate.mjs, bench/findings.md.
 ]]
 
-local TAU_MS = 600000 -- arrival counters decay over ten minutes
-local ALPHA = 0.25 -- the weight of a new time between takes in the moving average
+local TAU_MS = 300000 -- arrival counters decay over five minutes
+local RING = 20 -- times between takes kept
+local STALL = 6 -- places without a take before the wait so far stretches the estimate
 local MAX_SHARE = 0.8
 local POSITION_EVENTS = 100 -- queue.position events go to the first this many members
 
@@ -43,31 +47,34 @@ local function estimator(stats, now_ms)
   local all = redis.call('HGETALL', stats)
   local h = {}
   for i = 1, #all, 2 do h[all[i]] = all[i + 1] end
-  local s = tonumber(h.s or '')
-  if not s or tonumber(h.n or '0') < 1 then return nil end
+  local n = tonumber(h.xn or '0')
+  if n < 1 then return nil end
+  local sum = 0
+  for i = 0, n - 1 do sum = sum + tonumber(h['x' .. i] or '0') end
   local since = math.max(tonumber(h.last_take or '0'), tonumber(h.busy_since or '0'))
   local rates = {}
   for field, count in pairs(h) do
     local p = string.match(field, '^jc:(-?%d+)$')
     if p then
       local at = tonumber(h['jt:' .. p] or now_ms)
-      rates[#rates + 1] = {tonumber(p), tonumber(count) * math.exp(-(now_ms - at) / TAU_MS) / TAU_MS}
+      local span = math.max(1000, now_ms - tonumber(h['jf:' .. p] or now_ms))
+      local covered = TAU_MS * (1 - math.exp(-span / TAU_MS))
+      rates[#rates + 1] = {tonumber(p), tonumber(count) * math.exp(-(now_ms - at) / TAU_MS) / covered}
     end
   end
-  return {s = s, elapsed = math.max(0, now_ms - since), rates = rates}
+  return {s = sum / n, elapsed = math.max(0, now_ms - since), rates = rates}
 end
 
 -- The estimated wait in whole seconds of a member at `position` with `priority`, or cjson.null.
 local function estimate_seconds(est, position, priority)
   if not est then return cjson.null end
-  local s = math.max(est.s, est.elapsed)
-  local rest = math.max(s - est.elapsed, s / 2)
+  local s = math.max(est.s, est.elapsed / STALL)
   local higher = 0
   for _, r in ipairs(est.rates) do
     if r[1] > priority then higher = higher + r[2] end
   end
   local share = math.min(MAX_SHARE, higher * s)
-  return math.floor(((position - 1) * s + rest) / (1 - share) / 1000 + 0.5)
+  return math.floor(position * s / (1 - share) / 1000 + 0.5)
 end
 
 -- queue.position for the members from `from_rank` (0-based) on, the first POSITION_EVENTS only.
@@ -96,6 +103,7 @@ local function queue_join(q, call, call_uuid, score, now_ms)
   local j = redis.call('HMGET', q.stats, 'jc:' .. p, 'jt:' .. p)
   local decayed = tonumber(j[1] or '0') * math.exp(-(now_ms - tonumber(j[2] or now_ms)) / TAU_MS)
   redis.call('HSET', q.stats, 'jc:' .. p, decayed + 1, 'jt:' .. p, now_ms)
+  redis.call('HSETNX', q.stats, 'jf:' .. p, now_ms)
   redis.call('HSET', call, 'queued_ms', now_ms)
   local rank = redis.call('ZRANK', q.queue, call_uuid)
   emit(q.events, q.events_max, 'queue.joined', {
@@ -106,16 +114,13 @@ local function queue_join(q, call, call_uuid, score, now_ms)
 end
 
 -- A take while callers waited: the time since the last take (or since callers began to wait)
--- feeds the queue's ms per place.
+-- joins the ring of times per place.
 local function record_take(stats, now_ms)
-  local h = redis.call('HMGET', stats, 'last_take', 'busy_since', 's', 'n')
+  local h = redis.call('HMGET', stats, 'last_take', 'busy_since', 'xi', 'xn')
   local since = math.max(tonumber(h[1] or '0'), tonumber(h[2] or '0'))
   if since > 0 and now_ms >= since then
-    local sample = now_ms - since
-    local s = tonumber(h[3] or '')
-    local n = tonumber(h[4] or '0')
-    if not s or n < 1 then s = sample else s = s + ALPHA * (sample - s) end
-    redis.call('HSET', stats, 's', s, 'n', n + 1)
+    local i = tonumber(h[3] or '0')
+    redis.call('HSET', stats, 'x' .. i, now_ms - since, 'xi', (i + 1) % RING, 'xn', math.min(RING, tonumber(h[4] or '0') + 1))
   end
   redis.call('HSET', stats, 'last_take', now_ms)
 end
