@@ -3,9 +3,10 @@
 // `Retry-After: 1` when more than `limit.max` requests (refused ones included) arrived in the
 // trailing `limit.windowMs`. `limitPerSecond: N` is `limit: { max: N, windowMs: 1000 }`;
 // Plivo's own account limit is `limit: { max: 300, windowMs: 5000 }`. No limit by default.
+// `jitterMs` adds a uniform random 0…jitterMs to each answer's latency.
 import http from 'node:http';
 
-export async function startFakePlivo({ latencyMs = 0, limitPerSecond = Infinity, limit } = {}) {
+export async function startFakePlivo({ latencyMs = 0, jitterMs = 0, limitPerSecond = Infinity, limit } = {}) {
   const { max, windowMs } = limit ?? { max: limitPerSecond, windowMs: 1000 };
   const received = []; // [receivedAtMs, callUuid, status]
   const window = [];
@@ -25,7 +26,8 @@ export async function startFakePlivo({ latencyMs = 0, limitPerSecond = Infinity,
         });
         res.end(status === 202 ? '{"message":"call transferred","api_id":"bench"}' : '{"error":"too many requests"}');
       };
-      if (latencyMs > 0) setTimeout(send, latencyMs);
+      const delay = latencyMs + (jitterMs > 0 ? Math.random() * jitterMs : 0);
+      if (delay > 0) setTimeout(send, delay);
       else send();
     });
   });

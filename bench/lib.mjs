@@ -227,6 +227,8 @@ export function benchEnv({ redisUrl, plivoUrl, port, metricsPort, baseline = fal
     PLIVO_MAX_RPS: '10000',
     API_RATE_LIMIT_RPS: '1000000',
     WORKER_CONCURRENCY: '50',
+    // The fake Plivo keeps no live calls: reconciliation would end every caller older than a minute.
+    RECONCILE_INTERVAL_SECONDS: '0',
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
     NODE_OPTIONS: baseline ? '' : IMAGE_NODE_OPTIONS,
     ...extra,

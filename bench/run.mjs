@@ -4,8 +4,8 @@
 // both sides with the same node flags. Prints the report (markdown) and PASS/FAIL per target
 // on stdout; `--write FILE` also writes the report to FILE (BENCHMARKS.md is written so, and
 // by nothing else). Loopback only; every run is bounded in requests and time.
-//   --only accept,e2e,worker,rate,fairness   some measurements (default: all)
-//   --quick        1 round, shorter loads, a smaller fairness burst
+//   --only accept,e2e,worker,rate,fairness,estimate,events   some measurements (default: all)
+//   --quick        1 round, shorter loads, a smaller fairness burst, shorter estimate phases
 //   --rounds N     interleaved baseline/holdq rounds per measurement (odd: the median is a real round)
 //   --holdq-dir D  the holdq build to measure (a checkout with dist/, or a dist/; default: this checkout)
 import { execFileSync } from 'node:child_process';
@@ -15,6 +15,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { estimateShape, estimateSide } from './estimate.mjs';
+import { eventsShape, eventsSide } from './events.mjs';
 import { startFakePlivo } from './fake-plivo.mjs';
 import { fairnessLoadShape, fairnessSide } from './fairness.mjs';
 import {
@@ -45,7 +47,7 @@ const { values: opts } = parseArgs({
   },
 });
 const Q = opts.quick;
-const MEASUREMENTS = ['accept', 'e2e', 'worker', 'rate', 'fairness'];
+const MEASUREMENTS = ['accept', 'e2e', 'worker', 'rate', 'fairness', 'estimate', 'events'];
 const chosen = opts.only ? opts.only.split(',') : MEASUREMENTS;
 for (const name of chosen)
   if (!MEASUREMENTS.includes(name)) throw new Error(`--only: no measurement ${name} (${MEASUREMENTS})`);
@@ -344,9 +346,22 @@ async function fairness() {
   return { shape, baseline, holdq, desk_p99_ratio: p99Ratio === null ? null : Math.round(p99Ratio * 1000) / 1000 };
 }
 
+// ---------- 6. estimated wait (bench/estimate.mjs) ----------
+
+/** holdq alone, one run: the naive estimators it is judged against are computed from the same run's events. */
+async function estimate() {
+  const shape = estimateShape(Q);
+  return { shape, ...(await estimateSide(sides, shape)) };
+}
+
+// ---------- 7. event streams (bench/events.mjs) ----------
+
+/** holdq alone, one run: streams held, memory per stream, latency. */
+const events = () => eventsSide(sides, eventsShape(Q), { logDir });
+
 // ---------- run and report ----------
 
-const all = { accept, e2e: endToEnd, worker: workerThroughput, rate: rateAdherence, fairness };
+const all = { accept, e2e: endToEnd, worker: workerThroughput, rate: rateAdherence, fairness, estimate, events };
 const began = Date.now();
 const [loadAtStart] = os.loadavg();
 const results = {};

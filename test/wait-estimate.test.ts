@@ -57,11 +57,12 @@ describe('the estimated wait, from fixed histories', () => {
     expect(await stats()).toMatchObject({ joining: null, members: { a: null, b: null } });
   });
 
-  /** A ring of times per place (ms), as record_take leaves it. */
-  const ring = (...times: number[]) => [
-    ...times.flatMap((t, i) => [`x${i}`, t]),
+  /** A ring of times per place (ms), measured `agoMs` before NOW, as record_take leaves it. */
+  const ring = (...times: number[]) => ringAt(0, ...times);
+  const ringAt = (agoMs: number, ...times: number[]) => [
+    ...times.flatMap((t, i) => [`x${i}`, t, `a${i}`, NOW - agoMs - i]),
     'xi',
-    times.length % 20,
+    times.length % 50,
     'xn',
     times.length,
   ];
@@ -81,6 +82,19 @@ describe('the estimated wait, from fixed histories', () => {
     // Within six places of the last take, the mean stands.
     await redis.hset(k('queue:q:stats'), 'last_take', NOW - 300_000);
     expect((await stats()).members).toEqual({ a: 60, b: 120 });
+  });
+
+  it('when the times per place are older than a minute and a half, then only the recent ones count, or the newest', async () => {
+    // Two old times (10 s), two recent ones (30 s): the mean of the recent ones.
+    await redis.hset(k('queue:q:stats'), ...ringAt(0, 30_000, 30_000), 'last_take', NOW);
+    await redis.hset(k('queue:q:stats'), 'x2', 10_000, 'a2', NOW - 200_000, 'x3', 10_000, 'a3', NOW - 300_000, 'xn', 4);
+    await members(['a', 0, 60]);
+    expect((await stats()).members).toEqual({ a: 30 });
+    // All of them old: the newest alone.
+    await redis.hset(k('queue:q:stats'), 'a0', NOW - 100_000, 'a1', NOW - 150_000);
+    expect((await stats()).members).toEqual({ a: 30 });
+    await redis.hset(k('queue:q:stats'), 'a2', NOW - 95_000);
+    expect((await stats()).members).toEqual({ a: 10 });
   });
 
   it('when callers of a higher priority keep arriving, then those behind them are estimated longer, and they are not', async () => {
@@ -121,7 +135,12 @@ describe('the estimated wait, from fixed histories', () => {
     await members(['a', 0, 100], ['b', 0, 90], ['c', 0, 80]);
     await redis.hset(k('queue:q:stats'), 'busy_since', NOW - 100_000);
     await take(NOW - 40_000); // 60 s after callers began to wait: the first time per place
-    expect(await redis.hmget(k('queue:q:stats'), 'x0', 'xi', 'xn')).toEqual(['60000', '1', '1']);
+    expect(await redis.hmget(k('queue:q:stats'), 'x0', 'a0', 'xi', 'xn')).toEqual([
+      '60000',
+      String(NOW - 40_000),
+      '1',
+      '1',
+    ]);
     await take(NOW - 20_000); // 20 s later
     expect(await redis.hmget(k('queue:q:stats'), 'x0', 'x1', 'xi', 'xn')).toEqual(['60000', '20000', '2', '2']);
     // Each take moved those behind up: queue.position events, with the estimate of the moment.

@@ -9,7 +9,8 @@
   trimmed to about `max` entries (XADD MAXLEN ~).
 
   The waiting-time estimator (README, "Estimated wait"). A queue's stats hash keeps:
-    x0 … x19    the last 20 times between two takes while callers waited (ms), a ring
+    x0 … x49    the last 50 times between two takes while callers waited (ms), a ring, and
+    a0 … a49    when each was measured
     xi, xn      the ring's next slot, and how many it holds
     last_take   when a caller was last taken (ms)
     busy_since  when the queue last went from empty to waiting (ms)
@@ -17,7 +18,8 @@
                 when it was last updated, and when the first of them joined
   A member at position k, of priority p, is estimated to wait
     k × s' / (1 - ρ)
-  where s is the mean of the ring (the time per place), s' is s or, when nobody has been taken
+  where s is the mean of the ring's times of the last WINDOW_MS (or the newest, if none is that
+  recent): the time per place; s' is s or, when nobody has been taken
   for longer than STALL places, that time over STALL (agents who stopped taking callers make the
   estimate grow), and ρ (at most 0.8) is the share of service that callers of a higher priority,
   who will join ahead of it, are expected to take: their arrival rate × s. The rate is the
@@ -27,7 +29,8 @@
 ]]
 
 local TAU_MS = 300000 -- arrival counters decay over five minutes
-local RING = 20 -- times between takes kept
+local RING = 50 -- times between takes kept
+local WINDOW_MS = 90000 -- the times per place that count: those of the last minute and a half
 local STALL = 6 -- places without a take before the wait so far stretches the estimate
 local MAX_SHARE = 0.8
 local POSITION_EVENTS = 100 -- queue.position events go to the first this many members
@@ -49,8 +52,13 @@ local function estimator(stats, now_ms)
   for i = 1, #all, 2 do h[all[i]] = all[i + 1] end
   local n = tonumber(h.xn or '0')
   if n < 1 then return nil end
-  local sum = 0
-  for i = 0, n - 1 do sum = sum + tonumber(h['x' .. i] or '0') end
+  local sum, recent, newest, newest_at = 0, 0, 0, -1
+  for i = 0, n - 1 do
+    local x, at = tonumber(h['x' .. i] or '0'), tonumber(h['a' .. i] or '0')
+    if now_ms - at <= WINDOW_MS then sum, recent = sum + x, recent + 1 end
+    if at > newest_at then newest, newest_at = x, at end
+  end
+  if recent == 0 then sum, recent = newest, 1 end
   local since = math.max(tonumber(h.last_take or '0'), tonumber(h.busy_since or '0'))
   local rates = {}
   for field, count in pairs(h) do
@@ -62,7 +70,7 @@ local function estimator(stats, now_ms)
       rates[#rates + 1] = {tonumber(p), tonumber(count) * math.exp(-(now_ms - at) / TAU_MS) / covered}
     end
   end
-  return {s = sum / n, elapsed = math.max(0, now_ms - since), rates = rates}
+  return {s = sum / recent, elapsed = math.max(0, now_ms - since), rates = rates}
 end
 
 -- The estimated wait in whole seconds of a member at `position` with `priority`, or cjson.null.
@@ -114,13 +122,14 @@ local function queue_join(q, call, call_uuid, score, now_ms)
 end
 
 -- A take while callers waited: the time since the last take (or since callers began to wait)
--- joins the ring of times per place.
+-- joins the ring of times per place, with when it was measured.
 local function record_take(stats, now_ms)
   local h = redis.call('HMGET', stats, 'last_take', 'busy_since', 'xi', 'xn')
   local since = math.max(tonumber(h[1] or '0'), tonumber(h[2] or '0'))
   if since > 0 and now_ms >= since then
     local i = tonumber(h[3] or '0')
-    redis.call('HSET', stats, 'x' .. i, now_ms - since, 'xi', (i + 1) % RING, 'xn', math.min(RING, tonumber(h[4] or '0') + 1))
+    redis.call('HSET', stats, 'x' .. i, now_ms - since, 'a' .. i, now_ms, 'xi', (i + 1) % RING,
+      'xn', math.min(RING, tonumber(h[4] or '0') + 1))
   end
   redis.call('HSET', stats, 'last_take', now_ms)
 end
