@@ -2,7 +2,7 @@
 // - the Redis scripts, src/**/*.lua, which src/infra/redis-script.ts reads at run time;
 // - Redoc's standalone bundle in dist/docs/, so /docs works from the production image (which has
 //   no dev dependencies) and without internet.
-import { copyFileSync, cpSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { redocBundleSource } from '../dist/api/docs.js';
 
@@ -28,3 +28,6 @@ copyFileSync(source, new URL('redoc.standalone.js', out));
 const cli = dirname(dirname(dirname(source)));
 for (const file of ['LICENSE', 'THIRD_PARTY_NOTICES']) copyFileSync(join(cli, file), new URL(`redoc.${file}`, out));
 console.log(`build-assets: copied Redoc (${head.match(/Version: ([\d.]+)/)?.[1]}) to dist/docs/`);
+
+// The holdq command (package.json's bin) runs as a program.
+chmodSync(new URL('../dist/cli/holdq.js', import.meta.url), 0o755);

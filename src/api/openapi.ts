@@ -129,7 +129,14 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
   };
   const schemas: Record<string, unknown> = { ...responseSchemas() };
   for (const [name, [s, description]] of Object.entries(intentTypes)) schemas[name] = schema(s, description);
-  schemas.IntentRequest = { oneOf: Object.keys(intentTypes).map(ref), discriminator: { propertyName: 'type' } };
+  // The mapping names each type's value: without it, a generator takes the component's name for it.
+  const mapping = Object.fromEntries(
+    Object.entries(intentTypes).map(([name, [s]]) => [String(s.shape.type.value), ref(name).$ref]),
+  );
+  schemas.IntentRequest = {
+    oneOf: Object.keys(intentTypes).map(ref),
+    discriminator: { propertyName: 'type', mapping },
+  };
 
   return {
     openapi: '3.1.0',

@@ -81,7 +81,8 @@ export function createHoldqClient(opts: ClientOptions) {
         const intent = await client.getIntent(id);
         o.onProgress?.(intent);
         if ((TERMINAL_STATUSES as readonly string[]).includes(intent.status)) return intent;
-        if (Date.now() > deadline) throw new Error(`intent ${id} still ${intent.status} after ${o.timeoutMs ?? 60_000} ms`);
+        if (Date.now() > deadline)
+          throw new Error(`intent ${id} still ${intent.status} after ${o.timeoutMs ?? 60_000} ms`);
         o.signal?.throwIfAborted();
         await new Promise((r) => setTimeout(r, o.intervalMs ?? 250));
       }
@@ -130,36 +131,49 @@ export function createHoldqClient(opts: ClientOptions) {
       if (o.callUuid) query.set('call_uuid', o.callUuid);
       if (o.types?.length) query.set('types', o.types.join(','));
       const url = `${baseUrl}/v1/events${query.size > 0 ? `?${query}` : ''}`;
-      while (!o.signal?.aborted) {
-        let res: Response;
-        try {
-          res = await doFetch(url, {
-            headers: { ...auth, accept: 'text/event-stream', ...(lastId ? { 'last-event-id': lastId } : {}) },
-            ...(o.signal ? { signal: o.signal } : {}),
-          });
-        } catch (err) {
-          if (o.signal?.aborted) return;
-          await new Promise((r) => setTimeout(r, o.retryMs ?? 1000));
-          continue;
-        }
-        if (res.status >= 400 && res.status < 500) {
-          const problem = (await res.json().catch(() => null)) as Problem | null;
-          throw new HoldqError(res.status, problem);
-        }
-        if (!res.ok || !res.body) {
-          await new Promise((r) => setTimeout(r, o.retryMs ?? 1000));
-          continue;
-        }
-        try {
-          for await (const e of parseEventStream(res.body)) {
-            if (e.id) lastId = e.id;
-            yield { id: e.id, event: JSON.parse(e.data) as HoldqEvent };
+      // Its own signal, so a caller that stops iterating (break) also closes the connection.
+      const inner = new AbortController();
+      const stop = () => inner.abort();
+      o.signal?.addEventListener('abort', stop, { once: true });
+      try {
+        yield* follow();
+      } finally {
+        o.signal?.removeEventListener('abort', stop);
+        inner.abort();
+      }
+      async function* follow(): AsyncGenerator<{ id: string | null; event: HoldqEvent }> {
+        while (!inner.signal.aborted) {
+          let res: Response;
+          try {
+            res = await doFetch(url, {
+              headers: { ...auth, accept: 'text/event-stream', ...(lastId ? { 'last-event-id': lastId } : {}) },
+              signal: inner.signal,
+            });
+          } catch {
+            // holdq unreachable (restarting, say): try again, from the last id seen
+            if (inner.signal.aborted) return;
+            await new Promise((r) => setTimeout(r, o.retryMs ?? 1000));
+            continue;
           }
-        } catch {
-          if (o.signal?.aborted) return;
+          if (res.status >= 400 && res.status < 500) {
+            const problem = (await res.json().catch(() => null)) as Problem | null;
+            throw new HoldqError(res.status, problem);
+          }
+          if (!res.ok || !res.body) {
+            await new Promise((r) => setTimeout(r, o.retryMs ?? 1000));
+            continue;
+          }
+          try {
+            for await (const e of parseEventStream(res.body)) {
+              if (e.id) lastId = e.id;
+              yield { id: e.id, event: JSON.parse(e.data) as HoldqEvent };
+            }
+          } catch {
+            if (inner.signal.aborted) return;
+          }
+          if (inner.signal.aborted) return;
+          await new Promise((r) => setTimeout(r, o.retryMs ?? 1000));
         }
-        if (o.signal?.aborted) return;
-        await new Promise((r) => setTimeout(r, o.retryMs ?? 1000));
       }
     },
   };
