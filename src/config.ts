@@ -215,6 +215,7 @@ export const envSchema = z
     METRICS_MAX_QUEUES: z.coerce.number().int().min(0).max(10_000).default(50),
     EVENTS_RETENTION: z.coerce.number().int().min(100).max(10_000_000).default(100_000),
     EVENTS_MAX_STREAMS: z.coerce.number().int().min(1).max(100_000).default(5000),
+    EVENTS_MAX_STREAMS_PER_KEY: z.coerce.number().int().min(1).max(100_000).default(100),
     EVENTS_KEEPALIVE_SECONDS: z.coerce.number().int().min(1).max(15).default(15),
     STATS_WINDOW_SECONDS: positiveInt(86_400).default(3600),
     RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),

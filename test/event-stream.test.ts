@@ -230,7 +230,7 @@ describe('GET /v1/events when events are trimmed', () => {
   let redis: Redis;
   const closeLater: SseStream[] = [];
   beforeAll(async () => {
-    stack = await startStack({ env: { EVENTS_RETENTION: '100' } });
+    stack = await startStack({ env: { EVENTS_RETENTION: '100', EVENTS_MAX_STREAMS_PER_KEY: '2' } });
     redis = new Redis(redisUrl());
   });
   afterAll(async () => {
@@ -266,6 +266,28 @@ describe('GET /v1/events when events are trimmed', () => {
     await back.waitFor((e) => e.event === 'call.held' && e.json.call_uuid === 'trim-live');
     expect(back.events[0]!.event).toBe('reset');
     back.close();
+  });
+  it('when one key opens more streams than EVENTS_MAX_STREAMS_PER_KEY, then the next is 429 with Retry-After; other keys are not held back', async () => {
+    const a = await openStream(`${stack.apiUrl}/v1/events`);
+    const b = await openStream(`${stack.apiUrl}/v1/events`);
+    closeLater.push(a, b);
+    const c = await fetch(`${stack.apiUrl}/v1/events`, { headers: { authorization: 'Bearer test-secret-0123456789' } });
+    expect(c.status).toBe(429);
+    expect(c.headers.get('retry-after')).toBe('5');
+    expect(((await c.json()) as { detail: string }).detail).toMatch(/2 event streams open/);
+    const other = await openStream(`${stack.apiUrl}/v1/events`, { key: READ_KEY });
+    closeLater.push(other);
+    expect(other.status).toBe(200);
+    // Once one of the key's streams closes, it may open another.
+    a.close();
+    let again: SseStream | null = null;
+    for (let i = 0; i < 40 && again?.status !== 200; i++) {
+      again?.close();
+      await sleep(50);
+      again = await openStream(`${stack.apiUrl}/v1/events`);
+    }
+    closeLater.push(again!);
+    expect(again!.status).toBe(200);
   });
 });
 

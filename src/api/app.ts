@@ -174,6 +174,7 @@ export function createApp(deps: ApiDeps): Express {
                 keys: a.keys,
                 account: a.account,
                 maxStreams: config.EVENTS_MAX_STREAMS,
+                maxStreamsPerKey: config.EVENTS_MAX_STREAMS_PER_KEY,
                 keepAliveMs: config.EVENTS_KEEPALIVE_SECONDS * 1000,
               }),
             ]

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { queueName, SAFE_ID } from '../domain/intent.js';
 import type { Keys } from '../infra/keys.js';
+import { caller } from './auth.js';
 import { AppError } from './errors.js';
 import {
   compareIds,
@@ -53,6 +54,8 @@ export interface EventsRouteDeps {
   keys: Keys;
   account: { name: string };
   maxStreams: number;
+  /** Streams one key may hold open on this API process (EVENTS_MAX_STREAMS_PER_KEY). */
+  maxStreamsPerKey: number;
   keepAliveMs: number;
 }
 
@@ -84,6 +87,8 @@ async function lostSince(redis: Redis, key: string, from: string): Promise<boole
 export function createEventsRoutes(deps: EventsRouteDeps): Router {
   const router = Router();
   const stream = deps.keys.events();
+  /** Open streams per key on this process: one key cannot take every stream. */
+  const perKey = new Map<string, number>();
   router.get('/events', async (req, res) => {
     const query = eventsQuery.safeParse(req.query);
     if (!query.success)
@@ -97,6 +102,13 @@ export function createEventsRoutes(deps: EventsRouteDeps): Router {
       throw new AppError('unavailable', `this API serves ${deps.maxStreams} event streams already`, [], {
         headers: { 'retry-after': '5' },
       });
+    const client = caller(res).client;
+    const mine = perKey.get(client) ?? 0;
+    if (mine >= deps.maxStreamsPerKey)
+      throw new AppError('rate_limited', `this key has ${mine} event streams open on this API already`, [], {
+        headers: { 'retry-after': '5' },
+      });
+    perKey.set(client, mine + 1);
     const from = header?.trim() || query.data.last_event_id;
     const filter: EventFilter = {
       ...(query.data.types ? { types: new Set(query.data.types) } : {}),
@@ -120,6 +132,9 @@ export function createEventsRoutes(deps: EventsRouteDeps): Router {
     const end = (why: string) => {
       if (ended) return;
       ended = true;
+      const left = (perKey.get(client) ?? 1) - 1;
+      if (left > 0) perKey.set(client, left);
+      else perKey.delete(client);
       clearInterval(keepAlive);
       unsubscribe();
       offClose();
