@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { dequeueIntent, enqueueIntent, holdIntent, transferIntent, unholdIntent } from '../domain/intent.js';
 import { EVENT_TYPES } from './event-stream.js';
+import { liveView, readyView } from '../observability/ops-routes.js';
 import { callView, deadLetterPage, eventView, intentView, problemView, queuePage, queueView } from './responses.js';
 
 /**
@@ -48,7 +49,7 @@ const problemResponse = (description: string) => ({
  */
 function responseSchemas(): Record<string, unknown> {
   // Every response schema is registered (its .meta id) once responses.ts is loaded; these are they.
-  void [intentView, deadLetterPage, callView, queuePage, queueView, problemView, eventView];
+  void [intentView, deadLetterPage, callView, queuePage, queueView, problemView, eventView, liveView, readyView];
   const { schemas } = z.toJSONSchema(z.globalRegistry, {
     io: 'output',
     unrepresentable: 'any',
@@ -378,7 +379,7 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
           summary: 'The process is up',
           description:
             'Names the service and this instance (a random id per process), so a start-up check can tell holdq from anything else.',
-          responses: { '200': { description: 'Alive: {"status":"ok","service":"holdq","instance":"…"}' } },
+          responses: { '200': { description: 'Alive', content: json(ref('Live')) } },
         },
       },
       '/readyz': {
@@ -387,7 +388,10 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
           operationId: 'readyz',
           security: [],
           summary: 'Ready to take work',
-          responses: { '200': { description: 'Ready' }, '503': { description: 'Redis unreachable, or shutting down' } },
+          responses: {
+            '200': { description: 'Ready', content: json(ref('Ready')) },
+            '503': { description: 'Redis unreachable, or shutting down', content: json(ref('Ready')) },
+          },
         },
       },
       '/metrics': {

@@ -188,6 +188,25 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description The process is up; instance is a random id per process */
+        Live: {
+            /** @constant */
+            status: "ok";
+            /** @constant */
+            service: "holdq";
+            instance: string;
+        };
+        /** @description not_ready (503) while Redis is unreachable or shutdown has begun */
+        Ready: {
+            /** @enum {string} */
+            status: "ready" | "not_ready";
+            /** @enum {string} */
+            plivo: "simulator" | "plivo";
+            /** @description redis, shutdown, plivo and the start-up findings (public_base_url, redis_persistence, redis_eviction) */
+            checks: {
+                [key: string]: string;
+            };
+        };
         Transfer: {
             call_uuid: string;
             /** @enum {string} */
@@ -1300,12 +1319,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Alive: {"status":"ok","service":"holdq","instance":"…"} */
+            /** @description Alive */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Live"];
+                };
             };
         };
     };
@@ -1323,14 +1344,18 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Ready"];
+                };
             };
             /** @description Redis unreachable, or shutting down */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Ready"];
+                };
             };
         };
     };

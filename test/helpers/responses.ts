@@ -1,6 +1,7 @@
 import type { ZodType } from 'zod';
 import { buildOpenApi } from '../../src/api/openapi.js';
 import { callView, deadLetterPage, intentView, problemView, queuePage, queueView } from '../../src/api/responses.js';
+import { liveView, readyView } from '../../src/observability/ops-routes.js';
 
 /**
  * Every answer a test gets through the stack helper is checked against the API's document
@@ -13,7 +14,9 @@ const doc = buildOpenApi({ publicBaseUrl: 'http://127.0.0.1', version: '0' }) as
   paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>>;
 };
 
-const ROUTES: { template: string; pattern: RegExp; ok: Record<string, ZodType> }[] = [
+const ROUTES: { template: string; pattern: RegExp; ok: Record<string, ZodType>; errors?: ZodType }[] = [
+  { template: '/livez', pattern: /^\/livez$/, ok: { get: liveView } },
+  { template: '/readyz', pattern: /^\/readyz$/, ok: { get: readyView }, errors: readyView },
   { template: '/v1/intents', pattern: /^\/v1\/intents$/, ok: { get: deadLetterPage, post: intentView } },
   { template: '/v1/intents/{id}', pattern: /^\/v1\/intents\/[^/]+$/, ok: { get: intentView } },
   { template: '/v1/intents/{id}/retry', pattern: /^\/v1\/intents\/[^/]+\/retry$/, ok: { post: intentView } },
@@ -37,7 +40,11 @@ export async function checkResponse(method: string, url: string, res: Response):
     throw new Error(`${method} ${route.template} answered ${status}, which the OpenAPI document does not declare`);
   const type = res.headers.get('content-type') ?? '';
   if (!/json/.test(type)) return;
-  const schema = /problem\+json/.test(type) ? problemView : res.status < 300 ? route.ok[m] : problemView;
+  const schema = /problem\+json/.test(type)
+    ? problemView
+    : res.status < 300
+      ? route.ok[m]
+      : (route.errors ?? problemView);
   const body: unknown = await res.clone().json();
   const parsed = schema!.safeParse(body);
   if (!parsed.success)
