@@ -127,7 +127,12 @@ export function createRoleSetup(
             jobs: createJobInsert(jobs),
           }),
           calls: createCallStore(state, keys),
-          queues: createQueueStore(state, keys),
+          queues: createQueueStore(state, keys, {
+            statsWindow: (name) => ({
+              windowSeconds: config.STATS_WINDOW_SECONDS,
+              thresholdSeconds: resolveQueue(config.QUEUES, name, config.HOLD_MUSIC_URL).service_level_seconds,
+            }),
+          }),
         };
       });
     },
@@ -166,11 +171,7 @@ export function createRoleSetup(
           known: (names: readonly string[]) => queues.knownMany(names),
           onHold: () => redis.zcard(keys.onHold()),
           async stats(name: string) {
-            const window = {
-              windowSeconds: config.STATS_WINDOW_SECONDS,
-              thresholdSeconds: resolveQueue(config.QUEUES, name, config.HOLD_MUSIC_URL).service_level_seconds,
-            };
-            const st = await queues.stats(name, window);
+            const st = await queues.stats(name);
             return { estimated_wait_seconds: st.estimated_wait_seconds, service_level: st.service_level.ratio };
           },
         })),

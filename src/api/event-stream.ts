@@ -38,11 +38,10 @@ export interface StreamEvent {
   type: string;
   call: string;
   queue: string;
-  /** The `data:` line: the stored JSON with the type and the time first. */
-  data: string;
   /**
-   * The whole SSE frame, encoded once and shared: every stream that sends the event writes this
-   * same Buffer, so a thousand streams hold one copy of it while their sockets drain.
+   * The whole SSE frame, its `data:` the stored JSON with the type and the time first; encoded once
+   * and shared: every stream that sends the event writes this same Buffer, so a thousand streams
+   * hold one copy of it while their sockets drain.
    */
   frame: Buffer;
 }
@@ -84,7 +83,6 @@ export function toEvent(id: string, fields: string[]): StreamEvent {
     type,
     call: f.call ?? '',
     queue: f.queue ?? '',
-    data,
     frame: Buffer.from(`id: ${id}\nevent: ${type}\ndata: ${data}\n\n`),
   };
 }

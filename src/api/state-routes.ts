@@ -65,10 +65,6 @@ export function createStateRoutes(deps: StateRoutesDeps): Router {
   // Queues page by page in name order: the configured ones, and those created on demand
   // that have not been forgotten (QUEUE_IDLE_SECONDS after they were left empty).
   const configured = Object.keys(config.QUEUES).sort(byCodeUnit);
-  const statsWindow = (name: string) => ({
-    windowSeconds: config.STATS_WINDOW_SECONDS,
-    thresholdSeconds: resolveQueue(config.QUEUES, name, config.HOLD_MUSIC_URL).service_level_seconds,
-  });
   router.get('/queues', async (req, res) => {
     const query = queueListQuery.safeParse(req.query);
     if (!query.success)
@@ -82,7 +78,8 @@ export function createStateRoutes(deps: StateRoutesDeps): Router {
     const page = names.slice(0, limit);
     const [depths, stats] = await Promise.all([
       queues.depths(page),
-      Promise.all(page.map((name) => queues.stats(name, statsWindow(name)))),
+      // The listing shows estimates only: the outcomes are not read.
+      Promise.all(page.map((name) => queues.stats(name, { outcomes: false }))),
     ]);
     const items = depths.map((q, i) => ({
       ...q,
@@ -101,7 +98,7 @@ export function createStateRoutes(deps: StateRoutesDeps): Router {
     if (members.length === 0 && !settings.configured && !(await queues.known(name))) {
       throw new AppError('not_found', `no queue ${name}`);
     }
-    const stats = await queues.stats(name, statsWindow(name), { limit: members.length });
+    const stats = await queues.stats(name, { limit: members.length });
     const view: QueueView = {
       name,
       waiting: members.length,

@@ -95,13 +95,8 @@ export function createXmlRoutes(deps: XmlRoutesDeps): Router {
     }
     let waitSeconds: number | undefined;
     if (call && settings.announce_wait) {
-      const stats = await deps.queues
-        .stats(
-          name,
-          { windowSeconds: config.STATS_WINDOW_SECONDS, thresholdSeconds: settings.service_level_seconds },
-          { member: call },
-        )
-        .catch(() => null);
+      // Every loop of the waiting room asks: the estimate only, not the window's outcomes.
+      const stats = await deps.queues.stats(name, { member: call, outcomes: false }).catch(() => null);
       waitSeconds = stats?.members.get(call) ?? undefined;
     }
     sendXml(

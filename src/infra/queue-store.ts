@@ -67,14 +67,24 @@ export interface QueueStats {
   members: Map<string, number | null>;
 }
 
+/** The service level's window (STATS_WINDOW_SECONDS) and a queue's threshold (its service_level_seconds). */
 export interface StatsWindow {
   windowSeconds: number;
   thresholdSeconds: number;
 }
 
+export interface QueueStoreOptions {
+  /** The window and threshold a queue's service level is counted over (config and QUEUES). */
+  statsWindow(name: string): StatsWindow;
+}
+
 export interface QueueStore {
-  /** Estimates and service level of a queue, with the estimates of its first `limit` members. */
-  stats(name: string, window: StatsWindow, opts?: { limit?: number; member?: string }): Promise<QueueStats>;
+  /**
+   * Estimates and service level of a queue, with the estimates of its first `limit` members and of
+   * `member`. `outcomes: false` skips the window's outcomes (service level and abandonment then read 0)
+   * for a reader that wants only estimates.
+   */
+  stats(name: string, opts?: { limit?: number; member?: string; outcomes?: boolean }): Promise<QueueStats>;
   size(name: string): Promise<number>;
   position(name: string, callUuid: string): Promise<number | null>;
   members(name: string, limit?: number): Promise<QueueMember[]>;
@@ -100,7 +110,7 @@ export interface QueueStore {
   migrate(): Promise<number>;
 }
 
-export function createQueueStore(redis: Redis, keys: Keys): QueueStore {
+export function createQueueStore(redis: Redis, keys: Keys, opts: QueueStoreOptions): QueueStore {
   const memberKeys = (name: string) => ({
     queue: keys.queue(name),
     queue_times: keys.queueTimes(name),
@@ -116,8 +126,9 @@ export function createQueueStore(redis: Redis, keys: Keys): QueueStore {
     oldest_wait_seconds: waiting > 0 && oldestMs > 0 ? Math.max(0, (now - oldestMs) / 1000) : 0,
   });
   return {
-    async stats(name, window, { limit = 0, member = '' } = {}) {
+    async stats(name, { limit = 0, member = '', outcomes = true } = {}) {
       const now = Date.now();
+      const window = opts.statsWindow(name);
       const reply = await QUEUE_STATS.run(
         redis,
         { queue: keys.queue(name), stats: keys.queueStats(name), outcomes: keys.queueOutcomes(name) },
@@ -125,7 +136,8 @@ export function createQueueStore(redis: Redis, keys: Keys): QueueStore {
           now_ms: now,
           limit,
           join_score: memberScore(0, now),
-          since_ms: now - window.windowSeconds * 1000,
+          // +inf: no outcome is that recent, so none is read.
+          since_ms: outcomes ? now - window.windowSeconds * 1000 : '+inf',
           threshold_ms: window.thresholdSeconds * 1000,
           member,
         },

@@ -242,8 +242,15 @@ export function observeState(metrics: Metrics, accounts: readonly StateSources[]
     metrics,
     accounts.map((a) => ({ account: a.account, counts: () => a.jobCounts() })),
   );
-  // Both queue gauges are collected in one scrape; they share one read of Redis per account.
-  const reads = new Map<string, { at: number; value: Promise<QueueGauges> }>();
+  // The gauges of one scrape share their reads of Redis: each read is kept for 250 ms.
+  const oncePerScrape = <T>(read: () => Promise<T>) => {
+    let kept: { at: number; value: Promise<T> } | null = null;
+    return () => {
+      if (kept && Date.now() - kept.at <= 250) return kept.value;
+      kept = { at: Date.now(), value: read() };
+      return kept.value;
+    };
+  };
   async function byLabel(sources: StateSources): Promise<QueueGauges> {
     const labels = metrics.queueLabelsFor(sources.account);
     const busy = (await sources.queues()).sort((a, b) => b.waiting - a.waiting);
@@ -263,69 +270,49 @@ export function observeState(metrics: Metrics, accounts: readonly StateSources[]
     }
     return out;
   }
-  const queues = (sources: StateSources) => {
-    const read = reads.get(sources.account);
-    if (read && Date.now() - read.at <= 250) return read.value;
-    const value = byLabel(sources);
-    reads.set(sources.account, { at: Date.now(), value });
-    return value;
-  };
+  const queues = new Map(accounts.map((sources) => [sources.account, oncePerScrape(() => byLabel(sources))]));
   // The last good read of each account: an account whose read fails keeps its series.
   const last = new Map<string, QueueGauges>();
   const readAll = async () => {
     for (const sources of accounts) {
       try {
-        last.set(sources.account, await queues(sources));
+        last.set(sources.account, await queues.get(sources.account)!());
       } catch {
         // keep this account's previous values
       }
     }
     return last;
   };
-  const collectQueues =
-    (gauge: Gauge<'queue' | 'account'>, pick: (q: { waiting: number; oldest: number }) => number) => async () => {
-      const now = await readAll();
-      gauge.reset();
-      for (const [account, byQueue] of now)
-        for (const [queue, q] of byQueue) gauge.labels({ queue, account }).set(pick(q));
-    };
-  const callers = metrics.queueCallers as Gauge<'queue' | 'account'> & { collect?: () => Promise<void> };
-  const oldest = metrics.queueOldestWait as Gauge<'queue' | 'account'> & { collect?: () => Promise<void> };
-  callers.collect = collectQueues(callers, (q) => q.waiting);
-  oldest.collect = collectQueues(oldest, (q) => q.oldest);
   // Estimates and service levels of the queues with a series of their own (`_other` has none: a
-  // ratio does not sum), read once per scrape for both gauges.
-  let statsRead: {
-    at: number;
-    value: Promise<Map<string, Map<string, { e: number | null; sl: number | null }>>>;
-  } | null = null;
-  const readStats = () => {
-    if (statsRead && Date.now() - statsRead.at <= 250) return statsRead.value;
-    const value = (async () => {
-      const out = new Map<string, Map<string, { e: number | null; sl: number | null }>>();
-      for (const [account, byQueue] of await readAll()) {
-        const sources = accounts.find((a) => a.account === account)!;
-        const mine = new Map<string, { e: number | null; sl: number | null }>();
-        for (const queue of byQueue.keys()) {
-          if (queue === OTHER_QUEUES) continue;
-          try {
-            const st = await sources.stats(queue);
-            mine.set(queue, { e: st.estimated_wait_seconds, sl: st.service_level });
-          } catch {
-            // no series for it this scrape
-          }
+  // ratio does not sum).
+  type QueueStat = { e: number | null; sl: number | null };
+  const readStats = oncePerScrape(async () => {
+    const out = new Map<string, Map<string, QueueStat>>();
+    for (const [account, byQueue] of await readAll()) {
+      const sources = accounts.find((a) => a.account === account)!;
+      const mine = new Map<string, QueueStat>();
+      for (const queue of byQueue.keys()) {
+        if (queue === OTHER_QUEUES) continue;
+        try {
+          const st = await sources.stats(queue);
+          mine.set(queue, { e: st.estimated_wait_seconds, sl: st.service_level });
+        } catch {
+          // no series for it this scrape
         }
-        out.set(account, mine);
       }
-      return out;
-    })();
-    statsRead = { at: Date.now(), value };
-    return value;
-  };
-  const collectStats =
-    (gauge: Gauge<'queue' | 'account'>, pick: (q: { e: number | null; sl: number | null }) => number | null) =>
+      out.set(account, mine);
+    }
+    return out;
+  });
+  /** A per-queue gauge from one of the reads; a queue whose value is null has no series. */
+  const collectByQueue =
+    <T>(
+      gauge: Gauge<'queue' | 'account'>,
+      read: () => Promise<Map<string, Map<string, T>>>,
+      pick: (q: T) => number | null,
+    ) =>
     async () => {
-      const now = await readStats();
+      const now = await read();
       gauge.reset();
       for (const [account, byQueue] of now)
         for (const [queue, q] of byQueue) {
@@ -333,10 +320,15 @@ export function observeState(metrics: Metrics, accounts: readonly StateSources[]
           if (v !== null) gauge.labels({ queue, account }).set(v);
         }
     };
-  const estimated = metrics.queueEstimatedWait as Gauge<'queue' | 'account'> & { collect?: () => Promise<void> };
-  const level = metrics.queueServiceLevel as Gauge<'queue' | 'account'> & { collect?: () => Promise<void> };
-  estimated.collect = collectStats(estimated, (q) => q.e);
-  level.collect = collectStats(level, (q) => q.sl);
+  type QueueGauge = Gauge<'queue' | 'account'> & { collect?: () => Promise<void> };
+  const callers = metrics.queueCallers as QueueGauge;
+  const oldest = metrics.queueOldestWait as QueueGauge;
+  const estimated = metrics.queueEstimatedWait as QueueGauge;
+  const level = metrics.queueServiceLevel as QueueGauge;
+  callers.collect = collectByQueue(callers, readAll, (q) => q.waiting);
+  oldest.collect = collectByQueue(oldest, readAll, (q) => q.oldest);
+  estimated.collect = collectByQueue(estimated, readStats, (q) => q.e);
+  level.collect = collectByQueue(level, readStats, (q) => q.sl);
   const held = metrics.callsOnHold as Gauge<'account'> & { collect?: () => Promise<void> };
   held.collect = async () => {
     for (const sources of accounts) {

@@ -10,6 +10,7 @@ import { LEASE } from '../infra/scripts.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { secondsSince } from './run-context.js';
+import { startPeriodic } from './periodic.js';
 import { ENDED } from './send-transfers.js';
 
 /** A pacer priority past every class's band: housekeeping waits for the intents, and moves no class's turn. */
@@ -47,7 +48,6 @@ export function startReconciler(deps: {
   let lastRun = 0;
   // The series exist from the start, so a rate() over them works before the first end.
   metrics.reconcileEnded.labels({ account: account.name }).inc(0);
-  let running: Promise<unknown> | null = null;
 
   /** Calls tracked since before `cutoff` as waiting (by queue) or on hold. */
   async function candidates(cutoff: number) {
@@ -117,23 +117,14 @@ export function startReconciler(deps: {
     await reconcile();
   }
 
-  const timer = setInterval(
-    () => {
-      running ??= tick()
-        .catch((err: unknown) => logger.warn({ err }, 'reconcile round failed; the next will retry'))
-        .finally(() => {
-          running = null;
-        });
-    },
-    Math.max(50, Math.round(intervalMs / 4)),
-  );
-  timer.unref();
+  const rounds = startPeriodic(tick, {
+    intervalMs: Math.max(50, Math.round(intervalMs / 4)),
+    logger,
+    what: 'reconciling with Plivo',
+  });
   return {
     /** One round now, lease or not (tests). */
     reconcile,
-    async stop(wait = true) {
-      clearInterval(timer);
-      if (wait) await running;
-    },
+    stop: rounds.stop,
   };
 }

@@ -23,7 +23,8 @@ export function openStores(name: string, opts: { prefix?: string; attempts?: num
     queue,
     store: createIntentStore(redis, keys, { retentionSeconds: 3600, jobs: createJobInsert(queue) }),
     calls: createCallStore(redis, keys),
-    queues: createQueueStore(redis, keys),
+    // The defaults: an hour's window, 20 s (STATS_WINDOW_SECONDS, service_level_seconds).
+    queues: createQueueStore(redis, keys, { statsWindow: () => ({ windowSeconds: 3600, thresholdSeconds: 20 }) }),
     async close() {
       await queue.close();
       redis.disconnect();

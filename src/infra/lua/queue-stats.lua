@@ -12,7 +12,7 @@
     now_ms            now, ms
     limit             members to estimate (0 for none)
     join_score        the place of a caller of priority 0 joining now
-    since_ms          the window's start: outcomes before it do not count
+    since_ms          the window's start: outcomes before it do not count ('+inf': none is read)
     threshold_ms      answered within this counts toward the service level
     member            a member whose estimate is wanted wherever it waits ('' for none)
 
