@@ -29,7 +29,7 @@ describe('GET /v1/events', () => {
 
   beforeAll(async () => {
     stack = await startStack({
-      env: { EVENTS_KEEPALIVE_SECONDS: '1', QUEUES: '{"sales":{"service_level_seconds":5}}' },
+      env: { EVENTS_KEEPALIVE_SECONDS: '1', QUEUES: '{"sales":{"service_level_seconds":5,"announce_wait":true}}' },
     });
   });
   afterAll(async () => {
@@ -125,6 +125,16 @@ describe('GET /v1/events', () => {
         expect.objectContaining({ call_uuid: 'ev-q3', position: 1, estimated_wait_seconds: expect.any(Number) }),
       ],
     });
+    // The gauges say the same (the estimate for a joiner; the service level's ratio).
+    const metrics = await (await stack.get('/metrics', { key: null })).text();
+    expect(metrics).toMatch(/holdq_queue_estimated_wait_seconds\{queue="sales",account="default"\} \d+/);
+    expect(metrics).toMatch(/holdq_queue_service_level_ratio\{queue="sales",account="default"\} 1\n/);
+    // With announce_wait, the waiting room tells the caller its estimate.
+    const room = await stack.plivo('/plivo/xml/queue/sales?call=ev-q3', { form: { CallUUID: 'ev-q3' } });
+    expect(room.status).toBe(200);
+    expect(await room.text()).toMatch(
+      /<Speak>Your estimated wait is (less than a minute|about \d+ minutes?)\.<\/Speak>/,
+    );
     const list = (await (await stack.get('/v1/queues')).json()) as { items: Record<string, unknown>[] };
     expect(list.items.find((q) => q.name === 'sales')).toMatchObject({ estimated_wait_seconds: expect.any(Number) });
   });

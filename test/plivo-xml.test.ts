@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { bridgeXml, escapeXml, hangupXml, holdXml, parkXml, queueXml } from '../src/domain/plivo-xml.js';
+import { bridgeXml, escapeXml, hangupXml, holdXml, parkXml, queueXml, spokenWait } from '../src/domain/plivo-xml.js';
 
 const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@' });
 function parse(xml: string) {
@@ -52,6 +52,19 @@ describe('Plivo XML documents', () => {
 
   it('when first in line, then the caller hears "next in line"', () => {
     expect(queueXml({ musicUrl: 'https://m', selfUrl: 'https://s', position: 1 })).toContain('You are next in line.');
+    // announce_wait: the estimate as a caller hears it, after the position; none without one.
+    expect(queueXml({ musicUrl: 'https://m', selfUrl: 'https://s', position: 2, waitSeconds: 150 })).toMatch(
+      /number 2 in line\.<\/Speak><Speak>Your estimated wait is about 3 minutes\.<\/Speak><Play/,
+    );
+    expect(queueXml({ musicUrl: 'https://m', selfUrl: 'https://s' })).not.toContain('estimated wait');
+    expect([0, 59, 60, 89, 90, 600].map(spokenWait)).toEqual([
+      'less than a minute',
+      'less than a minute',
+      'about 1 minute',
+      'about 1 minute',
+      'about 2 minutes',
+      'about 10 minutes',
+    ]);
   });
 
   it('when values carry markup, quotes or control characters, then every document stays well-formed and escaped', () => {
