@@ -68,7 +68,10 @@ export function listen(app: Express, port: number, host?: string): Promise<Serve
  * req.originalUrl, so PUBLIC_BASE_URL + originalUrl, the URL a Plivo signature is checked
  * against, was not a URL at all (a 500). Here the absolute form becomes its path and query;
  * a target that is no http(s) URL is answered 400 before any route sees it (Express's router
- * cannot route it, and would answer its own HTML 404).
+ * cannot route it, and would answer its own HTML 404). A target that starts with `//` is
+ * refused too: no holdq path has an empty first segment, and Express's URL parser reads
+ * `//user:pw@host` as an authority with no path, so its router skips every handler and
+ * answers HTML.
  */
 // Written here, not by the API's error handler (no route can see the request), for the worker's ops port too:
 // the same document the API's catalogue gives malformed_request_target (a test holds them equal).
@@ -83,7 +86,7 @@ export const MALFORMED_TARGET = JSON.stringify({
 export function originFormOnly(app: RequestListener): RequestListener {
   return (req, res) => {
     const target = req.url ?? '';
-    if (target.startsWith('/') || target === '*') return app(req, res);
+    if ((target.startsWith('/') && !target.startsWith('//')) || target === '*') return app(req, res);
     let url: URL | null = null;
     try {
       url = new URL(target);
