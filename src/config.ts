@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DEFAULT_ACCOUNT, type PlivoAccount } from './domain/account.js';
-import { SAFE_ID } from './domain/intent.js';
+import { E164, SAFE_ID } from './domain/intent.js';
 import { INTENT_CLASSES, type IntentClass } from './domain/intent-class.js';
 import { queuesConfig } from './domain/queue-config.js';
 import { PLIVO_TRANSFER_CAP } from './domain/transfers.js';
@@ -219,6 +219,12 @@ export const envSchema = z
     EVENTS_KEEPALIVE_SECONDS: z.coerce.number().int().min(1).max(15).default(15),
     STATS_WINDOW_SECONDS: positiveInt(86_400).default(3600),
     RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
+    /** Call-me-back (SPEC §10): the caller id of call-backs (E.164; the simulator takes any). */
+    CALLBACK_CALLER_ID: z.string().regex(E164, 'must be a phone number in E.164 form, e.g. +14155550100').optional(),
+    CALLBACK_RETRY_SECONDS: positiveInt(86_400).default(120),
+    CALLBACK_ATTEMPTS: positiveInt(20).default(3),
+    CALLBACK_RING_SECONDS: positiveInt(120).default(30),
+    PLIVO_MAX_CPS: positiveInt(1000).default(2),
     SHUTDOWN_TIMEOUT_MS: positiveInt(600_000).default(25_000),
     SIMULATOR_PORT: port.default(8089),
     SIMULATOR_HOST: z.string().min(1).default('127.0.0.1'),
@@ -312,7 +318,7 @@ function resolveAccounts(e: Env, problems: string[]): PlivoAccount[] {
     authToken: a.auth_token ?? null,
     baseUrl: a.base_url ?? e.PLIVO_BASE_URL,
     maxRps: a.max_rps ?? e.PLIVO_MAX_RPS,
-    maxCps: a.max_cps ?? 2,
+    maxCps: a.max_cps ?? e.PLIVO_MAX_CPS,
     transferBudget: a.transfer_budget ?? e.TRANSFER_BUDGET,
     simulated: !a.auth_id,
   });

@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import { accountNamespace, accountQueueName, type PlivoAccount } from './domain/account.js';
 import { createCallbackQueue, CALLBACK_QUEUE, type CallbackRetry } from './infra/callback-queue.js';
 import { createCallStore, type CallStore } from './infra/call-state.js';
+import { createCallbackStore, type CallbackStore } from './infra/callback-store.js';
 import { createIntentJobs, INTENT_QUEUE, type IntentJobs } from './infra/intent-queue.js';
 import { createIntentStore, type IntentStore } from './infra/intent-store.js';
 import { createJobInsert } from './infra/job-insert.js';
@@ -38,6 +39,8 @@ export interface AccountStores {
   callbackJobs: ReturnType<typeof createCallbackQueue>;
   store: IntentStore;
   calls: CallStore;
+  /** Call-me-back members (SPEC §10). */
+  callbacks: CallbackStore;
   queues: QueueStore;
 }
 
@@ -127,6 +130,7 @@ export function createRoleSetup(
             jobs: createJobInsert(jobs),
           }),
           calls: createCallStore(state, keys),
+          callbacks: createCallbackStore(state, keys),
           queues: createQueueStore(state, keys, {
             statsWindow: (name) => ({
               windowSeconds: config.STATS_WINDOW_SECONDS,

@@ -477,24 +477,25 @@ describe('the queue scripts', () => {
     stats: k(`queue:${q}:stats`),
     events: k('events'),
   });
+  const takeKeys = (q: string) => ({ ...members(q), callbacks: k(`queue:${q}:callbacks`) });
 
   it('when callers are taken, put back and removed, then the queue and its index follow', async () => {
     await redis.zadd(k('queue:q'), 1, 'a', 2, 'b', 3, 'c');
     await redis.zadd(k('queue:q:since'), 11, 'a', 12, 'b', 13, 'c');
     expect(
-      await QUEUE_TAKE.run(redis, members('q'), { call_uuid: '', queue_name: 'q', now_ms: 100, events_max: 1000 }),
+      await QUEUE_TAKE.run(redis, takeKeys('q'), { call_uuid: '', queue_name: 'q', now_ms: 100, events_max: 1000 }),
     ).toEqual({
       status: 'taken',
-      values: ['a', '1'],
+      values: ['a', '1', 0],
     });
     expect(
-      await QUEUE_TAKE.run(redis, members('q'), { call_uuid: 'c', queue_name: 'q', now_ms: 100, events_max: 1000 }),
+      await QUEUE_TAKE.run(redis, takeKeys('q'), { call_uuid: 'c', queue_name: 'q', now_ms: 100, events_max: 1000 }),
     ).toEqual({
       status: 'taken',
-      values: ['c', '3'],
+      values: ['c', '3', 0],
     });
     expect(
-      (await QUEUE_TAKE.run(redis, members('q'), { call_uuid: 'zz', queue_name: 'q', now_ms: 100, events_max: 1000 }))
+      (await QUEUE_TAKE.run(redis, takeKeys('q'), { call_uuid: 'zz', queue_name: 'q', now_ms: 100, events_max: 1000 }))
         .status,
     ).toBe('empty');
     await QUEUE_PUT_BACK.run(redis, members('q'), {

@@ -128,6 +128,7 @@ describe('the estimated wait, from fixed histories', () => {
           queue_index: k('queue-index'),
           queue_activity: k('queue-activity'),
           stats: k('queue:q:stats'),
+          callbacks: k('queue:q:callbacks'),
           events: k('events'),
         },
         { call_uuid: '', queue_name: 'q', now_ms: atMs, events_max: 1000 },

@@ -199,8 +199,12 @@ export function createApp(deps: ApiDeps): Express {
     const label = a.account.name === DEFAULT_ACCOUNT ? '/plivo' : '/plivo/acct/:account';
     const plivo = Router();
     plivo.use(...plivoSignature(config, a.account.authToken));
-    plivo.use(XML_MOUNT.slice('/plivo'.length), mountedAt(`${label}/xml`), createXmlRoutes({ config, ...a }));
-    plivo.use('/events', mountedAt(`${label}/events`), createEventRoutes({ metrics: deps.metrics, ...a }));
+    plivo.use(
+      XML_MOUNT.slice('/plivo'.length),
+      mountedAt(`${label}/xml`),
+      createXmlRoutes({ config, metrics: deps.metrics, ...a }),
+    );
+    plivo.use('/events', mountedAt(`${label}/events`), createEventRoutes({ config, metrics: deps.metrics, ...a }));
     app.use(mount, mountedAt(label), plivo);
   }
   app.use(

@@ -1,15 +1,20 @@
 import { Router, type RequestHandler } from 'express';
 import { SAFE_ID } from '../domain/intent.js';
+import type { Config } from '../config.js';
 import type { CallStore } from '../infra/call-state.js';
+import type { CallbackStore } from '../infra/callback-store.js';
+import { EVENT_ROUTES } from '../domain/xml-links.js';
 import type { QueueStore } from '../infra/queue-store.js';
 import { plivoParams } from './plivo-signature-check.js';
 import { requestLog } from './request-observer.js';
 import type { Metrics } from '../observability/metrics.js';
 
 export interface EventRoutesDeps {
+  config: Pick<Config, 'CALLBACK_RETRY_SECONDS' | 'CALLBACK_ATTEMPTS'>;
   /** The account whose calls these events are of (its metrics label). */
   account: { name: string };
   calls: CallStore;
+  callbacks: CallbackStore;
   queues: QueueStore;
   metrics: Metrics;
 }
@@ -32,7 +37,8 @@ export function createEventRoutes(deps: EventRoutesDeps): Router {
       const call = await calls.get(uuid);
       // A call holdq has accepted an intent for but not yet moved has no state yet: it ends too, so
       // the intent on its way cannot bring it back (apply_effect keeps an ended call ended).
-      if (call.state !== 'ended' && call.tracked) {
+      // A callback member hung up on purpose: it keeps its place (SPEC §10).
+      if (call.state !== 'ended' && call.state !== 'callback' && call.tracked) {
         if (call.queue) {
           const since = await queues.remove(call.queue, uuid);
           if (since !== null)
@@ -48,7 +54,34 @@ export function createEventRoutes(deps: EventRoutesDeps): Router {
     }
     res.status(204).end();
   };
-  router.route('/hangup').get(hangup).post(hangup);
+  router.route(EVENT_ROUTES.hangup).get(hangup).post(hangup);
+
+  /**
+   * Make Call's hangup_url (SPEC §10): the call-back attempt ended. Before an answer (busy,
+   * no-answer, failed, or a hangup while ringing) the member goes back to its place, or leaves
+   * after CALLBACK_ATTEMPTS; after an answer it is already served, and the script does nothing.
+   */
+  const callbackHangup: RequestHandler = async (req, res) => {
+    const params = plivoParams(req);
+    const name = String(req.params.name);
+    const call = typeof req.query.call === 'string' ? req.query.call : '';
+    const attempt = Number(req.query.attempt);
+    if (SAFE_ID.test(name) && SAFE_ID.test(call) && Number.isInteger(attempt) && attempt >= 1) {
+      const reason = (params.CallStatus || params.HangupCause || 'hangup').slice(0, 40);
+      const outcome = await deps.callbacks.unanswered(name, call, attempt, reason, {
+        retryMs: deps.config.CALLBACK_RETRY_SECONDS * 1000,
+        maxAttempts: deps.config.CALLBACK_ATTEMPTS,
+      });
+      if (outcome) {
+        metrics.callMeBack
+          .labels({ account: deps.account.name, outcome: outcome === 'retry' ? 'unanswered' : 'failed' })
+          .inc();
+        requestLog(res).info({ callUuid: call, attempt, reason, outcome }, 'call back not answered');
+      }
+    }
+    res.status(204).end();
+  };
+  router.route(EVENT_ROUTES.callbackHangup).get(callbackHangup).post(callbackHangup);
 
   router.post('/conference', (req, res) => {
     const params = plivoParams(req);

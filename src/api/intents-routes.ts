@@ -50,7 +50,7 @@ const listQuery = z.strictObject({
 const INTENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Rules that need the configuration, checked after the schema: profiles and the transfer allowlist. */
-function configRules(intent: IntentInput, config: Readonly<Config>): FieldError[] {
+function configRules(intent: IntentInput, config: Readonly<Config>, account: PlivoAccount): FieldError[] {
   const errors: FieldError[] = [];
   if (
     intent.type === 'hold' &&
@@ -75,8 +75,14 @@ function configRules(intent: IntentInput, config: Readonly<Config>): FieldError[
       message: 'must not target loopback, private or link-local addresses (CALLBACK_ALLOW_PRIVATE)',
     });
   }
+  if (intent.type === 'callback' && config.CALLBACK_CALLER_ID === undefined && !account.simulated) {
+    errors.push({
+      field: 'type',
+      message: 'call-me-back needs CALLBACK_CALLER_ID, the number call-backs are placed from',
+    });
+  }
   if (
-    (intent.type === 'enqueue' || intent.type === 'dequeue') &&
+    (intent.type === 'enqueue' || intent.type === 'dequeue' || intent.type === 'callback') &&
     config.QUEUES_STRICT &&
     !Object.hasOwn(config.QUEUES, intent.queue)
   ) {
@@ -96,7 +102,7 @@ function configRules(intent: IntentInput, config: Readonly<Config>): FieldError[
   return errors;
 }
 
-function parseIntent(req: Request, config: Readonly<Config>): IntentInput {
+function parseIntent(req: Request, config: Readonly<Config>, account: PlivoAccount): IntentInput {
   if (!req.is('application/json')) {
     throw new AppError('unsupported_media_type', 'send the intent as application/json', [
       { field: 'Content-Type', message: 'must be application/json' },
@@ -105,7 +111,7 @@ function parseIntent(req: Request, config: Readonly<Config>): IntentInput {
   const parsed = intentInput.safeParse(req.body, CLIENT_PARSE);
   if (!parsed.success)
     throw new AppError('validation_failed', 'the intent is not valid', fieldErrors(parsed.error.issues));
-  const errors = configRules(parsed.data, config);
+  const errors = configRules(parsed.data, config, account);
   if (errors.length > 0) throw new AppError('validation_failed', 'the intent is not valid', errors);
   return parsed.data;
 }
@@ -138,7 +144,7 @@ export function acceptIntentRoute(deps: IntentRoutesDeps): RequestHandler {
 
   const accept: RequestHandler = async (req, res) => {
     const key = idempotencyKey(req);
-    const request = parseIntent(req, config);
+    const request = parseIntent(req, config, account);
     const limits = {
       transferBudget: account.transferBudget,
       perSecond: config.API_RATE_LIMIT_RPS,

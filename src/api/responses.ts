@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { CALL_STATES } from '../domain/call.js';
 import { INTENT_CLASSES } from '../domain/intent-class.js';
 import {
+  callbackIntent,
   dequeueIntent,
   enqueueIntent,
   holdIntent,
@@ -31,6 +32,8 @@ export const INTENT_ERROR_CODES = [
   'invalid_intent',
   'queue_full',
   'queue_empty',
+  'not_queued',
+  'number_unknown',
   'outcome_unknown',
   'worker_failed',
 ] as const satisfies readonly IntentErrorCode[];
@@ -89,6 +92,12 @@ export const intentView = z
     z.strictObject({
       ...dequeueIntent.shape,
       call_uuid: z.string().optional().describe('the caller it took (or was told to take)'),
+      ...recordFields,
+    }),
+    z.strictObject({
+      ...callbackIntent.shape,
+      ...urls,
+      number: z.string().optional().describe('the number to call back, masked to its last 4 digits'),
       ...recordFields,
     }),
     z.strictObject({
@@ -174,6 +183,9 @@ export const queueView = z
         wait_seconds: z.number(),
         priority: z.int(),
         estimated_wait_seconds: estimate('how much longer this caller is estimated to wait'),
+        callback: z
+          .boolean()
+          .describe('the caller left the line and is called back when its turn comes, keeping this place (SPEC §10)'),
       }),
     ),
   })
@@ -237,6 +249,17 @@ export const eventView = z
       reason: z.enum(['bridged', 'abandoned', 'overflow', 'callback', 'moved']),
       wait_seconds: z.number(),
     }),
+    ...(['callback.requested', 'callback.dialing', 'callback.connected', 'callback.failed'] as const).map((type) =>
+      z.strictObject({
+        type: z.literal(type),
+        ...base,
+        queue: z.string(),
+        attempt: z.int().describe('the call-back attempt (0 when requested)'),
+        number: z.string().describe('the number, masked to its last 4 digits'),
+        intent_id: z.string().optional(),
+        reason: z.string().optional().describe('callback.failed: why the last attempt failed (busy, no-answer, …)'),
+      }),
+    ),
     z.strictObject({ type: z.literal('reset'), at: time, after: z.string() }),
   ])
   .meta({ id: 'Event', description: "An event's data: the `data:` line of GET /v1/events, as JSON" });

@@ -7,7 +7,10 @@ import type { IntentInput, Legs } from './intent.js';
  * or it failed where holdq could not see the answer), so holdq does not know where the call is.
  * Plivo's next fetch of one of holdq's XML documents for the call tells it (see confirmFromFetch).
  */
-export const CALL_STATES = ['on_hold', 'queued', 'bridged', 'transferred', 'ended', 'unknown'] as const;
+/**
+ * `callback`: the caller left the line and keeps its place in `queue` to be called back (SPEC §10).
+ */
+export const CALL_STATES = ['on_hold', 'queued', 'callback', 'bridged', 'transferred', 'ended', 'unknown'] as const;
 export type CallStateName = (typeof CALL_STATES)[number];
 
 /** What holdq knows about a call; the worker reads it to plan, and writes the effect when Plivo accepts. */
@@ -63,6 +66,7 @@ export function uncertainEffect(intent: IntentInput, call: CallState): CallEffec
       return { state: 'unknown', queue: intent.queue, held_legs: null, priority: intent.priority };
     case 'transfer':
       return { state: 'unknown', queue: null, held_legs: null };
+    case 'callback':
     case 'dequeue':
       return null;
   }

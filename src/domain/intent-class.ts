@@ -14,6 +14,7 @@ const CLASS_OF: Record<IntentType, IntentClass> = {
   dequeue: 'urgent',
   unhold: 'urgent',
   hold: 'interactive',
+  callback: 'interactive',
   enqueue: 'queueing',
   transfer: 'bulk',
 };

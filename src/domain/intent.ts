@@ -50,6 +50,17 @@ export const overflowTarget = z.union([queueName, httpUrl], {
 /** A queue name can hold no ':' and a URL must: the two never overlap. */
 export const isQueueTarget = (target: string) => SAFE_ID.test(target);
 
+/**
+ * A phone number in E.164 (`+` and 7 to 15 digits, no spaces): what Plivo's Make Call takes as `to`.
+ * Personal data: holdq keeps it only while a callback is pending and shows only its last 4 digits.
+ */
+export const E164 = /^\+[1-9][0-9]{6,14}$/;
+export const phoneNumber = z
+  .string()
+  .regex(E164, 'must be a phone number in E.164 form: + then 7-15 digits, e.g. +14155550100');
+/** A number as logs and events show it: its last 4 digits. */
+export const maskNumber = (number: string) => (number.length > 4 ? `***${number.slice(-4)}` : '***');
+
 const common = { callback_url: httpUrl.optional() };
 
 export const holdIntent = z.strictObject({
@@ -85,6 +96,16 @@ export const dequeueIntent = z.strictObject({
   ...common,
 });
 
+/** A waiting caller leaves the line and is called back when its turn comes, keeping its place (SPEC §10). */
+export const callbackIntent = z.strictObject({
+  type: z.literal('callback'),
+  call_uuid: callUuid,
+  queue: queueName,
+  /** Where to call back; by default the number Plivo reported as the caller's From. */
+  number: phoneNumber.optional(),
+  ...common,
+});
+
 export const transferIntent = z
   .strictObject({
     type: z.literal('transfer'),
@@ -111,6 +132,7 @@ export const intentInput = z.discriminatedUnion('type', [
   unholdIntent,
   enqueueIntent,
   dequeueIntent,
+  callbackIntent,
   transferIntent,
 ]);
 
@@ -121,6 +143,7 @@ export const INTENT_TYPES = [
   'unhold',
   'enqueue',
   'dequeue',
+  'callback',
   'transfer',
 ] as const satisfies readonly IntentType[];
 
@@ -149,6 +172,10 @@ export type IntentErrorCode =
   | 'invalid_intent'
   | 'queue_full'
   | 'queue_empty'
+  /** A callback intent's caller is not waiting in that queue. */
+  | 'not_queued'
+  /** A callback intent named no number, and Plivo never reported the caller's. */
+  | 'number_unknown'
   /** The run was cut short after it may have reached Plivo: holdq cannot know whether the transfer took effect. */
   | 'outcome_unknown'
   /** The intent could not be run at all (its job failed before anything was sent to Plivo). */
@@ -190,7 +217,7 @@ export interface IntentRecord {
   /** When it waits for Plivo's rate, the class it is served in (domain/intent-class.ts); absent on records from before classes. */
   class?: IntentClass;
   /** For dequeue: the member taken from the queue, kept so a retry moves the same caller. */
-  member?: { call_uuid: string; score: number; enqueued_at: number } | null;
+  member?: { call_uuid: string; score: number; enqueued_at: number; callback?: boolean } | null;
 }
 
 /** The public shape of an intent (README, "GET /v1/intents/{id}"): the request fields, then the record's own. */
@@ -201,6 +228,8 @@ export function intentView(r: IntentRecord) {
     sequence: r.seq,
     ...r.request,
     ...(r.member ? { call_uuid: r.member.call_uuid } : {}),
+    // A number is personal data: the API shows its last 4 digits only.
+    ...(r.request.type === 'callback' && r.request.number ? { number: maskNumber(r.request.number) } : {}),
     client: r.client,
     class: recordClass(r),
     status: r.status,

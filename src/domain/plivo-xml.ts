@@ -67,6 +67,8 @@ export function bridgeXml(room: string, opts: { callbackUrl?: string } = {}): st
 export interface QueueRoom {
   musicUrl: string;
   selfUrl: string;
+  /** The call-back offer (SPEC §10): pressing 1 during the pass posts to this URL. */
+  callbackOfferUrl?: string;
   /** 1 = served next; omitted when unknown or when announcements are off. */
   position?: number;
   /** The caller's estimated wait in seconds (announce_wait); omitted when holdq has none. */
@@ -95,9 +97,83 @@ export function queueXml(room: QueueRoom): string {
   }
   if (room.waitSeconds !== undefined)
     parts.push(element('Speak', {}, `Your estimated wait is ${spokenWait(room.waitSeconds)}.`));
-  parts.push(element('Play', { loop: 1 }, escapeXml(room.musicUrl)));
+  const music = element('Play', { loop: 1 }, escapeXml(room.musicUrl));
+  if (room.callbackOfferUrl) {
+    // The offer, then the music, inside one <GetDigits>: a caller may press 1 at any time of the pass.
+    parts.push(
+      element(
+        'GetDigits',
+        {
+          action: room.callbackOfferUrl,
+          method: 'POST',
+          numDigits: 1,
+          validDigits: CALLBACK_DIGIT,
+          timeout: 1,
+          retries: 1,
+          redirect: true,
+        },
+        element('Speak', {}, CALLBACK_OFFER) + music,
+      ),
+    );
+  } else parts.push(music);
   parts.push(element('Redirect', { method: 'POST' }, escapeXml(room.selfUrl)));
   return response(...parts);
+}
+
+/** The key a waiting caller presses for a call back, and what it hears about it. */
+export const CALLBACK_DIGIT = '1';
+export const CALLBACK_OFFER =
+  'To hang up and be called back when it is your turn, without losing your place in line, press 1.';
+
+/** Digits spoken one by one, so a text-to-speech engine reads "0 1 0 0", not "one hundred". */
+const spokenDigits = (digits: string) => digits.split('').join(' ');
+
+/** A caller who asked for a call back: the number it will be called at (its last 4 digits), then the line closes. */
+export function callbackConfirmedXml(lastDigits: string): string {
+  return response(
+    element(
+      'Speak',
+      {},
+      `Thank you. We will call you back at the number ending in ${spokenDigits(lastDigits)} when it is your turn. You keep your place in line. Goodbye.`,
+    ),
+    element('Hangup', {}),
+  );
+}
+
+/**
+ * The agent's room while holdq calls a customer back: a word, then the conference the customer
+ * joins on answering. Not `stayAlone="false"`: the agent waits alone in it while the call rings.
+ */
+export function connectingXml(room: string): string {
+  return response(
+    element('Speak', {}, 'Calling back a customer who asked for it. Please hold.'),
+    element('Conference', { startConferenceOnEnter: true, endConferenceOnExit: true, maxMembers: 2 }, escapeXml(room)),
+  );
+}
+
+/** The customer who answered a call back: a greeting, then the agent's room. */
+export function callbackAnswerXml(room: string): string {
+  return bridgeXml(room).replace(
+    '<Response>',
+    `<Response>${element('Speak', {}, 'Hello, this is the call back you asked for. Connecting you now.')}`,
+  );
+}
+
+/** An optional word, then on to `url` (back to the waiting room, say). */
+export function redirectXml(url: string, message?: string): string {
+  return response(
+    ...(message ? [element('Speak', {}, escapeXml(message))] : []),
+    element('Redirect', { method: 'POST' }, escapeXml(url)),
+  );
+}
+
+/** Where an agent waits when nobody was left to connect: a word once, then silence, re-fetched. */
+export function idleXml(selfUrl: string, message?: string): string {
+  return response(
+    ...(message ? [element('Speak', {}, escapeXml(message))] : []),
+    element('Wait', { length: 300 }),
+    element('Redirect', { method: 'POST' }, escapeXml(selfUrl)),
+  );
 }
 
 /** What a leg hears when holdq has nothing better for it (an unknown queue room, say): an optional word, then a hangup. */

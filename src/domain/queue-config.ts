@@ -5,7 +5,7 @@ import { httpUrl, overflowTarget, SAFE_ID } from './intent.js';
  * Named queues, configured as JSON (env QUEUES, or the file QUEUES_FILE names):
  *   {"support": {"music_url": "https://…", "announcement": "Thanks for calling",
  *                "announce_position": true, "announce_wait": true, "max_size": 50,
- *                "service_level_seconds": 20,
+ *                "service_level_seconds": 20, "callback": true,
  *                "max_wait_seconds": 600, "overflow": "voicemail"}}
  * A queue that is not configured is created on first use with the defaults below,
  * unless QUEUES_STRICT=true, in which case intents naming it are refused (422).
@@ -16,6 +16,8 @@ export const queueSettings = z.strictObject({
   announce_position: z.boolean().default(true),
   /** Tell the waiting caller the estimated wait ("about N minutes"), when holdq has one. */
   announce_wait: z.boolean().default(false),
+  /** Offer waiting callers a call back that keeps their place ("press 1"; SPEC §10). */
+  callback: z.boolean().default(false),
   /** The service level counts callers answered within this many seconds (SPEC §9). */
   service_level_seconds: z.int().min(1).max(3600).default(20),
   max_size: z.int().min(1).max(100_000).default(1000),

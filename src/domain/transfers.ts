@@ -96,6 +96,15 @@ export function planTransfers(intent: IntentInput, call: CallState, ctx: PlanCon
         { state: 'bridged', queue: null, held_legs: null },
       );
     }
+    case 'callback': {
+      // The caller hears its number (masked) and is hung up; it keeps its place as a callback member.
+      const confirmed = links.callbackConfirmed(intent.queue, intent.call_uuid);
+      return ok([{ call_uuid: intent.call_uuid, legs: 'aleg', aleg_url: confirmed, aleg_method: 'POST' }], {
+        state: 'callback',
+        queue: intent.queue,
+        held_legs: null,
+      });
+    }
     case 'transfer': {
       const t: TransferRequest = { call_uuid: intent.call_uuid, legs: intent.legs };
       if (intent.legs !== 'bleg') Object.assign(t, { aleg_url: intent.aleg_url, aleg_method: intent.aleg_method });

@@ -40,7 +40,13 @@ export function effectInputs(
   keys: Keys,
   callUuid: string,
   effect: CallEffect,
-  opts: { from?: CallState | undefined; seq?: number; intentId?: string; now: number; leaveReason?: string },
+  opts: {
+    from?: Pick<CallState, 'queue'> | undefined;
+    seq?: number;
+    intentId?: string;
+    now: number;
+    leaveReason?: string;
+  },
 ): { keys: EffectKeys; args: EffectArgs } {
   const oldQueue = opts.from?.queue ?? '';
   const queue = effect.queue ?? '';

@@ -29,6 +29,8 @@ export interface Keys {
   queueStats(name: string): string;
   /** How a queue's callers left (answered, abandoned, …), by time, for its service level: a sorted set. */
   queueOutcomes(name: string): string;
+  /** A queue's callback members (SPEC §10), scored by when they may next be offered (ms; 0: now). */
+  queueCallbacks(name: string): string;
   /** Every queue name holdq knows (a sorted set of equal scores: name order, for listing page by page). */
   queueIndex(): string;
   /** The same names scored by when their membership last changed (ms), to forget queues left empty. */
@@ -65,6 +67,7 @@ export function createKeys(prefix: string, eventsMax = DEFAULT_EVENTS_RETENTION)
     queueTimes: (name) => `${prefix}:queue:${name}:since`,
     queueStats: (name) => `${prefix}:queue:${name}:stats`,
     queueOutcomes: (name) => `${prefix}:queue:${name}:outcomes`,
+    queueCallbacks: (name) => `${prefix}:queue:${name}:callbacks`,
     queueIndex: () => `${prefix}:queue-index`,
     queueActivity: () => `${prefix}:queue-activity`,
     legacyQueues: () => `${prefix}:queues`,

@@ -4,7 +4,7 @@ import got, { type Got } from 'got';
 import type { TransferRequest } from '../domain/transfers.js';
 
 /**
- * Plivo's Transfer a call and its live-call list (docs/plivo.md), and nothing else. got makes exactly one
+ * Plivo's Transfer a call, Make Call and the live-call list (docs/plivo.md), and nothing else. got makes exactly one
  * attempt per call: BullMQ is the only retry layer, so a transfer is never
  * multiplied by nested retries (plivo-node's own 5xx retry, three attempts in all, can apply one three times).
  */
@@ -21,8 +21,23 @@ export type LiveCalls =
   | { kind: 'ok'; calls: Set<string>; statusLabel: string }
   | { kind: 'error'; message: string; retryAfterMs: number | null; statusLabel: string };
 
+/** Plivo's Make Call (SPEC §10), the body plivo-node's calls.create(from, to, answerUrl, params) sends. */
+export interface MakeCallRequest {
+  from: string;
+  to: string;
+  answer_url: string;
+  answer_method: 'POST';
+  hangup_url: string;
+  hangup_method: 'POST';
+  ring_timeout: number;
+}
+
+export type MakeCallOutcome = TransferOutcome & { requestUuid: string | null; durationMs: number; statusLabel: string };
+
 export interface PlivoClient {
   transfer(req: TransferRequest): Promise<TransferOutcome & { durationMs: number; statusLabel: string }>;
+  /** Places a call (POST …/Call/): 201 "call fired"; the call's own UUID comes with Plivo's fetch of answer_url. */
+  makeCall(req: MakeCallRequest): Promise<MakeCallOutcome>;
   listLive(): Promise<LiveCalls>;
   close(): void;
 }
@@ -105,6 +120,39 @@ export function createPlivoClient(opts: PlivoClientOptions): PlivoClient {
           reason: timedOut ? 'timeout' : 'network_error',
           retryAfterMs: null,
           message: `${timedOut ? 'timeout' : 'network error'} talking to Plivo: ${e.code ?? e.message ?? 'unknown'}`,
+          durationMs: performance.now() - started,
+          statusLabel: timedOut ? 'timeout' : 'network_error',
+        };
+      }
+    },
+    async makeCall(req) {
+      const started = performance.now();
+      try {
+        const res = await client.post(`v1/Account/${account}/Call/`, { json: req });
+        const outcome = classify(res.statusCode, res.body, res.headers['retry-after']);
+        let requestUuid: string | null = null;
+        try {
+          const parsed = JSON.parse(res.body) as { request_uuid?: unknown };
+          if (typeof parsed.request_uuid === 'string') requestUuid = parsed.request_uuid;
+        } catch {
+          // no body to read: the outcome says enough
+        }
+        return {
+          ...outcome,
+          requestUuid,
+          durationMs: performance.now() - started,
+          statusLabel: String(res.statusCode),
+        };
+      } catch (err) {
+        const e = err as { code?: string; name?: string; message?: string };
+        const timedOut = e.name === 'TimeoutError' || e.code === 'ETIMEDOUT';
+        return {
+          kind: 'retryable',
+          status: null,
+          reason: timedOut ? 'timeout' : 'network_error',
+          retryAfterMs: null,
+          message: `${timedOut ? 'timeout' : 'network error'} placing a call: ${e.code ?? e.message ?? 'unknown'}`,
+          requestUuid: null,
           durationMs: performance.now() - started,
           statusLabel: timedOut ? 'timeout' : 'network_error',
         };

@@ -32,12 +32,16 @@ export interface QueueMember {
   position: number;
   wait_seconds: number;
   priority: number;
+  /** A callback member (SPEC §10): it left the line and keeps this place. */
+  callback: boolean;
 }
 
 export interface TakenMember {
   call_uuid: string;
   score: number;
   enqueued_at: number;
+  /** A callback member: the dequeue calls it back (run-dequeue.ts). Absent on records from before callbacks. */
+  callback?: boolean;
 }
 
 export interface QueueDepth {
@@ -174,6 +178,8 @@ export function createQueueStore(redis: Redis, keys: Keys, opts: QueueStoreOptio
     },
     async members(name, limit = 1000) {
       const flat = await redis.zrange(keys.queue(name), 0, limit - 1, 'WITHSCORES');
+      const uuids = flat.filter((_, i) => i % 2 === 0);
+      const callbacks = uuids.length > 0 ? await redis.zmscore(keys.queueCallbacks(name), ...uuids) : [];
       const now = Date.now();
       const out: QueueMember[] = [];
       for (let i = 0; i < flat.length; i += 2) {
@@ -183,6 +189,7 @@ export function createQueueStore(redis: Redis, keys: Keys, opts: QueueStoreOptio
           position: i / 2 + 1,
           wait_seconds: Math.max(0, (now - enqueuedAt) / 1000),
           priority,
+          callback: callbacks[i / 2] !== null,
         });
       }
       return out;
@@ -218,15 +225,24 @@ export function createQueueStore(redis: Redis, keys: Keys, opts: QueueStoreOptio
       return out;
     },
     async take(name, callUuid) {
-      const reply = await QUEUE_TAKE.run(redis, memberKeys(name), {
-        call_uuid: callUuid ?? '',
-        queue_name: name,
-        now_ms: Date.now(),
-        events_max: keys.eventsMax,
-      });
+      const reply = await QUEUE_TAKE.run(
+        redis,
+        { ...memberKeys(name), callbacks: keys.queueCallbacks(name) },
+        {
+          call_uuid: callUuid ?? '',
+          queue_name: name,
+          now_ms: Date.now(),
+          events_max: keys.eventsMax,
+        },
+      );
       if (reply.status === 'empty') return null;
-      const [uuid, score] = reply.values as [string, string];
-      return { call_uuid: uuid, score: Number(score), enqueued_at: decodeScore(Number(score)).enqueuedAt };
+      const [uuid, score, callback] = reply.values as [string, string, number];
+      return {
+        call_uuid: uuid,
+        score: Number(score),
+        enqueued_at: decodeScore(Number(score)).enqueuedAt,
+        ...(callback === 1 ? { callback: true } : {}),
+      };
     },
     async putBack(name, member) {
       await QUEUE_PUT_BACK.run(redis, memberKeys(name), {

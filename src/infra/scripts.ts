@@ -179,9 +179,53 @@ export const CALL_SEEN = defineScript('call-seen', {
 
 const MEMBER_KEYS = ['queue', 'queue_times', 'queue_index', 'queue_activity', 'stats', 'events'] as const;
 
+/** lua/callback-request.lua: a waiting caller becomes a callback member (SPEC §10). */
+export const CALLBACK_REQUEST = defineScript('callback-request', {
+  keys: ['call', 'queue', 'callbacks', 'events'],
+  args: ['call_uuid', 'queue_name', 'number', 'intent_id', 'events_max'],
+  returns: ['ok', 'not_waiting', 'absent'],
+});
+
+/** lua/callback-dial.lua: a dequeue's call-back attempt marked dialing. */
+export const CALLBACK_DIAL = defineScript('callback-dial', {
+  keys: ['call', 'events'],
+  args: ['call_uuid', 'queue_name', 'intent_id', 'agent', 'score', 'joined_ms', 'events_max'],
+  returns: ['ok', 'absent'],
+});
+
+const EFFECT_ARGS = [
+  'call_uuid',
+  'state',
+  'queue',
+  'held_legs',
+  'since',
+  'now_ms',
+  'queue_score',
+  'old_queue_name',
+  'applied_seq',
+  'intent_id',
+  'call_ttl',
+  'events_max',
+  'leave_reason',
+] as const;
+
+/** lua/callback-answered.lua: the customer picked up a call-back. */
+export const CALLBACK_ANSWERED = defineScript('callback-answered', {
+  keys: [...EFFECT_KEYS, 'callbacks'],
+  args: [...EFFECT_ARGS, 'attempt', 'leg_uuid'],
+  returns: ['ok', 'absent'],
+});
+
+/** lua/callback-unanswered.lua: a call-back attempt went unanswered. */
+export const CALLBACK_UNANSWERED = defineScript('callback-unanswered', {
+  keys: [...EFFECT_KEYS, 'callbacks'],
+  args: [...EFFECT_ARGS, 'attempt', 'reason', 'retry_ms', 'max_attempts'],
+  returns: ['ok', 'absent'],
+});
+
 /** lua/queue-take.lua */
 export const QUEUE_TAKE = defineScript('queue-take', {
-  keys: MEMBER_KEYS,
+  keys: [...MEMBER_KEYS, 'callbacks'],
   args: ['call_uuid', 'queue_name', 'now_ms', 'events_max'],
   returns: ['taken', 'empty'],
 });
@@ -260,6 +304,10 @@ export const FIXED_SCRIPTS = [
   SET_CALL_STATE,
   CALL_SEEN,
   QUEUE_TAKE,
+  CALLBACK_REQUEST,
+  CALLBACK_DIAL,
+  CALLBACK_ANSWERED,
+  CALLBACK_UNANSWERED,
   QUEUE_PUT_BACK,
   QUEUE_REMOVE,
   QUEUE_STATS,

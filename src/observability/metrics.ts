@@ -121,6 +121,12 @@ export function createMetrics(
       labelNames: ['account', 'outcome'] as const,
       registers,
     }),
+    callMeBack: new Counter({
+      name: 'holdq_queue_callbacks_total',
+      help: 'Call-me-back steps (SPEC §10), by outcome: requested, dialed, connected, unanswered (retried later), failed (left the queue).',
+      labelNames: ['account', 'outcome'] as const,
+      registers,
+    }),
     eventStreams: new Gauge({
       name: 'holdq_event_streams',
       help: 'Event streams (GET /v1/events) this API process serves now.',

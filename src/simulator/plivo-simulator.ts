@@ -6,21 +6,27 @@ import got from 'got';
 import { signV3 } from '../domain/plivo-signature.js';
 import {
   CHAOS_KINDS,
+  DIAL_OUTCOMES,
   PLIVO_TRANSFER_CAP,
   SimulatorState,
   type ChaosKind,
+  type DialFault,
+  type DialedCall,
+  type DialOutcome,
   type Fault,
   type LegDocument,
   type ReceivedTransfer,
   type SimulatedCall,
 } from './simulator-state.js';
 
-export type { Fault, ReceivedTransfer, SimulatedCall } from './simulator-state.js';
+export type { DialFault, DialedCall, Fault, ReceivedTransfer, SimulatedCall } from './simulator-state.js';
 
 /**
  * The built-in Plivo simulator: a real HTTP server with Plivo's Transfer a call
  * contract (docs/plivo.md). After a 202 it fetches the moved legs' XML
- * like Plivo, signed with X-Plivo-Signature-V3. Faults are injected through
+ * like Plivo, signed with X-Plivo-Signature-V3. Make Call (SPEC §10) rings for a while, then
+ * fetches answer_url as the new call, or calls hangup_url as busy, no-answer or failed (a dial
+ * fault), and calls hangup_url again when an answered call ends. Faults are injected through
  * `injectFault` or the `/_sim` control API, which has no auth: the simulator
  * listens on loopback unless told otherwise.
  */
@@ -45,6 +51,15 @@ export interface PlivoSimulator {
   endCall(callUuid: string): void;
   getCall(callUuid: string): SimulatedCall | undefined;
   injectFault(f: Fault): void;
+  /** The next placed call(s) go as `outcome` instead of being answered. */
+  injectDialFault(f: DialFault): void;
+  /** How long placed calls ring before they are answered (or not). */
+  setRingMs(ms: number): void;
+  /** Calls placed with Make Call so far. */
+  dials(): DialedCall[];
+  waitForDials(n: number, timeoutMs?: number): Promise<DialedCall[]>;
+  /** Waits until a placed call is settled: answered (its answer_url fetched) or not (hangup_url called). */
+  waitForDialed(requestUuid: string, timeoutMs?: number): Promise<DialedCall>;
   setLatency(ms: number): void;
   received(): ReceivedTransfer[];
   waitForTransfers(n: number, timeoutMs?: number): Promise<ReceivedTransfer[]>;
@@ -110,20 +125,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Plivo
    * body that is not a <Response> document) is hung up: the transfer was accepted, the call
    * ends, and later transfers for it get 404.
    */
-  async function fetchLeg(
-    call: SimulatedCall,
-    legUuid: string,
-    url: string,
-    method: 'GET' | 'POST',
-    slot: 'current' | 'bleg_current',
-  ) {
-    const params = {
-      CallUUID: legUuid,
-      From: '+15550001111',
-      To: '+15550002222',
-      CallStatus: 'in-progress',
-      Direction: 'inbound',
-    };
+  /** A request to one of the application's URLs as Plivo makes it: form body for POST, query for GET, signed either way. */
+  function signedRequest(url: string, method: 'GET' | 'POST', params: Record<string, string>, signal: AbortSignal) {
     const nonce = String(randomInt(1e9, 1e10));
     const target = new URL(url);
     if (method === 'GET') for (const [k, v] of Object.entries(params)) target.searchParams.append(k, v);
@@ -131,6 +134,34 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Plivo
       method === 'GET'
         ? signV3(authToken, 'GET', target.toString(), nonce)
         : signV3(authToken, 'POST', url, nonce, params);
+    return http(target, {
+      method,
+      signal,
+      headers: {
+        'x-plivo-signature-v3': signature,
+        'x-plivo-signature-ma-v3': signature,
+        'x-plivo-signature-v3-nonce': nonce,
+      },
+      ...(method === 'POST' ? { form: params } : {}),
+    });
+  }
+
+  async function fetchLeg(
+    call: SimulatedCall,
+    legUuid: string,
+    url: string,
+    method: 'GET' | 'POST',
+    slot: 'current' | 'bleg_current',
+    extra: Record<string, string> = {},
+  ) {
+    const params = {
+      CallUUID: legUuid,
+      From: '+15550001111',
+      To: '+15550002222',
+      CallStatus: 'in-progress',
+      Direction: 'inbound',
+      ...extra,
+    };
     const doc: LegDocument = { url, method, xml: null, fetched_status: null, fetch_error: null };
     call[slot] = doc;
     const leg = state.calls.get(legUuid);
@@ -138,16 +169,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Plivo
     const abort = new AbortController();
     fetches.add(abort);
     try {
-      const res = await http(target, {
-        method,
-        signal: abort.signal,
-        headers: {
-          'x-plivo-signature-v3': signature,
-          'x-plivo-signature-ma-v3': signature,
-          'x-plivo-signature-v3-nonce': nonce,
-        },
-        ...(method === 'POST' ? { form: params } : {}),
-      });
+      const res = await signedRequest(url, method, params, abort.signal);
       doc.fetched_status = res.statusCode;
       doc.xml = res.body;
       if (res.statusCode < 200 || res.statusCode > 299) doc.fetch_error = `answered ${res.statusCode}`;
@@ -226,6 +248,102 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Plivo
     if (body.legs !== 'aleg') void fetchLeg(call, call.bleg_uuid!, body.bleg_url!, body.bleg_method, 'bleg_current');
   }
 
+  /** Plivo's call to a placed call's hangup_url; best effort, like Plivo's. */
+  async function hangupCallback(dial: DialedCall, params: Record<string, string>) {
+    if (!dial.hangup_url) return;
+    const abort = new AbortController();
+    fetches.add(abort);
+    try {
+      await signedRequest(dial.hangup_url, 'POST', params, abort.signal);
+    } catch (err) {
+      opts.logger?.warn({ url: dial.hangup_url, err: (err as Error).message }, 'simulator: hangup_url failed');
+    } finally {
+      fetches.delete(abort);
+    }
+  }
+  const HANGUP_CAUSES: Record<DialOutcome, string> = {
+    busy: 'USER_BUSY',
+    'no-answer': 'NO_ANSWER',
+    failed: 'CALL_REJECTED',
+    lost: '',
+  };
+  /** Calls placed with Make Call, by their CallUUID once answered (their hangup calls hangup_url). */
+  const dialedByCall = new Map<string, DialedCall>();
+
+  /** A placed call rings, then is answered (answer_url fetched as the new call) or not (hangup_url). */
+  async function ring(dial: DialedCall, outcome: DialOutcome | null) {
+    await sleep(state.ringMs);
+    const params = { From: dial.from, To: dial.to, Direction: 'outbound', RequestUUID: dial.request_uuid };
+    if (outcome === 'lost') {
+      dial.status = 'lost';
+      return state.dialed(dial);
+    }
+    if (outcome) {
+      dial.status = outcome;
+      await hangupCallback(dial, {
+        ...params,
+        CallUUID: randomUUID(),
+        CallStatus: outcome,
+        HangupCause: HANGUP_CAUSES[outcome],
+        Duration: '0',
+      });
+      return state.dialed(dial);
+    }
+    const callUuid = randomUUID();
+    const call = state.createCall(callUuid);
+    dial.call_uuid = callUuid;
+    dial.status = 'answered';
+    dialedByCall.set(callUuid, dial);
+    await fetchLeg(call, callUuid, dial.answer_url, 'POST', 'current', { ...params, CallStatus: 'in-progress' });
+    state.dialed(dial);
+  }
+
+  /** Ends a call; a placed one calls its hangup_url, as Plivo does. */
+  function endCall(callUuid: string) {
+    const call = state.calls.get(callUuid);
+    const wasLive = call?.status === 'live';
+    state.endCall(callUuid);
+    const dial = dialedByCall.get(callUuid);
+    if (wasLive && dial)
+      void hangupCallback(dial, {
+        CallUUID: callUuid,
+        From: dial.from,
+        To: dial.to,
+        Direction: 'outbound',
+        RequestUUID: dial.request_uuid,
+        CallStatus: 'completed',
+        HangupCause: 'NORMAL_CLEARING',
+      });
+  }
+
+  /** Make Call (POST …/Call/), as plivo-node's calls.create sends it: 201 "call fired", then the call rings. */
+  function makeCall(req: Request, res: Response) {
+    if (req.get('authorization') !== expectedAuth || req.params.authId !== authId)
+      return plivoError(res, 401, 'authentication failed');
+    const b = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
+    const e164 = (v: unknown) => typeof v === 'string' && /^\+?[1-9][0-9]{6,14}$/.test(v);
+    if (!e164(b.from)) return plivoError(res, 400, 'from is required and must be a phone number');
+    if (!e164(b.to)) return plivoError(res, 400, 'to is required and must be a phone number');
+    if (!isHttpUrl(b.answer_url)) return plivoError(res, 400, 'answer_url is required and must be a valid URL');
+    if (b.hangup_url !== undefined && !isHttpUrl(b.hangup_url))
+      return plivoError(res, 400, 'hangup_url must be a valid URL');
+    const dial: DialedCall = {
+      request_uuid: randomUUID(),
+      at: Date.now(),
+      from: String(b.from),
+      to: String(b.to),
+      answer_url: String(b.answer_url),
+      hangup_url: typeof b.hangup_url === 'string' ? b.hangup_url : null,
+      ring_timeout: typeof b.ring_timeout === 'number' ? b.ring_timeout : null,
+      status: 'ringing',
+      call_uuid: null,
+    };
+    state.dials.push(dial);
+    state.emit('dialing', dial);
+    res.status(201).json({ message: 'call fired', request_uuid: dial.request_uuid, api_id: randomUUID() });
+    void ring(dial, state.takeDialFault());
+  }
+
   const app = express();
   app.disable('x-powered-by');
   app.set('strict routing', true); // Plivo routes only the trailing-slash form
@@ -237,6 +355,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Plivo
     const calls = [...state.calls.values()].filter((c) => c.status === 'live').map((c) => c.call_uuid);
     res.json({ api_id: randomUUID(), calls });
   });
+  app.post('/v1/Account/:authId/Call/', express.json({ limit: '64kb' }), makeCall);
   app.all(
     '/v1/Account/:authId/Call/:callUuid/',
     express.json({ limit: '64kb' }),
@@ -256,12 +375,26 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Plivo
     else res.status(404).json({ error: 'no such call' });
   });
   control.post('/calls/:uuid/hangup', (req, res) => {
-    state.endCall(req.params.uuid);
+    endCall(req.params.uuid);
     res.json(state.calls.get(req.params.uuid) ?? { error: 'no such call' });
   });
   control.post('/faults', (req, res) => {
     state.injectFault(req.body as Fault);
     res.status(204).end();
+  });
+  control.post('/dial-faults', (req, res) => {
+    const b = (req.body ?? {}) as { outcome?: unknown; times?: unknown };
+    if (!DIAL_OUTCOMES.includes(b.outcome as DialOutcome))
+      return res.status(400).json({ error: `outcome must be one of ${DIAL_OUTCOMES.join(', ')}` });
+    state.injectDialFault({ outcome: b.outcome as DialOutcome, times: Number(b.times) || 1 });
+    res.status(204).end();
+  });
+  control.post('/ring', (req, res) => {
+    state.ringMs = Math.max(0, Number((req.body as { ms?: unknown }).ms) || 0);
+    res.status(204).end();
+  });
+  control.get('/dials', (_req, res) => {
+    res.json(state.dials);
   });
   control.post('/latency', (req, res) => {
     state.latencyMs = Number((req.body as { ms?: unknown }).ms) || 0;
@@ -306,9 +439,31 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Plivo
     authId,
     authToken,
     createCall: (uuid, o) => state.createCall(uuid, o),
-    endCall: (uuid) => state.endCall(uuid),
+    endCall,
     getCall: (uuid) => state.calls.get(uuid),
     injectFault: (f) => state.injectFault(f),
+    injectDialFault: (f) => state.injectDialFault(f),
+    setRingMs: (ms) => {
+      state.ringMs = ms;
+    },
+    dials: () => [...state.dials],
+    waitForDials: (n, timeoutMs = 10_000) =>
+      state.waitFor(
+        'dialing',
+        () => (state.dials.length >= n ? [...state.dials] : undefined),
+        timeoutMs,
+        `${n} placed calls`,
+      ),
+    waitForDialed: (requestUuid, timeoutMs = 10_000) =>
+      state.waitFor(
+        'dial',
+        () => {
+          const d = state.dials.find((x) => x.request_uuid === requestUuid);
+          return d && d.status !== 'ringing' ? d : undefined;
+        },
+        timeoutMs,
+        `placed call ${requestUuid} to be settled`,
+      ),
     setLatency: (ms) => {
       state.latencyMs = ms;
     },

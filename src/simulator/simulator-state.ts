@@ -47,6 +47,30 @@ export interface Fault {
   callUuid?: string;
 }
 
+/** A call placed with Make Call (SPEC §10), and how it went. */
+export interface DialedCall {
+  request_uuid: string;
+  at: number;
+  from: string;
+  to: string;
+  answer_url: string;
+  hangup_url: string | null;
+  ring_timeout: number | null;
+  /** ringing, then answered (its CallUUID is call_uuid), or busy, no-answer, failed; lost: Plivo never called back. */
+  status: 'ringing' | 'answered' | DialOutcome;
+  call_uuid: string | null;
+}
+
+/** How a placed call goes instead of being answered: busy, no-answer and failed call hangup_url; lost calls nothing. */
+export type DialOutcome = 'busy' | 'no-answer' | 'failed' | 'lost';
+export const DIAL_OUTCOMES = ['busy', 'no-answer', 'failed', 'lost'] as const satisfies readonly DialOutcome[];
+
+export interface DialFault {
+  outcome: DialOutcome;
+  /** How many placed calls it applies to (default 1). */
+  times?: number;
+}
+
 export const CHAOS_KINDS = ['500', '503', '429', 'timeout', 'reset'] as const;
 export type ChaosKind = (typeof CHAOS_KINDS)[number];
 
@@ -58,6 +82,11 @@ export class SimulatorState extends EventEmitter {
   readonly requests: ReceivedTransfer[] = [];
   private faults: (Fault & { left: number })[] = [];
   latencyMs = 0;
+  /** Calls placed with Make Call, in order. */
+  readonly dials: DialedCall[] = [];
+  private dialFaults: (DialFault & { left: number })[] = [];
+  /** How long a placed call rings before it is answered (or not). */
+  ringMs = 1000;
   /** Random faults on a share of requests: 500, 503, 429 with Retry-After, timeout, reset (chaos runs). */
   chaos: { rate: number; retryAfter: string; kinds: ChaosKind[] } = { rate: 0, retryAfter: '1', kinds: [] };
 
@@ -106,6 +135,23 @@ export class SimulatorState extends EventEmitter {
     return { status: Number(kind), ...(kind === '429' ? { retryAfter } : {}) };
   }
 
+  injectDialFault(f: DialFault): void {
+    this.dialFaults.push({ ...f, left: f.times ?? 1 });
+  }
+
+  /** The next placed call's fault, if any (counting one use of it). */
+  takeDialFault(): DialOutcome | null {
+    const fault = this.dialFaults[0];
+    if (!fault) return null;
+    fault.left -= 1;
+    if (fault.left <= 0) this.dialFaults.shift();
+    return fault.outcome;
+  }
+
+  dialed(call: DialedCall): void {
+    this.emit('dial', call);
+  }
+
   record(req: ReceivedTransfer): void {
     this.requests.push(req);
     this.emit('transfer', req);
@@ -118,6 +164,9 @@ export class SimulatorState extends EventEmitter {
   reset(): void {
     this.calls.clear();
     this.requests.length = 0;
+    this.dials.length = 0;
+    this.dialFaults = [];
+    this.ringMs = 1000;
     this.faults = [];
     this.latencyMs = 0;
     this.chaos = { rate: 0, retryAfter: '1', kinds: [] };

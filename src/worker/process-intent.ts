@@ -6,6 +6,7 @@ import { intentInput, isTerminal, orderingCall, type IntentRecord, type Terminal
 import type { XmlLinks } from '../domain/xml-links.js';
 import { doublingBackoffMs } from '../infra/backoff.js';
 import type { CallStore } from '../infra/call-state.js';
+import type { CallbackStore } from '../infra/callback-store.js';
 import type { IntentJobData, IntentJobs } from '../infra/intent-queue.js';
 import type { IntentStore } from '../infra/intent-store.js';
 import type { PlivoClient } from '../infra/plivo-client.js';
@@ -25,11 +26,14 @@ export interface ProcessorDeps {
   account: PlivoAccount;
   store: IntentStore;
   calls: CallStore;
+  callbacks: CallbackStore;
   queues: QueueStore;
   /** The BullMQ queue of intent jobs. */
   jobs: IntentJobs;
   plivo: PlivoClient;
   pacer: PlivoPacer;
+  /** Make Call's pace (PLIVO_MAX_CPS). */
+  callPacer: PlivoPacer;
   links: XmlLinks;
   metrics: Metrics;
   logger: Logger;

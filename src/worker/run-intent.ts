@@ -3,6 +3,7 @@ import { resolveQueue } from '../domain/queue-config.js';
 import { planTransfers } from '../domain/transfers.js';
 import { addOverflowTimer } from '../infra/intent-queue.js';
 import type { RunContext } from './run-context.js';
+import { runCallback } from './run-callback.js';
 import { runDequeue } from './run-dequeue.js';
 import { end, ENDED, sendTransfers, type RunDeps } from './send-transfers.js';
 
@@ -16,6 +17,8 @@ export async function runIntent(ctx: RunContext, deps: RunDeps): Promise<Termina
   // A newer intent for this call already took effect: this one must not undo it.
   if (call.applied_seq > record.seq) return end(ctx, deps, 'superseded');
   if (intent.type === 'dequeue') return runDequeue(ctx as RunContext<Extract<IntentInput, { type: 'dequeue' }>>, deps);
+  if (intent.type === 'callback')
+    return runCallback(ctx as RunContext<Extract<IntentInput, { type: 'callback' }>>, deps);
   if (intent.type === 'enqueue' && call.queue !== intent.queue) {
     const settings = resolveQueue(deps.config.QUEUES, intent.queue, deps.config.HOLD_MUSIC_URL);
     if ((await deps.queues.size(intent.queue)) >= settings.max_size) {

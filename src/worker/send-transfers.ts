@@ -5,6 +5,7 @@ import type { IntentError, TerminalStatus } from '../domain/intent.js';
 import { PLIVO_TRANSFER_CAP, type TransferRequest } from '../domain/transfers.js';
 import type { XmlLinks } from '../domain/xml-links.js';
 import type { CallStore } from '../infra/call-state.js';
+import type { CallbackStore } from '../infra/callback-store.js';
 import type { IntentJobs } from '../infra/intent-queue.js';
 import type { IntentStore } from '../infra/intent-store.js';
 import type { QueueStore } from '../infra/queue-store.js';
@@ -21,6 +22,7 @@ export interface RunDeps {
   account: PlivoAccount;
   store: IntentStore;
   calls: CallStore;
+  callbacks: CallbackStore;
   queues: QueueStore;
   jobs: IntentJobs;
   links: XmlLinks;

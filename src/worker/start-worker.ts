@@ -204,7 +204,7 @@ async function startAccountWorker(
   const { logger: baseLogger, metrics } = deps;
   const { role, state, redis, timing, redisAway } = ctx;
   const { releasers, outage } = role;
-  const { account, store, calls, queues, jobs, callbackJobs } = ctx.account;
+  const { account, store, calls, callbacks, queues, jobs, callbackJobs } = ctx.account;
   const name = account.name;
   const logger = config.accounts.length > 1 ? baseLogger.child({ account: name }) : baseLogger;
   const endpoint = deps.plivo?.[name] ?? {
@@ -239,11 +239,17 @@ async function startAccountWorker(
     holdMs: config.PLIVO_TIMEOUT_MS + 1000,
     fairKey: (cls) => ctx.account.keys.fair(cls),
   });
+  // Make Call is paced under the account's calls per second too (Plivo queues calls beyond it).
+  const callPacer = createPlivoPacer(state, `${ctx.account.keys.plivoRate()}:calls`, account.maxCps, {
+    holdMs: config.PLIVO_TIMEOUT_MS + 1000,
+  });
   const processor = createIntentProcessor({
     config,
     account,
     store,
     calls,
+    callbacks,
+    callPacer,
     queues,
     jobs,
     onFinished: (record) => scheduleCallback(callbackJobs, record),

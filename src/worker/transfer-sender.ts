@@ -2,7 +2,7 @@ import type { IntentInput, IntentRecord } from '../domain/intent.js';
 import type { TransferRequest } from '../domain/transfers.js';
 import type { XmlLinks } from '../domain/xml-links.js';
 import { priorityClass } from '../domain/intent-class.js';
-import type { PlivoClient, TransferOutcome } from '../infra/plivo-client.js';
+import type { MakeCallOutcome, MakeCallRequest, PlivoClient, TransferOutcome } from '../infra/plivo-client.js';
 import type { Permit, PlivoPacer } from '../infra/plivo-pacer.js';
 import type { QueueStore } from '../infra/queue-store.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -12,6 +12,8 @@ import { MAX_BACKOFF_MS } from './transfer-backoff.js';
 export interface TransferSenderDeps {
   account: { name: string };
   pacer: PlivoPacer;
+  /** Make Call's own pace: the account's calls per second (PLIVO_MAX_CPS), on top of its request rate. */
+  callPacer: PlivoPacer;
   plivo: PlivoClient;
   metrics: Metrics;
   queues: QueueStore;
@@ -51,6 +53,24 @@ export function createTransferSender(deps: TransferSenderDeps) {
     return outcome;
   }
 
+  /** Places a call (Make Call) under the account's calls per second and its request rate. */
+  async function call(req: MakeCallRequest, priority?: number): Promise<MakeCallOutcome> {
+    const perSecond = await deps.callPacer.acquire(priority);
+    const permit = await pacer.acquire(priority);
+    const account = deps.account.name;
+    const outcome = await plivo.makeCall(req);
+    for (const p of [permit, perSecond]) {
+      if (outcome.status === null) p.abandon();
+      else p.release();
+    }
+    metrics.plivoRequests.labels({ status: outcome.statusLabel, account }).inc();
+    metrics.plivoDuration.labels({ account }).observe(outcome.durationMs / 1000);
+    if (outcome.kind === 'retryable' && outcome.reason === 'http_429' && outcome.retryAfterMs) {
+      await pacer.penalize(Math.min(outcome.retryAfterMs, MAX_BACKOFF_MS));
+    }
+    return outcome;
+  }
+
   /** A dequeue that cannot finish gives its caller back: same place in line, and back to the waiting room if it was moved. */
   async function returnMember(
     record: IntentRecord,
@@ -79,5 +99,5 @@ export function createTransferSender(deps: TransferSenderDeps) {
     record.member = null;
   }
 
-  return { send, returnMember };
+  return { send, call, returnMember };
 }

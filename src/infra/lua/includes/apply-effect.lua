@@ -47,7 +47,9 @@ local function apply_effect(k, e)
     if rank then announce_positions(old_q, rank, now_ms) end
   end
   -- The caller's time in its queue ends (it was taken, it moved, it hung up): queue.left, once.
-  if old[3] and (state ~= 'queued' or queue ~= old[2]) then
+  -- A caller who asks to be called back keeps its time (and place) in the queue.
+  local stays = (state == 'queued' or state == 'callback') and queue == old[2]
+  if old[3] and not stays then
     redis.call('HDEL', k.call, 'queued_ms')
     local reason = e.leave_reason
     if reason == '' then
