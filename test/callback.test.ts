@@ -214,3 +214,39 @@ describe('call me back', () => {
     await until(async () => (await call('cb-lost')).state === 'callback', 'cb-lost is a callback member again', 1000);
   }, 30_000);
 });
+
+describe('call-backs under the account rate', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({
+      env: { CALLBACK_CALLER_ID: '+15550100000', PLIVO_MAX_CPS: '2', RECONCILE_INTERVAL_SECONDS: '0' },
+    });
+  });
+  afterAll(() => stack.stop());
+
+  it('when many dequeues reach callback members at once, then Make Call is paced under PLIVO_MAX_CPS: at most 2 calls placed in any second', async () => {
+    const n = 6;
+    const post = async (body: object) => {
+      const res = await stack.post(body);
+      expect(res.status).toBe(202);
+      return stack.waitForIntent(((await res.json()) as IntentView).id, undefined, 20_000);
+    };
+    for (let i = 0; i < n; i++) {
+      await post({ type: 'enqueue', call_uuid: `cps-${i}`, queue: `cps-q${i}` });
+      await post({ type: 'callback', call_uuid: `cps-${i}`, queue: `cps-q${i}`, number: `+1415555010${i}` });
+    }
+    const done = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        post({ type: 'dequeue', queue: `cps-q${i}`, agent_call_uuid: `cps-agent-${i}` }),
+      ),
+    );
+    expect(done.map((d) => d.status)).toEqual(Array(n).fill('completed'));
+    const at = stack.sim
+      .dials()
+      .map((d) => d.at)
+      .sort((a, b) => a - b);
+    expect(at).toHaveLength(n);
+    // Any three consecutive calls span more than a second (a few ms of clock slack between processes' timers).
+    for (let i = 2; i < at.length; i++) expect(at[i]! - at[i - 2]!).toBeGreaterThanOrEqual(990);
+  }, 30_000);
+});

@@ -93,6 +93,9 @@ describe('the holdq command', () => {
     expect((await holdq(['hold', 'x'], { HOLDQ_API_KEY: 'wrong-key-0123456789' })).code).toBe(3);
     expect((await holdq(['queue', 'no-such-queue'])).code).toBe(3);
     expect((await holdq(['queues'], { HOLDQ_URL: 'http://127.0.0.1:9' })).code).toBe(4);
+    const badNumber = await holdq(['callback', 'x', 'cli-sales', '--number', '555-0100']);
+    expect(badNumber.code).toBe(3);
+    expect(badNumber.stderr).toMatch(/number: must be a phone number in E\.164 form/);
     const help = await holdq(['enqueue', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/--priority <n>/);

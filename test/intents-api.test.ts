@@ -268,11 +268,11 @@ describe('the intents API (no worker: accepted intents stay queued)', () => {
         { field: 'legs', message: 'required: one of aleg, bleg, both' },
       ]);
       expect(await errorsOf({ call_uuid: 'c1' })).toEqual([
-        { field: 'type', message: 'required: one of hold, unhold, enqueue, dequeue, transfer' },
+        { field: 'type', message: 'required: one of hold, unhold, enqueue, dequeue, callback, transfer' },
       ]);
       // The other messages stay: a wrong type, a wrong value, a schema's own words.
       expect(await errorsOf({ type: 'park', call_uuid: 'c1' })).toEqual([
-        { field: 'type', message: 'must be one of hold, unhold, enqueue, dequeue, transfer' },
+        { field: 'type', message: 'must be one of hold, unhold, enqueue, dequeue, callback, transfer' },
       ]);
       expect(await errorsOf({ type: 'hold', call_uuid: 42 })).toEqual([
         { field: 'call_uuid', message: 'Invalid input: expected string, received number' },

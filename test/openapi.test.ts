@@ -34,7 +34,7 @@ describe('the OpenAPI document', () => {
   let stack: Stack;
   let doc: Doc;
   beforeAll(async () => {
-    stack = await startStack({ simulator: { fetchXml: false } });
+    stack = await startStack({ simulator: { fetchXml: false }, env: { CALLBACK_CALLER_ID: '+14155550000' } });
     const res = await stack.get('/openapi.json', { key: null });
     expect(res.status).toBe(200);
     doc = (await res.json()) as Doc;

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
 import { createLogger } from '../src/observability/logger.js';
 import { createMetrics } from '../src/observability/metrics.js';
+import { createPlivoClient } from '../src/infra/plivo-client.js';
 import { startWorker } from '../src/worker/start-worker.js';
 import { startFakePlivo } from './helpers/fake-plivo.js';
 import { openStream } from './helpers/sse.js';
@@ -35,7 +36,9 @@ describe('reconciliation with Plivo', () => {
 
   beforeAll(async () => {
     fake = await startFakePlivo({ latencyMs: [0, 2], failureRate: 0 });
-    stack = await startStack({ env: { PLIVO_BASE_URL: fake.url, RECONCILE_INTERVAL_SECONDS: '2' } });
+    stack = await startStack({
+      env: { PLIVO_BASE_URL: fake.url, RECONCILE_INTERVAL_SECONDS: '2', CALLBACK_CALLER_ID: '+15550100000' },
+    });
   });
   afterAll(async () => {
     await stack.stop();
@@ -88,6 +91,53 @@ describe('reconciliation with Plivo', () => {
     expect(await state('rc-live')).toBe('queued');
     fake.setLive(['rc-live', 'rc-held-live', 'rc-during-error']);
   }, 20_000);
+
+  it('when a callback member hung up on purpose, then reconciliation keeps it: its place waits for the call back, not for its line', async () => {
+    fake.setLive(['rc-live', 'rc-held-live', 'rc-during-error', 'rc-cb']);
+    await post({ type: 'enqueue', call_uuid: 'rc-cb', queue: 'rcb' });
+    expect(await post({ type: 'callback', call_uuid: 'rc-cb', queue: 'rcb', number: '+14155550142' })).toMatchObject({
+      status: 'completed',
+    });
+    // Its leg is gone from Plivo, as the confirmation hung it up; rounds come and go.
+    fake.setLive(['rc-live', 'rc-held-live', 'rc-during-error']);
+    const rounds = await stack.metric('holdq_reconcile_runs_total', { account: 'default', outcome: 'ok' });
+    await until(
+      async () =>
+        (await stack.metric('holdq_reconcile_runs_total', { account: 'default', outcome: 'ok' })) >= rounds + 2,
+      10_000,
+      'two rounds',
+    );
+    expect(await state('rc-cb')).toBe('callback');
+    const queue = (await (await stack.get('/v1/queues/rcb')).json()) as {
+      members: { call_uuid: string; callback: boolean }[];
+    };
+    expect(queue.members).toEqual([expect.objectContaining({ call_uuid: 'rc-cb', callback: true })]);
+  }, 20_000);
+
+  it("when holdq places a call back, then Plivo gets plivo-node's calls.create request: POST …/Call/ with Basic auth and a JSON body", async () => {
+    const client = createPlivoClient({ baseUrl: fake.url, authId: 'MAFAKE', authToken: 'secret', timeoutMs: 2000 });
+    try {
+      const request = {
+        from: '+15550100000',
+        to: '+14155550100',
+        answer_url: 'https://holdq.example/plivo/xml/callback/answer/q?call=c&attempt=1',
+        answer_method: 'POST' as const,
+        hangup_url: 'https://holdq.example/plivo/events/callback-hangup/q?call=c&attempt=1',
+        hangup_method: 'POST' as const,
+        ring_timeout: 30,
+      };
+      const outcome = await client.makeCall(request);
+      expect(outcome).toMatchObject({ kind: 'accepted', status: 201, requestUuid: expect.stringMatching(/^fake-/) });
+      expect(fake.madeCalls.at(-1)).toEqual({
+        authId: 'MAFAKE',
+        authorization: `Basic ${Buffer.from('MAFAKE:secret').toString('base64')}`,
+        contentType: 'application/json',
+        body: request,
+      });
+    } finally {
+      client.close();
+    }
+  });
 
   it('when two workers run, then one lists the live calls per interval; when it stops, the other takes over within an interval', async () => {
     const { stream } = captureLogs();

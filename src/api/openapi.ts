@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { dequeueIntent, enqueueIntent, holdIntent, transferIntent, unholdIntent } from '../domain/intent.js';
+import { callbackIntent, dequeueIntent, enqueueIntent, holdIntent, transferIntent, unholdIntent } from '../domain/intent.js';
 import { EVENT_TYPES } from './event-stream.js';
 import { liveView, readyView } from '../observability/ops-routes.js';
 import { callView, deadLetterPage, eventView, intentView, problemView, queuePage, queueView } from './responses.js';
@@ -30,6 +30,10 @@ const intentTypes = {
   DequeueIntent: [
     dequeueIntent,
     'Connect the first waiting caller (or call_uuid) of the queue to the agent call, in one bridge conference.',
+  ],
+  CallbackIntent: [
+    callbackIntent,
+    "Let a waiting caller hang up and be called back when its turn comes, keeping its place (SPEC §10): it hears its number (masked) and is hung up; a dequeue that reaches it calls it back, agent first. number: E.164, by default the caller's From as Plivo reported it. Needs CALLBACK_CALLER_ID on a real Plivo account.",
   ],
   TransferIntent: [
     transferIntent,
@@ -94,6 +98,11 @@ export const INTENT_EXAMPLES: Record<string, { summary: string; value: unknown; 
   dequeue: {
     summary: 'Connect the next caller to an agent',
     value: { type: 'dequeue', queue: 'support', agent_call_uuid: 'example-agent-1' },
+    'x-holdq-status': 202,
+  },
+  callback: {
+    summary: 'Call a waiting caller back at its turn, keeping its place',
+    value: { type: 'callback', call_uuid: 'example-call-3', queue: 'support', number: '+14155550100' },
     'x-holdq-status': 202,
   },
   withCallback: {

@@ -142,6 +142,13 @@ export function buildProgram(out: { stdout: (s: string) => void; stderr: (s: str
     .action((queue: string, agent: string, o: Common & { caller?: string }) =>
       post({ type: 'dequeue', queue, agent_call_uuid: agent, ...(o.caller ? { call_uuid: o.caller } : {}) }, o),
     );
+  intentCommand('callback', 'let a waiting caller hang up and be called back, keeping its place')
+    .argument('<call_uuid>')
+    .argument('<queue>')
+    .option('--number <e164>', 'where to call back (default: the number Plivo reported as the caller)')
+    .action((call: string, queue: string, o: Common & { number?: string }) =>
+      post({ type: 'callback', call_uuid: call, queue, ...(o.number ? { number: o.number } : {}), ...callback(o) }, o),
+    );
   intentCommand('transfer', "redirect a call's legs to XML URLs (on TRANSFER_URL_ALLOWLIST)")
     .argument('<call_uuid>')
     .addOption(new Option('--legs <legs>').choices(['aleg', 'bleg', 'both']).default('aleg'))
@@ -216,13 +223,14 @@ export function buildProgram(out: { stdout: (s: string) => void; stderr: (s: str
           `${q.name}: ${q.waiting} waiting, oldest ${seconds(q.oldest_wait_seconds)}, a caller joining now waits ${seconds(q.estimated_wait_seconds)}`,
           `service level ${sl.ratio === null ? '-' : `${Math.round(sl.ratio * 100)} %`} (${sl.answered_within} of ${sl.answered} within ${sl.threshold_seconds}s), abandoned ${q.abandoned_ratio === null ? '-' : `${Math.round(q.abandoned_ratio * 100)} %`}`,
           table(
-            ['position', 'call', 'priority', 'waited', 'estimated'],
+            ['position', 'call', 'priority', 'waited', 'estimated', 'call back'],
             q.members.map((m) => [
               m.position,
               m.call_uuid,
               m.priority,
               seconds(m.wait_seconds),
               seconds(m.estimated_wait_seconds),
+              m.callback ? 'yes' : '',
             ]),
           ),
         ].join('\n'),

@@ -258,7 +258,7 @@ export interface components {
             transfers: components["schemas"]["Transfer"][];
             error: {
                 /** @enum {string} */
-                code: "call_not_found" | "upstream_rejected" | "upstream_unavailable" | "transfer_limit" | "not_on_hold" | "bleg_unknown" | "invalid_intent" | "queue_full" | "queue_empty" | "outcome_unknown" | "worker_failed";
+                code: "call_not_found" | "upstream_rejected" | "upstream_unavailable" | "transfer_limit" | "not_on_hold" | "bleg_unknown" | "invalid_intent" | "queue_full" | "queue_empty" | "not_queued" | "number_unknown" | "outcome_unknown" | "worker_failed";
                 message: string;
             } | null;
         } | {
@@ -288,7 +288,7 @@ export interface components {
             transfers: components["schemas"]["Transfer"][];
             error: {
                 /** @enum {string} */
-                code: "call_not_found" | "upstream_rejected" | "upstream_unavailable" | "transfer_limit" | "not_on_hold" | "bleg_unknown" | "invalid_intent" | "queue_full" | "queue_empty" | "outcome_unknown" | "worker_failed";
+                code: "call_not_found" | "upstream_rejected" | "upstream_unavailable" | "transfer_limit" | "not_on_hold" | "bleg_unknown" | "invalid_intent" | "queue_full" | "queue_empty" | "not_queued" | "number_unknown" | "outcome_unknown" | "worker_failed";
                 message: string;
             } | null;
         } | {
@@ -324,7 +324,7 @@ export interface components {
             transfers: components["schemas"]["Transfer"][];
             error: {
                 /** @enum {string} */
-                code: "call_not_found" | "upstream_rejected" | "upstream_unavailable" | "transfer_limit" | "not_on_hold" | "bleg_unknown" | "invalid_intent" | "queue_full" | "queue_empty" | "outcome_unknown" | "worker_failed";
+                code: "call_not_found" | "upstream_rejected" | "upstream_unavailable" | "transfer_limit" | "not_on_hold" | "bleg_unknown" | "invalid_intent" | "queue_full" | "queue_empty" | "not_queued" | "number_unknown" | "outcome_unknown" | "worker_failed";
                 message: string;
             } | null;
         } | {
@@ -356,7 +356,40 @@ export interface components {
             transfers: components["schemas"]["Transfer"][];
             error: {
                 /** @enum {string} */
-                code: "call_not_found" | "upstream_rejected" | "upstream_unavailable" | "transfer_limit" | "not_on_hold" | "bleg_unknown" | "invalid_intent" | "queue_full" | "queue_empty" | "outcome_unknown" | "worker_failed";
+                code: "call_not_found" | "upstream_rejected" | "upstream_unavailable" | "transfer_limit" | "not_on_hold" | "bleg_unknown" | "invalid_intent" | "queue_full" | "queue_empty" | "not_queued" | "number_unknown" | "outcome_unknown" | "worker_failed";
+                message: string;
+            } | null;
+        } | {
+            /** @constant */
+            type: "callback";
+            call_uuid: string;
+            queue: string;
+            /** @description the number to call back, masked to its last 4 digits */
+            number?: string;
+            /** @description an absolute http(s) URL, in its normalised (WHATWG) form */
+            callback_url?: string;
+            /** Format: uuid */
+            id: string;
+            /** @description position in its call's line of intents */
+            sequence: number;
+            client: string;
+            /**
+             * @description the class it is served in while work waits for Plivo's rate (urgent: dequeue, unhold; interactive: hold; queueing: enqueue and overflows; bulk: transfer), unless API_KEY_CLASSES puts the key's intents in one class; within a class, clients take turns
+             * @enum {string}
+             */
+            class: "urgent" | "interactive" | "queueing" | "bulk";
+            /** @enum {string} */
+            status: "queued" | "running" | "completed" | "failed" | "superseded";
+            attempts: number;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            finished_at: string | null;
+            transfers: components["schemas"]["Transfer"][];
+            error: {
+                /** @enum {string} */
+                code: "call_not_found" | "upstream_rejected" | "upstream_unavailable" | "transfer_limit" | "not_on_hold" | "bleg_unknown" | "invalid_intent" | "queue_full" | "queue_empty" | "not_queued" | "number_unknown" | "outcome_unknown" | "worker_failed";
                 message: string;
             } | null;
         } | {
@@ -402,7 +435,7 @@ export interface components {
             transfers: components["schemas"]["Transfer"][];
             error: {
                 /** @enum {string} */
-                code: "call_not_found" | "upstream_rejected" | "upstream_unavailable" | "transfer_limit" | "not_on_hold" | "bleg_unknown" | "invalid_intent" | "queue_full" | "queue_empty" | "outcome_unknown" | "worker_failed";
+                code: "call_not_found" | "upstream_rejected" | "upstream_unavailable" | "transfer_limit" | "not_on_hold" | "bleg_unknown" | "invalid_intent" | "queue_full" | "queue_empty" | "not_queued" | "number_unknown" | "outcome_unknown" | "worker_failed";
                 message: string;
             } | null;
         };
@@ -414,7 +447,7 @@ export interface components {
         };
         Call: {
             call_uuid: string;
-            state: ("on_hold" | "queued" | "bridged" | "transferred" | "ended" | "unknown") | null;
+            state: ("on_hold" | "queued" | "callback" | "bridged" | "transferred" | "ended" | "unknown") | null;
             queue: string | null;
             /** @description 1 = served next; null unless queued */
             position: number | null;
@@ -464,6 +497,8 @@ export interface components {
                 priority: number;
                 /** @description estimated wait in seconds, how much longer this caller is estimated to wait; null while the queue has too little history (README, "Estimated wait") */
                 estimated_wait_seconds: number | null;
+                /** @description the caller left the line and is called back when its turn comes, keeping this place (SPEC §10) */
+                callback: boolean;
             }[];
         };
         /** @description RFC 9457 problem details; errors name each invalid field */
@@ -501,7 +536,7 @@ export interface components {
             queue?: string;
             error?: {
                 /** @enum {string} */
-                code: "call_not_found" | "upstream_rejected" | "upstream_unavailable" | "transfer_limit" | "not_on_hold" | "bleg_unknown" | "invalid_intent" | "queue_full" | "queue_empty" | "outcome_unknown" | "worker_failed";
+                code: "call_not_found" | "upstream_rejected" | "upstream_unavailable" | "transfer_limit" | "not_on_hold" | "bleg_unknown" | "invalid_intent" | "queue_full" | "queue_empty" | "not_queued" | "number_unknown" | "outcome_unknown" | "worker_failed";
                 message: string;
             };
         } | {
@@ -515,7 +550,7 @@ export interface components {
             queue?: string;
             error?: {
                 /** @enum {string} */
-                code: "call_not_found" | "upstream_rejected" | "upstream_unavailable" | "transfer_limit" | "not_on_hold" | "bleg_unknown" | "invalid_intent" | "queue_full" | "queue_empty" | "outcome_unknown" | "worker_failed";
+                code: "call_not_found" | "upstream_rejected" | "upstream_unavailable" | "transfer_limit" | "not_on_hold" | "bleg_unknown" | "invalid_intent" | "queue_full" | "queue_empty" | "not_queued" | "number_unknown" | "outcome_unknown" | "worker_failed";
                 message: string;
             };
         } | {
@@ -529,7 +564,7 @@ export interface components {
             queue?: string;
             error?: {
                 /** @enum {string} */
-                code: "call_not_found" | "upstream_rejected" | "upstream_unavailable" | "transfer_limit" | "not_on_hold" | "bleg_unknown" | "invalid_intent" | "queue_full" | "queue_empty" | "outcome_unknown" | "worker_failed";
+                code: "call_not_found" | "upstream_rejected" | "upstream_unavailable" | "transfer_limit" | "not_on_hold" | "bleg_unknown" | "invalid_intent" | "queue_full" | "queue_empty" | "not_queued" | "number_unknown" | "outcome_unknown" | "worker_failed";
                 message: string;
             };
         } | {
@@ -600,6 +635,62 @@ export interface components {
             wait_seconds: number;
         } | {
             /** @constant */
+            type: "callback.requested";
+            /** Format: date-time */
+            at: string;
+            call_uuid: string;
+            queue: string;
+            /** @description the call-back attempt (0 when requested) */
+            attempt: number;
+            /** @description the number, masked to its last 4 digits */
+            number: string;
+            intent_id?: string;
+            /** @description callback.failed: why the last attempt failed (busy, no-answer, …) */
+            reason?: string;
+        } | {
+            /** @constant */
+            type: "callback.dialing";
+            /** Format: date-time */
+            at: string;
+            call_uuid: string;
+            queue: string;
+            /** @description the call-back attempt (0 when requested) */
+            attempt: number;
+            /** @description the number, masked to its last 4 digits */
+            number: string;
+            intent_id?: string;
+            /** @description callback.failed: why the last attempt failed (busy, no-answer, …) */
+            reason?: string;
+        } | {
+            /** @constant */
+            type: "callback.connected";
+            /** Format: date-time */
+            at: string;
+            call_uuid: string;
+            queue: string;
+            /** @description the call-back attempt (0 when requested) */
+            attempt: number;
+            /** @description the number, masked to its last 4 digits */
+            number: string;
+            intent_id?: string;
+            /** @description callback.failed: why the last attempt failed (busy, no-answer, …) */
+            reason?: string;
+        } | {
+            /** @constant */
+            type: "callback.failed";
+            /** Format: date-time */
+            at: string;
+            call_uuid: string;
+            queue: string;
+            /** @description the call-back attempt (0 when requested) */
+            attempt: number;
+            /** @description the number, masked to its last 4 digits */
+            number: string;
+            intent_id?: string;
+            /** @description callback.failed: why the last attempt failed (busy, no-answer, …) */
+            reason?: string;
+        } | {
+            /** @constant */
             type: "reset";
             /** Format: date-time */
             at: string;
@@ -658,6 +749,18 @@ export interface components {
             call_uuid?: string;
             callback_url?: string;
         };
+        /** @description Let a waiting caller hang up and be called back when its turn comes, keeping its place (SPEC §10): it hears its number (masked) and is hung up; a dequeue that reaches it calls it back, agent first. number: E.164, by default the caller's From as Plivo reported it. Needs CALLBACK_CALLER_ID on a real Plivo account. */
+        CallbackIntent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "callback";
+            call_uuid: string;
+            queue: string;
+            number?: string;
+            callback_url?: string;
+        };
         /** @description The raw Plivo transfer. aleg_url is required for legs aleg/both and bleg_url for bleg/both; URL hosts must be on TRANSFER_URL_ALLOWLIST. */
         TransferIntent: {
             /**
@@ -682,7 +785,7 @@ export interface components {
             bleg_method?: "GET" | "POST";
             callback_url?: string;
         };
-        IntentRequest: components["schemas"]["HoldIntent"] | components["schemas"]["UnholdIntent"] | components["schemas"]["EnqueueIntent"] | components["schemas"]["DequeueIntent"] | components["schemas"]["TransferIntent"];
+        IntentRequest: components["schemas"]["HoldIntent"] | components["schemas"]["UnholdIntent"] | components["schemas"]["EnqueueIntent"] | components["schemas"]["DequeueIntent"] | components["schemas"]["CallbackIntent"] | components["schemas"]["TransferIntent"];
     };
     responses: never;
     parameters: never;

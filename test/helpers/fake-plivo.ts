@@ -49,6 +49,12 @@ export async function startFakePlivo(opts: {
   // The live-call list (GET …/Call/?status=live): the calls given to setLive, or an error status.
   let live: string[] | number = [];
   const liveRequests: number[] = [];
+  const madeCalls: {
+    authId: string;
+    authorization: string | null;
+    contentType: string | null;
+    body: Record<string, unknown>;
+  }[] = [];
   const server = http.createServer((req, res) => {
     if (req.method === 'GET' && /^\/v1\/Account\/[^/]+\/Call\/\?status=live$/.test(req.url ?? '')) {
       liveRequests.push(Date.now());
@@ -62,6 +68,21 @@ export async function startFakePlivo(opts: {
     let raw = '';
     req.on('data', (c: Buffer) => (raw += c.toString()));
     req.on('end', () => {
+      // Make Call (POST …/Call/): 201 "call fired"; the fake places nothing, it records the request.
+      const placing = /^\/v1\/Account\/([^/]+)\/Call\/$/.exec(req.url ?? '');
+      if (placing && req.method === 'POST') {
+        received.push(performance.timeOrigin + performance.now());
+        madeCalls.push({
+          authId: decodeURIComponent(placing[1]!),
+          authorization: req.headers.authorization ?? null,
+          contentType: req.headers['content-type'] ?? null,
+          body: JSON.parse(raw || '{}') as Record<string, unknown>,
+        });
+        res
+          .writeHead(201, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ message: 'call fired', request_uuid: `fake-${madeCalls.length}`, api_id: 'fake' }));
+        return;
+      }
       if (!match || req.method !== 'POST') {
         res.writeHead(404).end();
         return;
@@ -124,6 +145,8 @@ export async function startFakePlivo(opts: {
     },
     /** When each live-call list request came (ms). */
     liveRequests,
+    /** Make Call requests, as they came. */
+    madeCalls,
     stop: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
