@@ -536,9 +536,155 @@ async function soak(seconds) {
   };
 }
 
-const scenarios = { durability, upstream, soak };
-const chosen = opts.scenario === 'all' ? ['durability', 'upstream'] : opts.scenario.split(',');
-const defaults = { durability: 40, upstream: 40, soak: 600 };
+/**
+ * Call me back (SPEC §10) through the failures it must survive:
+ * - kill -9 of the worker between Make Call and the answer: every customer who answers still
+ *   reaches the agent's room (the API bridges them; the re-run dequeue finishes), and a customer
+ *   who does not answer gets its place back while the agent is moved on (released: nobody else
+ *   waits). Never both lost, and no number is dialled twice.
+ * - kill -9 of Redis (AOF) with callback members waiting: none is lost; each is still a callback
+ *   member in its place, and is called back afterwards.
+ */
+async function callbacks() {
+  const c = await startCluster({
+    CALLBACK_CALLER_ID: '+15550100000',
+    CALLBACK_RING_SECONDS: '3',
+    // Not offered again within the run: a member not reached must be found back in its place.
+    CALLBACK_RETRY_SECONDS: '300',
+    CALLBACK_ATTEMPTS: '3',
+    RECONCILE_INTERVAL_SECONDS: '0',
+  });
+  const started = Date.now();
+  const events = [];
+  const mark = (what) => events.push({ at_s: Math.round((Date.now() - started) / 100) / 10, what });
+  const api = async (method, path, body) => {
+    const res = await fetch(`${c.apiUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+      signal: AbortSignal.timeout(5000),
+    });
+    return { status: res.status, body: await res.json().catch(() => null) };
+  };
+  const finished = async (id, timeoutMs) => {
+    let r = null;
+    await waitFor(
+      async () => {
+        r = (await api('GET', `/v1/intents/${id}`)).body;
+        return r && TERMINAL.has(r.status);
+      },
+      { timeoutMs, intervalMs: 250, what: `intent ${id} to finish` },
+    );
+    return r;
+  };
+  const run = async (body, timeoutMs = 20_000) => finished((await api('POST', '/v1/intents', body)).body.id, timeoutMs);
+  const simGet = async (path) => (await fetch(`${c.simUrl}/_sim${path}`)).json();
+  const inv = invariants();
+
+  // Phase 1: the worker dies while the call-backs ring. Half are answered, half are not.
+  const n = 8;
+  const members = Array.from({ length: n }, (_, i) => ({
+    call: `cbk-${i}`,
+    queue: `cbk-q${i}`,
+    agent: `cbk-agent-${i}`,
+  }));
+  for (const [i, m] of members.entries()) {
+    await run({ type: 'enqueue', call_uuid: m.call, queue: m.queue });
+    await run({ type: 'callback', call_uuid: m.call, queue: m.queue, number: `+1415555020${i}` });
+  }
+  await c.sim('/ring', { ms: 2500 });
+  // The odd members' calls go unanswered (the simulator places calls in order: one fault each).
+  const dequeues = [];
+  for (const [i, m] of members.entries()) {
+    if (i % 2 === 1) await c.sim('/dial-faults', { outcome: 'no-answer' });
+    dequeues.push(
+      (await api('POST', '/v1/intents', { type: 'dequeue', queue: m.queue, agent_call_uuid: m.agent })).body.id,
+    );
+    await waitFor(async () => (await simGet('/dials')).length >= i + 1, { timeoutMs: 10_000, what: `call back ${i}` });
+  }
+  mark('all call-backs placed; kill -9 worker');
+  await c.worker.kill('SIGKILL');
+  await sleep(4000); // every call rings out or is answered while no worker runs
+  await c.startWorker();
+  mark('worker restarted');
+  const records = await Promise.all(dequeues.map((id) => finished(id, 120_000).catch(() => null)));
+  mark('every dequeue finished');
+  const dials = await simGet('/dials');
+  const outcomes = [];
+  for (const [i, m] of members.entries()) {
+    const r = records[i];
+    const mine = dials.filter((d) => d.to === `+1415555020${i}`);
+    const member = (await api('GET', `/v1/calls/${m.call}`)).body;
+    const agent = await simGet(`/calls/${m.agent}`);
+    const queue = (await api('GET', `/v1/queues/${m.queue}`)).body;
+    const agentXml = agent.current?.xml ?? '';
+    const answered = mine[0]?.status === 'answered';
+    const customerXml = answered ? ((await simGet(`/calls/${mine[0].call_uuid}`)).current?.xml ?? '') : '';
+    const room = `holdq-${m.call}`;
+    const o = {
+      member: m.call,
+      dequeue: r?.status ?? 'unfinished',
+      error: r?.error?.code ?? null,
+      dials: mine.length,
+      dial: mine[0]?.status ?? null,
+      member_state: member?.state ?? null,
+      still_waiting: (queue?.members ?? []).some((x) => x.call_uuid === m.call && x.callback),
+      agent_in:
+        /<Conference[^>]*>([^<]+)<\/Conference>/.exec(agentXml)?.[1] ?? (agentXml.includes('<Wait') ? 'idle' : null),
+      customer_in: /<Conference[^>]*>([^<]+)<\/Conference>/.exec(customerXml)?.[1] ?? null,
+    };
+    outcomes.push(o);
+    // Connected: customer and agent in one room, the dequeue completed. Not reached: the member
+    // waits again, the agent was moved out of the connecting room.
+    const connected =
+      answered &&
+      o.customer_in === room &&
+      o.agent_in === room &&
+      o.member_state === 'bridged' &&
+      o.dequeue === 'completed';
+    const backInLine =
+      !answered && o.still_waiting && o.member_state === 'callback' && o.agent_in === 'idle' && o.dequeue === 'failed';
+    inv.check(`call-back ${i}: connected, or back in line with the agent released`, connected || backInLine, o);
+    inv.check(`call-back ${i}: dialled once`, mine.length === 1, o);
+  }
+  // Phase 2: Redis dies (kill -9) with callback members waiting; AOF brings them back.
+  const kept = Array.from({ length: 4 }, (_, i) => ({ call: `cbr-${i}`, queue: 'cbr' }));
+  for (const [i, m] of kept.entries()) {
+    await run({ type: 'enqueue', call_uuid: m.call, queue: m.queue });
+    await run({ type: 'callback', call_uuid: m.call, queue: m.queue, number: `+1415555030${i}` });
+  }
+  const before = (await api('GET', '/v1/queues/cbr')).body.members;
+  mark('kill -9 redis');
+  await c.restartRedis('SIGKILL');
+  mark('redis restarted (AOF replayed)');
+  let after = null;
+  await waitFor(
+    async () => {
+      after = (await api('GET', '/v1/queues/cbr').catch(() => ({ status: 0 }))).body?.members ?? null;
+      return after !== null;
+    },
+    { timeoutMs: 30_000, intervalMs: 250, what: 'the API to read Redis again' },
+  );
+  const same = (xs) => xs.map((x) => `${x.position}:${x.call_uuid}:${x.callback}`).join(',');
+  inv.check('no callback member lost across a Redis restart', same(after) === same(before), { before, after });
+  await c.sim('/ring', { ms: 200 });
+  const served = await run({ type: 'dequeue', queue: 'cbr', agent_call_uuid: 'cbr-agent' }, 30_000);
+  const last = (await simGet('/dials')).at(-1);
+  inv.check(
+    'a callback member is called back after the restart, at its number',
+    served.status === 'completed' && served.call_uuid === 'cbr-0' && last?.to === '+14155550300',
+    {
+      served: { status: served.status, call_uuid: served.call_uuid, error: served.error },
+      to: last?.to,
+    },
+  );
+  await c.stop();
+  return { scenario: 'callbacks', ...inv.result(), events, outcomes };
+}
+
+const scenarios = { durability, upstream, soak, callbacks };
+const chosen = opts.scenario === 'all' ? ['durability', 'upstream', 'callbacks'] : opts.scenario.split(',');
+const defaults = { durability: 40, upstream: 40, soak: 600, callbacks: 0 };
 let failed = false;
 for (const name of chosen) {
   const seconds = Number(opts.seconds ?? defaults[name]);

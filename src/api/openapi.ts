@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { callbackIntent, dequeueIntent, enqueueIntent, holdIntent, transferIntent, unholdIntent } from '../domain/intent.js';
+import {
+  callbackIntent,
+  dequeueIntent,
+  enqueueIntent,
+  holdIntent,
+  transferIntent,
+  unholdIntent,
+} from '../domain/intent.js';
 import { EVENT_TYPES } from './event-stream.js';
 import { liveView, readyView } from '../observability/ops-routes.js';
 import { callView, deadLetterPage, eventView, intentView, problemView, queuePage, queueView } from './responses.js';

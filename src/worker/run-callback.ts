@@ -64,6 +64,10 @@ export async function callBack(ctx: RunContext<Dequeue>, deps: RunDeps, member: 
   const { intent, record, job } = ctx;
   const { callbacks, config, links, metrics } = deps;
   const room = bridgeRoom(member.call_uuid);
+  // A re-run of this dequeue (its worker died while the call rang) finds the attempt settled, or resumes it.
+  const before = await callbacks.state(member.call_uuid);
+  if (before.intent === record.id && before.state === 'connected') return { kind: 'connected' };
+  if (before.intent === record.id && before.state !== 'dialing') return { kind: 'next' };
   // Agent first: it waits in the room the customer will join.
   const moved = await sendTransfers(ctx, deps, [
     { call_uuid: intent.agent_call_uuid, legs: 'aleg', aleg_url: links.connecting(room), aleg_method: 'POST' },

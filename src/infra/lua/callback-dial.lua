@@ -21,17 +21,20 @@
                                      the attempt: fresh 1 when this run marked it (place the
                                      call); 0 when an earlier run of this dequeue did (fired: 1
                                      if it placed the call): wait for its outcome, never dial twice
-    {'absent'}                       the member is no callback now (it left, or another run moved on)
+    {'absent'}                       the member is no callback now, another dequeue dials it, or
+                                     this dequeue's attempt on it is settled (it goes on)
 ]]
 --- @include "queue-events"
 --- @include "callbacks"
 
 local h = redis.call('HMGET', KEY.call, 'state', 'cb_state', 'cb_intent', 'cb_attempt', 'cb_number', 'cb_fired')
 if h[1] ~= 'callback' then return {'absent'} end
-if h[2] == 'dialing' then
-  if h[3] == ARG.intent_id then return {'ok', tonumber(h[4]), h[5], tonumber(h[6] or '0'), 0} end
+-- One attempt per dequeue and member: a re-run of the dequeue resumes its attempt, or goes on once it is settled.
+if h[3] == ARG.intent_id then
+  if h[2] == 'dialing' then return {'ok', tonumber(h[4]), h[5], tonumber(h[6] or '0'), 0} end
   return {'absent'}
 end
+if h[2] == 'dialing' then return {'absent'} end
 local attempt = tonumber(h[4] or '0') + 1
 redis.call('HSET', KEY.call, 'cb_state', 'dialing', 'cb_attempt', attempt, 'cb_intent', ARG.intent_id,
   'cb_agent', ARG.agent, 'cb_score', ARG.score, 'cb_joined', ARG.joined_ms, 'cb_fired', 0)

@@ -54,7 +54,7 @@ if tonumber(ARG.attempt) >= tonumber(ARG.max_attempts) then
   callback_event(KEY.events, ARG.events_max, 'callback.failed', ARG.call_uuid, name, ARG.attempt, h[4],
     {reason = ARG.reason, intent_id = h[7]})
   apply_effect(KEY, ARG)
-  redis.call('HDEL', KEY.call, 'cb_number', 'from_number', 'cb_intent', 'cb_agent', 'cb_fired')
+  redis.call('HDEL', KEY.call, 'cb_number', 'from_number', 'cb_agent', 'cb_fired')
   redis.call('HSET', KEY.call, 'cb_state', 'failed')
   redis.call('ZREM', KEY.callbacks, ARG.call_uuid)
   return {'ok', 'failed'}
@@ -64,8 +64,9 @@ redis.call('ZADD', KEY.old_queue_times, h[6], ARG.call_uuid)
 queue_touched(KEY.queue_index, KEY.queue_activity, name, ARG.now_ms)
 if redis.call('ZCARD', KEY.old_queue) == 1 then redis.call('HSET', KEY.old_queue_stats, 'busy_since', ARG.now_ms) end
 redis.call('ZADD', KEY.callbacks, now_ms + tonumber(ARG.retry_ms), ARG.call_uuid)
+-- cb_intent stays: the dequeue that tried knows its attempt is settled (callback-dial.lua).
 redis.call('HSET', KEY.call, 'cb_state', 'waiting')
-redis.call('HDEL', KEY.call, 'cb_intent', 'cb_agent', 'cb_fired')
+redis.call('HDEL', KEY.call, 'cb_agent', 'cb_fired')
 announce_positions({queue = KEY.old_queue, queue_times = KEY.old_queue_times, stats = KEY.old_queue_stats,
   events = KEY.events, events_max = ARG.events_max, name = name}, redis.call('ZRANK', KEY.old_queue, ARG.call_uuid), now_ms)
 return {'ok', 'retry'}
