@@ -378,6 +378,24 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Plivo
     endCall(req.params.uuid);
     res.json(state.calls.get(req.params.uuid) ?? { error: 'no such call' });
   });
+  // The caller presses keys: the <GetDigits> of what its leg runs now posts them to its action, as Plivo does.
+  control.post('/calls/:uuid/digits', async (req, res) => {
+    const call = state.calls.get(req.params.uuid);
+    const digits = String((req.body as { digits?: unknown })?.digits ?? '');
+    if (!call || call.status !== 'live') return res.status(404).json({ error: 'no such live call' });
+    if (!/^[0-9*#]{1,20}$/.test(digits)) return res.status(400).json({ error: 'digits: 1-20 of 0-9 * #' });
+    const action = /<GetDigits\b[^>]*\baction="([^"]+)"/.exec(call.current?.xml ?? '')?.[1];
+    if (!action) return res.status(409).json({ error: 'the call is not in a <GetDigits>' });
+    const url = action
+      .replace(/&quot;/g, '"')
+      .replace(/&apos;/g, "'")
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&amp;/g, '&');
+    await fetchLeg(call, call.call_uuid, url, 'POST', 'current', { Digits: digits });
+    if (/<Hangup\s*\/>/.test(call.current?.xml ?? '')) endCall(call.call_uuid);
+    res.json(state.calls.get(call.call_uuid));
+  });
   control.post('/faults', (req, res) => {
     state.injectFault(req.body as Fault);
     res.status(204).end();
