@@ -7,6 +7,7 @@ import { createIntentJobs, INTENT_QUEUE, type IntentJobs } from './infra/intent-
 import { createIntentStore, type IntentStore } from './infra/intent-store.js';
 import { createJobInsert } from './infra/job-insert.js';
 import { resolveQueue } from './domain/queue-config.js';
+import { createHeldCalls, type HeldCalls } from './infra/held-calls.js';
 import { createKeys, type Keys } from './infra/keys.js';
 import { createQueueStore, type QueueStore } from './infra/queue-store.js';
 import { closeRedis, createRedis, waitForRedis, type RedisRole } from './infra/redis.js';
@@ -39,6 +40,8 @@ export interface AccountStores {
   store: IntentStore;
   calls: CallStore;
   queues: QueueStore;
+  /** The account's calls on hold, page by page (GET /v1/calls?state=held). */
+  held: HeldCalls;
 }
 
 export interface RoleSetup {
@@ -127,6 +130,7 @@ export function createRoleSetup(
             jobs: createJobInsert(jobs),
           }),
           calls: createCallStore(state, keys),
+          held: createHeldCalls(state, keys),
           queues: createQueueStore(state, keys, {
             statsWindow: (name) => ({
               windowSeconds: config.STATS_WINDOW_SECONDS,
