@@ -44,17 +44,29 @@ export function createWallboardPage(dir: string | null, pageHeaders: RequestHand
   const page: RequestHandler = (_req, res, next) => {
     if (!dir) return next(new AppError('not_found', 'the wallboard is not built: run npm run build'));
     // Revalidated on every load: the page names this build's hashed assets.
-    res.sendFile(join(dir, 'index.html'), { headers: { 'cache-control': 'no-cache' } }, (err) => err && next(err));
+    // dotfiles: the directory is ours (a test's build sits under node_modules/.cache), not the request's.
+    res.sendFile(
+      join(dir, 'index.html'),
+      { dotfiles: 'allow', headers: { 'cache-control': 'no-cache' } },
+      (err) => err && next(err),
+    );
   };
-  router.get([WALLBOARD_PATH, `${WALLBOARD_PATH}/`], pageHeaders, page);
+  // Non-strict routing: /wallboard/ is this route too.
+  router.get(WALLBOARD_PATH, pageHeaders, page);
   if (dir) {
     router.use(
       `${WALLBOARD_PATH}/assets`,
       // Hashed names: a new build has new names, so these never need revalidating.
-      express.static(join(dir, 'assets'), { index: false, immutable: true, maxAge: '365d', redirect: false }),
+      express.static(join(dir, 'assets'), {
+        index: false,
+        immutable: true,
+        maxAge: '365d',
+        redirect: false,
+        fallthrough: true,
+      }),
     );
     router.get(`${WALLBOARD_PATH}/favicon.svg`, (_req, res, next) =>
-      res.sendFile(join(dir, 'favicon.svg'), { maxAge: '1d' }, (err) => err && next(err)),
+      res.sendFile(join(dir, 'favicon.svg'), { dotfiles: 'allow', maxAge: '1d' }, (err) => err && next(err)),
     );
   }
   return router;
@@ -124,9 +136,12 @@ export function createWallboardSessionRoutes(deps: WallboardSessionRoutesDeps): 
       const address = req.socket.remoteAddress ?? 'unknown';
       if (!(await sessions.mayTry(address)))
         return next(
-          new AppError('rate_limited', `more than ${SIGN_IN_FAILURES_PER_MINUTE} failed sign-ins in a minute`, [
-            { field: 'key', message: 'too many wrong keys; wait a minute' },
-          ]),
+          new AppError(
+            'rate_limited',
+            `more than ${SIGN_IN_FAILURES_PER_MINUTE} failed sign-ins in a minute`,
+            [{ field: 'key', message: 'too many wrong keys; wait a minute' }],
+            { headers: { 'retry-after': String(60 - new Date().getUTCSeconds()) } },
+          ),
         );
       next();
     },
