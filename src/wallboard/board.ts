@@ -21,6 +21,12 @@ export interface HoldqEvent {
 /** Service level at or above this share is on target (the usual 80/20 of contact centres). */
 export const SERVICE_LEVEL_TARGET = 0.8;
 const EVENTS_SHOWN = 14;
+/**
+ * Routine steps are left off the list, which has room for few lines: an intent accepted or
+ * completed (the change it makes shows as its own call.* or queue.* event) and a caller moving up
+ * a place (the count says it). A failed or superseded intent stays.
+ */
+const UNLISTED = new Set(['intent.accepted', 'intent.completed', 'queue.position']);
 const HELD_SHOWN = 10;
 
 interface QueueState {
@@ -203,9 +209,11 @@ export function createBoard(dom: {
 
     /** One event of the stream: the board follows it until the next snapshot corrects any drift. */
     apply(e: HoldqEvent) {
-      events.unshift(e);
-      events.length = Math.min(events.length, EVENTS_SHOWN);
-      eventsChanged = true;
+      if (!UNLISTED.has(e.type)) {
+        events.unshift(e);
+        events.length = Math.min(events.length, EVENTS_SHOWN);
+        eventsChanged = true;
+      }
       const uuid = e.call_uuid;
       if (!uuid) return;
       switch (e.type) {
