@@ -202,6 +202,9 @@ describe('the wallboard: page, sessions, held calls', () => {
     await problem(await withCookie('/v1/wallboard/session', cookie), 401);
     const events = await fetch(`${stack.apiUrl}/v1/events`, { headers: { cookie } });
     expect(events.status).toBe(401);
+    // Signing out again is harmless; without any cookie there is nothing to end.
+    expect((await withCookie('/v1/wallboard/session', cookie, { method: 'DELETE' })).status).toBe(204);
+    await problem(await withCookie('/v1/wallboard/session', '', { method: 'DELETE' }), 401);
   });
 
   it('when a session of account acme asks for a queue of the default account, then it is 404, as for its Bearer key', async () => {

@@ -481,7 +481,8 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
           security: [{ wallboardSession: [] }],
           summary: 'Sign out: the session ends on every replica, and the cookie is cleared',
           responses: {
-            '204': { description: 'Signed out (also when there was no session)' },
+            '204': { description: 'Signed out (also when the session had ended already)' },
+            '401': problemResponse('No session cookie'),
             '403': problemResponse('Sent by a page of another origin'),
             '503': errors['503'],
           },

@@ -182,7 +182,12 @@ export function createWallboardSessionRoutes(deps: WallboardSessionRoutesDeps): 
 
   router.delete('/', ownOrigin, async (req, res: Response) => {
     const id = sessionCookie(req);
-    if (id) await sessions.close(id);
+    if (!id)
+      throw new AppError('unauthorized', 'no wallboard session to end', [
+        { field: 'Cookie', message: 'no session cookie' },
+      ]);
+    // Ended already (expired, signed out elsewhere) or not: it is over now, and the cookie goes.
+    await sessions.close(id);
     res.clearCookie(SESSION_COOKIE, cookie(req));
     res.status(204).end();
   });

@@ -1609,12 +1609,21 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Signed out (also when there was no session) */
+            /** @description Signed out (also when the session had ended already) */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description No session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description Sent by a page of another origin */
             403: {

@@ -153,7 +153,10 @@ form.addEventListener('submit', (ev) => {
 byId('sign-out').addEventListener('click', () => {
   signOut().then(
     () => showSignIn('Signed out.'),
-    () => showSignIn('Signed out here; holdq could not be reached to end the session.'),
+    (err: unknown) =>
+      showSignIn(
+        err instanceof ApiError ? 'Signed out.' : 'Signed out here; holdq could not be reached to end the session.',
+      ),
   );
 });
 
