@@ -5,10 +5,11 @@ FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json vite.config.mjs ./
 COPY src ./src
 # The build also copies Redoc's bundle from @redocly/cli (a dev dependency) into dist/docs/,
-# so /docs works from this image, which keeps no dev dependencies.
+# so /docs works from this image, which keeps no dev dependencies, and Vite (another) builds
+# the wallboard page into dist/wallboard/: the image ships those built files, not Vite.
 COPY scripts/build-assets.mjs ./scripts/
 RUN npm run build && npm prune --omit=dev
 

@@ -1,5 +1,6 @@
 // What `npm run build` puts in dist/ beside tsc's output (run after tsc):
 // - the Redis scripts, src/**/*.lua, which src/infra/redis-script.ts reads at run time;
+// - (the wallboard page, src/wallboard/, is Vite's: it builds it into dist/wallboard/ before this runs;)
 // - Redoc's standalone bundle in dist/docs/, so /docs works from the production image (which has
 //   no dev dependencies) and without internet.
 import { chmodSync, copyFileSync, cpSync, mkdirSync, readFileSync } from 'node:fs';
@@ -8,7 +9,7 @@ import { redocBundleSource } from '../dist/api/docs.js';
 
 cpSync(new URL('../src/', import.meta.url), new URL('../dist/', import.meta.url), {
   recursive: true,
-  filter: (path) => !/\.[a-z]+$/i.test(path) || path.endsWith('.lua'),
+  filter: (path) => !path.includes('/src/wallboard') && (!/\.[a-z]+$/i.test(path) || path.endsWith('.lua')),
 });
 console.log('build-assets: copied the Redis scripts (src/**/*.lua) to dist/');
 

@@ -218,6 +218,7 @@ export const envSchema = z
     EVENTS_MAX_STREAMS_PER_KEY: z.coerce.number().int().min(1).max(100_000).default(100),
     EVENTS_KEEPALIVE_SECONDS: z.coerce.number().int().min(1).max(15).default(15),
     STATS_WINDOW_SECONDS: positiveInt(86_400).default(3600),
+    WALLBOARD_SESSION_SECONDS: positiveInt(7 * 86_400).default(12 * 3600),
     RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
     /** Call-me-back (SPEC §10): the caller id of call-backs (E.164; the simulator takes any). */
     CALLBACK_CALLER_ID: z.string().regex(E164, 'must be a phone number in E.164 form, e.g. +14155550100').optional(),

@@ -8,6 +8,7 @@ import { createIntentJobs, INTENT_QUEUE, type IntentJobs } from './infra/intent-
 import { createIntentStore, type IntentStore } from './infra/intent-store.js';
 import { createJobInsert } from './infra/job-insert.js';
 import { resolveQueue } from './domain/queue-config.js';
+import { createHeldCalls, type HeldCalls } from './infra/held-calls.js';
 import { createKeys, type Keys } from './infra/keys.js';
 import { createQueueStore, type QueueStore } from './infra/queue-store.js';
 import { closeRedis, createRedis, waitForRedis, type RedisRole } from './infra/redis.js';
@@ -42,6 +43,8 @@ export interface AccountStores {
   /** Call-me-back members (SPEC §10). */
   callbacks: CallbackStore;
   queues: QueueStore;
+  /** The account's calls on hold, page by page (GET /v1/calls?state=held). */
+  held: HeldCalls;
 }
 
 export interface RoleSetup {
@@ -131,6 +134,7 @@ export function createRoleSetup(
           }),
           calls: createCallStore(state, keys),
           callbacks: createCallbackStore(state, keys),
+          held: createHeldCalls(state, keys),
           queues: createQueueStore(state, keys, {
             statsWindow: (name) => ({
               windowSeconds: config.STATS_WINDOW_SECONDS,

@@ -51,6 +51,7 @@ describe('the OpenAPI document', () => {
         '/livez',
         '/metrics',
         '/readyz',
+        '/v1/calls',
         '/v1/calls/{call_uuid}',
         '/v1/events',
         '/v1/intents',
@@ -58,6 +59,7 @@ describe('the OpenAPI document', () => {
         '/v1/intents/{id}/retry',
         '/v1/queues',
         '/v1/queues/{name}',
+        '/v1/wallboard/session',
       ].sort(),
     );
   });
@@ -114,6 +116,7 @@ describe('the OpenAPI document', () => {
     await stack.get(`/v1/intents/${hold.id}`);
     await stack.get('/v1/intents?status=failed');
     await stack.get('/v1/calls/doc-call');
+    await stack.get('/v1/calls?state=held');
     await stack.get('/v1/queues');
     await stack.get('/v1/queues/doc-q');
     await stack.get('/v1/queues/nowhere');
@@ -125,6 +128,7 @@ describe('the OpenAPI document', () => {
     await checkResponse('POST', `${stack.apiUrl}/v1/intents/${dq.id}/retry`, retry);
     expect([...checked].sort()).toEqual(
       expect.arrayContaining([
+        'GET /v1/calls 200',
         'GET /v1/calls/{call_uuid} 200',
         'GET /v1/intents 200',
         'GET /v1/intents/{id} 200',

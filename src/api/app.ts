@@ -24,6 +24,8 @@ import { buildOpenApi } from './openapi.js';
 import { createStateRoutes } from './state-routes.js';
 import { plivoSignature } from './plivo-signature-check.js';
 import { createXmlRoutes } from './xml-routes.js';
+import { createWallboardPage, createWallboardSessionRoutes, SESSION_PATH, wallboardPageDir } from './wallboard.js';
+import type { WallboardSessions } from './wallboard-sessions.js';
 
 export interface ApiDeps {
   config: Readonly<Config>;
@@ -42,6 +44,11 @@ export interface ApiDeps {
   draining?: () => boolean;
   /** The event stream's hub (one reader per process) and the command connection that catches streams up; without it, no /v1/events. */
   events?: { hub: EventHub; redis: Redis };
+  /**
+   * The wallboard's sessions (without them, no sign-in and no session cookie on /v1) and the
+   * directory of its built page (default: wallboardPageDir(); null: not built).
+   */
+  wallboard?: { sessions: WallboardSessions; pageDir?: string | null };
 }
 
 /**
@@ -86,6 +93,27 @@ const docsHeaders = helmet({
       frameAncestors: ["'none'"],
     },
   },
+});
+/**
+ * The wallboard is our own page, built by Vite (src/wallboard/): its script and its stylesheet
+ * are files from 'self', nothing inline, so the CSP allows no more; it talks to /v1 only.
+ */
+const wallboardHeaders = helmet({
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: {
+      defaultSrc: ["'none'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'"],
+      imgSrc: ["'self'"],
+      connectSrc: ["'self'"],
+      manifestSrc: ["'self'"],
+      baseUri: ["'none'"],
+      formAction: ["'self'"],
+      frameAncestors: ["'none'"],
+    },
+  },
+  referrerPolicy: { policy: 'no-referrer' },
 });
 /** Bull Board's UI brings its own scripts and styles, which the API's CSP would block: helmet's set without a CSP. */
 const adminHeaders: RequestHandler[] = [
@@ -152,7 +180,8 @@ export function createApp(deps: ApiDeps): Express {
   // Posting an intent takes nearly all the traffic, so it comes first, as a route of the app
   // itself (a router mounted at /v1 rewrites and re-parses the URL at every layer), and ahead
   // of the request limiter: the accept script counts intents in its own round trip.
-  const auth = authenticate(config.keys);
+  const sessions = deps.wallboard?.sessions ?? null;
+  const auth = authenticate(config.keys, { sessions });
   app.post('/v1/intents', auth, requireRole('write'), intentBody, accept);
   const v1 = Router();
   v1.use(mountedAt('/v1'), auth);
@@ -182,6 +211,8 @@ export function createApp(deps: ApiDeps): Express {
       ),
     ),
   );
+  // The wallboard's sign-in: ahead of /v1's authentication, which it is the way into.
+  if (sessions) app.use(SESSION_PATH, mountedAt(SESSION_PATH), createWallboardSessionRoutes({ config, sessions }));
   app.use('/v1', v1);
   app.use(createOpsRouter(deps.registry, deps.readiness, deps.instance));
   const openapi = JSON.stringify(buildOpenApi({ publicBaseUrl: deps.config.PUBLIC_BASE_URL, version: HOLDQ_VERSION }));
@@ -189,6 +220,8 @@ export function createApp(deps: ApiDeps): Express {
     res.type('application/json').send(openapi);
   });
   app.use(createDocsRouter(docsHeaders));
+  const pageDir = deps.wallboard?.pageDir;
+  app.use(createWallboardPage(pageDir === undefined ? wallboardPageDir() : pageDir, wallboardHeaders));
   // Each account's Plivo routes under its own path, which names the account whose token signs
   // the request; the default account's stay at /plivo, so the others are mounted first.
   const others = deps.accounts.filter((a) => a.account.name !== DEFAULT_ACCOUNT);

@@ -2,6 +2,7 @@ import { hash, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import type { AccessKey, KeyRole } from '../config.js';
 import { AppError } from './errors.js';
+import { sessionCookie, type WallboardSessions } from './wallboard-sessions.js';
 
 /**
  * Who is calling, and what their key may do. Three lists of `name:secret` keys: READ_KEYS may
@@ -54,21 +55,57 @@ export function caller(res: Response): Caller {
   return c;
 }
 
+const SAFE_METHODS = new Set(['GET', 'HEAD']);
+
 /**
- * Authentication for /v1 (Bearer) or for a page people open in a browser (`basic`: HTTP Basic
- * with the key's name and secret as well). Sets res.locals.caller and res.locals.client.
+ * A request with no Authorization header but a wallboard session cookie (wallboard-sessions.ts):
+ * the session's key, for GET and HEAD only. A cookie is sent by the browser on its own, so it must
+ * never make a change (CSRF): anything else with it is refused, and the key must be sent as Bearer.
+ */
+const sessionAuth =
+  (sessions: WallboardSessions, id: string): RequestHandler =>
+  async (req, res, next) => {
+    if (!SAFE_METHODS.has(req.method))
+      return next(
+        new AppError('forbidden', 'a wallboard session may only read (GET); send Authorization: Bearer <key>', [
+          { field: 'Cookie', message: 'a session cookie authorizes GET and HEAD only' },
+        ]),
+      );
+    const found = await sessions.read(id);
+    if (!found)
+      return next(
+        new AppError('unauthorized', 'the wallboard session has ended (signed out, expired or its key changed)', [
+          { field: 'Cookie', message: 'sign in again at /wallboard' },
+        ]),
+      );
+    res.locals.caller = found.caller;
+    res.locals.client = found.caller.client;
+    res.locals.session = found.session;
+    next();
+  };
+
+/**
+ * Authentication for /v1 (Bearer, or with `sessions` a wallboard session cookie for reading) or
+ * for a page people open in a browser (`basic`: HTTP Basic with the key's name and secret as
+ * well). Sets res.locals.caller and res.locals.client.
  */
 export function authenticate(
   keys: readonly AccessKey[],
-  opts: { basic?: boolean; realm?: string } = {},
+  opts: { basic?: boolean; realm?: string; sessions?: WallboardSessions | null } = {},
 ): RequestHandler {
   const match = createKeyMatcher(keys);
   const basic = opts.basic === true;
   const challenge = basic
     ? `Basic realm="${opts.realm ?? 'holdq'}", charset="UTF-8"`
     : `Bearer realm="${opts.realm ?? 'holdq'}"`;
+  const sessions = opts.sessions ?? null;
   return (req, res, next) => {
-    const presented = credentials(req.get('authorization') ?? '', basic);
+    const header = req.get('authorization');
+    if (header === undefined && sessions) {
+      const id = sessionCookie(req);
+      if (id) return sessionAuth(sessions, id)(req, res, next);
+    }
+    const presented = credentials(header ?? '', basic);
     const found = presented ? match(presented.secret, presented.name) : undefined;
     if (!found) {
       const detail = presented

@@ -9,7 +9,17 @@ import {
 } from '../domain/intent.js';
 import { EVENT_TYPES } from './event-stream.js';
 import { liveView, readyView } from '../observability/ops-routes.js';
-import { callView, deadLetterPage, eventView, intentView, problemView, queuePage, queueView } from './responses.js';
+import {
+  callView,
+  deadLetterPage,
+  eventView,
+  heldCallPage,
+  intentView,
+  problemView,
+  queuePage,
+  queueView,
+  wallboardSessionView,
+} from './responses.js';
 
 /**
  * The OpenAPI 3.1 document of the /v1 API, generated at start-up from the very
@@ -60,7 +70,19 @@ const problemResponse = (description: string) => ({
  */
 function responseSchemas(): Record<string, unknown> {
   // Every response schema is registered (its .meta id) once responses.ts is loaded; these are they.
-  void [intentView, deadLetterPage, callView, queuePage, queueView, problemView, eventView, liveView, readyView];
+  void [
+    intentView,
+    deadLetterPage,
+    callView,
+    heldCallPage,
+    queuePage,
+    queueView,
+    problemView,
+    eventView,
+    wallboardSessionView,
+    liveView,
+    readyView,
+  ];
   const { schemas } = z.toJSONSchema(z.globalRegistry, {
     io: 'output',
     unrepresentable: 'any',
@@ -171,6 +193,7 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
     tags: [
       { name: 'intents', description: 'Post intents and follow them to the end' },
       { name: 'state', description: 'Calls and queues as holdq sees them' },
+      { name: 'wallboard', description: 'The wallboard page\'s sign-in (README, "Wallboard")' },
       { name: 'operations', description: 'Health and metrics, without auth' },
     ],
     paths: {
@@ -270,6 +293,28 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
             ...errors,
             '404': problemResponse('No such intent'),
             '409': problemResponse('The intent has not failed'),
+          },
+        },
+      },
+      '/v1/calls': {
+        get: {
+          tags: ['state'],
+          operationId: 'listHeldCalls',
+          summary: 'Calls on hold, longest held first, page by page',
+          parameters: [
+            { name: 'state', in: 'query', required: true, schema: { const: 'held' } },
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 } },
+            {
+              name: 'cursor',
+              in: 'query',
+              description: 'next_cursor of the previous page',
+              schema: { type: 'string' },
+            },
+          ],
+          responses: {
+            '200': { description: 'A page of calls on hold', content: json(ref('HeldCallPage')) },
+            ...errors,
+            '422': problemResponse('Bad query parameters'),
           },
         },
       },
@@ -387,6 +432,78 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
           },
         },
       },
+      '/v1/wallboard/session': {
+        post: {
+          tags: ['wallboard'],
+          operationId: 'openWallboardSession',
+          security: [],
+          summary: 'Sign in to the wallboard: exchange a key for a session cookie',
+          description:
+            'The key goes in the body (JSON, or a form posted by the page), never in a URL. Any valid key will do (READ_KEYS is enough). ' +
+            "The answer sets `holdq_wallboard` (HttpOnly, SameSite=Strict, Path=/v1, Secure over https), which then authenticates GET and HEAD under /v1 for the key's account, and nothing else: " +
+            'any other method with the cookie alone is 403. The session ends WALLBOARD_SESSION_SECONDS after sign-in, at sign-out, or when its key is removed or changes role or account. ' +
+            'A request a browser makes from another site (Sec-Fetch-Site, Origin) is 403. Ten failed sign-ins from one address in a minute: 429 for the rest of that minute.',
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  properties: { key: { type: 'string', minLength: 1, maxLength: 512 } },
+                  required: ['key'],
+                  additionalProperties: false,
+                },
+              },
+              'application/x-www-form-urlencoded': {
+                schema: {
+                  type: 'object',
+                  properties: { key: { type: 'string', minLength: 1, maxLength: 512 } },
+                  required: ['key'],
+                },
+              },
+            },
+          },
+          responses: {
+            '200': {
+              description: 'Signed in; Set-Cookie carries the session',
+              headers: { 'Set-Cookie': { schema: { type: 'string' } } },
+              content: json(ref('WallboardSession')),
+            },
+            '303': { description: 'Signed in from a form: back to /wallboard (Set-Cookie carries the session)' },
+            '400': problemResponse('The body is not valid JSON'),
+            '401': problemResponse('The key is not valid'),
+            '403': problemResponse('Sent by a page of another origin'),
+            '413': problemResponse('Body over 16 KiB'),
+            '415': problemResponse('Neither application/json nor a form'),
+            '422': problemResponse('No key, or an unknown field; errors[] names it'),
+            '429': problemResponse('Too many failed sign-ins from this address this minute'),
+            '503': errors['503'],
+          },
+        },
+        get: {
+          tags: ['wallboard'],
+          operationId: 'getWallboardSession',
+          security: [{ wallboardSession: [] }],
+          summary: "The wallboard session of this browser's cookie",
+          responses: {
+            '200': { description: 'The session', content: json(ref('WallboardSession')) },
+            '401': problemResponse('No session cookie, or the session has ended'),
+            '503': errors['503'],
+          },
+        },
+        delete: {
+          tags: ['wallboard'],
+          operationId: 'closeWallboardSession',
+          security: [{ wallboardSession: [] }],
+          summary: 'Sign out: the session ends on every replica, and the cookie is cleared',
+          responses: {
+            '204': { description: 'Signed out (also when the session had ended already)' },
+            '401': problemResponse('No session cookie'),
+            '403': problemResponse('Sent by a page of another origin'),
+            '503': errors['503'],
+          },
+        },
+      },
       '/livez': {
         get: {
           tags: ['operations'],
@@ -427,6 +544,13 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
           type: 'http',
           scheme: 'bearer',
           description: 'A secret from API_KEYS (post and read), ADMIN_KEYS (also retry) or READ_KEYS (read only)',
+        },
+        wallboardSession: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: 'holdq_wallboard',
+          description:
+            'A wallboard session (POST /v1/wallboard/session): GET and HEAD under /v1 only, as its key and account',
         },
       },
     },

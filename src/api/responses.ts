@@ -192,6 +192,32 @@ export const queueView = z
   .meta({ id: 'Queue' });
 export type QueueView = z.output<typeof queueView>;
 
+export const heldCallPage = z
+  .strictObject({
+    items: z.array(
+      z.strictObject({
+        call_uuid: z.string(),
+        since: time.describe('when the hold began'),
+        held_seconds: z.number().describe('how long the call has been on hold, at the time of the answer'),
+        held_legs: z.enum(LEGS).nullable().describe('the legs the hold moved'),
+        last_intent_id: z.string().nullable(),
+      }),
+    ),
+    next_cursor: z.string().nullable().describe('pass as cursor for the next page; null on the last'),
+  })
+  .meta({ id: 'HeldCallPage', description: 'Calls on hold, longest held first' });
+export type HeldCallPage = z.output<typeof heldCallPage>;
+
+export const wallboardSessionView = z
+  .strictObject({
+    client: z.string().describe('the name of the key the session was opened with'),
+    role: z.enum(['read', 'write', 'admin']).describe("the key's role; the session itself may only read"),
+    account: z.string().describe("the key's Plivo account: the session sees its queues and calls only"),
+    expires_at: time.describe('the session ends then (WALLBOARD_SESSION_SECONDS after sign-in), or at sign-out'),
+  })
+  .meta({ id: 'WallboardSession' });
+export type WallboardSessionView = z.output<typeof wallboardSessionView>;
+
 export const problemView = z
   .strictObject({
     type: z.url(),

@@ -13,6 +13,7 @@ import { createRoleSetup } from '../role-setup.js';
 import { createApp } from './app.js';
 import { createEventHub } from './event-stream.js';
 import { requestLimit } from './request-limit.js';
+import { createWallboardSessions } from './wallboard-sessions.js';
 
 export interface ApiStartDeps {
   logger: Logger;
@@ -26,6 +27,8 @@ export interface ApiStartDeps {
   signal?: AbortSignal;
   /** Shared by the roles of one process, so a Redis outage is one line, not one per role. */
   redisOutage?: RedisOutageLog;
+  /** The wallboard's built page (default: wallboardPageDir(); tests pass a build of their own). */
+  wallboardDir?: string | null;
 }
 
 export interface StartedApi {
@@ -76,6 +79,10 @@ export async function startApi(config: Readonly<Config>, deps: ApiStartDeps): Pr
     redisAvailable: () => redis.status === 'ready',
     draining: () => shuttingDown,
     events: { hub, redis },
+    wallboard: {
+      sessions: createWallboardSessions({ redis, config }),
+      ...(deps.wallboardDir !== undefined ? { pageDir: deps.wallboardDir } : {}),
+    },
     requestLimit:
       config.API_RATE_LIMIT_RPS > 0
         ? requestLimit({ redis, prefix: config.QUEUE_PREFIX, perSecond: config.API_RATE_LIMIT_RPS })

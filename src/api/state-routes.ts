@@ -1,13 +1,14 @@
 import { Router } from 'express';
 import type { Config } from '../config.js';
 import type { PlivoAccount } from '../domain/account.js';
-import type { CallView, QueuePage, QueueView } from './responses.js';
+import type { CallView, HeldCallPage, QueuePage, QueueView } from './responses.js';
 import { AppError } from './errors.js';
-import { fieldErrors } from './problem.js';
+import { CLIENT_PARSE, fieldErrors } from './problem.js';
 import { z } from 'zod';
 import { queueName, SAFE_ID } from '../domain/intent.js';
 import { resolveQueue } from '../domain/queue-config.js';
 import type { CallStore } from '../infra/call-state.js';
+import { HELD_CURSOR, type HeldCalls } from '../infra/held-calls.js';
 import type { QueueStore } from '../infra/queue-store.js';
 
 export interface StateRoutesDeps {
@@ -16,6 +17,7 @@ export interface StateRoutesDeps {
   account: PlivoAccount;
   calls: CallStore;
   queues: QueueStore;
+  held: HeldCalls;
 }
 
 const round = (n: number) => Math.round(n * 10) / 10;
@@ -26,6 +28,13 @@ const queueListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(100),
   /** The last name of the previous page (next_cursor). */
   cursor: queueName.optional(),
+});
+
+const callListQuery = z.strictObject({
+  state: z.literal('held'),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  /** next_cursor of the previous page: `<hold start ms>.<call_uuid>`. */
+  cursor: z.string().regex(HELD_CURSOR, 'next_cursor of the previous page').optional(),
 });
 
 function safeName(raw: unknown, what: string): string {
@@ -40,6 +49,20 @@ const roundRatio = (x: number | null) => (x === null ? null : Math.round(x * 100
 export function createStateRoutes(deps: StateRoutesDeps): Router {
   const { config, calls, queues } = deps;
   const router = Router();
+
+  // Calls on hold, longest held first, page by page (the wallboard's list, SPEC §13).
+  router.get('/calls', async (req, res) => {
+    const query = callListQuery.safeParse(req.query, CLIENT_PARSE);
+    if (!query.success)
+      throw new AppError('validation_failed', 'the query is not valid', fieldErrors(query.error.issues));
+    const page = await deps.held.page(query.data.cursor ?? null, query.data.limit);
+    const now = Date.now();
+    const view: HeldCallPage = {
+      items: page.items.map((c) => ({ ...c, held_seconds: round(Math.max(0, now - Date.parse(c.since)) / 1000) })),
+      next_cursor: page.next,
+    };
+    res.json(view);
+  });
 
   router.get('/calls/:callUuid', async (req, res) => {
     const uuid = safeName(req.params.callUuid, 'call');

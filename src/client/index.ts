@@ -13,6 +13,7 @@ export type IntentRequest = components['schemas']['IntentRequest'];
 export type Queue = components['schemas']['Queue'];
 export type QueuePage = components['schemas']['QueuePage'];
 export type Call = components['schemas']['Call'];
+export type HeldCallPage = components['schemas']['HeldCallPage'];
 export type DeadLetterPage = components['schemas']['DeadLetterPage'];
 export type Problem = components['schemas']['Problem'];
 export type HoldqEvent = components['schemas']['Event'];
@@ -90,6 +91,11 @@ export function createHoldqClient(opts: ClientOptions) {
 
     async getCall(callUuid: string): Promise<Call> {
       return unwrap(await api.GET('/v1/calls/{call_uuid}', { params: { path: { call_uuid: callUuid } } })) as Call;
+    },
+
+    /** Calls on hold, longest held first. */
+    async listHeldCalls(o: { limit?: number; cursor?: string } = {}): Promise<HeldCallPage> {
+      return unwrap(await api.GET('/v1/calls', { params: { query: { state: 'held', ...o } } })) as HeldCallPage;
     },
 
     async listQueues(o: { limit?: number; cursor?: string } = {}): Promise<QueuePage> {

@@ -56,6 +56,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/calls": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Calls on hold, longest held first, page by page */
+        get: operations["listHeldCalls"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/calls/{call_uuid}": {
         parameters: {
             query?: never;
@@ -125,6 +142,28 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/wallboard/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The wallboard session of this browser's cookie */
+        get: operations["getWallboardSession"];
+        put?: never;
+        /**
+         * Sign in to the wallboard: exchange a key for a session cookie
+         * @description The key goes in the body (JSON, or a form posted by the page), never in a URL. Any valid key will do (READ_KEYS is enough). The answer sets `holdq_wallboard` (HttpOnly, SameSite=Strict, Path=/v1, Secure over https), which then authenticates GET and HEAD under /v1 for the key's account, and nothing else: any other method with the cookie alone is 403. The session ends WALLBOARD_SESSION_SECONDS after sign-in, at sign-out, or when its key is removed or changes role or account. A request a browser makes from another site (Sec-Fetch-Site, Origin) is 403. Ten failed sign-ins from one address in a minute: 429 for the rest of that minute.
+         */
+        post: operations["openWallboardSession"];
+        /** Sign out: the session ends on every replica, and the cookie is cleared */
+        delete: operations["closeWallboardSession"];
         options?: never;
         head?: never;
         patch?: never;
@@ -500,6 +539,40 @@ export interface components {
                 /** @description the caller left the line and is called back when its turn comes, keeping this place (SPEC §10) */
                 callback: boolean;
             }[];
+        };
+        /** @description Calls on hold, longest held first */
+        HeldCallPage: {
+            items: {
+                call_uuid: string;
+                /**
+                 * Format: date-time
+                 * @description when the hold began
+                 */
+                since: string;
+                /** @description how long the call has been on hold, at the time of the answer */
+                held_seconds: number;
+                /** @description the legs the hold moved */
+                held_legs: ("aleg" | "bleg" | "both") | null;
+                last_intent_id: string | null;
+            }[];
+            /** @description pass as cursor for the next page; null on the last */
+            next_cursor: string | null;
+        };
+        WallboardSession: {
+            /** @description the name of the key the session was opened with */
+            client: string;
+            /**
+             * @description the key's role; the session itself may only read
+             * @enum {string}
+             */
+            role: "read" | "write" | "admin";
+            /** @description the key's Plivo account: the session sees its queues and calls only */
+            account: string;
+            /**
+             * Format: date-time
+             * @description the session ends then (WALLBOARD_SESSION_SECONDS after sign-in), or at sign-out
+             */
+            expires_at: string;
         };
         /** @description RFC 9457 problem details; errors name each invalid field */
         Problem: {
@@ -1125,6 +1198,76 @@ export interface operations {
             };
         };
     };
+    listHeldCalls: {
+        parameters: {
+            query: {
+                state: "held";
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of calls on hold */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HeldCallPage"];
+                };
+            };
+            /** @description No bearer key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role may not do this (a READ_KEYS key posting, an API key retrying) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Bad query parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Over the per-key request limit (API_RATE_LIMIT_RPS); retry after the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Redis is unreachable; nothing was done. Retry after the Retry-After header. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getCall: {
         parameters: {
             query?: never;
@@ -1403,6 +1546,198 @@ export interface operations {
                 };
             };
             /** @description This API serves EVENTS_MAX_STREAMS streams already (Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getWallboardSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WallboardSession"];
+                };
+            };
+            /** @description No session cookie, or the session has ended */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Redis is unreachable; nothing was done. Retry after the Retry-After header. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    openWallboardSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    key: string;
+                };
+                "application/x-www-form-urlencoded": {
+                    key: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Signed in; Set-Cookie carries the session */
+            200: {
+                headers: {
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WallboardSession"];
+                };
+            };
+            /** @description Signed in from a form: back to /wallboard (Set-Cookie carries the session) */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Sent by a page of another origin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over 16 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Neither application/json nor a form */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No key, or an unknown field; errors[] names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed sign-ins from this address this minute */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Redis is unreachable; nothing was done. Retry after the Retry-After header. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    closeWallboardSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed out (also when the session had ended already) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No session cookie */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Sent by a page of another origin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Redis is unreachable; nothing was done. Retry after the Retry-After header. */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -52,6 +52,16 @@ export interface Keys {
   fairOpen(cls: string): string;
 }
 
+/**
+ * A wallboard session (api/wallboard-sessions.ts), by the SHA-256 of its cookie's id: a string of
+ * JSON with a TTL. Sessions are not an account's (a person signs in before holdq knows which
+ * account the key is of), so they sit under QUEUE_PREFIX itself, beside the accounts' namespaces.
+ */
+export const wallboardSessionKey = (prefix: string, idHash: string) => `${prefix}:wallboard:session:${idHash}`;
+/** Failed wallboard sign-ins from one address in one minute (the sign-in's rate limit). */
+export const wallboardSignInFailuresKey = (prefix: string, address: string, minute: number) =>
+  `${prefix}:wallboard:signin-failures:${address}:${minute}`;
+
 export function createKeys(prefix: string, eventsMax = DEFAULT_EVENTS_RETENTION): Keys {
   return {
     prefix,

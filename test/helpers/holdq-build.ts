@@ -72,6 +72,8 @@ export function distIsCurrent(): boolean {
     if (statSync(join(ROOT, config)).mtimeMs > statSync(main).mtimeMs) return false;
   for (const file of files(src)) {
     const rel = relative(src, file);
+    // The wallboard page is Vite's (dist/wallboard/), not tsc's: no .js of its own beside it.
+    if (rel.startsWith('wallboard/')) continue;
     if (file.endsWith('.ts')) {
       const out = join(dist, rel.replace(/\.ts$/, '.js'));
       if (!existsSync(out) || statSync(out).mtimeMs < statSync(file).mtimeMs) return false;

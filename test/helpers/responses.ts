@@ -1,6 +1,15 @@
 import type { ZodType } from 'zod';
 import { buildOpenApi } from '../../src/api/openapi.js';
-import { callView, deadLetterPage, intentView, problemView, queuePage, queueView } from '../../src/api/responses.js';
+import {
+  callView,
+  deadLetterPage,
+  heldCallPage,
+  intentView,
+  problemView,
+  queuePage,
+  queueView,
+  wallboardSessionView,
+} from '../../src/api/responses.js';
 import { liveView, readyView } from '../../src/observability/ops-routes.js';
 
 /**
@@ -20,6 +29,12 @@ const ROUTES: { template: string; pattern: RegExp; ok: Record<string, ZodType>; 
   { template: '/v1/intents', pattern: /^\/v1\/intents$/, ok: { get: deadLetterPage, post: intentView } },
   { template: '/v1/intents/{id}', pattern: /^\/v1\/intents\/[^/]+$/, ok: { get: intentView } },
   { template: '/v1/intents/{id}/retry', pattern: /^\/v1\/intents\/[^/]+\/retry$/, ok: { post: intentView } },
+  { template: '/v1/calls', pattern: /^\/v1\/calls$/, ok: { get: heldCallPage } },
+  {
+    template: '/v1/wallboard/session',
+    pattern: /^\/v1\/wallboard\/session$/,
+    ok: { get: wallboardSessionView, post: wallboardSessionView, delete: wallboardSessionView },
+  },
   { template: '/v1/calls/{call_uuid}', pattern: /^\/v1\/calls\/[^/]+$/, ok: { get: callView } },
   { template: '/v1/queues', pattern: /^\/v1\/queues$/, ok: { get: queuePage } },
   { template: '/v1/queues/{name}', pattern: /^\/v1\/queues\/[^/]+$/, ok: { get: queueView } },

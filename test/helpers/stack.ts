@@ -133,6 +133,11 @@ export interface Stack {
     },
   ): Promise<Response>;
   waitForIntent(id: string, until?: (r: IntentView) => boolean, timeoutMs?: number): Promise<IntentView>;
+  /**
+   * Stops the API (a graceful stop, as a deploy does), runs `whileDown`, then starts a new API on
+   * the same port with the same configuration: the worker, Redis and the simulator stay up.
+   */
+  restartApi(whileDown?: () => Promise<void>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -152,6 +157,8 @@ export async function startStack(
     api?: boolean;
     worker?: boolean;
     workerTiming?: Partial<WorkerTiming>;
+    /** The wallboard's built page (wallboard-build.ts); by default, what the API finds. */
+    wallboardDir?: string;
   } = {},
 ): Promise<Stack> {
   const sim = await startSimulator({ autoCreateCalls: true, ...opts.simulator });
@@ -188,7 +195,15 @@ export async function startStack(
           ...(opts.workerTiming ? { timing: opts.workerTiming } : {}),
           ...(opts.callbacks ? { callbacks: opts.callbacks } : {}),
         });
-  const api = opts.api === false ? null : await startApi(config, { logger, registry, metrics, observeJobs: false });
+  const launchApi = () =>
+    startApi(config, {
+      logger,
+      registry,
+      metrics,
+      observeJobs: false,
+      ...(opts.wallboardDir ? { wallboardDir: opts.wallboardDir } : {}),
+    });
+  const api = opts.api === false ? null : await launchApi();
   const apiUrl = `http://127.0.0.1:${port}`;
   const auth = (key: string | null | undefined): Record<string, string> =>
     key === null ? {} : { authorization: `Bearer ${key ?? TEST_KEY}` };
@@ -294,8 +309,14 @@ export async function startStack(
         `intent ${id} did not reach the expected state in ${timeoutMs} ms; last: ${JSON.stringify(last)}`,
       );
     },
+    async restartApi(whileDown) {
+      await stack.api?.stop();
+      stack.api = null;
+      await whileDown?.();
+      stack.api = await launchApi();
+    },
     async stop() {
-      await api?.stop();
+      await stack.api?.stop();
       await worker?.stop();
       await sim.stop();
     },
