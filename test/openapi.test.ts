@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { HOLDQ_VERSION } from '../src/version.js';
 import { eventView } from '../src/api/responses.js';
+import { RESPONSE_EXAMPLES } from '../src/api/response-examples.js';
 import { checked, checkResponse } from './helpers/responses.js';
 import { ADMIN_KEY, startStack, type IntentView, type Stack } from './helpers/stack.js';
 
@@ -140,6 +141,37 @@ describe('the OpenAPI document', () => {
         'POST /v1/intents/{id}/retry 202',
       ]),
     );
+  });
+
+  it('when the document shows response examples, then each is a real answer (generated) that matches its route and status, strictly, and every /v1 read has one', async () => {
+    const ids = Object.keys(RESPONSE_EXAMPLES);
+    for (const id of ids) {
+      const [method, template, status] = id.split(' ') as [string, string, string];
+      const value = RESPONSE_EXAMPLES[id]!.value;
+      const type = Number(status) >= 400 ? 'application/problem+json' : 'application/json';
+      const url = `http://x${template.replace(/\{[^}]+\}/g, 'x-1')}`;
+      await expect(
+        checkResponse(
+          method,
+          url,
+          new Response(JSON.stringify(value), { status: Number(status), headers: { 'content-type': type } }),
+        ),
+      ).resolves.toBeUndefined();
+      // The document shows it where the route answers that status.
+      const media = Object.values(doc.paths[template]![method.toLowerCase()]!.responses[status]!.content!)[0]!;
+      expect(media.examples!.answered).toEqual(RESPONSE_EXAMPLES[id]);
+    }
+    for (const read of [
+      'POST /v1/intents 202',
+      'GET /v1/intents 200',
+      'GET /v1/intents/{id} 200',
+      'POST /v1/intents/{id}/retry 202',
+      'GET /v1/calls 200',
+      'GET /v1/calls/{call_uuid} 200',
+      'GET /v1/queues 200',
+      'GET /v1/queues/{name} 200',
+    ])
+      expect(ids).toContain(read);
   });
 
   it('when an answer carries a field the document does not declare, or a status it does not list, then the check fails', async () => {

@@ -8,6 +8,7 @@ import {
   unholdIntent,
 } from '../domain/intent.js';
 import { EVENT_TYPES } from './event-stream.js';
+import { RESPONSE_EXAMPLES } from './response-examples.js';
 import { liveView, readyView } from '../observability/ops-routes.js';
 import {
   callView,
@@ -177,7 +178,7 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
     discriminator: { propertyName: 'type', mapping },
   };
 
-  return {
+  const doc = {
     openapi: '3.1.0',
     info: {
       title: 'holdq',
@@ -555,4 +556,26 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
       },
     },
   };
+  withResponseExamples(doc.paths as unknown as Operations);
+  return doc;
+}
+
+type Operations = Record<
+  string,
+  Record<string, { responses?: Record<string, { content?: Record<string, { examples?: Record<string, unknown> }> }> }>
+>;
+
+/**
+ * Puts the generated response examples (response-examples.ts: real answers of a running holdq) in
+ * the document, each under its route and status. An example of a response the document does not
+ * declare is an error here, so the two cannot drift apart.
+ */
+function withResponseExamples(paths: Operations) {
+  for (const [id, example] of Object.entries(RESPONSE_EXAMPLES)) {
+    const [method, template, status] = id.split(' ') as [string, string, string];
+    const content = paths[template]?.[method.toLowerCase()]?.responses?.[status]?.content;
+    const media = content && Object.values(content)[0];
+    if (!media) throw new Error(`response-examples.ts: ${id} is a response the document does not declare`);
+    media.examples = { ...media.examples, answered: example };
+  }
 }

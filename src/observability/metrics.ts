@@ -35,7 +35,7 @@ export function createMetrics(
     }),
     plivoRequests: new Counter({
       name: 'holdq_plivo_requests_total',
-      help: 'Transfer requests sent to Plivo, by HTTP status (or timeout, network_error) and account.',
+      help: 'Requests sent to Plivo (Transfer a call, Make Call), by HTTP status (or timeout, network_error) and account.',
       labelNames: ['status', 'account'] as const,
       registers,
     }),
