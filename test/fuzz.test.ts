@@ -155,9 +155,19 @@ describe('fuzzing the edges', () => {
   });
 
   it('when Plivo-signed requests carry hostile names, parameters and forms, then every XML answer is well-formed', async () => {
-    const doc = fc.constantFrom('hold', 'park', 'bridge/', 'queue/');
+    const doc = fc.constantFrom(
+      'hold',
+      'park',
+      'bridge/',
+      'queue/',
+      'callback/offer/',
+      'callback/confirmed/',
+      'callback/answer/',
+      'connecting/',
+      'idle',
+    );
     const form = fc.dictionary(
-      fc.constantFrom('CallUUID', 'From', 'To', 'CallStatus', 'Direction', '__proto__', 'x'),
+      fc.constantFrom('CallUUID', 'From', 'To', 'CallStatus', 'Direction', 'Digits', '__proto__', 'x'),
       nasty.map(text),
       { maxKeys: 5 },
     );
@@ -169,7 +179,7 @@ describe('fuzzing the edges', () => {
         form,
         fc.constantFrom('GET', 'POST'),
         async (d, name, call, f, method) => {
-          const path = `/plivo/xml/${d}${d.endsWith('/') ? enc(name) : ''}?call=${enc(call)}&music=${enc(name)}`;
+          const path = `/plivo/xml/${d}${d.endsWith('/') ? enc(name) : ''}?call=${enc(call)}&music=${enc(name)}&attempt=${enc(name)}`;
           const res = await stack.plivo(path, { method: method as 'GET' | 'POST', form: f });
           const { status, body } = await expectSane(res, { path, f });
           if (status === 200) expect(XMLValidator.validate(body)).toBe(true);
@@ -182,6 +192,13 @@ describe('fuzzing the edges', () => {
       await stack.plivo('/plivo/events/hangup', { form: { CallUUID: '<x>', HangupCause: '\u0000' } }),
       'hangup',
     );
+    for (const q of ['call=%00&attempt=1e999', 'call=x&attempt=-1', 'attempt=1', 'call=x&attempt=1&attempt=2'])
+      await expectSane(
+        await stack.plivo(`/plivo/events/callback-hangup/q?${q}`, {
+          form: { CallStatus: '<busy>', HangupCause: '\u0000' },
+        }),
+        q,
+      );
   });
 
   it('when the request target is any shape (absolute form, odd schemes, broken authorities), then holdq never answers 5xx', async () => {
