@@ -160,6 +160,23 @@ line(
   ],
   ['Event streams open', 'short', [['sum(holdq_event_streams)', 'streams']]],
 );
+line(
+  [
+    'Call-backs (call me back) by step',
+    'short',
+    [['sum by (account, outcome) (increase(holdq_queue_callbacks_total[15m]))', '{{account}} {{outcome}}']],
+  ],
+  [
+    'Call-backs answered, of those placed',
+    'percentunit',
+    [
+      [
+        'sum by (account) (increase(holdq_queue_callbacks_total{outcome="connected"}[1h])) / sum by (account) (increase(holdq_queue_callbacks_total{outcome="dialed"}[1h]))',
+        '{{account}}',
+      ],
+    ],
+  ],
+);
 row('Hold');
 line(
   ['Calls on hold', 'short', [['sum(max by (account) (holdq_calls_on_hold))', 'on hold']]],
