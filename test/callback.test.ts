@@ -113,6 +113,29 @@ describe('call me back', () => {
     await stack.plivo('/plivo/events/hangup', { form: { CallUUID: 'cb-first' } });
   });
 
+  it("when the simulator's caller presses 1 (POST /_sim/calls/{uuid}/digits), then its <GetDigits> action is posted, signed, and the confirmation hangs the line up", async () => {
+    await run({ type: 'enqueue', call_uuid: 'cb-keys', queue: 'cbq' });
+    await waitingRoom('cbq', 'cb-keys');
+    const res = await fetch(`${stack.sim.url}/_sim/calls/cb-keys/digits`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ digits: '1' }),
+    });
+    expect(res.status).toBe(200);
+    const after = (await res.json()) as { status: string; current: { xml: string; fetched_status: number } };
+    expect(after).toMatchObject({ status: 'ended', current: { fetched_status: 200 } });
+    expect(after.current.xml).toContain('ending in 1 1 1 1');
+    expect((await queue('cbq')).members.find((m) => m.call_uuid === 'cb-keys')?.callback).toBe(true);
+    // A call that runs no <GetDigits> cannot press keys.
+    stack.sim.createCall('cb-no-keys');
+    const refused = await fetch(`${stack.sim.url}/_sim/calls/cb-no-keys/digits`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ digits: '1' }),
+    });
+    expect(refused.status).toBe(409);
+  });
+
   it('when a callback intent names a bad number or a caller who does not wait, then 422 names the field, or the intent fails not_queued', async () => {
     for (const number of ['5551234', '+0123456789', '+1 415 555 0100', '+1234567890123456', 12345]) {
       const res = await stack.post({ type: 'callback', call_uuid: 'cb-x', queue: 'cbq', number });

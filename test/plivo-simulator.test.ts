@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { verifyV3 } from '../src/domain/plivo-signature.js';
 import { startSimulator, type PlivoSimulator } from '../src/simulator/plivo-simulator.js';
 import { freePort } from './helpers/redis-server.js';
-import { startStack, type IntentView } from './helpers/stack.js';
+import { startStack, until, type IntentView } from './helpers/stack.js';
 
 interface XmlHit {
   method: string;
@@ -172,6 +172,112 @@ describe('the Plivo simulator', () => {
     expect(body.calls).not.toContain(gone.call_uuid);
     expect((await list(`${sim.url}/v1/Account/${sim.authId}/Call/?status=live`, 'Basic eDp5')).status).toBe(401);
     expect((await list(`${sim.url}/v1/Account/${sim.authId}/Call/`)).status).toBe(400);
+  });
+
+  it('when a call is placed (Make Call, as plivo-node sends it), then 201 "call fired", it rings, and Plivo-style the answer URL is fetched, signed, as the new outbound call; its hangup calls the hangup URL', async () => {
+    sim.setRingMs(50);
+    const place = (body: unknown, authorization = auth()) =>
+      fetch(`${sim.url}/v1/Account/${sim.authId}/Call/`, {
+        method: 'POST',
+        headers: { authorization, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const body = {
+      from: '+15550100000',
+      to: '+14155550100',
+      answer_url: `${xml.url}/answer?call=c1&attempt=1`,
+      answer_method: 'POST',
+      hangup_url: `${xml.url}/hangup?call=c1&attempt=1`,
+      hangup_method: 'POST',
+      ring_timeout: 30,
+    };
+    expect((await place(body, 'Basic eDp5')).status).toBe(401);
+    for (const bad of [
+      { ...body, to: 'nobody' },
+      { ...body, from: undefined },
+      { ...body, answer_url: 'ftp://x' },
+    ])
+      expect((await place(bad)).status).toBe(400);
+    const res = await place(body);
+    expect(res.status).toBe(201);
+    const fired = (await res.json()) as { message: string; request_uuid: string; api_id: string };
+    expect(fired).toEqual({ message: 'call fired', request_uuid: expect.any(String), api_id: expect.any(String) });
+    const dial = await sim.waitForDialed(fired.request_uuid);
+    expect(dial).toMatchObject({ status: 'answered', to: '+14155550100', call_uuid: expect.any(String) });
+    const [answer] = xml.hits;
+    const form = Object.fromEntries(new URLSearchParams(answer!.body));
+    expect(form).toMatchObject({
+      CallUUID: dial.call_uuid,
+      From: '+15550100000',
+      To: '+14155550100',
+      CallStatus: 'in-progress',
+      Direction: 'outbound',
+      RequestUUID: fired.request_uuid,
+    });
+    const signed = (hit: XmlHit, f: Record<string, string>) =>
+      verifyV3(
+        sim.authToken,
+        'POST',
+        `${xml.url}${hit.url}`,
+        String(hit.headers['x-plivo-signature-v3-nonce']),
+        String(hit.headers['x-plivo-signature-v3']),
+        f,
+      );
+    expect(signed(answer!, form)).toBe(true);
+    // The customer hangs up: Plivo calls the hangup URL, completed.
+    sim.endCall(dial.call_uuid!);
+    await until(() => xml.hits.length === 2 || undefined, 'the hangup URL');
+    const hangup = Object.fromEntries(new URLSearchParams(xml.hits[1]!.body));
+    expect(xml.hits[1]!.url).toBe('/hangup?call=c1&attempt=1');
+    expect(hangup).toMatchObject({ CallUUID: dial.call_uuid, CallStatus: 'completed', HangupCause: 'NORMAL_CLEARING' });
+    expect(signed(xml.hits[1]!, hangup)).toBe(true);
+  });
+
+  it('when a placed call is not answered (a dial fault), then the hangup URL says busy, no-answer or failed, and nothing is fetched for a lost one', async () => {
+    sim.setRingMs(20);
+    for (const outcome of ['busy', 'no-answer', 'failed', 'lost'] as const) {
+      xml.hits.length = 0;
+      sim.injectDialFault({ outcome });
+      const res = await fetch(`${sim.url}/v1/Account/${sim.authId}/Call/`, {
+        method: 'POST',
+        headers: { authorization: auth(), 'content-type': 'application/json' },
+        body: JSON.stringify({
+          from: '+15550100000',
+          to: '+14155550100',
+          answer_url: `${xml.url}/answer`,
+          hangup_url: `${xml.url}/hangup`,
+        }),
+      });
+      const { request_uuid } = (await res.json()) as { request_uuid: string };
+      expect((await sim.waitForDialed(request_uuid)).status).toBe(outcome);
+      if (outcome === 'lost') {
+        expect(xml.hits).toHaveLength(0);
+        continue;
+      }
+      expect(xml.hits.map((h) => h.url)).toEqual(['/hangup']);
+      expect(Object.fromEntries(new URLSearchParams(xml.hits[0]!.body))).toMatchObject({ CallStatus: outcome });
+    }
+  });
+
+  it('when a call is placed over the control API faults and ring time, then they apply over HTTP too', async () => {
+    const post = (path: string, body: unknown) =>
+      fetch(`${sim.url}/_sim${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    expect((await post('/dial-faults', { outcome: 'nope' })).status).toBe(400);
+    expect((await post('/dial-faults', { outcome: 'busy' })).status).toBe(204);
+    expect((await post('/ring', { ms: 10 })).status).toBe(204);
+    await fetch(`${sim.url}/v1/Account/${sim.authId}/Call/`, {
+      method: 'POST',
+      headers: { authorization: auth(), 'content-type': 'application/json' },
+      body: JSON.stringify({ from: '+15550100000', to: '+14155550100', answer_url: `${xml.url}/a` }),
+    });
+    await until(async () => {
+      const dials = (await (await fetch(`${sim.url}/_sim/dials`)).json()) as { status: string }[];
+      return dials[0]?.status === 'busy' || undefined;
+    }, 'the busy dial');
   });
 
   it('when a call passes 70 transfers, then Plivo-style it is hung up with "Loop detected"', async () => {
