@@ -46,6 +46,9 @@ describe('the holdq command', () => {
     const j = await holdq(['--json', 'intent', id]);
     expect(j.code).toBe(0);
     expect(JSON.parse(j.stdout)).toMatchObject({ id, type: 'hold', status: 'completed', call_uuid: 'cli-call-1' });
+    const held = await holdq(['held']);
+    expect(held.stdout).toMatch(/^call\s+held\s+legs\s+since\n/);
+    expect(held.stdout).toMatch(/cli-call-1\s+\d+s\s+aleg\s+\d{4}-/);
     const text = await holdq(['intent', id]);
     expect(text.stdout).toMatch(/^hold .* completed\ncall cli-call-1, sequence 1/);
     expect(text.stdout).toMatch(/legs\s+status\s+at/);

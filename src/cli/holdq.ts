@@ -212,6 +212,23 @@ export function buildProgram(out: { stdout: (s: string) => void; stderr: (s: str
       );
     });
   program
+    .command('held')
+    .description('calls on hold, longest held first')
+    .option('--limit <n>', 'calls per page', positiveInt('--limit'))
+    .option('--cursor <cursor>', 'the next page (as the last page said)')
+    .action(async (o: { limit?: number; cursor?: string }) => {
+      const page = await client().listHeldCalls(o);
+      print(page, () =>
+        [
+          table(
+            ['call', 'held', 'legs', 'since'],
+            page.items.map((c) => [c.call_uuid, seconds(c.held_seconds), c.held_legs ?? '-', c.since]),
+          ),
+          ...(page.next_cursor ? [`more: --cursor ${page.next_cursor}`] : []),
+        ].join('\n'),
+      );
+    });
+  program
     .command('queue')
     .description('a queue: its callers in service order, service level, abandonment')
     .argument('<name>')
