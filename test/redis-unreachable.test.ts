@@ -143,11 +143,20 @@ describe('stopping while Redis is away', () => {
 
   it('when Redis died after start, then the worker and the API stop at once instead of waiting out SHUTDOWN_TIMEOUT_MS', async () => {
     await redis.stop('SIGKILL');
-    await stack.waitForLine(/cannot reach Redis/);
-    const started = Date.now();
-    await stack.worker!.stop();
-    await stack.api!.stop();
-    expect(Date.now() - started).toBeLessThan(3000);
-    expect(stack.logs.filter((l) => l.includes('shutdown step failed'))).toEqual([]);
+    // The dead Redis's port stays taken (every connection refused at once, as a dead host's would
+    // be), so another test file's redis-server cannot start on it and let holdq reconnect there.
+    const squatter = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => squatter.listen(redis.port, '127.0.0.1', resolve));
+    try {
+      await stack.waitForLine(/cannot reach Redis/);
+      const started = Date.now();
+      await stack.worker!.stop();
+      await stack.api!.stop();
+      // The step that waited, if one did, is named in its log line.
+      expect(stack.logs.filter((l) => l.includes('shutdown step failed'))).toEqual([]);
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      await new Promise<void>((resolve) => squatter.close(() => resolve()));
+    }
   });
 });
