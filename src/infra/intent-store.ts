@@ -92,6 +92,9 @@ export interface FinishResult {
   nextIntentId: string | null;
 }
 
+/** How a new record's JSON begins (its placeholder seq), cut off before the accept script numbers it. */
+const UNNUMBERED = '{"seq":0,';
+
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** A canonical JSON (sorted keys) so the same body always hashes the same. */
@@ -149,7 +152,9 @@ export function createIntentStore(
       // Only a replay compares bodies, and only a request with an Idempotency-Key can be replayed.
       const bodyHash = idempotencyKey ? sha256(canonical(request)) : '';
       const callUuid = orderingCall(request);
-      const { seq: _placeholder, ...unnumbered } = record;
+      // The record as the script stores it: without its seq (the script writes the call's number first).
+      const json = JSON.stringify(record);
+      if (!json.startsWith(UNNUMBERED)) throw new Error('an intent record does not begin with its seq');
       const reply = await ACCEPT.run(
         redis,
         {
@@ -174,7 +179,7 @@ export function createIntentStore(
         {
           id,
           // The script puts the call's sequence number first (mark-running.lua reads it there).
-          record: JSON.stringify(unnumbered),
+          record: `{${json.slice(UNNUMBERED.length)}`,
           body_hash: bodyHash,
           idempotency_ttl: Math.min(IDEMPOTENCY_TTL_SECONDS, opts.retentionSeconds),
           has_key: idempotencyKey ? '1' : '0',

@@ -185,33 +185,37 @@ export function defineScript<const S extends ScriptShape>(
     }
     return (script = s);
   };
-  /** The inputs of one call, in the header's order: the named ones, then the rest. */
-  const flatten = (list: readonly string[], values: Record<string, unknown>) => {
-    const out: (string | number)[] = [];
-    for (const n of list) {
-      if (n.endsWith('...')) {
-        for (const v of (values as { rest?: (string | number)[] }).rest ?? []) out.push(v);
-        continue;
-      }
+  /** A header list's names (a last `...` one stands for the rest), split once, not at every call. */
+  const namesOf = (list: readonly string[]) => {
+    const rest = list.length > 0 && list[list.length - 1]!.endsWith('...');
+    return { named: rest ? list.slice(0, -1) : list, rest };
+  };
+  let inputs: { keys: ReturnType<typeof namesOf>; args: ReturnType<typeof namesOf> } | null = null;
+  /** Appends one call's inputs to `out`, in the header's order: the named ones, then the rest; answers out's length. */
+  const flatten = (out: (string | number)[], list: ReturnType<typeof namesOf>, values: Record<string, unknown>) => {
+    for (const n of list.named) {
       const v = values[n];
       if (v === undefined || v === null) throw new Error(`lua/${name}.lua: input ${n} is missing`);
       out.push(v as string | number);
     }
-    return out;
+    if (list.rest) for (const v of (values as { rest?: (string | number)[] }).rest ?? []) out.push(v);
+    return out.length;
   };
   return {
     name,
     assembled,
     async run(redis, keys, args) {
       const s = assembled();
-      const k = flatten(s.keys, keys as Record<string, unknown>);
-      const a = flatten(s.args, args as Record<string, unknown>);
+      inputs ??= { keys: namesOf(s.keys), args: namesOf(s.args) };
+      const inputsOfCall: (string | number)[] = [];
+      const numKeys = flatten(inputsOfCall, inputs.keys, keys as Record<string, unknown>);
+      flatten(inputsOfCall, inputs.args, args as Record<string, unknown>);
       let reply: unknown;
       try {
-        reply = await redis.evalsha(s.sha, k.length, ...k, ...a);
+        reply = await redis.evalsha(s.sha, numKeys, ...inputsOfCall);
       } catch (err) {
         if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-        reply = await redis.eval(s.source, k.length, ...k, ...a);
+        reply = await redis.eval(s.source, numKeys, ...inputsOfCall);
       }
       const [status, ...values] = Array.isArray(reply) ? reply : [];
       if (!(s.returns as readonly unknown[]).includes(status))
