@@ -79,7 +79,16 @@ describe('accept.lua', () => {
     fresh();
     queue = createIntentJobs(redis, { prefix: p, attempts: 3 });
     jobs = createJobInsert(queue);
-    accept = acceptScript(jobs);
+    accept = acceptScript(jobs, {
+      unfinished: k('unfinished'),
+      queue_index: k('queue-index'),
+      queue_activity: k('queue-activity'),
+      events: k('events'),
+      idempotency_ttl: 60,
+      call_ttl: 60,
+      band: 1000,
+      events_max: 1000,
+    });
   });
   afterAll(() => queue.close());
 
@@ -91,27 +100,20 @@ describe('accept.lua', () => {
         idempotency: k(`idem:${over.idem ?? id}`),
         call: k('call:c1'),
         pending: k('call:c1:pending'),
-        unfinished: k('unfinished'),
         queue: k('queue:q'),
         client_rate: k(`rate:${over.second ?? 1}`),
         claim_queue: k('queue:from'),
         claim_queue_times: k('queue:from:since'),
-        queue_index: k('queue-index'),
-        queue_activity: k('queue-activity'),
         fair: k(`fair:${over.cls ?? 1}`),
         fair_open: k(`fair:${over.cls ?? 1}:open`),
-        events: k('events'),
         claim_queue_stats: k('queue:from:stats'),
         claim_queue_outcomes: k('queue:from:outcomes'),
-        rest: jobs.keys,
       },
       {
         id,
         record: JSON.stringify({ id, status: 'queued', attempts: 0 }),
         body_hash: String(over.hash ?? 'h1'),
-        idempotency_ttl: 60,
         has_key: over.idem ? '1' : '0',
-        call_ttl: 60,
         now_ms: 1000,
         budget: over.budget ?? 10,
         queue_name: over.queue_name ?? '',
@@ -123,8 +125,6 @@ describe('accept.lua', () => {
         call_uuid: 'c1',
         client: over.client ?? 'desk',
         class_index: over.cls ?? 1,
-        band: 1000,
-        events_max: 1000,
         intent_type: 'hold',
         intent_queue: '',
       },

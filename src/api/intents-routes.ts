@@ -1,4 +1,4 @@
-import express, { Router, type Request, type RequestHandler } from 'express';
+import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import type { PlivoAccount } from '../domain/account.js';
@@ -127,6 +127,20 @@ function idempotencyKey(req: Request): string | undefined {
   return key;
 }
 
+/**
+ * The answer to an accept: the intent with its Location, the headers `res.status().location().json()`
+ * sets (Location, Content-Type, Content-Length, in that order) written by Node directly. Express's
+ * res.json would parse and re-format the Content-Type and check freshness, which a POST never is.
+ */
+function sendIntent(res: Response, status: 200 | 202, record: IntentRecord): void {
+  const body = JSON.stringify(viewOf(record));
+  res.statusCode = status;
+  res.setHeader('location', `/v1/intents/${record.id}`);
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.setHeader('content-length', Buffer.byteLength(body));
+  res.end(body);
+}
+
 /** The body parser of POST /v1/intents. */
 export const intentBody = express.json({
   limit: BODY_LIMIT,
@@ -193,11 +207,11 @@ export function acceptIntentRoute(deps: IntentRoutesDeps): RequestHandler {
           const job = await addIntentJob(jobs, result.record);
           requestLog(res).info({ intentId: result.record.id, jobId: job.id }, 'intent replayed; job ensured');
         }
-        res.status(200).location(`/v1/intents/${result.record.id}`).json(viewOf(result.record));
+        sendIntent(res, 200, result.record);
         return;
       case 'created':
         received[request.type]!.inc();
-        res.status(202).location(`/v1/intents/${result.record.id}`).json(viewOf(result.record));
+        sendIntent(res, 202, result.record);
         return;
       case 'not_waiting':
         // Only the overflow handler claims a caller; an API accept never asks to.

@@ -92,6 +92,9 @@ export interface FinishResult {
   nextIntentId: string | null;
 }
 
+/** How a new record's JSON begins (its placeholder seq), cut off before the accept script numbers it. */
+const UNNUMBERED = '{"seq":0,';
+
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** A canonical JSON (sorted keys) so the same body always hashes the same. */
@@ -111,7 +114,16 @@ export function createIntentStore(
   keys: Keys,
   opts: { retentionSeconds: number; jobs: JobInsert },
 ): IntentStore {
-  const ACCEPT = acceptScript(opts.jobs);
+  const ACCEPT = acceptScript(opts.jobs, {
+    unfinished: keys.unfinished(),
+    queue_index: keys.queueIndex(),
+    queue_activity: keys.queueActivity(),
+    events: keys.events(),
+    idempotency_ttl: Math.min(IDEMPOTENCY_TTL_SECONDS, opts.retentionSeconds),
+    call_ttl: CALL_TTL_SECONDS,
+    band: CLASS_BAND,
+    events_max: keys.eventsMax,
+  });
   const idemKey = (client: string, key?: string) => keys.idempotency(client, key ? sha256(key) : '-');
 
   async function get(id: string): Promise<IntentRecord | null> {
@@ -149,7 +161,9 @@ export function createIntentStore(
       // Only a replay compares bodies, and only a request with an Idempotency-Key can be replayed.
       const bodyHash = idempotencyKey ? sha256(canonical(request)) : '';
       const callUuid = orderingCall(request);
-      const { seq: _placeholder, ...unnumbered } = record;
+      // The record as the script stores it: without its seq (the script writes the call's number first).
+      const json = JSON.stringify(record);
+      if (!json.startsWith(UNNUMBERED)) throw new Error('an intent record does not begin with its seq');
       const reply = await ACCEPT.run(
         redis,
         {
@@ -157,28 +171,21 @@ export function createIntentStore(
           idempotency: idemKey(client, idempotencyKey),
           call: keys.call(callUuid),
           pending: keys.pending(callUuid),
-          unfinished: keys.unfinished(),
           queue: keys.queue(limits?.queue?.name ?? '-'),
           client_rate: keys.intentRate(client, Math.floor(nowMs / 1000)),
           claim_queue: keys.queue(claim?.queue ?? '-'),
           claim_queue_times: keys.queueTimes(claim?.queue ?? '-'),
-          queue_index: keys.queueIndex(),
-          queue_activity: keys.queueActivity(),
           fair: keys.fair(cls),
           fair_open: keys.fairOpen(cls),
-          events: keys.events(),
           claim_queue_stats: keys.queueStats(claim?.queue ?? '-'),
           claim_queue_outcomes: keys.queueOutcomes(claim?.queue ?? '-'),
-          rest: opts.jobs.keys,
         },
         {
           id,
           // The script puts the call's sequence number first (mark-running.lua reads it there).
-          record: JSON.stringify(unnumbered),
+          record: `{${json.slice(UNNUMBERED.length)}`,
           body_hash: bodyHash,
-          idempotency_ttl: Math.min(IDEMPOTENCY_TTL_SECONDS, opts.retentionSeconds),
           has_key: idempotencyKey ? '1' : '0',
-          call_ttl: CALL_TTL_SECONDS,
           now_ms: nowMs,
           budget: limits?.transferBudget ?? Number.MAX_SAFE_INTEGER,
           queue_name: limits?.queue?.name ?? '',
@@ -190,8 +197,6 @@ export function createIntentStore(
           call_uuid: callUuid,
           client,
           class_index: classIndex(cls),
-          band: CLASS_BAND,
-          events_max: keys.eventsMax,
           intent_type: request.type,
           intent_queue: 'queue' in request ? request.queue : '',
         },

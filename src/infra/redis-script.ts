@@ -100,11 +100,37 @@ export function parseHeader(name: string, text: string): ScriptShape {
   return { keys, args, returns };
 }
 
-/** `local KEY = {…}` and `local ARG = {…}`: the header's names bound to KEYS and ARGV. */
-function bindings(list: readonly string[], table: 'KEY' | 'ARG', from: 'KEYS' | 'ARGV'): string {
-  const fields = list.map((n, i) =>
-    n.endsWith('...') ? `${n.slice(0, -3)} = {unpack(${from}, ${i + 1})}` : `${n} = ${from}[${i + 1}]`,
-  );
+/**
+ * Inputs a wrapper fixes once for every call (an account's constant keys and settings), by the
+ * header's names (a rest name without its `...`): the loader writes them into the bindings as Lua
+ * literals, so they no longer cross the wire with each call; the other inputs keep their order.
+ */
+export interface FixedInputs {
+  keys?: Readonly<Record<string, string | readonly string[]>>;
+  args?: Readonly<Record<string, string | number | readonly (string | number)[]>>;
+}
+
+const luaLiteral = (v: string | number | readonly (string | number)[]): string =>
+  Array.isArray(v)
+    ? `{${v.map((x) => luaLiteral(x as string | number)).join(', ')}}`
+    : typeof v === 'number'
+      ? String(v)
+      : luaLongString(v as string);
+
+/** `local KEY = {…}` and `local ARG = {…}`: the header's names bound to KEYS and ARGV, or to their fixed values. */
+function bindings(
+  list: readonly string[],
+  table: 'KEY' | 'ARG',
+  from: 'KEYS' | 'ARGV',
+  fixed: Readonly<Record<string, string | number | readonly (string | number)[]>> = {},
+): string {
+  let i = 0;
+  const fields = list.map((n) => {
+    const field = n.endsWith('...') ? n.slice(0, -3) : n;
+    if (Object.hasOwn(fixed, field)) return `${field} = ${luaLiteral(fixed[field]!)}`;
+    i += 1;
+    return n.endsWith('...') ? `${field} = {unpack(${from}, ${i})}` : `${field} = ${from}[${i}]`;
+  });
   return `local ${table} = {\n${fields.map((f) => `  ${f},`).join('\n')}\n}`;
 }
 
@@ -115,7 +141,7 @@ function bindings(list: readonly string[], table: 'KEY' | 'ARG', from: 'KEYS' | 
 export function assembleScript(
   name: string,
   inserts: Record<string, string> = {},
-  opts: { allowUnusedInserts?: boolean } = {},
+  opts: { allowUnusedInserts?: boolean; fixed?: FixedInputs } = {},
 ): AssembledScript {
   if (!NAME.test(name)) throw new Error(`not a script name: ${name}`);
   const text = readLua(`${name}.lua`);
@@ -139,7 +165,16 @@ export function assembleScript(
   if (!opts.allowUnusedInserts)
     for (const key of Object.keys(inserts))
       if (!used.has(key)) throw new Error(`lua/${name}.lua has no "--- @insert ${key}"`);
-  const source = `${bindings(shape.keys, 'KEY', 'KEYS')}\n${bindings(shape.args, 'ARG', 'ARGV')}\n${body}`;
+  const fixed = opts.fixed ?? {};
+  for (const [part, list] of [
+    ['keys', shape.keys],
+    ['args', shape.args],
+  ] as const) {
+    for (const n of Object.keys(fixed[part] ?? {}))
+      if (!list.includes(n) && !list.includes(`${n}...`))
+        throw new Error(`lua/${name}.lua: a fixed input ${n} is not one of its ${part}`);
+  }
+  const source = `${bindings(shape.keys, 'KEY', 'KEYS', fixed.keys)}\n${bindings(shape.args, 'ARG', 'ARGV', fixed.args)}\n${body}`;
   return { name, ...shape, source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
@@ -155,11 +190,22 @@ export interface ScriptReply<S extends ScriptShape> {
   values: unknown[];
 }
 
-export interface RedisScript<S extends ScriptShape> {
+type RestName<L extends readonly string[]> = Extract<L[number], `${string}...`> extends `${infer N}...` ? N : never;
+/** The inputs a call still gives: those the wrapper did not fix (`rest` too, when the rest is fixed). */
+type Given<T, L extends readonly string[], F> = Omit<
+  T,
+  Extract<keyof F, string> | (RestName<L> extends never ? never : RestName<L> extends keyof F ? 'rest' : never)
+>;
+
+export interface RedisScript<S extends ScriptShape, F extends FixedInputs = object> {
   readonly name: string;
   /** Assembled on first use (nothing is read at import). */
   assembled(): AssembledScript;
-  run(redis: Redis, keys: ScriptKeys<S>, args: ScriptArgs<S>): Promise<ScriptReply<S>>;
+  run(
+    redis: Redis,
+    keys: Given<ScriptKeys<S>, S['keys'], F['keys']>,
+    args: Given<ScriptArgs<S>, S['args'], F['args']>,
+  ): Promise<ScriptReply<S>>;
 }
 
 const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
@@ -168,15 +214,16 @@ const same = (a: readonly string[], b: readonly string[]) => a.length === b.leng
  * A typed wrapper of `lua/<name>.lua`. `shape` repeats the header's names (for TypeScript); the two
  * must agree, or the first use throws.
  */
-export function defineScript<const S extends ScriptShape>(
+export function defineScript<const S extends ScriptShape, const F extends FixedInputs = object>(
   name: string,
   shape: S,
   inserts?: () => Record<string, string>,
-): RedisScript<S> {
+  fixed?: F,
+): RedisScript<S, F> {
   let script: AssembledScript | null = null;
   const assembled = () => {
     if (script) return script;
-    const s = assembleScript(name, inserts?.());
+    const s = assembleScript(name, inserts?.(), fixed ? { fixed } : {});
     for (const part of ['keys', 'args', 'returns'] as const) {
       if (!same(s[part], shape[part]))
         throw new Error(
@@ -185,33 +232,38 @@ export function defineScript<const S extends ScriptShape>(
     }
     return (script = s);
   };
-  /** The inputs of one call, in the header's order: the named ones, then the rest. */
-  const flatten = (list: readonly string[], values: Record<string, unknown>) => {
-    const out: (string | number)[] = [];
-    for (const n of list) {
-      if (n.endsWith('...')) {
-        for (const v of (values as { rest?: (string | number)[] }).rest ?? []) out.push(v);
-        continue;
-      }
+  /** The names a call gives (a last `...` one stands for the rest; fixed ones are not given), listed once. */
+  const namesOf = (list: readonly string[], given: Readonly<Record<string, unknown>> = {}) => {
+    const last = list.at(-1);
+    const rest = last !== undefined && last.endsWith('...') && !Object.hasOwn(given, last.slice(0, -3));
+    return { named: list.filter((n) => !n.endsWith('...') && !Object.hasOwn(given, n)), rest };
+  };
+  let inputs: { keys: ReturnType<typeof namesOf>; args: ReturnType<typeof namesOf> } | null = null;
+  /** Appends one call's inputs to `out`, in the header's order: the named ones, then the rest; answers out's length. */
+  const flatten = (out: (string | number)[], list: ReturnType<typeof namesOf>, values: Record<string, unknown>) => {
+    for (const n of list.named) {
       const v = values[n];
       if (v === undefined || v === null) throw new Error(`lua/${name}.lua: input ${n} is missing`);
       out.push(v as string | number);
     }
-    return out;
+    if (list.rest) for (const v of (values as { rest?: (string | number)[] }).rest ?? []) out.push(v);
+    return out.length;
   };
   return {
     name,
     assembled,
     async run(redis, keys, args) {
       const s = assembled();
-      const k = flatten(s.keys, keys as Record<string, unknown>);
-      const a = flatten(s.args, args as Record<string, unknown>);
+      inputs ??= { keys: namesOf(s.keys, fixed?.keys), args: namesOf(s.args, fixed?.args) };
+      const inputsOfCall: (string | number)[] = [];
+      const numKeys = flatten(inputsOfCall, inputs.keys, keys as Record<string, unknown>);
+      flatten(inputsOfCall, inputs.args, args as Record<string, unknown>);
       let reply: unknown;
       try {
-        reply = await redis.evalsha(s.sha, k.length, ...k, ...a);
+        reply = await redis.evalsha(s.sha, numKeys, ...inputsOfCall);
       } catch (err) {
         if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-        reply = await redis.eval(s.source, k.length, ...k, ...a);
+        reply = await redis.eval(s.source, numKeys, ...inputsOfCall);
       }
       const [status, ...values] = Array.isArray(reply) ? reply : [];
       if (!(s.returns as readonly unknown[]).includes(status))

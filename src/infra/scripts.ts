@@ -6,8 +6,27 @@ import { defineScript } from './redis-script.js';
  * them). The names repeat each header's, for TypeScript: the loader checks they agree.
  */
 
-/** lua/accept.lua: one wrapper per intent queue (its insert of BullMQ's job names that queue). */
-export function acceptScript(jobs: JobInsert) {
+/**
+ * What every accept of one account shares: keys and settings written into the script itself
+ * (redis-script.ts, FixedInputs), so each call sends only what is its own.
+ */
+export interface AcceptConstants {
+  unfinished: string;
+  queue_index: string;
+  queue_activity: string;
+  events: string;
+  idempotency_ttl: number;
+  call_ttl: number;
+  band: number;
+  events_max: number;
+}
+
+/**
+ * lua/accept.lua: one wrapper per intent queue (its insert of BullMQ's job names that queue, its
+ * keys and the account's constant keys and settings fixed in the script).
+ */
+export function acceptScript(jobs: JobInsert, constants: AcceptConstants) {
+  const { unfinished, queue_index, queue_activity, events, ...args } = constants;
   return defineScript(
     'accept',
     {
@@ -56,6 +75,7 @@ export function acceptScript(jobs: JobInsert) {
       returns: ['created', 'replayed', 'budget_spent', 'queue_full', 'rate_limited', 'not_waiting'],
     },
     () => ({ ...jobs.inserts }),
+    { keys: { unfinished, queue_index, queue_activity, events, job: jobs.keys }, args },
   );
 }
 
