@@ -6,6 +6,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 
+/** Problems as a list, each once with its count (a bound hit by every stream is one line, not a thousand). */
+function problemList(problems) {
+  if (problems.length === 0) return 'none';
+  const counts = new Map();
+  for (const p of problems) {
+    const key = p.replace(/urn:request:[0-9a-f-]+/g, 'urn:request:…');
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].map(([p, n]) => (n > 1 ? `${p} (×${n})` : p)).join('; ');
+}
+
 /** The RSS target, 150 MB, in MiB. */
 const RSS_TARGET_MIB = 143;
 
@@ -340,7 +351,7 @@ function estimateSection(e) {
     )
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}. The queue at the end: ${JSON.stringify(e.queue_at_end)}.`,
-    `- Problems seen: ${e.problems.length ? e.problems.join('; ') : 'none'}.`,
+    `- Problems seen: ${problemList(e.problems)}.`,
     '',
     'Every caller (times from the start, s) is in the raw results below (`estimate.callers`).',
     '',
@@ -370,7 +381,7 @@ function eventsSection(ev) {
     '|---|---|---|---|---|---|---|---|',
     ...ev.runs.map(runRow),
     '',
-    `The API process ${ev.api_survived ? 'ran to the end' : '**did not survive the measurement**'}. Problems seen: ${ev.problems.length ? ev.problems.join('; ') : 'none'}.`,
+    `The API process ${ev.api_survived ? 'ran to the end' : '**did not survive the measurement**'}. Problems seen: ${problemList(ev.problems)}.`,
     '',
   ];
 }
