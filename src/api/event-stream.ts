@@ -12,25 +12,7 @@ import { doublingBackoffMs } from '../infra/backoff.js';
  * is live, with nothing missing or repeated (ids only go up).
  */
 
-/** Every event type (SPEC §8; the names are fixed). */
-export const EVENT_TYPES = [
-  'intent.accepted',
-  'intent.completed',
-  'intent.failed',
-  'intent.superseded',
-  'call.held',
-  'call.unheld',
-  'call.bridged',
-  'call.ended',
-  'queue.joined',
-  'queue.position',
-  'queue.left',
-  'callback.requested',
-  'callback.dialing',
-  'callback.connected',
-  'callback.failed',
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+export { EVENT_TYPES } from '../domain/event-types.js';
 
 /** A stream entry as the hub hands it on. */
 export interface StreamEvent {

@@ -1,23 +1,5 @@
+import { EVENT_TYPES } from '../domain/event-types.js';
 import type { HoldqEvent } from './board.js';
-
-/** Every event type of GET /v1/events (SPEC §8); EventSource delivers each only to its own listener. */
-export const EVENT_TYPES = [
-  'intent.accepted',
-  'intent.completed',
-  'intent.failed',
-  'intent.superseded',
-  'call.held',
-  'call.unheld',
-  'call.bridged',
-  'call.ended',
-  'queue.joined',
-  'queue.position',
-  'queue.left',
-  'callback.requested',
-  'callback.dialing',
-  'callback.connected',
-  'callback.failed',
-] as const;
 
 export type StreamState = 'connecting' | 'live' | 'reconnecting';
 
@@ -72,6 +54,7 @@ export function openStream(handlers: StreamHandlers) {
         handlers.closed();
       }
     };
+    // EventSource delivers each type only to its own listener: one for every type of GET /v1/events.
     for (const type of EVENT_TYPES) es.addEventListener(type, onEvent);
     es.addEventListener('reset', (m: MessageEvent<string>) => {
       if (m.lastEventId) lastId = m.lastEventId;
