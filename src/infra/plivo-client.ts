@@ -87,6 +87,21 @@ export function classify(status: number, body: string, retryAfter: string | unde
   return { kind: 'rejected', status, message };
 }
 
+/** A request that got no answer (a timeout, a broken connection): retryable, as it may not have reached Plivo. */
+function noAnswer(err: unknown, what: string, started: number) {
+  const e = err as { code?: string; name?: string; message?: string };
+  const timedOut = e.name === 'TimeoutError' || e.code === 'ETIMEDOUT';
+  return {
+    kind: 'retryable' as const,
+    status: null,
+    reason: timedOut ? ('timeout' as const) : ('network_error' as const),
+    retryAfterMs: null,
+    message: `${timedOut ? 'timeout' : 'network error'} ${what}: ${e.code ?? e.message ?? 'unknown'}`,
+    durationMs: performance.now() - started,
+    statusLabel: timedOut ? 'timeout' : 'network_error',
+  };
+}
+
 export function createPlivoClient(opts: PlivoClientOptions): PlivoClient {
   const agentOptions = { keepAlive: true, maxSockets: opts.maxSockets ?? 256, scheduling: 'lifo' as const };
   const agent = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
@@ -112,17 +127,7 @@ export function createPlivoClient(opts: PlivoClientOptions): PlivoClient {
         const outcome = classify(res.statusCode, res.body, res.headers['retry-after']);
         return { ...outcome, durationMs: performance.now() - started, statusLabel: String(res.statusCode) };
       } catch (err) {
-        const e = err as { code?: string; name?: string; message?: string };
-        const timedOut = e.name === 'TimeoutError' || e.code === 'ETIMEDOUT';
-        return {
-          kind: 'retryable',
-          status: null,
-          reason: timedOut ? 'timeout' : 'network_error',
-          retryAfterMs: null,
-          message: `${timedOut ? 'timeout' : 'network error'} talking to Plivo: ${e.code ?? e.message ?? 'unknown'}`,
-          durationMs: performance.now() - started,
-          statusLabel: timedOut ? 'timeout' : 'network_error',
-        };
+        return noAnswer(err, 'talking to Plivo', started);
       }
     },
     async makeCall(req) {
@@ -144,18 +149,7 @@ export function createPlivoClient(opts: PlivoClientOptions): PlivoClient {
           statusLabel: String(res.statusCode),
         };
       } catch (err) {
-        const e = err as { code?: string; name?: string; message?: string };
-        const timedOut = e.name === 'TimeoutError' || e.code === 'ETIMEDOUT';
-        return {
-          kind: 'retryable',
-          status: null,
-          reason: timedOut ? 'timeout' : 'network_error',
-          retryAfterMs: null,
-          message: `${timedOut ? 'timeout' : 'network error'} placing a call: ${e.code ?? e.message ?? 'unknown'}`,
-          requestUuid: null,
-          durationMs: performance.now() - started,
-          statusLabel: timedOut ? 'timeout' : 'network_error',
-        };
+        return { ...noAnswer(err, 'placing a call', started), requestUuid: null };
       }
     },
     async listLive() {
