@@ -428,7 +428,16 @@ describe('set-call-state.lua and call-seen.lua', () => {
         stats: k(`queue:${queue || '-'}:stats`),
         events: k('events'),
       },
-      { call_uuid: 'c', kind, queue_name: queue, now_ms: 20, now_iso: 'later', back_score: 99, events_max: 1000 },
+      {
+        call_uuid: 'c',
+        kind,
+        queue_name: queue,
+        now_ms: 20,
+        now_iso: 'later',
+        back_score: 99,
+        events_max: 1000,
+        from_number: '',
+      },
     );
 
   it('when a call holdq never moved is fetched, then nothing is written', async () => {

@@ -71,10 +71,10 @@ export function createXmlRoutes(deps: XmlRoutesDeps): Router {
    * A fetch shows where a call is: a call whose state holdq lost (an intent cut short after it may
    * have reached Plivo) gets it back here. Best effort: the document is served whatever happens.
    */
-  const confirm = async (res: express.Response, callUuid: unknown, seen: FetchSeen) => {
+  const confirm = async (res: express.Response, callUuid: unknown, seen: FetchSeen, fromNumber?: string) => {
     if (typeof callUuid !== 'string' || !SAFE_ID.test(callUuid)) return;
     try {
-      if (await calls.seenByPlivo(callUuid, seen))
+      if (await calls.seenByPlivo(callUuid, seen, fromNumber))
         requestLog(res).info({ callUuid, seen: seen.kind }, 'call state confirmed by a Plivo fetch');
     } catch (err) {
       requestLog(res).warn({ err, callUuid }, 'could not confirm the call state');
@@ -116,16 +116,10 @@ export function createXmlRoutes(deps: XmlRoutesDeps): Router {
     if (!SAFE_ID.test(name)) return sendXml(res, hangupXml());
     const settings = resolveQueue(config.QUEUES, name, config.HOLD_MUSIC_URL);
     const call = queueCall(req);
-    await confirm(res, call, { kind: 'queue', queue: name });
     const offer = call !== null && settings.callback && offering;
-    if (offer) {
-      // The number to call back by default: the caller's, as Plivo reports it.
-      const from = plivoParams(req).From;
-      if (from && E164.test(from))
-        await callbacks
-          .rememberFrom(call, from)
-          .catch((err: unknown) => requestLog(res).warn({ err, callUuid: call }, 'could not keep the caller number'));
-    }
+    // The number to call back by default: the caller's, as Plivo reports it, kept with the fetch.
+    const from = plivoParams(req).From;
+    await confirm(res, call, { kind: 'queue', queue: name }, offer && from && E164.test(from) ? from : undefined);
     let position: number | undefined;
     if (call && settings.announce_position) {
       position = (await deps.queues.position(name, call).catch(() => null)) ?? undefined;

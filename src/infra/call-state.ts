@@ -28,8 +28,11 @@ export interface CallStore {
   apply(callUuid: string, effect: CallEffect, from: CallState): Promise<void>;
   /** Plivo told us the B leg's own UUID (it fetched the park XML for `callUuid`). */
   recordBleg(callUuid: string, blegUuid: string): Promise<void>;
-  /** Plivo fetched an XML document for the call: remembered, and if holdq did not know where it was, now it does. True when the state changed. */
-  seenByPlivo(callUuid: string, seen: FetchSeen): Promise<boolean>;
+  /**
+   * Plivo fetched an XML document for the call: remembered (with `fromNumber`, the caller's number to
+   * call back, when given), and if holdq did not know where it was, now it does. True when the state changed.
+   */
+  seenByPlivo(callUuid: string, seen: FetchSeen, fromNumber?: string): Promise<boolean>;
 }
 
 const orNull = (v: string | undefined) => (v ? v : null);
@@ -135,7 +138,7 @@ export function createCallStore(redis: Redis, keys: Keys): CallStore {
       await SET_CALL_STATE.run(redis, inputs.keys, { ...inputs.args, now_ms: now, call_ttl: CALL_TTL_SECONDS });
     },
 
-    async seenByPlivo(callUuid, seen) {
+    async seenByPlivo(callUuid, seen, fromNumber = '') {
       const queue = seen.kind === 'queue' ? seen.queue : '';
       const now = Date.now();
       const reply = await CALL_SEEN.run(
@@ -158,6 +161,7 @@ export function createCallStore(redis: Redis, keys: Keys): CallStore {
           now_iso: new Date(now).toISOString(),
           back_score: memberScore(0, now),
           events_max: keys.eventsMax,
+          from_number: fromNumber,
         },
       );
       return reply.status === 'changed';

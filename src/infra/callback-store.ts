@@ -11,15 +11,13 @@ import { CALLBACK_ANSWERED, CALLBACK_DIAL, CALLBACK_REQUEST, CALLBACK_UNANSWERED
  * the worker gives up on an attempt that rang out with no word from Plivo).
  */
 export interface CallbackStore {
-  /** A waiting caller becomes a callback member; `number` null: the From Plivo reported. */
+  /** A waiting caller becomes a callback member; `number` null: the From Plivo reported (CallStore.seenByPlivo keeps it). */
   request(
     queue: string,
     callUuid: string,
     number: string | null,
     intentId?: string,
   ): Promise<{ kind: 'ok'; number: string } | { kind: 'not_waiting' } | { kind: 'no_number' }>;
-  /** Plivo reported the caller's number (the waiting room's From): the default to call back. */
-  rememberFrom(callUuid: string, number: string): Promise<void>;
   /** A dequeue's attempt on a member it took: dial it, or (fired) wait for the outcome of the call an earlier run placed. */
   dial(
     queue: string,
@@ -83,10 +81,6 @@ export function createCallbackStore(redis: Redis, keys: Keys): CallbackStore {
       );
       if (reply.status === 'ok') return { kind: 'ok', number: String(reply.values[0]) };
       return reply.status === 'not_waiting' ? { kind: 'not_waiting' } : { kind: 'no_number' };
-    },
-    async rememberFrom(callUuid, number) {
-      // Only for a call holdq tracks (HSETX would be Redis 8): a hash that exists gets the field.
-      if ((await redis.exists(keys.call(callUuid))) === 1) await redis.hset(keys.call(callUuid), 'from_number', number);
     },
     async dial(queue, member, intentId, agent) {
       const reply = await CALLBACK_DIAL.run(

@@ -94,6 +94,23 @@ const EFFECT_KEYS = [
   'new_queue_stats',
 ] as const;
 
+/** apply-effect's e (lua/includes/apply-effect.lua), as the scripts that call it name their ARGV. */
+const EFFECT_ARGS = [
+  'call_uuid',
+  'state',
+  'queue',
+  'held_legs',
+  'since',
+  'now_ms',
+  'queue_score',
+  'old_queue_name',
+  'applied_seq',
+  'intent_id',
+  'call_ttl',
+  'events_max',
+  'leave_reason',
+] as const;
+
 /** lua/finish.lua */
 export const FINISH = defineScript('finish', {
   keys: ['intent', 'pending', 'unfinished', 'dead', 'lock', 'fair', 'fair_open', ...EFFECT_KEYS, 'counted...'],
@@ -172,28 +189,14 @@ export const RELEASE_LOCK = defineScript('release-lock', {
 /** lua/set-call-state.lua */
 export const SET_CALL_STATE = defineScript('set-call-state', {
   keys: EFFECT_KEYS,
-  args: [
-    'call_uuid',
-    'state',
-    'queue',
-    'held_legs',
-    'since',
-    'now_ms',
-    'queue_score',
-    'old_queue_name',
-    'applied_seq',
-    'intent_id',
-    'call_ttl',
-    'events_max',
-    'leave_reason',
-  ],
+  args: EFFECT_ARGS,
   returns: ['ok'],
 });
 
 /** lua/call-seen.lua: a Plivo fetch remembered, and an unknown state settled by it. */
 export const CALL_SEEN = defineScript('call-seen', {
   keys: ['call', 'on_hold', 'queue_index', 'queue_activity', 'queue', 'queue_times', 'stats', 'events'],
-  args: ['call_uuid', 'kind', 'queue_name', 'now_ms', 'now_iso', 'back_score', 'events_max'],
+  args: ['call_uuid', 'kind', 'queue_name', 'now_ms', 'now_iso', 'back_score', 'events_max', 'from_number'],
   returns: ['changed', 'unchanged'],
 });
 
@@ -212,22 +215,6 @@ export const CALLBACK_DIAL = defineScript('callback-dial', {
   args: ['call_uuid', 'queue_name', 'intent_id', 'agent', 'score', 'joined_ms', 'events_max'],
   returns: ['ok', 'absent'],
 });
-
-const EFFECT_ARGS = [
-  'call_uuid',
-  'state',
-  'queue',
-  'held_legs',
-  'since',
-  'now_ms',
-  'queue_score',
-  'old_queue_name',
-  'applied_seq',
-  'intent_id',
-  'call_ttl',
-  'events_max',
-  'leave_reason',
-] as const;
 
 /** lua/callback-answered.lua: the customer picked up a call-back. */
 export const CALLBACK_ANSWERED = defineScript('callback-answered', {

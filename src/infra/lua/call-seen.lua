@@ -1,6 +1,6 @@
 --[[
   Plivo fetched one of holdq's XML documents for a call (xml-routes.ts): that shows where the call
-  is. The fetch is remembered on the call (kind, queue, when), as evidence for an intent whose run
+  is. The fetch is remembered on the call (kind, queue, when, and the caller's number when asked), as evidence for an intent whose run
   was cut short (`repair` in process-intent.ts), and a call whose state is `unknown` takes the
   state the fetch proves: a hold or park document, on hold; a queue's waiting room, queued there
   (in the place its enqueue booked, or at the back of a queue it did not name); a bridge room,
@@ -24,6 +24,7 @@
     now_iso           now, for the call's since
     back_score        a place at the back of the queue, for a call its enqueue did not book there
     events_max        the event stream's length
+    from_number       the caller's number as Plivo reported it, kept for a call back (SPEC §10; '' to keep none)
 
   Returns:
     {'changed'}       the call's state was unknown, and now is what the fetch shows
@@ -34,6 +35,7 @@
 
 if redis.call('EXISTS', KEY.call) == 0 then return {'unchanged'} end
 redis.call('HSET', KEY.call, 'seen_kind', ARG.kind, 'seen_queue', ARG.queue_name, 'seen_at', ARG.now_ms)
+if ARG.from_number ~= '' then redis.call('HSET', KEY.call, 'from_number', ARG.from_number) end
 local h = redis.call('HMGET', KEY.call, 'state', 'queue', 'queue_score', 'held_legs')
 if h[1] ~= 'unknown' then return {'unchanged'} end
 local now_ms = tonumber(ARG.now_ms)
