@@ -275,7 +275,44 @@ describe('GET /v1/events when events are trimmed', () => {
     );
     await back.waitFor((e) => e.event === 'call.held' && e.json.call_uuid === 'trim-live');
     expect(back.events[0]!.event).toBe('reset');
+    // The reset has an id (where the stream was): from it, a client resumes with no second reset.
+    expect(reset!.id).toMatch(/^\d+-\d+$/);
     back.close();
+    const again = await openStream(`${stack.apiUrl}/v1/events?call_uuid=trim-live`, { lastEventId: reset!.id! });
+    closeLater.push(again);
+    const [held] = await again.waitFor((e) => e.event === 'call.held');
+    expect(again.events.filter((e) => e.event === 'reset')).toEqual([]);
+    expect(held!.json.call_uuid).toBe('trim-live');
+    again.close();
+  });
+  it('when Redis lost the stream and it began again, then a client with an id from before gets a reset, not a silent gap', async () => {
+    const first = await openStream(`${stack.apiUrl}/v1/events?call_uuid=lost-0`);
+    closeLater.push(first);
+    await stack.waitForIntent(
+      ((await (await stack.post({ type: 'hold', call_uuid: 'lost-0' })).json()) as IntentView).id,
+    );
+    const [old] = await first.waitFor((e) => e.event === 'intent.completed');
+    first.close();
+    // What a Redis that kept nothing looks like afterwards: the stream begins again, with new ids.
+    const stream = `${stack.config.QUEUE_PREFIX}:events`;
+    await redis.del(stream);
+    await stack.waitForIntent(
+      ((await (await stack.post({ type: 'hold', call_uuid: 'lost-1' })).json()) as IntentView).id,
+    );
+    const info = (await redis.xinfo('STREAM', stream)) as unknown[];
+    expect(Number(info[info.indexOf('entries-added') + 1])).toBe(await redis.xlen(stream));
+    const back = await openStream(`${stack.apiUrl}/v1/events`, { lastEventId: old!.id! });
+    closeLater.push(back);
+    const [reset] = await back.waitFor((e: SseEvent) => e.event === 'reset');
+    expect(back.events[0]!.event).toBe('reset');
+    expect(reset!.json).toMatchObject({ type: 'reset', after: old!.id });
+    back.close();
+    // "0-0" still asks for everything kept, with no reset, while nothing was trimmed.
+    const all = await openStream(`${stack.apiUrl}/v1/events?call_uuid=lost-1`, { lastEventId: '0-0' });
+    closeLater.push(all);
+    await all.waitFor((e) => e.event === 'intent.completed');
+    expect(all.events.filter((e) => e.event === 'reset')).toEqual([]);
+    all.close();
   });
   it('when one key opens more streams than EVENTS_MAX_STREAMS_PER_KEY, then the next is 429 with Retry-After; other keys are not held back', async () => {
     const a = await openStream(`${stack.apiUrl}/v1/events`);

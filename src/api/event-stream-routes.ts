@@ -60,23 +60,26 @@ export interface EventsRouteDeps {
 }
 
 /**
- * Whether events after `from` may have been trimmed away (or the stream is gone): the client must
- * start over. Trimming removes the oldest entries, so that is when `from` comes before the
- * first entry kept and some were removed (`entries-added` above `length`); Redis 7.0's
- * `max-deleted-entry-id` does not follow MAXLEN trimming.
+ * Whether events after `from` may be gone, so the client must start over: answers the id the
+ * stream is at (its reset's id), or null when nothing after `from` is missing. Something is
+ * missing when the stream is gone, or when `from` comes before the first entry kept: entries were
+ * trimmed (`entries-added` above `length`; Redis 7.0's `max-deleted-entry-id` does not follow
+ * MAXLEN trimming), or the stream was lost and began again (a Redis that kept nothing), so the id
+ * the client saw is no longer there. `0-0` asks for everything kept: only trimming makes it stale.
  */
-async function lostSince(redis: Redis, key: string, from: string): Promise<boolean> {
+async function lostSince(redis: Redis, key: string, from: string): Promise<string | null> {
   let info: unknown[];
   try {
     info = (await redis.xinfo('STREAM', key)) as unknown[];
   } catch (err) {
-    if (err instanceof Error && /no such key/i.test(err.message)) return true;
+    if (err instanceof Error && /no such key/i.test(err.message)) return '0-0';
     throw err;
   }
   const field = (name: string) => info[info.indexOf(name) + 1];
   const first = field('first-entry') as [string, string[]] | null;
   const trimmed = Number(field('entries-added')) > Number(field('length'));
-  return trimmed && (first === null || compareIds(from, first[0]) < 0);
+  const before = first === null ? trimmed : compareIds(from, first[0]) < 0 && (trimmed || from !== '0-0');
+  return before ? String(field('last-generated-id')) : null;
 }
 
 /**
@@ -168,11 +171,14 @@ export function createEventsRoutes(deps: EventsRouteDeps): Router {
 
     if (from === undefined) return;
     try {
-      if (await lostSince(deps.redis, stream, from)) {
+      const resetAt = await lostSince(deps.redis, stream, from);
+      if (resetAt !== null) {
+        // The reset carries the id the stream is at: a client that drops right after it resumes
+        // from there, with no second reset, and gets every event after it.
         res.write(
-          `event: reset\ndata: ${JSON.stringify({ type: 'reset', at: new Date().toISOString(), after: from })}\n\n`,
+          `id: ${resetAt}\nevent: reset\ndata: ${JSON.stringify({ type: 'reset', at: new Date().toISOString(), after: from })}\n\n`,
         );
-        lastSent = null;
+        lastSent = resetAt;
       } else {
         let cursor = from;
         for (;;) {

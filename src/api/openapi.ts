@@ -385,7 +385,7 @@ export function buildOpenApi(opts: { publicBaseUrl: string; version: string }) {
           description: [
             "A text/event-stream of the caller's account's events. Each is `id:` (a stream id, `<ms>-<seq>`, strictly increasing), `event:` (its type) and `data:` (JSON with `type`, `at` and the fields below). ",
             'Reconnect with the last id seen as Last-Event-ID (or last_event_id) to receive every event after it that is still kept (EVENTS_RETENTION), then the live ones, none missing or repeated; ',
-            'an id older than what is kept gets one `event: reset` first (fetch the state again), then the live events. A comment line comes at least every 15 s. ',
+            'an id older than what is kept (trimmed, or lost with its Redis) gets one `event: reset` first, with an id of its own to resume from (fetch the state again), then the live events. A comment line comes at least every 15 s. ',
             `Event types: ${EVENT_TYPES.join(', ')}. `,
             'intent.*: intent_id, intent_type, call_uuid, client (accepted), queue (when the intent names one), error (failed). ',
             'call.*: call_uuid, intent_id (when an intent made the change), legs (held, unheld). ',
