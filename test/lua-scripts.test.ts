@@ -14,7 +14,6 @@ import {
   QUEUE_FORGET_IDLE,
   QUEUE_MIGRATE,
   QUEUE_PUT_BACK,
-  QUEUE_REMOVE,
   QUEUE_TAKE,
   RATE_PENALIZE,
   RATE_RELEASE,
@@ -446,12 +445,56 @@ describe('set-call-state.lua and call-seen.lua', () => {
   });
 
   it('when a state is set, then the call joins its queue; once ended, it stays ended', async () => {
-    expect(await set('queued', 'q')).toEqual({ status: 'ok', values: [] });
+    expect(await set('queued', 'q')).toEqual({ status: 'ok', values: [null] });
     expect(await redis.zscore(k('queue:q'), 'c')).toBe('7');
     await set('ended');
     await set('on_hold');
     expect(await redis.hget(k('call:c'), 'state')).toBe('ended');
     expect(await redis.zscore(k('onhold'), 'c')).toBeNull();
+  });
+
+  it('when a waiting caller hangs up, then one step takes it out: queue.left before the positions behind it move up, and its wait comes back', async () => {
+    await redis.zadd(k('queue:h'), 1, 'x', 2, 'h1', 3, 'y');
+    await redis.zadd(k('queue:h:since'), 1, 'x', 4, 'h1', 5, 'y');
+    await redis.hset(k('call:h1'), 'state', 'queued', 'queue', 'h', 'queued_ms', 4);
+    const after = (await redis.xrevrange(effectKeys.events, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
+    const reply = await SET_CALL_STATE.run(
+      redis,
+      {
+        ...effectKeys,
+        call: k('call:h1'),
+        old_queue: k('queue:h'),
+        old_queue_times: k('queue:h:since'),
+        old_queue_stats: k('queue:h:stats'),
+        old_queue_outcomes: k('queue:h:outcomes'),
+      },
+      {
+        call_uuid: 'h1',
+        state: 'ended',
+        queue: '',
+        held_legs: '',
+        since: 'now',
+        now_ms: 10,
+        queue_score: 0,
+        old_queue_name: 'h',
+        applied_seq: '',
+        intent_id: '',
+        call_ttl: 60,
+        events_max: 1000,
+        leave_reason: '',
+      },
+    );
+    expect(reply).toEqual({ status: 'ok', values: [6] });
+    expect(await redis.zrange(k('queue:h'), 0, -1)).toEqual(['x', 'y']);
+    expect(await redis.zrange(k('queue:h:since'), 0, -1)).toEqual(['x', 'y']);
+    const events = (await redis.xrange(effectKeys.events, `(${after}`, '+')).map(([, f]) => ({
+      type: f[1],
+      data: JSON.parse(f[7]!) as Record<string, unknown>,
+    }));
+    expect(events.map((e) => e.type)).toEqual(['queue.left', 'queue.position', 'call.ended']);
+    expect(events[0]!.data).toMatchObject({ call_uuid: 'h1', queue: 'h', reason: 'abandoned', wait_seconds: 0 });
+    expect(events[1]!.data).toMatchObject({ call_uuid: 'y', queue: 'h', position: 2 });
+    expect((await redis.zrange(k('queue:h:outcomes'), 0, -1))[0]).toMatch(/^10:abandoned:6:h1$/);
   });
 
   it('when a call is unknown, then a fetch of the hold document, a waiting room or a bridge settles it', async () => {
@@ -488,7 +531,7 @@ describe('the queue scripts', () => {
   });
   const takeKeys = (q: string) => ({ ...members(q), callbacks: k(`queue:${q}:callbacks`) });
 
-  it('when callers are taken, put back and removed, then the queue and its index follow', async () => {
+  it('when callers are taken and put back, then the queue and its index follow', async () => {
     await redis.zadd(k('queue:q'), 1, 'a', 2, 'b', 3, 'c');
     await redis.zadd(k('queue:q:since'), 11, 'a', 12, 'b', 13, 'c');
     expect(
@@ -516,17 +559,7 @@ describe('the queue scripts', () => {
       joined_ms: 11,
     });
     expect(await redis.zrange(k('queue:q'), 0, -1)).toEqual(['a', 'b']);
-    expect(
-      await QUEUE_REMOVE.run(redis, members('q'), { call_uuid: 'b', queue_name: 'q', now_ms: 300, events_max: 1000 }),
-    ).toEqual({
-      status: 'removed',
-      values: ['12'],
-    });
-    expect(
-      (await QUEUE_REMOVE.run(redis, members('q'), { call_uuid: 'b', queue_name: 'q', now_ms: 300, events_max: 1000 }))
-        .status,
-    ).toBe('absent');
-    expect(await redis.zscore(k('queue-activity'), 'q')).toBe('300');
+    expect(await redis.zscore(k('queue-activity'), 'q')).toBe('200');
     expect(await redis.zscore(k('queue-index'), 'q')).toBe('0');
   });
 
@@ -545,7 +578,7 @@ describe('the queue scripts', () => {
     expect(await redis.zscore(k('queue-index'), 'empty')).toBeNull();
     expect(await redis.zscore(k('queue-activity'), 'busy')).toBe('1000');
     const depths = await QUEUE_DEPTHS.run(redis, { queue_index: k('queue-index') }, { queue_prefix: k('queue:') });
-    expect(depths.values).toEqual(['busy', 1, '50', 'q', 1, '11']);
+    expect(depths.values).toEqual(['busy', 1, '50', 'q', 2, '11']);
   });
 
   it('when an older holdq left a plain set of names, then it becomes the index once', async () => {

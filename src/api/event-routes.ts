@@ -4,7 +4,6 @@ import type { Config } from '../config.js';
 import type { CallStore } from '../infra/call-state.js';
 import type { CallbackStore } from '../infra/callback-store.js';
 import { EVENT_ROUTES } from '../domain/xml-links.js';
-import type { QueueStore } from '../infra/queue-store.js';
 import { plivoParams } from './plivo-signature-check.js';
 import { requestLog } from './request-observer.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -15,7 +14,6 @@ export interface EventRoutesDeps {
   account: { name: string };
   calls: CallStore;
   callbacks: CallbackStore;
-  queues: QueueStore;
   metrics: Metrics;
 }
 
@@ -27,7 +25,7 @@ export interface EventRoutesDeps {
  * a form body (POST) or in the query (GET).
  */
 export function createEventRoutes(deps: EventRoutesDeps): Router {
-  const { calls, queues, metrics } = deps;
+  const { calls, metrics } = deps;
   const router = Router();
 
   const hangup: RequestHandler = async (req, res) => {
@@ -39,16 +37,12 @@ export function createEventRoutes(deps: EventRoutesDeps): Router {
       // the intent on its way cannot bring it back (apply_effect keeps an ended call ended).
       // A callback member hung up on purpose: it keeps its place (SPEC §10).
       if (call.state !== 'ended' && call.state !== 'callback' && call.tracked) {
-        if (call.queue) {
-          const since = await queues.remove(call.queue, uuid);
-          if (since !== null)
-            metrics
-              .queueWaitFor(deps.account.name, call.queue, 'abandoned')
-              .observe(Math.max(0, (Date.now() - since) / 1000));
-        }
+        // One script: out of its queue (queue.left, the positions behind it), out of hold, ended.
+        const { waitedMs } = await calls.apply(uuid, { state: 'ended', queue: null, held_legs: null }, call);
+        if (call.queue && waitedMs !== null)
+          metrics.queueWaitFor(deps.account.name, call.queue, 'abandoned').observe(waitedMs / 1000);
         if (call.state === 'on_hold' && call.since)
           metrics.holdDuration.observe(Math.max(0, (Date.now() - Date.parse(call.since)) / 1000));
-        await calls.apply(uuid, { state: 'ended', queue: null, held_legs: null }, call);
         requestLog(res).info({ callUuid: uuid, was: call.state, hangupCause: params.HangupCause }, 'call ended');
       }
     }

@@ -24,8 +24,11 @@ export interface CallStore {
   /** The gate. `slot`: the first transfer's rate slot, booked in the same script. */
   begin(callUuid: string, intentId: string, token: string, ttlMs: number, slot?: SlotBooking): Promise<BeginResult>;
   release(callUuid: string, token: string): Promise<void>;
-  /** Sets a call's state outside its own line of intents (a dequeued caller, a hangup). */
-  apply(callUuid: string, effect: CallEffect, from: CallState): Promise<void>;
+  /**
+   * Sets a call's state outside its own line of intents (a dequeued caller, a hangup), leaving its
+   * queue in the same step; answers how long it had waited there (ms), or null when it left none.
+   */
+  apply(callUuid: string, effect: CallEffect, from: CallState): Promise<{ waitedMs: number | null }>;
   /** Plivo told us the B leg's own UUID (it fetched the park XML for `callUuid`). */
   recordBleg(callUuid: string, blegUuid: string): Promise<void>;
   /**
@@ -135,7 +138,13 @@ export function createCallStore(redis: Redis, keys: Keys): CallStore {
     async apply(callUuid, effect, from) {
       const now = Date.now();
       const inputs = effectInputs(keys, callUuid, effect, { from, now });
-      await SET_CALL_STATE.run(redis, inputs.keys, { ...inputs.args, now_ms: now, call_ttl: CALL_TTL_SECONDS });
+      const reply = await SET_CALL_STATE.run(redis, inputs.keys, {
+        ...inputs.args,
+        now_ms: now,
+        call_ttl: CALL_TTL_SECONDS,
+      });
+      const waited = reply.values[0];
+      return { waitedMs: waited === null || waited === false || waited === undefined ? null : Number(waited) };
     },
 
     async seenByPlivo(callUuid, seen, fromNumber = '') {

@@ -1,14 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
-import {
-  QUEUE_DEPTHS,
-  QUEUE_FORGET_IDLE,
-  QUEUE_MIGRATE,
-  QUEUE_PUT_BACK,
-  QUEUE_REMOVE,
-  QUEUE_STATS,
-  QUEUE_TAKE,
-} from './scripts.js';
+import { QUEUE_DEPTHS, QUEUE_FORGET_IDLE, QUEUE_MIGRATE, QUEUE_PUT_BACK, QUEUE_STATS, QUEUE_TAKE } from './scripts.js';
 
 /**
  * Queue membership in Redis. The score packs the service order into one number:
@@ -106,8 +98,6 @@ export interface QueueStore {
   putBack(name: string, member: TakenMember): Promise<void>;
   /** Members of a queue who joined before `beforeMs`, the longest waiting first, at most `limit`. */
   waitingSince(name: string, beforeMs: number, limit: number): Promise<string[]>;
-  /** Removes a call from a queue; returns when it had joined, or null if it was not there. */
-  remove(name: string, callUuid: string): Promise<number | null>;
   /** Forgets queues empty for `idleMs`, except `keep`; returns how many. */
   forgetIdle(idleMs: number, keep: readonly string[], batch?: number): Promise<number>;
   /** Moves the queue names of an older holdq into the index (once; later calls do nothing). */
@@ -256,17 +246,6 @@ export function createQueueStore(redis: Redis, keys: Keys, opts: QueueStoreOptio
     },
     waitingSince: (name, beforeMs, limit) =>
       redis.zrangebyscore(keys.queueTimes(name), '-inf', beforeMs, 'LIMIT', 0, limit),
-    async remove(name, callUuid) {
-      const reply = await QUEUE_REMOVE.run(redis, memberKeys(name), {
-        call_uuid: callUuid,
-        queue_name: name,
-        now_ms: Date.now(),
-        events_max: keys.eventsMax,
-      });
-      if (reply.status === 'absent') return null;
-      // A member with no join time (written by an older holdq) left all the same.
-      return reply.values[0] ? Number(reply.values[0]) : Date.now();
-    },
     async forgetIdle(idleMs, keep, batch = 200) {
       const now = Date.now();
       const reply = await QUEUE_FORGET_IDLE.run(

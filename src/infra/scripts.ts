@@ -244,13 +244,6 @@ export const QUEUE_PUT_BACK = defineScript('queue-put-back', {
   returns: ['ok'],
 });
 
-/** lua/queue-remove.lua */
-export const QUEUE_REMOVE = defineScript('queue-remove', {
-  keys: MEMBER_KEYS,
-  args: ['call_uuid', 'queue_name', 'now_ms', 'events_max'],
-  returns: ['removed', 'absent'],
-});
-
 /** lua/queue-stats.lua: a queue's estimated waits and how its callers left (reads only). */
 export const QUEUE_STATS = defineScript('queue-stats', {
   keys: ['queue', 'stats', 'outcomes'],
@@ -316,7 +309,6 @@ export const FIXED_SCRIPTS = [
   CALLBACK_ANSWERED,
   CALLBACK_UNANSWERED,
   QUEUE_PUT_BACK,
-  QUEUE_REMOVE,
   QUEUE_STATS,
   QUEUE_FORGET_IDLE,
   QUEUE_DEPTHS,

@@ -9,7 +9,6 @@ import type { QueueStore } from '../infra/queue-store.js';
 import { LEASE } from '../infra/scripts.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { secondsSince } from './run-context.js';
 import { startPeriodic } from './periodic.js';
 import { ENDED } from './send-transfers.js';
 
@@ -87,11 +86,9 @@ export function startReconciler(deps: {
       // Read again: the call may have moved since the candidates were read (bridged, unheld).
       const call = await calls.get(uuid);
       if (call.state !== was || (queue !== null && call.queue !== queue)) return;
-      if (queue) {
-        const since = await queues.remove(queue, uuid);
-        if (since !== null) metrics.queueWaitFor(account.name, queue, 'abandoned').observe(secondsSince(since));
-      }
-      await calls.apply(uuid, ENDED, call);
+      // One script: out of its queue (queue.left, the positions behind it), out of hold, ended.
+      const { waitedMs } = await calls.apply(uuid, ENDED, call);
+      if (queue && waitedMs !== null) metrics.queueWaitFor(account.name, queue, 'abandoned').observe(waitedMs / 1000);
       metrics.reconcileEnded.labels({ account: account.name }).inc();
       ended++;
       logger.info({ callUuid: uuid, was, queue }, 'reconcile: Plivo has no such live call; it ends');

@@ -32,9 +32,9 @@
     leave_reason      why the call leaves its queue ('' to say it by its new state)
 
   Returns:
-    {'ok'}
+    {'ok', waited_ms}        done; waited_ms is how long the call had waited in the queue it
+                             left, or false when it left none
 ]]
 --- @include "apply-effect"
 
-apply_effect(KEY, ARG)
-return {'ok'}
+return {'ok', apply_effect(KEY, ARG) or false}

@@ -11,6 +11,7 @@
      queue_score (its place, when it joins a queue), old_queue_name ('' for none), applied_seq
      and intent_id ('' to leave them), call_ttl (seconds the call hash lives), events_max (the
      stream's length), leave_reason (why it leaves its queue; '' to say it by the new state)
+  It answers how long the caller had waited in the queue it left (ms), or nil when it left none.
 ]]
 --- @include "queue-touched"
 --- @include "queue-events"
@@ -38,17 +39,19 @@ local function apply_effect(k, e)
   redis.call('EXPIRE', k.call, e.call_ttl)
   local old_q = {queue = k.old_queue, queue_times = k.old_queue_times, stats = k.old_queue_stats,
     events = k.events, events_max = e.events_max, name = e.old_queue_name}
+  local rank = nil
   if e.old_queue_name ~= '' and e.old_queue_name ~= queue then
-    local rank = redis.call('ZRANK', k.old_queue, e.call_uuid)
+    rank = redis.call('ZRANK', k.old_queue, e.call_uuid)
     if redis.call('ZREM', k.old_queue, e.call_uuid) == 1 then
       queue_touched(k.queue_index, k.queue_activity, e.old_queue_name, e.now_ms)
     end
     redis.call('ZREM', k.old_queue_times, e.call_uuid)
-    if rank then announce_positions(old_q, rank, now_ms) end
   end
-  -- The caller's time in its queue ends (it was taken, it moved, it hung up): queue.left, once.
-  -- A caller who asks to be called back keeps its time (and place) in the queue.
+  -- The caller's time in its queue ends (it was taken, it moved, it hung up): queue.left, once,
+  -- before the positions of those behind it move up. A caller who asks to be called back keeps
+  -- its time (and place) in the queue.
   local stays = (state == 'queued' or state == 'callback') and queue == old[2]
+  local waited = nil
   if old[3] and not stays then
     redis.call('HDEL', k.call, 'queued_ms')
     local reason = e.leave_reason
@@ -57,9 +60,11 @@ local function apply_effect(k, e)
     end
     local outcomes = nil
     if old[2] == e.old_queue_name then outcomes = k.old_queue_outcomes end
-    old_q.name = old[2]
-    queue_left(old_q, outcomes, e.call_uuid, reason, tonumber(old[3]), now_ms)
+    waited = math.max(0, now_ms - tonumber(old[3]))
+    queue_left({queue = k.old_queue, queue_times = k.old_queue_times, stats = k.old_queue_stats,
+      events = k.events, events_max = e.events_max, name = old[2]}, outcomes, e.call_uuid, reason, tonumber(old[3]), now_ms)
   end
+  if rank then announce_positions(old_q, rank, now_ms) end
   if state == 'queued' and queue ~= '' then
     local new_q = {queue = k.new_queue, queue_times = k.new_queue_times, stats = k.new_queue_stats,
       events = k.events, events_max = e.events_max, name = queue}
@@ -78,4 +83,5 @@ local function apply_effect(k, e)
     redis.call('ZREM', k.on_hold, e.call_uuid)
   end
   call_events(k.events, e.events_max, e.call_uuid, e.intent_id, old_state, old[4], state, held_legs)
+  return waited
 end
