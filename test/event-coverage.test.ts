@@ -145,7 +145,7 @@ describe('GET /v1/events: the events no other test reads', () => {
   // caller's call.bridged has no intent_id, though the dequeue made the change (SPEC §8's data, and
   // /openapi.json: "intent_id (when an intent made the change)"). `failing` until src passes it on;
   // then jest reports this test, and `.failing` goes.
-  it.failing("when a dequeue bridges a caller, then the caller's call.bridged names the dequeue", async () => {
+  it("when a dequeue bridges a caller, then the caller's call.bridged names the dequeue", async () => {
     await stack.waitForIntent((await accept({ type: 'enqueue', call_uuid: 'cov-b2', queue: 'cov-bridge' })).id);
     const caller = await open('?call_uuid=cov-b2&types=call.bridged');
     const dq = await accept({ type: 'dequeue', queue: 'cov-bridge', agent_call_uuid: 'cov-agent2' });

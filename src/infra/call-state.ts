@@ -28,7 +28,13 @@ export interface CallStore {
    * Sets a call's state outside its own line of intents (a dequeued caller, a hangup), leaving its
    * queue in the same step; answers how long it had waited there (ms), or null when it left none.
    */
-  apply(callUuid: string, effect: CallEffect, from: CallState): Promise<{ waitedMs: number | null }>;
+  apply(
+    callUuid: string,
+    effect: CallEffect,
+    from: CallState,
+    /** The intent that made the change (a dequeue moving its caller): named in the call's events. */
+    opts?: { intentId?: string },
+  ): Promise<{ waitedMs: number | null }>;
   /** Plivo told us the B leg's own UUID (it fetched the park XML for `callUuid`). */
   recordBleg(callUuid: string, blegUuid: string): Promise<void>;
   /**
@@ -135,9 +141,13 @@ export function createCallStore(redis: Redis, keys: Keys): CallStore {
       await RELEASE_LOCK.run(redis, { lock: keys.lock(callUuid) }, { token });
     },
 
-    async apply(callUuid, effect, from) {
+    async apply(callUuid, effect, from, opts = {}) {
       const now = Date.now();
-      const inputs = effectInputs(keys, callUuid, effect, { from, now });
+      const inputs = effectInputs(keys, callUuid, effect, {
+        from,
+        now,
+        ...(opts.intentId ? { intentId: opts.intentId } : {}),
+      });
       const reply = await SET_CALL_STATE.run(redis, inputs.keys, {
         ...inputs.args,
         now_ms: now,

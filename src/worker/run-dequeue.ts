@@ -69,7 +69,7 @@ export async function runDequeue(ctx: RunContext<Dequeue>, deps: RunDeps): Promi
     if (sent.kind === 'gone') {
       // The caller hung up while waiting: it leaves as abandoned, and the next one is tried.
       deps.metrics.queueWaitFor(deps.account.name, intent.queue, 'abandoned').observe(secondsSince(member.enqueued_at));
-      await deps.calls.apply(member.call_uuid, ENDED, await deps.calls.get(member.call_uuid));
+      await deps.calls.apply(member.call_uuid, ENDED, await deps.calls.get(member.call_uuid), { intentId: record.id });
       record.member = null;
       if (intent.call_uuid) return empty();
       continue;
@@ -82,7 +82,10 @@ export async function runDequeue(ctx: RunContext<Dequeue>, deps: RunDeps): Promi
       });
     }
     deps.metrics.queueWaitFor(deps.account.name, intent.queue, 'bridged').observe(secondsSince(member.enqueued_at));
-    await deps.calls.apply(member.call_uuid, plan.effect, await deps.calls.get(member.call_uuid));
+    // The caller's change is the dequeue's too: its events name it (not its seq: that is the agent's line).
+    await deps.calls.apply(member.call_uuid, plan.effect, await deps.calls.get(member.call_uuid), {
+      intentId: record.id,
+    });
     return end(ctx, deps, 'completed', { effect: plan.effect, from: call });
   }
   return empty();
