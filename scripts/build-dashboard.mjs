@@ -124,12 +124,15 @@ line(
     [['max by (account, queue) (holdq_queue_oldest_wait_seconds{queue=~"$queue"})', '{{account}} {{queue}}']],
   ],
   [
-    "Service level (answered within each queue's service_level_seconds)",
+    "Service level (answered within each queue's service_level_seconds) and its target",
     'percentunit',
-    [['max by (account, queue) (holdq_queue_service_level_ratio{queue=~"$queue"})', '{{account}} {{queue}}']],
+    [
+      ['max by (account, queue) (holdq_queue_service_level_ratio{queue=~"$queue"})', '{{account}} {{queue}}'],
+      ['max by (account, queue) (holdq_queue_service_level_target{queue=~"$queue"})', '{{account}} {{queue}} target'],
+    ],
   ],
   [
-    'Abandon rate',
+    "Abandon rate (last 15 min; the API's abandoned_ratio covers STATS_WINDOW_SECONDS)",
     'percentunit',
     [
       [

@@ -180,7 +180,11 @@ export function createRoleSetup(
           onHold: () => redis.zcard(keys.onHold()),
           async stats(name: string) {
             const st = await queues.stats(name);
-            return { estimated_wait_seconds: st.estimated_wait_seconds, service_level: st.service_level.ratio };
+            return {
+              estimated_wait_seconds: st.estimated_wait_seconds,
+              service_level: st.service_level.ratio,
+              service_level_target: resolveQueue(config.QUEUES, name, config.HOLD_MUSIC_URL).service_level_target,
+            };
           },
         })),
       );

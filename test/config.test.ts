@@ -111,6 +111,9 @@ describe('configuration', () => {
   it('when QUEUES is not valid JSON or breaks the queue schema, then start-up is refused', () => {
     expect(problems({ QUEUES: '{nope' })[0]).toMatch(/^QUEUES: not valid JSON/);
     expect(problems({ QUEUES: '{"support": {"max_size": 0, "colour": "red"}}' }).length).toBeGreaterThanOrEqual(2);
+    expect(problems({ QUEUES: '{"support": {"service_level_target": 1.5}}' }).join('\n')).toMatch(
+      /service_level_target/,
+    );
   });
 
   it('when PORT is set and PUBLIC_BASE_URL is not, then PUBLIC_BASE_URL (and the default allowlist) follow PORT; a PUBLIC_BASE_URL given wins', () => {

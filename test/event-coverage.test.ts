@@ -34,7 +34,13 @@ const ISO = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
 interface QueueView {
   name: string;
   waiting: number;
-  service_level: { threshold_seconds: number; answered_within: number; answered: number; ratio: number | null };
+  service_level: {
+    threshold_seconds: number;
+    answered_within: number;
+    answered: number;
+    ratio: number | null;
+    target: number;
+  };
   abandoned_ratio: number | null;
 }
 
@@ -188,6 +194,7 @@ describe('GET /v1/events: the events no other test reads', () => {
       answered_within: 0,
       answered: 0,
       ratio: null,
+      target: 0.8,
     });
   });
 
@@ -208,7 +215,7 @@ describe('GET /v1/events: the events no other test reads', () => {
 
     // Both in the window.
     expect(await queueView('cov-win')).toMatchObject({
-      service_level: { threshold_seconds: 20, answered: 1, answered_within: 1, ratio: 1 },
+      service_level: { threshold_seconds: 20, answered: 1, answered_within: 1, ratio: 1, target: 0.8 },
       abandoned_ratio: 0.5,
     });
     expect(Date.now()).toBeLessThan(bridgedAt + WINDOW_S * 1000);
@@ -225,7 +232,7 @@ describe('GET /v1/events: the events no other test reads', () => {
     expect(Date.now()).toBeGreaterThanOrEqual(bridgedAt + WINDOW_S * 1000);
     // (The abandonment came half a window after the answer: it is still in the window.)
     expect(later).toMatchObject({
-      service_level: { threshold_seconds: 20, answered: 0, answered_within: 0, ratio: null },
+      service_level: { threshold_seconds: 20, answered: 0, answered_within: 0, ratio: null, target: 0.8 },
       abandoned_ratio: 1,
     });
 
@@ -239,7 +246,13 @@ describe('GET /v1/events: the events no other test reads', () => {
       WINDOW_S * 1000 + 5000,
     );
     expect(Date.now()).toBeGreaterThanOrEqual(abandonedAt + WINDOW_S * 1000);
-    expect(empty.service_level).toEqual({ threshold_seconds: 20, answered: 0, answered_within: 0, ratio: null });
+    expect(empty.service_level).toEqual({
+      threshold_seconds: 20,
+      answered: 0,
+      answered_within: 0,
+      ratio: null,
+      target: 0.8,
+    });
   });
 });
 

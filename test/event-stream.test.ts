@@ -29,7 +29,10 @@ describe('GET /v1/events', () => {
 
   beforeAll(async () => {
     stack = await startStack({
-      env: { EVENTS_KEEPALIVE_SECONDS: '1', QUEUES: '{"sales":{"service_level_seconds":5,"announce_wait":true}}' },
+      env: {
+        EVENTS_KEEPALIVE_SECONDS: '1',
+        QUEUES: '{"sales":{"service_level_seconds":5,"service_level_target":0.9,"announce_wait":true}}',
+      },
     });
   });
   afterAll(async () => {
@@ -118,7 +121,7 @@ describe('GET /v1/events', () => {
     expect(view).toMatchObject({
       name: 'sales',
       waiting: 1,
-      service_level: { threshold_seconds: 5, answered: 1, answered_within: 1, ratio: 1 },
+      service_level: { threshold_seconds: 5, answered: 1, answered_within: 1, ratio: 1, target: 0.9 },
       abandoned_ratio: 0.5,
       estimated_wait_seconds: expect.any(Number),
       members: [
@@ -129,6 +132,8 @@ describe('GET /v1/events', () => {
     const metrics = await (await stack.get('/metrics', { key: null })).text();
     expect(metrics).toMatch(/holdq_queue_estimated_wait_seconds\{queue="sales",account="default"\} \d+/);
     expect(metrics).toMatch(/holdq_queue_service_level_ratio\{queue="sales",account="default"\} 1\n/);
+    // Beside it, the line the alert draws: the queue's own target.
+    expect(metrics).toMatch(/holdq_queue_service_level_target\{queue="sales",account="default"\} 0\.9\n/);
     // With announce_wait, the waiting room tells the caller its estimate.
     const room = await stack.plivo('/plivo/xml/queue/sales?call=ev-q3', { form: { CallUUID: 'ev-q3' } });
     expect(room.status).toBe(200);

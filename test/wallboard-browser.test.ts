@@ -28,7 +28,10 @@ describe('the wallboard in a browser', () => {
     stack = await startStack({
       wallboardDir: dir,
       env: {
-        QUEUES: JSON.stringify({ support: { service_level_seconds: 20 }, sales: { service_level_seconds: 30 } }),
+        QUEUES: JSON.stringify({
+          support: { service_level_seconds: 20 },
+          sales: { service_level_seconds: 30, service_level_target: 0.95 },
+        }),
         EVENTS_KEEPALIVE_SECONDS: '1',
       },
     });
@@ -120,6 +123,9 @@ describe('the wallboard in a browser', () => {
     // One answered, within 20 s: the service level is 100 %, on target.
     await textIs('[data-queue="support"] [data-field="service-level"]', '100 %');
     expect(await page.getAttribute('[data-queue="support"]', 'data-service-level')).toBe('ok');
+    // Each queue is judged against its own target: 80 % unless configured.
+    await textIs('[data-queue="support"] .figure-sub', 'answered in 20 s · target 80 %');
+    await textIs('[data-queue="sales"] .figure-sub', 'answered in 30 s · target 95 %');
   });
 
   it('when a call is put on hold and taken off, then it appears under On hold and goes', async () => {

@@ -4,7 +4,7 @@ export const RESPONSE_EXAMPLES: Record<string, { summary: string; value: unknown
   'POST /v1/intents 202': {
     summary: 'An intent accepted: queued',
     value: {
-      id: 'abc1d6ab-d6df-4a04-b290-3b1d3253a958',
+      id: 'f12c57a4-5a77-4c1a-aa1e-dacc0d2a716a',
       sequence: 1,
       type: 'hold',
       call_uuid: 'CA-7f3e',
@@ -13,8 +13,8 @@ export const RESPONSE_EXAMPLES: Record<string, { summary: string; value: unknown
       class: 'interactive',
       status: 'queued',
       attempts: 0,
-      created_at: '2026-12-02T05:10:48.515Z',
-      updated_at: '2026-12-02T05:10:48.515Z',
+      created_at: '2026-12-02T08:02:54.741Z',
+      updated_at: '2026-12-02T08:02:54.741Z',
       finished_at: null,
       transfers: [],
       error: null,
@@ -23,7 +23,7 @@ export const RESPONSE_EXAMPLES: Record<string, { summary: string; value: unknown
   'GET /v1/intents/{id} 200': {
     summary: 'A hold that completed, with its transfer',
     value: {
-      id: 'abc1d6ab-d6df-4a04-b290-3b1d3253a958',
+      id: 'f12c57a4-5a77-4c1a-aa1e-dacc0d2a716a',
       sequence: 1,
       type: 'hold',
       call_uuid: 'CA-7f3e',
@@ -32,9 +32,9 @@ export const RESPONSE_EXAMPLES: Record<string, { summary: string; value: unknown
       class: 'interactive',
       status: 'completed',
       attempts: 1,
-      created_at: '2026-12-02T05:10:48.515Z',
-      updated_at: '2026-12-02T05:10:48.554Z',
-      finished_at: '2026-12-02T05:10:48.554Z',
+      created_at: '2026-12-02T08:02:54.741Z',
+      updated_at: '2026-12-02T08:02:54.789Z',
+      finished_at: '2026-12-02T08:02:54.789Z',
       transfers: [
         {
           call_uuid: 'CA-7f3e',
@@ -44,8 +44,8 @@ export const RESPONSE_EXAMPLES: Record<string, { summary: string; value: unknown
           bleg_url: 'https://holdq.example.com/plivo/xml/park?call=CA-7f3e',
           bleg_method: 'POST',
           status_code: 202,
-          api_id: '612385ae-6e92-42cd-9988-23652a0d86f5',
-          at: '2026-12-02T05:10:48.553Z',
+          api_id: 'e5fea07c-0b29-4b3b-89ec-489e4eeba661',
+          at: '2026-12-02T08:02:54.789Z',
         },
       ],
       error: null,
@@ -58,10 +58,10 @@ export const RESPONSE_EXAMPLES: Record<string, { summary: string; value: unknown
       state: 'on_hold',
       queue: null,
       position: null,
-      since: '2026-12-02T05:10:48.554Z',
+      since: '2026-12-02T08:02:54.789Z',
       transfer_count: 1,
       transfer_budget: 60,
-      last_intent_id: 'abc1d6ab-d6df-4a04-b290-3b1d3253a958',
+      last_intent_id: 'f12c57a4-5a77-4c1a-aa1e-dacc0d2a716a',
       held_legs: 'both',
       bleg_uuid: 'CA-7f3e-bleg',
     },
@@ -72,10 +72,10 @@ export const RESPONSE_EXAMPLES: Record<string, { summary: string; value: unknown
       items: [
         {
           call_uuid: 'CA-7f3e',
-          since: '2026-12-02T05:10:48.554Z',
+          since: '2026-12-02T08:02:54.789Z',
           held_legs: 'both',
-          last_intent_id: 'abc1d6ab-d6df-4a04-b290-3b1d3253a958',
-          held_seconds: 0,
+          last_intent_id: 'f12c57a4-5a77-4c1a-aa1e-dacc0d2a716a',
+          held_seconds: 0.1,
         },
       ],
       next_cursor: null,
@@ -86,13 +86,14 @@ export const RESPONSE_EXAMPLES: Record<string, { summary: string; value: unknown
     value: {
       name: 'support',
       waiting: 3,
-      oldest_wait_seconds: 0.4,
+      oldest_wait_seconds: 0.3,
       estimated_wait_seconds: null,
       service_level: {
         threshold_seconds: 30,
         answered_within: 0,
         answered: 0,
         ratio: null,
+        target: 0.8,
       },
       abandoned_ratio: null,
       max_size: 1000,
@@ -101,7 +102,7 @@ export const RESPONSE_EXAMPLES: Record<string, { summary: string; value: unknown
         {
           call_uuid: 'CA-81a0',
           position: 1,
-          wait_seconds: 0.4,
+          wait_seconds: 0.3,
           priority: 0,
           callback: false,
           estimated_wait_seconds: null,
@@ -132,7 +133,7 @@ export const RESPONSE_EXAMPLES: Record<string, { summary: string; value: unknown
         {
           name: 'support',
           waiting: 3,
-          oldest_wait_seconds: 0.4,
+          oldest_wait_seconds: 0.3,
           estimated_wait_seconds: null,
           configured: true,
         },
@@ -145,7 +146,7 @@ export const RESPONSE_EXAMPLES: Record<string, { summary: string; value: unknown
     value: {
       items: [
         {
-          id: '3046799d-8383-4ae9-9a45-2fd887bd95b7',
+          id: 'f4402e36-a76f-4ccc-ad33-413f90035946',
           sequence: 1,
           type: 'dequeue',
           queue: 'sales',
@@ -154,9 +155,9 @@ export const RESPONSE_EXAMPLES: Record<string, { summary: string; value: unknown
           class: 'urgent',
           status: 'failed',
           attempts: 1,
-          created_at: '2026-12-02T05:10:49.073Z',
-          updated_at: '2026-12-02T05:10:49.078Z',
-          finished_at: '2026-12-02T05:10:49.078Z',
+          created_at: '2026-12-02T08:02:55.286Z',
+          updated_at: '2026-12-02T08:02:55.291Z',
+          finished_at: '2026-12-02T08:02:55.291Z',
           transfers: [],
           error: {
             code: 'queue_empty',
@@ -171,7 +172,7 @@ export const RESPONSE_EXAMPLES: Record<string, { summary: string; value: unknown
   'POST /v1/intents/{id}/retry 202': {
     summary: 'Re-queued',
     value: {
-      id: '3046799d-8383-4ae9-9a45-2fd887bd95b7',
+      id: 'f4402e36-a76f-4ccc-ad33-413f90035946',
       sequence: 1,
       type: 'dequeue',
       queue: 'sales',
@@ -180,8 +181,8 @@ export const RESPONSE_EXAMPLES: Record<string, { summary: string; value: unknown
       class: 'urgent',
       status: 'queued',
       attempts: 1,
-      created_at: '2026-12-02T05:10:49.073Z',
-      updated_at: '2026-12-02T05:10:49.139Z',
+      created_at: '2026-12-02T08:02:55.286Z',
+      updated_at: '2026-12-02T08:02:55.354Z',
       finished_at: null,
       transfers: [],
       error: null,
@@ -194,7 +195,7 @@ export const RESPONSE_EXAMPLES: Record<string, { summary: string; value: unknown
       title: 'Not found',
       status: 404,
       detail: 'holdq has not moved call nobody',
-      instance: 'urn:request:f34f61e0-ee98-4534-bc8e-09a8c29ef7d2',
+      instance: 'urn:request:749d0332-68ea-404e-86be-060fbb9b9cee',
     },
   },
   'GET /v1/intents/{id} 401': {
@@ -204,7 +205,7 @@ export const RESPONSE_EXAMPLES: Record<string, { summary: string; value: unknown
       title: 'A valid bearer key is required',
       status: 401,
       detail: 'the key is not valid',
-      instance: 'urn:request:ba818812-7086-43d3-aaee-d8a7d71a392f',
+      instance: 'urn:request:baf8dacf-1b38-4ff9-9bc1-5ce4b4cf4196',
       errors: [
         {
           field: 'Authorization',

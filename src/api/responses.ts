@@ -168,6 +168,9 @@ export const queueView = z
         answered_within: z.int(),
         answered: z.int(),
         ratio: z.number().nullable().describe('null before anyone was answered in the window'),
+        target: z
+          .number()
+          .describe('the ratio the queue should keep (its service_level_target, 0.8 unless configured)'),
       })
       .describe("answered within the queue's service_level_seconds, of those answered, over STATS_WINDOW_SECONDS"),
     abandoned_ratio: z

@@ -127,7 +127,11 @@ export function createStateRoutes(deps: StateRoutesDeps): Router {
       waiting: members.length,
       oldest_wait_seconds: round(Math.max(0, ...members.map((m) => m.wait_seconds))),
       estimated_wait_seconds: stats.estimated_wait_seconds,
-      service_level: { ...stats.service_level, ratio: roundRatio(stats.service_level.ratio) },
+      service_level: {
+        ...stats.service_level,
+        ratio: roundRatio(stats.service_level.ratio),
+        target: settings.service_level_target,
+      },
       abandoned_ratio: roundRatio(stats.abandoned_ratio),
       max_size: settings.max_size,
       configured: settings.configured,

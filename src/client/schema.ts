@@ -524,6 +524,8 @@ export interface components {
                 answered: number;
                 /** @description null before anyone was answered in the window */
                 ratio: number | null;
+                /** @description the ratio the queue should keep (its service_level_target, 0.8 unless configured) */
+                target: number;
             };
             /** @description hung up while waiting, of those answered, hung up or overflowed, over STATS_WINDOW_SECONDS */
             abandoned_ratio: number | null;

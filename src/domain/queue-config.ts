@@ -5,7 +5,7 @@ import { httpUrl, overflowTarget, SAFE_ID } from './intent.js';
  * Named queues, configured as JSON (env QUEUES, or the file QUEUES_FILE names):
  *   {"support": {"music_url": "https://…", "announcement": "Thanks for calling",
  *                "announce_position": true, "announce_wait": true, "max_size": 50,
- *                "service_level_seconds": 20, "callback": true,
+ *                "service_level_seconds": 20, "service_level_target": 0.8, "callback": true,
  *                "max_wait_seconds": 600, "overflow": "voicemail"}}
  * A queue that is not configured is created on first use with the defaults below,
  * unless QUEUES_STRICT=true, in which case intents naming it are refused (422).
@@ -20,6 +20,8 @@ export const queueSettings = z.strictObject({
   callback: z.boolean().default(false),
   /** The service level counts callers answered within this many seconds (SPEC §9). */
   service_level_seconds: z.int().min(1).max(3600).default(20),
+  /** The share of answered callers that should be answered within service_level_seconds (the alert's line, the wallboard's colour). */
+  service_level_target: z.number().min(0).max(1).default(0.8),
   max_size: z.int().min(1).max(100_000).default(1000),
   max_wait_seconds: z.int().min(1).max(86_400).optional(),
   overflow: overflowTarget.optional(),

@@ -109,6 +109,12 @@ export function createMetrics(
       labelNames: ['queue', 'account'] as const,
       registers,
     }),
+    queueServiceLevelTarget: new Gauge({
+      name: 'holdq_queue_service_level_target',
+      help: "The service-level ratio each queue should keep (its service_level_target), beside holdq_queue_service_level_ratio: the alert's line.",
+      labelNames: ['queue', 'account'] as const,
+      registers,
+    }),
     reconcileEnded: new Counter({
       name: 'holdq_reconcile_ended_total',
       help: 'Calls holdq had waiting or on hold that Plivo no longer had live, ended by reconciliation (SPEC §11).',
@@ -232,7 +238,9 @@ export interface StateSources {
   known(names: readonly string[]): Promise<boolean[]>;
   onHold(): Promise<number>;
   /** A queue's estimate for a caller joining now and its service level (null: none yet). */
-  stats(name: string): Promise<{ estimated_wait_seconds: number | null; service_level: number | null }>;
+  stats(
+    name: string,
+  ): Promise<{ estimated_wait_seconds: number | null; service_level: number | null; service_level_target: number }>;
 }
 
 type QueueGauges = Map<string, { waiting: number; oldest: number }>;
@@ -291,7 +299,7 @@ export function observeState(metrics: Metrics, accounts: readonly StateSources[]
   };
   // Estimates and service levels of the queues with a series of their own (`_other` has none: a
   // ratio does not sum).
-  type QueueStat = { e: number | null; sl: number | null };
+  type QueueStat = { e: number | null; sl: number | null; target: number };
   const readStats = oncePerScrape(async () => {
     const out = new Map<string, Map<string, QueueStat>>();
     for (const [account, byQueue] of await readAll()) {
@@ -301,7 +309,7 @@ export function observeState(metrics: Metrics, accounts: readonly StateSources[]
         if (queue === OTHER_QUEUES) continue;
         try {
           const st = await sources.stats(queue);
-          mine.set(queue, { e: st.estimated_wait_seconds, sl: st.service_level });
+          mine.set(queue, { e: st.estimated_wait_seconds, sl: st.service_level, target: st.service_level_target });
         } catch {
           // no series for it this scrape
         }
@@ -335,6 +343,8 @@ export function observeState(metrics: Metrics, accounts: readonly StateSources[]
   oldest.collect = collectByQueue(oldest, readAll, (q) => q.oldest);
   estimated.collect = collectByQueue(estimated, readStats, (q) => q.e);
   level.collect = collectByQueue(level, readStats, (q) => q.sl);
+  const target = metrics.queueServiceLevelTarget as QueueGauge;
+  target.collect = collectByQueue(target, readStats, (q) => q.target);
   const held = metrics.callsOnHold as Gauge<'account'> & { collect?: () => Promise<void> };
   held.collect = async () => {
     for (const sources of accounts) {

@@ -18,7 +18,13 @@ export interface QueueSummary {
 }
 
 export interface QueueDetail extends QueueSummary {
-  service_level: { threshold_seconds: number; answered_within: number; answered: number; ratio: number | null };
+  service_level: {
+    threshold_seconds: number;
+    answered_within: number;
+    answered: number;
+    ratio: number | null;
+    target: number;
+  };
   abandoned_ratio: number | null;
   members: { call_uuid: string; position: number; wait_seconds: number }[];
 }

@@ -18,8 +18,8 @@ export interface HoldqEvent {
   error?: { code?: string };
 }
 
-/** Service level at or above this share is on target (the usual 80/20 of contact centres). */
-export const SERVICE_LEVEL_TARGET = 0.8;
+/** A queue's service-level target until its first snapshot says its own (the usual 80/20 of contact centres). */
+const DEFAULT_SERVICE_LEVEL_TARGET = 0.8;
 const EVENTS_SHOWN = 14;
 /**
  * Routine steps are left off the list, which has room for few lines: an intent accepted or
@@ -36,6 +36,8 @@ interface QueueState {
   estimated: number | null;
   threshold: number | null;
   ratio: number | null;
+  /** Its service_level_target: at or above it, the service level is on target. */
+  target: number;
   answered: number;
   abandoned: number | null;
 }
@@ -117,7 +119,16 @@ export function createBoard(dom: {
   const queue = (name: string): QueueState => {
     let q = queues.get(name);
     if (!q) {
-      q = { name, members: new Map(), estimated: null, threshold: null, ratio: null, answered: 0, abandoned: null };
+      q = {
+        name,
+        members: new Map(),
+        estimated: null,
+        threshold: null,
+        ratio: null,
+        target: DEFAULT_SERVICE_LEVEL_TARGET,
+        answered: 0,
+        abandoned: null,
+      };
       queues.set(name, q);
     }
     return q;
@@ -143,9 +154,9 @@ export function createBoard(dom: {
       card.estimated.textContent = duration(q.estimated);
       card.serviceLevel.textContent = percent(q.ratio);
       card.serviceSub.textContent =
-        q.threshold === null ? '' : `answered in ${q.threshold} s · target ${percent(SERVICE_LEVEL_TARGET)}`;
+        q.threshold === null ? '' : `answered in ${q.threshold} s · target ${percent(q.target)}`;
       card.abandoned.textContent = percent(q.abandoned);
-      const status = q.ratio === null ? 'none' : q.ratio >= SERVICE_LEVEL_TARGET ? 'ok' : 'bad';
+      const status = q.ratio === null ? 'none' : q.ratio >= q.target ? 'ok' : 'bad';
       card.root.dataset.serviceLevel = status;
       card.root.classList.toggle('has-callers', q.members.size > 0);
       card.oldest.classList.toggle('late', q.threshold !== null && oldest !== null && oldest > q.threshold);
@@ -199,6 +210,7 @@ export function createBoard(dom: {
         q.estimated = d.estimated_wait_seconds;
         q.threshold = d.service_level.threshold_seconds;
         q.ratio = d.service_level.ratio;
+        q.target = d.service_level.target;
         q.answered = d.service_level.answered;
         q.abandoned = d.abandoned_ratio;
       }
