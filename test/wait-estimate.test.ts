@@ -97,6 +97,50 @@ describe('the estimated wait, from fixed histories', () => {
     expect((await stats()).members).toEqual({ a: 10 });
   });
 
+  /** A ring of times per place (ms) with where each was measured from: true when from an empty queue. */
+  const flaggedRing = (...samples: [number, boolean][]) => [
+    ...samples.flatMap(([t, fromEmpty], i) => [`x${i}`, t, `a${i}`, NOW - i, `e${i}`, fromEmpty ? 1 : 0]),
+    'xi',
+    samples.length % 50,
+    'xn',
+    samples.length,
+  ];
+  const times = (n: number, ms: number, fromEmpty: boolean) =>
+    Array.from({ length: n }, () => [ms, fromEmpty] as [number, boolean]);
+
+  it("when a line grows after quiet minutes (callers who found the queue empty, then takes while callers waited all along), then the agents' pace counts for those in line, by how many times measured it", async () => {
+    // Ten callers who found nobody ahead were taken after 1 s; ten takes while callers waited all
+    // along came 4 s apart (every agent busy: the agents' pace). The mean of all is 2.5 s; the pace
+    // weighs 10 / (10 + 20): s = 4 / 3 + 2.5 × 2 / 3 = 3 s a place.
+    await redis.hset(
+      k('queue:q:stats'),
+      ...flaggedRing(...times(10, 1000, true), ...times(10, 4000, false)),
+      'last_take',
+      NOW,
+    );
+    await members(['a', 0, 3], ['b', 0, 2], ['c', 0, 1]);
+    expect(await stats()).toMatchObject({ joining: 12, members: { a: 3, b: 6, c: 9 } });
+    // Twenty times of the pace: the mean is 3 s, the pace weighs a half: 3.5 s a place.
+    await redis.hset(k('queue:q:stats'), ...flaggedRing(...times(10, 1000, true), ...times(20, 4000, false)));
+    expect(await stats()).toMatchObject({ joining: 14, members: { a: 4, b: 7, c: 11 } });
+  });
+
+  it('when a caller is alone in the queue, then it is estimated as callers who found the queue empty were served', async () => {
+    await redis.hset(
+      k('queue:q:stats'),
+      ...flaggedRing(...times(10, 1000, true), ...times(10, 4000, false)),
+      'last_take',
+      NOW,
+    );
+    // Nobody waits: a caller joining now finds the queue empty, 1 s (agents were free for such callers).
+    expect((await stats()).joining).toBe(1);
+    await members(['a', 0, 0]);
+    expect((await stats()).members).toEqual({ a: 1 });
+    // Once somebody waits behind it, the line goes at the agents' pace: 3 s a place.
+    await members(['b', 0, 0]);
+    expect((await stats()).members).toEqual({ a: 3, b: 6 });
+  });
+
   it('when callers of a higher priority keep arriving, then those behind them are estimated longer, and they are not', async () => {
     // Six priority-5 callers over the last 60 s, the last just now: a count of 6 over the 60 s it
     // covers (discounted as the decay would have: 54.4 s), 0.11 a second.
@@ -135,15 +179,22 @@ describe('the estimated wait, from fixed histories', () => {
       );
     await members(['a', 0, 100], ['b', 0, 90], ['c', 0, 80]);
     await redis.hset(k('queue:q:stats'), 'busy_since', NOW - 100_000);
-    await take(NOW - 40_000); // 60 s after callers began to wait: the first time per place
-    expect(await redis.hmget(k('queue:q:stats'), 'x0', 'a0', 'xi', 'xn')).toEqual([
+    await take(NOW - 40_000); // 60 s after callers began to wait: the first time per place, from an empty queue
+    expect(await redis.hmget(k('queue:q:stats'), 'x0', 'a0', 'e0', 'xi', 'xn')).toEqual([
       '60000',
       String(NOW - 40_000),
       '1',
       '1',
+      '1',
     ]);
-    await take(NOW - 20_000); // 20 s later
-    expect(await redis.hmget(k('queue:q:stats'), 'x0', 'x1', 'xi', 'xn')).toEqual(['60000', '20000', '2', '2']);
+    await take(NOW - 20_000); // 20 s later, callers having waited all along: the agents' pace
+    expect(await redis.hmget(k('queue:q:stats'), 'x0', 'x1', 'e1', 'xi', 'xn')).toEqual([
+      '60000',
+      '20000',
+      '0',
+      '2',
+      '2',
+    ]);
     // Each take moved those behind up: queue.position events, with the estimate of the moment.
     const events = await redis.xrange(k('events'), '-', '+');
     const positions = events.map(([, f]) => JSON.parse(f[f.indexOf('data') + 1]!) as Record<string, unknown>);

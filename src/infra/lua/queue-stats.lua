@@ -28,11 +28,13 @@ local now_ms = tonumber(ARG.now_ms)
 local est = estimator(KEY.stats, now_ms)
 local function value(x) if x == cjson.null then return false end return x end
 local ahead = redis.call('ZCOUNT', KEY.queue, '-inf', ARG.join_score)
-local reply = {'ok', value(estimate_seconds(est, ahead + 1, 0)), 0, 0, 0, 0, false}
+local waiting = redis.call('ZCARD', KEY.queue)
+local reply = {'ok', value(estimate_seconds(est, ahead + 1, 0, waiting)), 0, 0, 0, 0, false}
 if ARG.member ~= '' then
   local rank = redis.call('ZRANK', KEY.queue, ARG.member)
   if rank then
-    reply[7] = value(estimate_seconds(est, rank + 1, score_priority(redis.call('ZSCORE', KEY.queue, ARG.member))))
+    reply[7] = value(estimate_seconds(est, rank + 1, score_priority(redis.call('ZSCORE', KEY.queue, ARG.member)),
+      waiting - 1))
   end
 end
 local threshold = tonumber(ARG.threshold_ms)
@@ -53,7 +55,7 @@ if limit > 0 then
   for i = 1, #members, 2 do
     reply[#reply + 1] = members[i]
     reply[#reply + 1] = members[i + 1]
-    reply[#reply + 1] = value(estimate_seconds(est, (i + 1) / 2, score_priority(members[i + 1])))
+    reply[#reply + 1] = value(estimate_seconds(est, (i + 1) / 2, score_priority(members[i + 1]), waiting - 1))
   end
 end
 return reply
