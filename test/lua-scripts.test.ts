@@ -497,6 +497,52 @@ describe('set-call-state.lua and call-seen.lua', () => {
     expect((await redis.zrange(k('queue:h:outcomes'), 0, -1))[0]).toMatch(/^10:abandoned:6:h1$/);
   });
 
+  it('when a waiting caller gets a new priority in its queue, then it and those it passes are told their positions, nobody else', async () => {
+    const q = (name: string) => k(`queue:${name}`);
+    await redis.zadd(q('r'), 3, 'a', 4, 'b', 5, 'r1', 6, 'z');
+    await redis.hset(k('call:r1'), 'state', 'queued', 'queue', 'r', 'queued_ms', 1);
+    const after = (await redis.xrevrange(effectKeys.events, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
+    await SET_CALL_STATE.run(
+      redis,
+      {
+        ...effectKeys,
+        call: k('call:r1'),
+        old_queue: q('r'),
+        old_queue_times: k('queue:r:since'),
+        old_queue_stats: k('queue:r:stats'),
+        old_queue_outcomes: k('queue:r:outcomes'),
+        new_queue: q('r'),
+        new_queue_times: k('queue:r:since'),
+        new_queue_stats: k('queue:r:stats'),
+      },
+      {
+        call_uuid: 'r1',
+        state: 'queued',
+        queue: 'r',
+        held_legs: '',
+        since: 'now',
+        now_ms: 10,
+        queue_score: 1,
+        old_queue_name: 'r',
+        applied_seq: '',
+        intent_id: '',
+        call_ttl: 60,
+        events_max: 1000,
+        leave_reason: '',
+      },
+    );
+    expect(await redis.zrange(q('r'), 0, -1)).toEqual(['r1', 'a', 'b', 'z']);
+    const events = (await redis.xrange(effectKeys.events, `(${after}`, '+')).map(([, f]) => {
+      const data = JSON.parse(f[7]!) as { call_uuid: string; position?: number };
+      return [f[1], data.call_uuid, data.position];
+    });
+    expect(events).toEqual([
+      ['queue.position', 'r1', 1],
+      ['queue.position', 'a', 2],
+      ['queue.position', 'b', 3],
+    ]);
+  });
+
   it('when a call is unknown, then a fetch of the hold document, a waiting room or a bridge settles it', async () => {
     await redis.hset(k('call:c'), 'state', 'unknown', 'held_legs', 'both');
     expect(await seen('hold')).toEqual({ status: 'changed', values: [] });

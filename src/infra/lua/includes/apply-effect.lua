@@ -68,8 +68,12 @@ local function apply_effect(k, e)
   if state == 'queued' and queue ~= '' then
     local new_q = {queue = k.new_queue, queue_times = k.new_queue_times, stats = k.new_queue_stats,
       events = k.events, events_max = e.events_max, name = queue}
-    if redis.call('ZSCORE', k.new_queue, e.call_uuid) then
+    local before = redis.call('ZRANK', k.new_queue, e.call_uuid)
+    if before then
+      -- Already waiting there, with a new priority: it and those it passes (or who pass it) move.
       redis.call('ZADD', k.new_queue, e.queue_score, e.call_uuid)
+      local after = redis.call('ZRANK', k.new_queue, e.call_uuid)
+      if after ~= before then announce_positions(new_q, math.min(before, after), now_ms, math.max(before, after)) end
     else
       queue_join(new_q, k.call, e.call_uuid, e.queue_score, now_ms)
     end

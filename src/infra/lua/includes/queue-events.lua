@@ -114,10 +114,13 @@ local function estimate_seconds(est, position, priority, others)
   return math.floor(position * s / (1 - share) / 1000 + 0.5)
 end
 
--- queue.position for the members from `from_rank` (0-based) on, the first POSITION_EVENTS only.
-local function announce_positions(q, from_rank, now_ms)
+-- queue.position for the members from `from_rank` (0-based) on, to `to_rank` when given, the
+-- first POSITION_EVENTS only.
+local function announce_positions(q, from_rank, now_ms, to_rank)
   if from_rank >= POSITION_EVENTS then return end
-  local members = redis.call('ZRANGE', q.queue, from_rank, POSITION_EVENTS - 1, 'WITHSCORES')
+  local last = POSITION_EVENTS - 1
+  if to_rank and to_rank < last then last = to_rank end
+  local members = redis.call('ZRANGE', q.queue, from_rank, last, 'WITHSCORES')
   if #members == 0 then return end
   local est = estimator(q.stats, now_ms)
   local others = redis.call('ZCARD', q.queue) - 1
