@@ -65,7 +65,8 @@ export interface EventsRouteDeps {
  * missing when the stream is gone, or when `from` comes before the first entry kept: entries were
  * trimmed (`entries-added` above `length`; Redis 7.0's `max-deleted-entry-id` does not follow
  * MAXLEN trimming), or the stream was lost and began again (a Redis that kept nothing), so the id
- * the client saw is no longer there. `0-0` asks for everything kept: only trimming makes it stale.
+ * the client saw is no longer there. An id at time 0 (`0-0`, `0-1`: no event has one) asks for
+ * everything kept: only trimming makes it stale.
  */
 async function lostSince(redis: Redis, key: string, from: string): Promise<string | null> {
   let info: unknown[];
@@ -78,7 +79,7 @@ async function lostSince(redis: Redis, key: string, from: string): Promise<strin
   const field = (name: string) => info[info.indexOf(name) + 1];
   const first = field('first-entry') as [string, string[]] | null;
   const trimmed = Number(field('entries-added')) > Number(field('length'));
-  const before = first === null ? trimmed : compareIds(from, first[0]) < 0 && (trimmed || from !== '0-0');
+  const before = first === null ? trimmed : compareIds(from, first[0]) < 0 && (trimmed || !from.startsWith('0-'));
   return before ? String(field('last-generated-id')) : null;
 }
 
