@@ -154,7 +154,7 @@ export function createCallStore(redis: Redis, keys: Keys): CallStore {
         call_ttl: CALL_TTL_SECONDS,
       });
       const waited = reply.values[0];
-      return { waitedMs: waited === null || waited === false || waited === undefined ? null : Number(waited) };
+      return { waitedMs: typeof waited === 'number' ? waited : null };
     },
 
     async seenByPlivo(callUuid, seen, fromNumber = '') {

@@ -2,6 +2,8 @@
  * The board's calls to holdq: the same /v1 routes any client uses, authenticated by the session
  * cookie the browser sends on its own (HttpOnly: this script never sees it).
  */
+import type { components } from '../client/schema.js';
+
 export interface Session {
   client: string;
   role: string;
@@ -9,25 +11,10 @@ export interface Session {
   expires_at: string;
 }
 
-export interface QueueSummary {
-  name: string;
-  waiting: number;
-  oldest_wait_seconds: number;
-  estimated_wait_seconds: number | null;
-  configured: boolean;
-}
-
-export interface QueueDetail extends QueueSummary {
-  service_level: {
-    threshold_seconds: number;
-    answered_within: number;
-    answered: number;
-    ratio: number | null;
-    target: number;
-  };
-  abandoned_ratio: number | null;
-  members: { call_uuid: string; position: number; wait_seconds: number }[];
-}
+// The answers' shapes, from the types generated from /openapi.json (type-only: nothing is bundled).
+type Schemas = components['schemas'];
+export type QueueSummary = Schemas['QueuePage']['items'][number];
+export type QueueDetail = Schemas['Queue'];
 
 export interface HeldCall {
   call_uuid: string;

@@ -37,8 +37,11 @@ local function apply_effect(k, e)
   end
   redis.call('HSET', k.call, unpack(fields))
   redis.call('EXPIRE', k.call, e.call_ttl)
-  local old_q = {queue = k.old_queue, queue_times = k.old_queue_times, stats = k.old_queue_stats,
-    events = k.events, events_max = e.events_max, name = e.old_queue_name}
+  -- The queue the call leaves, as queue-events takes it, under the name its events give it.
+  local function old_queue(name)
+    return {queue = k.old_queue, queue_times = k.old_queue_times, stats = k.old_queue_stats,
+      events = k.events, events_max = e.events_max, name = name}
+  end
   local rank = nil
   if e.old_queue_name ~= '' and e.old_queue_name ~= queue then
     rank = redis.call('ZRANK', k.old_queue, e.call_uuid)
@@ -61,10 +64,9 @@ local function apply_effect(k, e)
     local outcomes = nil
     if old[2] == e.old_queue_name then outcomes = k.old_queue_outcomes end
     waited = math.max(0, now_ms - tonumber(old[3]))
-    queue_left({queue = k.old_queue, queue_times = k.old_queue_times, stats = k.old_queue_stats,
-      events = k.events, events_max = e.events_max, name = old[2]}, outcomes, e.call_uuid, reason, tonumber(old[3]), now_ms)
+    queue_left(old_queue(old[2]), outcomes, e.call_uuid, reason, tonumber(old[3]), now_ms)
   end
-  if rank then announce_positions(old_q, rank, now_ms) end
+  if rank then announce_positions(old_queue(e.old_queue_name), rank, now_ms) end
   if state == 'queued' and queue ~= '' then
     local new_q = {queue = k.new_queue, queue_times = k.new_queue_times, stats = k.new_queue_stats,
       events = k.events, events_max = e.events_max, name = queue}
