@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 
@@ -19,6 +19,13 @@ import type { Redis } from 'ioredis';
  * - Scripts run by SHA1 (EVALSHA): the text crosses the wire once, not with every call. NOSCRIPT
  *   (Redis restarted, SCRIPT FLUSH, a new cluster node) means nothing ran, so EVAL then sends the
  *   text and Redis caches it again.
+ * - ioredis sends a command again when its connection broke before the reply came
+ *   (`autoResendUnfulfilledCommands`): a script Redis ran whose reply was lost (a reset, a Redis
+ *   killed under load) runs twice. Every script that writes is safe to run twice: the hot ones by
+ *   what they find (an accept finds its record, a finish its record finished, the gate its own
+ *   lock), the others by a header line `Once: …`, which makes the loader give each call a key of
+ *   its own (KEYS[1], `<tag>once:<uuid>`, in the first key's hash tag) where the script's reply is
+ *   kept for ONCE_TTL_MS: a second run of the same call answers that reply and changes nothing.
  */
 export const SCRIPT_STATUSES = [
   'ok',
@@ -45,6 +52,8 @@ export const SCRIPT_STATUSES = [
 export type ScriptStatus = (typeof SCRIPT_STATUSES)[number];
 
 export interface ScriptShape {
+  /** Whether a call runs at most once (the header's `Once:` line): its reply is kept under a key of its own. */
+  once?: boolean;
   /** KEYS in order; a last name ending in `...` takes the rest. */
   keys: readonly string[];
   /** ARGV in order; a last name ending in `...` takes the rest. */
@@ -97,7 +106,16 @@ export function parseHeader(name: string, text: string): ScriptShape {
     if (list.slice(0, -1).some((n) => n.endsWith('...')))
       throw new Error(`lua/${name}.lua: only the last name may take the rest (...)`);
   }
-  return { keys, args, returns };
+  return { ...(/^\s*Once:/m.test(header) ? { once: true } : {}), keys, args, returns };
+}
+
+/** How long a `Once:` script's reply is kept for a resend of the same call (a reconnect after an outage up to this long). */
+export const ONCE_TTL_MS = 10 * 60_000;
+
+/** The key a `Once:` call keeps its reply under: in the hash tag of the call's first key, so in its Redis Cluster slot. */
+export function onceKey(firstKey: string, id: string): string {
+  const tag = /\{[^}]+\}/.exec(firstKey)?.[0];
+  return tag ? `${tag}once:${id}` : `${firstKey}:once:${id}`;
 }
 
 /**
@@ -123,8 +141,9 @@ function bindings(
   table: 'KEY' | 'ARG',
   from: 'KEYS' | 'ARGV',
   fixed: Readonly<Record<string, string | number | readonly (string | number)[]>> = {},
+  skip = 0,
 ): string {
-  let i = 0;
+  let i = skip;
   const fields = list.map((n) => {
     const field = n.endsWith('...') ? n.slice(0, -3) : n;
     if (Object.hasOwn(fixed, field)) return `${field} = ${luaLiteral(fixed[field]!)}`;
@@ -174,7 +193,14 @@ export function assembleScript(
       if (!list.includes(n) && !list.includes(`${n}...`))
         throw new Error(`lua/${name}.lua: a fixed input ${n} is not one of its ${part}`);
   }
-  const source = `${bindings(shape.keys, 'KEY', 'KEYS', fixed.keys)}\n${bindings(shape.args, 'ARG', 'ARGV', fixed.args)}\n${body}`;
+  const bound = `${bindings(shape.keys, 'KEY', 'KEYS', fixed.keys, shape.once ? 1 : 0)}\n${bindings(shape.args, 'ARG', 'ARGV', fixed.args)}`;
+  // A `Once:` script: a call that ran already answers its kept reply; the script runs as a function,
+  // so its own `return`s give the reply to keep.
+  const source = shape.once
+    ? `${bound}\nlocal kept = redis.call('GET', KEYS[1])\nif kept then return cjson.decode(kept) end\n` +
+      `local reply = (function()\n${body}\nend)()\n` +
+      `redis.call('SET', KEYS[1], cjson.encode(reply), 'PX', ${ONCE_TTL_MS})\nreturn reply`
+    : `${bound}\n${body}`;
   return { name, ...shape, source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
@@ -230,6 +256,8 @@ export function defineScript<const S extends ScriptShape, const F extends FixedI
           `lua/${name}.lua lists ${part} ${s[part].join(', ')}; its wrapper says ${shape[part].join(', ')}`,
         );
     }
+    if (Boolean(s.once) !== Boolean(shape.once))
+      throw new Error(`lua/${name}.lua ${s.once ? 'runs once' : 'has no Once: line'}; its wrapper says otherwise`);
     return (script = s);
   };
   /** The names a call gives (a last `...` one stands for the rest; fixed ones are not given), listed once. */
@@ -256,7 +284,11 @@ export function defineScript<const S extends ScriptShape, const F extends FixedI
       const s = assembled();
       inputs ??= { keys: namesOf(s.keys, fixed?.keys), args: namesOf(s.args, fixed?.args) };
       const inputsOfCall: (string | number)[] = [];
-      const numKeys = flatten(inputsOfCall, inputs.keys, keys as Record<string, unknown>);
+      let numKeys = flatten(inputsOfCall, inputs.keys, keys as Record<string, unknown>);
+      if (s.once) {
+        inputsOfCall.unshift(onceKey(String(inputsOfCall[0] ?? ''), randomUUID()));
+        numKeys += 1;
+      }
       flatten(inputsOfCall, inputs.args, args as Record<string, unknown>);
       let reply: unknown;
       try {

@@ -188,6 +188,7 @@ export const RELEASE_LOCK = defineScript('release-lock', {
 
 /** lua/set-call-state.lua */
 export const SET_CALL_STATE = defineScript('set-call-state', {
+  once: true,
   keys: EFFECT_KEYS,
   args: EFFECT_ARGS,
   returns: ['ok'],
@@ -204,6 +205,7 @@ const MEMBER_KEYS = ['queue', 'queue_times', 'queue_index', 'queue_activity', 's
 
 /** lua/callback-request.lua: a waiting caller becomes a callback member (SPEC §10). */
 export const CALLBACK_REQUEST = defineScript('callback-request', {
+  once: true,
   keys: ['call', 'queue', 'callbacks', 'events'],
   args: ['call_uuid', 'queue_name', 'number', 'intent_id', 'events_max'],
   returns: ['ok', 'not_waiting', 'absent'],
@@ -211,6 +213,7 @@ export const CALLBACK_REQUEST = defineScript('callback-request', {
 
 /** lua/callback-dial.lua: a dequeue's call-back attempt marked dialing. */
 export const CALLBACK_DIAL = defineScript('callback-dial', {
+  once: true,
   keys: ['call', 'events'],
   args: ['call_uuid', 'queue_name', 'intent_id', 'agent', 'score', 'joined_ms', 'events_max'],
   returns: ['ok', 'absent'],
@@ -218,6 +221,7 @@ export const CALLBACK_DIAL = defineScript('callback-dial', {
 
 /** lua/callback-answered.lua: the customer picked up a call-back. */
 export const CALLBACK_ANSWERED = defineScript('callback-answered', {
+  once: true,
   keys: [...EFFECT_KEYS, 'callbacks'],
   args: [...EFFECT_ARGS, 'attempt', 'leg_uuid'],
   returns: ['ok', 'absent'],
@@ -225,6 +229,7 @@ export const CALLBACK_ANSWERED = defineScript('callback-answered', {
 
 /** lua/callback-unanswered.lua: a call-back attempt went unanswered. */
 export const CALLBACK_UNANSWERED = defineScript('callback-unanswered', {
+  once: true,
   keys: [...EFFECT_KEYS, 'callbacks'],
   args: [...EFFECT_ARGS, 'attempt', 'reason', 'retry_ms', 'max_attempts'],
   returns: ['ok', 'absent'],
@@ -232,6 +237,7 @@ export const CALLBACK_UNANSWERED = defineScript('callback-unanswered', {
 
 /** lua/queue-take.lua */
 export const QUEUE_TAKE = defineScript('queue-take', {
+  once: true,
   keys: [...MEMBER_KEYS, 'callbacks'],
   args: ['call_uuid', 'queue_name', 'now_ms', 'events_max'],
   returns: ['taken', 'empty'],
@@ -239,6 +245,7 @@ export const QUEUE_TAKE = defineScript('queue-take', {
 
 /** lua/queue-put-back.lua */
 export const QUEUE_PUT_BACK = defineScript('queue-put-back', {
+  once: true,
   keys: MEMBER_KEYS,
   args: ['call_uuid', 'queue_name', 'now_ms', 'events_max', 'score', 'joined_ms'],
   returns: ['ok'],

@@ -5,9 +5,11 @@ import net from 'node:net';
  * commands: a rule sees each command a client sends (its arguments, as text) and either lets it
  * through or answers it with an error reply in its place (a READONLY during a failover, say).
  * Replies keep their order on every connection, so clients that pipeline (ioredis) see exactly
- * what a real Redis would have answered, with one reply changed.
+ * what a real Redis would have answered, with one reply changed. `lose-reply` lets a command
+ * through to Redis, then drops its reply and resets the client's connection (a Redis killed
+ * after it ran a command, before the client read the answer): the client does not know whether it ran.
  */
-export type ProxyRule = (argv: string[]) => 'forward' | { error: string };
+export type ProxyRule = (argv: string[]) => 'forward' | 'lose-reply' | { error: string };
 
 /** Where one RESP value ends in `buf` from `at`, or -1 while it is incomplete. */
 function respEnd(buf: Buffer, at: number): number {
@@ -67,7 +69,7 @@ export async function startRedisProxy(target: { host?: string; port: number }, r
     const upstream = net.connect(target.port, target.host ?? '127.0.0.1');
     sockets.add(client).add(upstream);
     // One slot per command, in order: a forwarded one waits for Redis's reply, a faulted one is ready at once.
-    const slots: { reply: Buffer | null }[] = [];
+    const slots: { reply: Buffer | null; lose?: true }[] = [];
     const flush = () => {
       while (slots.length > 0 && slots[0]!.reply) client.write(slots.shift()!.reply!);
     };
@@ -75,8 +77,8 @@ export async function startRedisProxy(target: { host?: string; port: number }, r
       'data',
       respReader((command) => {
         const decision = current(commandArgs(command));
-        if (decision === 'forward') {
-          slots.push({ reply: null });
+        if (decision === 'forward' || decision === 'lose-reply') {
+          slots.push(decision === 'lose-reply' ? { reply: null, lose: true } : { reply: null });
           upstream.write(command);
         } else {
           slots.push({ reply: Buffer.from(`-${decision.error.replace(/[\r\n]/g, ' ')}\r\n`) });
@@ -88,6 +90,13 @@ export async function startRedisProxy(target: { host?: string; port: number }, r
       'data',
       respReader((reply) => {
         const slot = slots.find((s) => s.reply === null);
+        if (slot?.lose) {
+          // The replies before it reach the client; this one and the connection do not.
+          flush();
+          client.resetAndDestroy();
+          upstream.destroy();
+          return;
+        }
         if (slot) slot.reply = Buffer.from(reply);
         flush();
       }),

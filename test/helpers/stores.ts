@@ -11,9 +11,9 @@ import { createQueueStore } from '../../src/infra/queue-store.js';
  * holdq's Redis-side stores on this test file's Redis, under a key prefix of their own
  * (`name` and a random tail unless `prefix` is given), wired as the worker wires them.
  */
-export function openStores(name: string, opts: { prefix?: string; attempts?: number } = {}) {
+export function openStores(name: string, opts: { prefix?: string; attempts?: number; redis?: Redis } = {}) {
   const prefix = opts.prefix ?? `${name}-${randomUUID().slice(0, 8)}`;
-  const redis = new Redis(process.env.HOLDQ_TEST_REDIS_URL!);
+  const redis = opts.redis ?? new Redis(process.env.HOLDQ_TEST_REDIS_URL!);
   const keys = createKeys(prefix);
   const queue = createIntentJobs(redis, { prefix, attempts: opts.attempts ?? 5 });
   return {

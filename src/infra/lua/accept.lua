@@ -51,7 +51,7 @@
   Returns:
     {'created', seq, claimed_since, priority}
                                       stored; claimed_since is when the claimed caller had joined (ms),
-                                      or false; priority is its job's
+                                      or false; priority is its job's (both false when the call ran already)
     {'replayed', entry}               the Idempotency-Key was used before: its "<intent id> <body hash>"
     {'budget_spent'}                  the call has used its transfer budget
     {'queue_full'}                    the queue is at its max size
@@ -62,6 +62,12 @@
 --- @include "queue-touched"
 --- @include "queue-events"
 
+-- A second run of this call (ioredis resent it after a lost reply; redis-script.ts) finds the
+-- record it wrote (ids are new per accept): it changes nothing, and answers it created it.
+local stored = redis.call('GET', KEY.intent)
+if stored then
+  return {'created', tonumber(string.match(stored, '^{"seq":(%d+),')), false, false}
+end
 local rate_limit = tonumber(ARG.rate_limit)
 if rate_limit > 0 then
   local n = redis.call('INCR', KEY.client_rate)

@@ -4,6 +4,9 @@
   agent's room is its room, and the number is forgotten; a late answer to an attempt holdq has
   moved on from is told so.
 
+  Once: run twice for one call (ioredis resending it after a lost reply), it answers the first
+  run's reply and changes nothing more (redis-script.ts).
+
   KEYS:
     call              the member's hash (apply-effect's k, as named there)
     on_hold

@@ -3,6 +3,9 @@
   marked dialing, with the dequeue, the agent and the member's place, so the answer (served by
   any API) and the hangup know what to do, even if the worker is gone by then.
 
+  Once: run twice for one call (ioredis resending it after a lost reply), it answers the first
+  run's reply and changes nothing more (redis-script.ts).
+
   KEYS:
     call              the member's hash
     events            the event stream

@@ -2,6 +2,9 @@
   A waiting caller asks to be called back (SPEC §10; the waiting room's offer, or a callback
   intent): it stays in its queue, in its place, as a callback member (includes/callbacks.lua).
 
+  Once: run twice for one call (ioredis resending it after a lost reply), it answers the first
+  run's reply and changes nothing more (redis-script.ts).
+
   KEYS:
     call              the call's hash
     queue             the queue's members, by service order

@@ -4,6 +4,9 @@
   to its place, not to be offered again for retry_ms; after max_attempts it leaves its queue with
   callback.failed (as `ended`, reason callback) and the number is forgotten.
 
+  Once: run twice for one call (ioredis resending it after a lost reply), it answers the first
+  run's reply and changes nothing more (redis-script.ts).
+
   KEYS:
     call              the member's hash (apply-effect's k, as named there)
     on_hold

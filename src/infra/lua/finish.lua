@@ -56,6 +56,15 @@
 ]]
 --- @include "apply-effect"
 
+-- A second run of this call (ioredis resent it after a lost reply; redis-script.ts) finds the
+-- record finished and nothing unfinished: it changes nothing, and answers as the first did.
+local stored = redis.call('GET', KEY.intent)
+if stored and not redis.call('ZSCORE', KEY.unfinished, ARG.id) then
+  local status = string.match(stored, ',"status":"(%a+)",')
+  if status == 'completed' or status == 'failed' or status == 'superseded' then
+    return {'ok', redis.call('ZRANGE', KEY.pending, 0, 0)[1] or false}
+  end
+end
 redis.call('SET', KEY.intent, ARG.record, 'EX', ARG.retention)
 redis.call('ZREM', KEY.pending, ARG.id)
 redis.call('ZREM', KEY.unfinished, ARG.id)

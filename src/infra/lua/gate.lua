@@ -51,10 +51,16 @@
 
 local head = redis.call('ZRANGE', KEY.pending, 0, 0)[1]
 if head and head ~= ARG.id and redis.call('ZSCORE', KEY.pending, ARG.id) then return {'blocked', head} end
-if not redis.call('SET', KEY.lock, ARG.token, 'NX', 'PX', ARG.lock_ms) then return {'locked'} end
+-- A lock held by this run's own token is this run's: ioredis resent the gate after a lost reply
+-- (redis-script.ts). The first run marked the record and booked the slot; this one does neither.
+local resent = false
+if not redis.call('SET', KEY.lock, ARG.token, 'NX', 'PX', ARG.lock_ms) then
+  if redis.call('GET', KEY.lock) ~= ARG.token then return {'locked'} end
+  resent = true
+end
 local record = redis.call('GET', KEY.intent)
 local wait = -1
-if record then
+if record and not resent then
   local marked = mark_running(KEY.intent, record, tonumber(redis.call('HGET', KEY.call, 'applied_seq') or '0'), ARG.now_iso)
   -- Only a run that is to do the work books a slot (not a finished or superseded intent).
   if marked ~= record and ARG.book == '1' then

@@ -2,6 +2,9 @@
   Puts a taken caller back in its place (queue-store.ts): a dequeue that could not finish gives
   its caller back.
 
+  Once: run twice for one call (ioredis resending it after a lost reply), it answers the first
+  run's reply and changes nothing more (redis-script.ts).
+
   KEYS:
     queue             the queue's members, by service order
     queue_times       the same members, by join time

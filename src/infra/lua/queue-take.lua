@@ -2,6 +2,9 @@
   Takes one caller out of a queue, atomically (queue-store.ts): the named one, or the first in line.
   Two takers never get the same caller.
 
+  Once: run twice for one call (ioredis resending it after a lost reply), it answers the first
+  run's reply and changes nothing more (redis-script.ts).
+
   KEYS:
     queue             the queue's members, by service order
     queue_times       the same members, by join time

@@ -2,6 +2,9 @@
   Sets a call's state outside its own line of intents (call-state.ts): a dequeued caller
   bridged, a caller who hung up. The same change an intent's finish makes (apply-effect).
 
+  Once: run twice for one call (ioredis resending it after a lost reply), it answers the first
+  run's reply and changes nothing more (redis-script.ts).
+
   KEYS:
     call              the call's hash
     on_hold           calls on hold
