@@ -138,6 +138,32 @@ describe('a script whose reply is lost to a broken connection, and that ioredis 
     expect(await eventsOf(second)).toEqual(['queue.joined', 'queue.position']);
   });
 
+  it('when a take aborted in an automatic pipeline (the replies before it were read) goes again, then it is still one take', async () => {
+    const queue = `q-${randomUUID().slice(0, 8)}`;
+    const [first, second] = [`first-${randomUUID()}`, `second-${randomUUID()}`];
+    for (const call of [first, second])
+      await stores.calls.apply(call, { state: 'queued', queue, held_legs: null }, await stores.calls.get(call));
+    loseNext = (argv) => argv.includes(queue);
+    const mark = evalsSeen.length;
+    // Issued in one tick, the two leave in one write: the read's reply arrives, the take's is lost,
+    // and ioredis aborts the take instead of resending it.
+    const [before, taken] = await Promise.all([stores.calls.get(second), stores.queues.take(queue)]);
+    expect(lost).toBe(1);
+    expect(before.state).toBe('queued');
+    expect(taken?.call_uuid).toBe(first);
+    expect(evalsSeen.slice(mark).filter((argv) => argv.includes(queue))).toHaveLength(2);
+    expect(await direct.zrange(stores.keys.queue(queue), 0, -1)).toEqual([second]);
+  });
+
+  it('when a transfer is saved again, then it counts once against the call', async () => {
+    const call = `transfer-${randomUUID()}`;
+    const record = await accept(call);
+    loseNext = naming(`${call}`);
+    await stores.store.saveTransfer({ ...record, attempts: 1 }, call);
+    expect(lost).toBe(1);
+    expect(await direct.hget(stores.keys.call(call), 'transfer_count')).toBe('1');
+  });
+
   it('when a call state change is sent again, then it left its queue once', async () => {
     const queue = `q-${randomUUID().slice(0, 8)}`;
     const call = `hangup-${randomUUID()}`;

@@ -269,10 +269,12 @@ describe('finish.lua', () => {
   it("when the last unfinished intent of a class finishes, then the class's turns start again; not before", async () => {
     await redis.zadd(k('fair:1:open'), 1, 'i1', 2, 'other');
     await redis.hset(k('fair:1'), 'vt', 7, 'c:desk', 9);
+    // Each finish writes a record of its own (a real one carries its finished_at): the same bytes again would be a resend.
+    let n = 0;
     const finishI1 = () =>
       FINISH.run(redis, keys([]), {
         id: 'i1',
-        record: '{}',
+        record: `{"finish":${++n}}`,
         retention: 100,
         failed: '0',
         now_ms: 5000,
@@ -289,11 +291,30 @@ describe('finish.lua', () => {
     expect(await redis.exists(k('fair:1'), k('fair:1:open'))).toBe(0);
   });
 
+  it('when a run finishes after a repair finished its intent, then its own record lands and its lock is released', async () => {
+    await redis.set(k('call:c1:lock'), 'late');
+    const finishI3 = (record: string, lock_token: string) =>
+      FINISH.run(redis, keys([]), {
+        id: 'i3',
+        record,
+        retention: 100,
+        failed: '0',
+        now_ms: 7000,
+        lock_token,
+        call_ttl: 60,
+        ...effect(false),
+      });
+    await finishI3('{"status":"failed","by":"repair"}', '');
+    await finishI3('{"status":"completed","by":"run"}', 'late');
+    expect(await redis.get(k('intent:i3'))).toBe('{"status":"completed","by":"run"}');
+    expect(await redis.exists(k('call:c1:lock'))).toBe(0);
+  });
+
   it('when a failed intent finishes with another run holding the lock, then it is a dead letter and the lock stays', async () => {
     await redis.set(k('call:c1:lock'), 'other');
     const reply = await FINISH.run(redis, keys([]), {
       id: 'i2',
-      record: '{}',
+      record: '{"status":"failed"}',
       retention: 100,
       failed: '1',
       now_ms: 6000,

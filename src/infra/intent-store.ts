@@ -19,7 +19,7 @@ import {
 import { effectInputs } from './call-effects.js';
 import { CALL_TTL_SECONDS, type Keys } from './keys.js';
 import type { JobInsert } from './job-insert.js';
-import { acceptScript, FINISH } from './scripts.js';
+import { acceptScript, FINISH, SAVE_TRANSFER } from './scripts.js';
 
 /** Idempotency keys last 24 h, or less when finished intents are kept less (a key must not outlive its intent). */
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
@@ -270,12 +270,11 @@ export function createIntentStore(
 
     async saveTransfer(record, countCall) {
       record.updated_at = new Date().toISOString();
-      await redis
-        .multi()
-        .set(keys.intent(record.id), JSON.stringify(record))
-        .hincrby(keys.call(countCall), 'transfer_count', 1)
-        .expire(keys.call(countCall), CALL_TTL_SECONDS)
-        .exec();
+      await SAVE_TRANSFER.run(
+        redis,
+        { intent: keys.intent(record.id), call: keys.call(countCall) },
+        { record: JSON.stringify(record), call_ttl: CALL_TTL_SECONDS },
+      );
     },
 
     async finish(record, status, { error, effect, from, counts = [], release } = {}) {

@@ -24,8 +24,10 @@ import type { Redis } from 'ioredis';
  *   killed under load) runs twice. Every script that writes is safe to run twice: the hot ones by
  *   what they find (an accept finds its record, a finish its record finished, the gate its own
  *   lock), the others by a header line `Once: …`, which makes the loader give each call a key of
- *   its own (KEYS[1], `<tag>once:<uuid>`, in the first key's hash tag) where the script's reply is
- *   kept for ONCE_TTL_MS: a second run of the same call answers that reply and changes nothing.
+ *   its own (KEYS[1], `<its first key>:once:<uuid>`, so in the same slot) where the script's reply
+ *   is kept for ONCE_TTL_MS: a second run of the same call answers that reply and changes nothing.
+ *   A call an automatic pipeline aborted when its connection broke (ioredis resends only whole
+ *   pipelines) is sent again by `run`, with the same inputs.
  */
 export const SCRIPT_STATUSES = [
   'ok',
@@ -112,11 +114,14 @@ export function parseHeader(name: string, text: string): ScriptShape {
 /** How long a `Once:` script's reply is kept for a resend of the same call (a reconnect after an outage up to this long). */
 export const ONCE_TTL_MS = 10 * 60_000;
 
-/** The key a `Once:` call keeps its reply under: in the hash tag of the call's first key, so in its Redis Cluster slot. */
+/** The key a `Once:` call keeps its reply under: its first key's name and more, so under its prefix and in its Redis Cluster slot (the same first hash tag). */
 export function onceKey(firstKey: string, id: string): string {
-  const tag = /\{[^}]+\}/.exec(firstKey)?.[0];
-  return tag ? `${tag}once:${id}` : `${firstKey}:once:${id}`;
+  if (!firstKey) throw new Error('a Once: script needs a key of its call to name its once key after');
+  return `${firstKey}:once:${id}`;
 }
+
+/** How many times a call aborted with its connection (an automatic pipeline's) is sent in all. */
+const ABORTED_SENDS = 5;
 
 /**
  * Inputs a wrapper fixes once for every call (an account's constant keys and settings), by the
@@ -290,12 +295,25 @@ export function defineScript<const S extends ScriptShape, const F extends FixedI
         numKeys += 1;
       }
       flatten(inputsOfCall, inputs.args, args as Record<string, unknown>);
+      const send = async (): Promise<unknown> => {
+        try {
+          return await redis.evalsha(s.sha, numKeys, ...inputsOfCall);
+        } catch (err) {
+          if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+          return await redis.eval(s.source, numKeys, ...inputsOfCall);
+        }
+      };
       let reply: unknown;
-      try {
-        reply = await redis.evalsha(s.sha, numKeys, ...inputsOfCall);
-      } catch (err) {
-        if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-        reply = await redis.eval(s.source, numKeys, ...inputsOfCall);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          reply = await send();
+          break;
+        } catch (err) {
+          // A call that went out in an automatic pipeline behind replies that were read is not
+          // resent by ioredis when the connection breaks: it is aborted, though Redis may have run
+          // it. It goes again, as ioredis would resend it, the same inputs (the same once key).
+          if (!(err instanceof Error) || err.name !== 'AbortError' || attempt >= ABORTED_SENDS) throw err;
+        }
       }
       const [status, ...values] = Array.isArray(reply) ? reply : [];
       if (!(s.returns as readonly unknown[]).includes(status))

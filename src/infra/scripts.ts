@@ -186,6 +186,13 @@ export const RELEASE_LOCK = defineScript('release-lock', {
   returns: ['removed', 'absent'],
 });
 
+/** lua/save-transfer.lua: a record saved after a transfer, and the transfer counted once. */
+export const SAVE_TRANSFER = defineScript('save-transfer', {
+  keys: ['intent', 'call'],
+  args: ['record', 'call_ttl'],
+  returns: ['ok', 'unchanged'],
+});
+
 /** lua/set-call-state.lua */
 export const SET_CALL_STATE = defineScript('set-call-state', {
   once: true,
@@ -308,6 +315,7 @@ export const FIXED_SCRIPTS = [
   FINISH,
   GATE,
   RELEASE_LOCK,
+  SAVE_TRANSFER,
   SET_CALL_STATE,
   CALL_SEEN,
   QUEUE_TAKE,

@@ -56,14 +56,12 @@
 ]]
 --- @include "apply-effect"
 
--- A second run of this call (ioredis resent it after a lost reply; redis-script.ts) finds the
--- record finished and nothing unfinished: it changes nothing, and answers as the first did.
-local stored = redis.call('GET', KEY.intent)
-if stored and not redis.call('ZSCORE', KEY.unfinished, ARG.id) then
-  local status = string.match(stored, ',"status":"(%a+)",')
-  if status == 'completed' or status == 'failed' or status == 'superseded' then
-    return {'ok', redis.call('ZRANGE', KEY.pending, 0, 0)[1] or false}
-  end
+-- A second run of this call (ioredis resent it after a lost reply; redis-script.ts) finds the very
+-- record it wrote (a finish's record carries its own finished_at, so no other finish writes the
+-- same bytes): it changes nothing, and answers as the first did.
+if redis.call('GET', KEY.intent) == ARG.record then
+  if ARG.lock_token ~= '' and redis.call('GET', KEY.lock) == ARG.lock_token then redis.call('DEL', KEY.lock) end
+  return {'ok', redis.call('ZRANGE', KEY.pending, 0, 0)[1] or false}
 end
 redis.call('SET', KEY.intent, ARG.record, 'EX', ARG.retention)
 redis.call('ZREM', KEY.pending, ARG.id)

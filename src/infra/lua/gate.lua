@@ -52,25 +52,33 @@
 local head = redis.call('ZRANGE', KEY.pending, 0, 0)[1]
 if head and head ~= ARG.id and redis.call('ZSCORE', KEY.pending, ARG.id) then return {'blocked', head} end
 -- A lock held by this run's own token is this run's: ioredis resent the gate after a lost reply
--- (redis-script.ts). The first run marked the record and booked the slot; this one does neither.
+-- (redis-script.ts). The first run marked the record and booked the slot; this one asks for that
+-- slot's turn again instead of booking a second.
 local resent = false
 if not redis.call('SET', KEY.lock, ARG.token, 'NX', 'PX', ARG.lock_ms) then
   if redis.call('GET', KEY.lock) ~= ARG.token then return {'locked'} end
   resent = true
 end
+local rate = {tat = KEY.rate_tat, plan = KEY.rate_plan, sent = KEY.rate_sent, answer = KEY.rate_answer,
+  pause = KEY.rate_pause, retry = KEY.rate_retry, line = KEY.rate_line, seen = KEY.rate_seen, seq = KEY.rate_seq,
+  fair = KEY.rate_fair}
+local slot = {interval_us = tonumber(ARG.interval_us), max = tonumber(ARG.max), window_us = tonumber(ARG.window_us),
+  margin_us = tonumber(ARG.margin_us), member = ARG.member, hold_us = tonumber(ARG.hold_us),
+  priority = tonumber(ARG.priority), lease_us = tonumber(ARG.lease_us), turn = tonumber(ARG.turn)}
 local record = redis.call('GET', KEY.intent)
 local wait = -1
-if record and not resent then
-  local marked = mark_running(KEY.intent, record, tonumber(redis.call('HGET', KEY.call, 'applied_seq') or '0'), ARG.now_iso)
-  -- Only a run that is to do the work books a slot (not a finished or superseded intent).
-  if marked ~= record and ARG.book == '1' then
-    wait = reserve_slot(
-      {tat = KEY.rate_tat, plan = KEY.rate_plan, sent = KEY.rate_sent, answer = KEY.rate_answer, pause = KEY.rate_pause,
-       retry = KEY.rate_retry, line = KEY.rate_line, seen = KEY.rate_seen, seq = KEY.rate_seq, fair = KEY.rate_fair},
-      {interval_us = tonumber(ARG.interval_us), max = tonumber(ARG.max), window_us = tonumber(ARG.window_us),
-       margin_us = tonumber(ARG.margin_us), member = ARG.member, hold_us = tonumber(ARG.hold_us),
-       priority = tonumber(ARG.priority), lease_us = tonumber(ARG.lease_us), turn = tonumber(ARG.turn)})
+if record then
+  local applied_seq = tonumber(redis.call('HGET', KEY.call, 'applied_seq') or '0')
+  if resent then
+    -- The first run booked only if it marked the run: the record says running, and no newer intent took effect.
+    local seq = tonumber(string.match(record, '^{"seq":(%d+),'))
+    local running = string.find(record, ',"status":"running",', 1, true)
+    if ARG.book == '1' and running and seq and applied_seq <= seq then wait = ask(rate, now_us(), slot) end
+  else
+    local marked = mark_running(KEY.intent, record, applied_seq, ARG.now_iso)
+    -- Only a run that is to do the work books a slot (not a finished or superseded intent).
+    if marked ~= record and ARG.book == '1' then wait = reserve_slot(rate, slot) end
+    record = marked
   end
-  record = marked
 end
 return {'ok', record or '', redis.call('HGETALL', KEY.call), wait}
