@@ -306,7 +306,7 @@ describe('finish.lua', () => {
       });
     await finishI3('{"status":"failed","by":"repair"}', '');
     await finishI3('{"status":"completed","by":"run"}', 'late');
-    expect(await redis.get(k('intent:i3'))).toBe('{"status":"completed","by":"run"}');
+    expect(await redis.get(k('intent:i1'))).toBe('{"status":"completed","by":"run"}');
     expect(await redis.exists(k('call:c1:lock'))).toBe(0);
   });
 
