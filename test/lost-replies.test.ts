@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import type { IntentRecord } from '../src/domain/intent.js';
+import { createPlivoPacer } from '../src/infra/plivo-pacer.js';
 import { createRedis } from '../src/infra/redis.js';
 import { ONCE_TTL_MS } from '../src/infra/redis-script.js';
 import { startRedisProxy } from './helpers/redis-proxy.js';
@@ -122,6 +123,25 @@ describe('a script whose reply is lost to a broken connection, and that ioredis 
     expect(await direct.get(stores.keys.lock(call))).toBe(token);
     const stored = JSON.parse((await direct.get(stores.keys.intent(record.id)))!) as IntentRecord;
     expect(stored).toMatchObject({ status: 'running', attempts: 1 });
+    await stores.calls.release(call, token);
+  });
+
+  it('when a gate that booked a rate slot is sent again, then the run gets the slot its first run booked', async () => {
+    const pacer = createPlivoPacer(stores.redis, stores.keys.plivoRate(), 1000, { holdMs: 5000 });
+    const call = `gate-slot-${randomUUID()}`;
+    const record = await accept(call);
+    const token = randomUUID();
+    const booking = pacer.booking();
+    loseNext = naming(token);
+    const gate = await stores.calls.begin(call, record.id, token, 30_000, booking);
+    expect(lost).toBe(1);
+    if (gate.kind !== 'ok') throw new Error(gate.kind);
+    // The resend asked for the booked slot's turn (a wait), rather than answering "none booked".
+    expect(gate.slot).not.toBeNull();
+    const permit = await gate.slot!;
+    expect(await direct.zrange(booking.keys.sent, 0, -1)).toEqual([booking.args.member]);
+    expect(await direct.zcard(booking.keys.line)).toBe(0);
+    permit.discard();
     await stores.calls.release(call, token);
   });
 
