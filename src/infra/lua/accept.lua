@@ -61,12 +61,13 @@
 --- @include "add-job"
 --- @include "queue-touched"
 --- @include "queue-events"
+--- @include "record-fields"
 
 -- A second run of this call (ioredis resent it after a lost reply; redis-script.ts) finds the
 -- record it wrote (ids are new per accept): it changes nothing, and answers it created it.
 local stored = redis.call('GET', KEY.intent)
 if stored then
-  return {'created', tonumber(string.match(stored, '^{"seq":(%d+),')), false, false}
+  return {'created', record_seq(stored), false, false}
 end
 local rate_limit = tonumber(ARG.rate_limit)
 if rate_limit > 0 then

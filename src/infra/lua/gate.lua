@@ -59,25 +59,32 @@ if not redis.call('SET', KEY.lock, ARG.token, 'NX', 'PX', ARG.lock_ms) then
   if redis.call('GET', KEY.lock) ~= ARG.token then return {'locked'} end
   resent = true
 end
-local rate = {tat = KEY.rate_tat, plan = KEY.rate_plan, sent = KEY.rate_sent, answer = KEY.rate_answer,
-  pause = KEY.rate_pause, retry = KEY.rate_retry, line = KEY.rate_line, seen = KEY.rate_seen, seq = KEY.rate_seq,
-  fair = KEY.rate_fair}
-local slot = {interval_us = tonumber(ARG.interval_us), max = tonumber(ARG.max), window_us = tonumber(ARG.window_us),
-  margin_us = tonumber(ARG.margin_us), member = ARG.member, hold_us = tonumber(ARG.hold_us),
-  priority = tonumber(ARG.priority), lease_us = tonumber(ARG.lease_us), turn = tonumber(ARG.turn)}
+-- The pacer's keys and this request's slot, as rate-slots takes them (only when a slot is booked).
+local function pacer()
+  local k = {tat = KEY.rate_tat, plan = KEY.rate_plan, sent = KEY.rate_sent, answer = KEY.rate_answer,
+    pause = KEY.rate_pause, retry = KEY.rate_retry, line = KEY.rate_line, seen = KEY.rate_seen, seq = KEY.rate_seq,
+    fair = KEY.rate_fair}
+  local p = {interval_us = tonumber(ARG.interval_us), max = tonumber(ARG.max), window_us = tonumber(ARG.window_us),
+    margin_us = tonumber(ARG.margin_us), member = ARG.member, hold_us = tonumber(ARG.hold_us),
+    priority = tonumber(ARG.priority), lease_us = tonumber(ARG.lease_us), turn = tonumber(ARG.turn)}
+  return k, p
+end
 local record = redis.call('GET', KEY.intent)
 local wait = -1
 if record then
   local applied_seq = tonumber(redis.call('HGET', KEY.call, 'applied_seq') or '0')
   if resent then
     -- The first run booked only if it marked the run: the record says running, and no newer intent took effect.
-    local seq = tonumber(string.match(record, '^{"seq":(%d+),'))
-    local running = string.find(record, ',"status":"running",', 1, true)
-    if ARG.book == '1' and running and seq and applied_seq <= seq then wait = ask(rate, now_us(), slot) end
+    local seq = record_seq(record)
+    local _, _, status = record_status(record)
+    if ARG.book == '1' and status == 'running' and seq and applied_seq <= seq then
+      local k, p = pacer()
+      wait = ask(k, now_us(), p)
+    end
   else
     local marked = mark_running(KEY.intent, record, applied_seq, ARG.now_iso)
     -- Only a run that is to do the work books a slot (not a finished or superseded intent).
-    if marked ~= record and ARG.book == '1' then wait = reserve_slot(rate, slot) end
+    if marked ~= record and ARG.book == '1' then wait = reserve_slot(pacer()) end
     record = marked
   end
 end
