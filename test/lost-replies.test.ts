@@ -84,6 +84,14 @@ describe('a script whose reply is lost to a broken connection, and that ioredis 
     if (result.kind !== 'created') throw new Error(result.kind);
     return result.record;
   };
+  /** A queue of its own with two callers waiting in it, first and second. */
+  async function twoWaiting() {
+    const queue = `q-${randomUUID().slice(0, 8)}`;
+    const [first, second] = [`first-${randomUUID()}`, `second-${randomUUID()}`];
+    for (const call of [first, second])
+      await stores.calls.apply(call, { state: 'queued', queue, held_legs: null }, await stores.calls.get(call));
+    return { queue, first, second };
+  }
   /** How many times Redis got the command `pick` chose: the run and its resend. */
   const sent = (pick: (argv: string[]) => boolean) => evalsSeen.filter(pick).length;
 
@@ -146,10 +154,7 @@ describe('a script whose reply is lost to a broken connection, and that ioredis 
   });
 
   it('when a take is sent again, then one caller left the queue, the one answered, and the next still waits', async () => {
-    const queue = `q-${randomUUID().slice(0, 8)}`;
-    const [first, second] = [`first-${randomUUID()}`, `second-${randomUUID()}`];
-    for (const call of [first, second])
-      await stores.calls.apply(call, { state: 'queued', queue, held_legs: null }, await stores.calls.get(call));
+    const { queue, first, second } = await twoWaiting();
     loseNext = (argv) => argv.includes(queue);
     const taken = await stores.queues.take(queue);
     expect(lost).toBe(1);
@@ -159,10 +164,7 @@ describe('a script whose reply is lost to a broken connection, and that ioredis 
   });
 
   it('when a take aborted in an automatic pipeline (the replies before it were read) goes again, then it is still one take', async () => {
-    const queue = `q-${randomUUID().slice(0, 8)}`;
-    const [first, second] = [`first-${randomUUID()}`, `second-${randomUUID()}`];
-    for (const call of [first, second])
-      await stores.calls.apply(call, { state: 'queued', queue, held_legs: null }, await stores.calls.get(call));
+    const { queue, first, second } = await twoWaiting();
     loseNext = (argv) => argv.includes(queue);
     const mark = evalsSeen.length;
     // Issued in one tick, the two leave in one write: the read's reply arrives, the take's is lost,
